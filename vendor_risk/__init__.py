@@ -1,0 +1,1 @@
+"""vendor-risk: third-party (partner) risk management."""

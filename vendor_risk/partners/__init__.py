@@ -1,0 +1,1 @@
+"""Partner records, lifecycle and tiering."""

@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+# Multi-stage: build the virtual environment with uv, run as a non-root user without it.
+FROM python:3.11-slim AS build
+RUN pip install --no-cache-dir uv
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY vendor_risk ./vendor_risk
+# Production needs no embedded servers or test tools: only the runtime dependencies.
+RUN uv venv /app/.venv && uv pip install --python /app/.venv/bin/python --no-cache .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 vendor-risk
+WORKDIR /app
+COPY --from=build /app/.venv /app/.venv
+COPY migrations ./migrations
+COPY questionnaires ./questionnaires
+ENV PATH="/app/.venv/bin:$PATH" \
+    VENDOR_RISK_LOG_JSON=true \
+    PYTHONUNBUFFERED=1
+USER vendor-risk
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz').status == 200 else 1)"
+CMD ["vendor-risk", "serve", "--host", "0.0.0.0", "--port", "8000", "--skip-migrate"]

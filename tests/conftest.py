@@ -1,0 +1,163 @@
+"""Test fixtures: a fresh database per run on real PostgreSQL and Redis.
+
+With VENDOR_RISK_TEST_DATABASE_URL and VENDOR_RISK_TEST_REDIS_URL set (CI), the run
+creates its own database on that server and drops it afterwards; without them it starts
+embedded servers in a temporary directory, so `uv run pytest` needs nothing installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from vendor_risk.app import create_app
+from vendor_risk.audit.models import SYSTEM
+from vendor_risk.auth import service as auth_service
+from vendor_risk.auth.models import Role, UserCreate
+from vendor_risk.cli import prepare_database
+from vendor_risk.db import connect
+from vendor_risk.settings import Settings, load_settings, parse_data_keys
+
+TEST_DATA_KEY = f"test:{base64.b64encode(b'k' * 32).decode()}"
+
+
+class Servers:
+    def __init__(self, admin_database_url: str, redis_url: str) -> None:
+        self.admin_database_url = admin_database_url
+        self.redis_url = redis_url
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    db_url = os.environ.get("VENDOR_RISK_TEST_DATABASE_URL")
+    redis_url = os.environ.get("VENDOR_RISK_TEST_REDIS_URL")
+    if db_url and redis_url:
+        yield Servers(db_url, redis_url)
+        return
+    from vendor_risk.embedded import EmbeddedServers
+
+    with tempfile.TemporaryDirectory(prefix="vr-test-") as tmp:
+        embedded = EmbeddedServers(Path(tmp), delete_on_stop=True).start()
+        try:
+            yield Servers(db_url or embedded.database_url, redis_url or embedded.redis_url)
+        finally:
+            embedded.stop()
+
+
+def with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+async def create_database(admin_url: str) -> tuple[str, str]:
+    name = f"vr_test_{secrets.token_hex(6)}"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return name, with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(servers: Servers) -> AsyncIterator[str]:
+    name, url = await create_database(servers.admin_database_url)
+    try:
+        yield url
+    finally:
+        await drop_database(servers.admin_database_url, name)
+
+
+@pytest.fixture(scope="session")
+def redis_url(servers: Servers) -> str:
+    # A database index of its own, so parallel runs on one Redis do not share queues.
+    parts = urlsplit(servers.redis_url)
+    index = 1 + secrets.randbelow(15)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={index}"))
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+@pytest.fixture(scope="session")
+async def settings(database_url: str, redis_url: str) -> Settings:
+    settings = load_settings(
+        {},
+        database_url=database_url,
+        redis_url=redis_url,
+        data_keys=parse_data_keys("test", TEST_DATA_KEY),
+        public_url="http://testserver.local",
+        log_json=True,
+        log_level="WARNING",
+        smtp_url="smtp://127.0.0.1:1",
+    )
+    await prepare_database(settings, quiet=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        yield client
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(settings.database_url or "")
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+MakeUser = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture(scope="session")
+async def make_user(settings: Settings) -> MakeUser:
+    """Create a user with a role; returns its id, email, key and auth headers."""
+
+    async def make(role: Role | str = Role.ADMIN, **fields: Any) -> dict[str, Any]:
+        role = Role(role)
+        email = fields.pop("email", f"{role.value}-{secrets.token_hex(4)}@example.com")
+        data = UserCreate(email=email, name=fields.pop("name", f"Test {role.value}"), role=role, **fields)
+        conn = await connect(settings.database_url or "")
+        try:
+            created = await auth_service.create_user(conn, SYSTEM, data)
+        finally:
+            await conn.close()
+        return {
+            "id": created.user.id,
+            "email": email,
+            "key": created.key,
+            "headers": {"Authorization": f"Bearer {created.key}"},
+        }
+
+    return make
+
+
+@pytest.fixture(scope="session")
+async def admin(make_user: MakeUser) -> dict[str, Any]:
+    return await make_user(Role.ADMIN)

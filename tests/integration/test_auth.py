@@ -1,0 +1,156 @@
+"""The auth matrix: who can call what, with which key."""
+
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import MakeUser
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_me_with_a_valid_key(client: Client, admin: dict[str, Any]) -> None:
+    response = await client.get("/api/v1/me", headers=admin["headers"])
+    assert response.status_code == 200
+    assert response.json()["email"] == admin["email"]
+    assert response.json()["role"] == "admin"
+
+
+async def test_missing_or_wrong_key_is_401_problem(client: Client, admin: dict[str, Any]) -> None:
+    for headers in ({}, {"Authorization": "Bearer vrk_" + "x" * 43}, {"Authorization": "Basic abc"}):
+        response = await client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body = response.json()
+        assert body["type"] == "urn:vendor-risk:problem:unauthenticated"
+        assert body["status"] == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_wrong_role_is_403(client: Client, make_user: MakeUser) -> None:
+    auditor = await make_user("auditor")
+    response = await client.post(
+        "/api/v1/users",
+        json={"email": "new@example.com", "name": "New", "role": "procurement"},
+        headers=auditor["headers"],
+    )
+    assert response.status_code == 403
+    assert response.json()["type"] == "urn:vendor-risk:problem:forbidden"
+    assert "admin" in response.json()["detail"]
+
+
+async def test_admin_creates_user_whose_key_works_once_shown(
+    client: Client, admin: dict[str, Any], db: Any
+) -> None:
+    response = await client.post(
+        "/api/v1/users",
+        json={"email": "Risk.Owner@Example.com", "name": "王芳", "role": "risk_owner", "locale": "zh-CN"},
+        headers=admin["headers"],
+    )
+    assert response.status_code == 201
+    body = response.json()
+    key = body["key"]
+    assert key.startswith("vrk_")
+    assert body["api_key"]["prefix"] == key[:10]
+    # Only the hash is stored.
+    stored = await db.fetchval("SELECT count(*) FROM api_keys WHERE prefix = $1", key[:10])
+    assert stored == 1
+    assert await db.fetchval("SELECT count(*) FROM api_keys WHERE key_hash::text LIKE $1", f"%{key}%") == 0
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+    assert me.json()["name"] == "王芳"
+    # Email uniqueness ignores case.
+    again = await client.post(
+        "/api/v1/users",
+        json={"email": "risk.owner@example.com", "name": "X", "role": "auditor"},
+        headers=admin["headers"],
+    )
+    assert again.status_code == 409
+    assert again.json()["type"] == "urn:vendor-risk:problem:duplicate-user"
+
+
+async def test_validation_errors_name_each_field(client: Client, admin: dict[str, Any]) -> None:
+    response = await client.post(
+        "/api/v1/users",
+        json={"email": "not-an-email", "name": "X", "role": "boss"},
+        headers=admin["headers"],
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "urn:vendor-risk:problem:validation"
+    fields = {e["field"] for e in body["errors"]}
+    assert fields & {"email", "role"}
+    unknown = await client.post(
+        "/api/v1/users",
+        json={"email": "a@example.com", "name": "X", "role": "auditor", "rol": "admin"},
+        headers=admin["headers"],
+    )
+    assert unknown.status_code == 400
+    assert "rol" in unknown.text
+
+
+async def test_disabled_user_keys_stop_at_once(
+    client: Client, admin: dict[str, Any], make_user: MakeUser
+) -> None:
+    user = await make_user("procurement")
+    assert (await client.get("/api/v1/me", headers=user["headers"])).status_code == 200
+    current = (await client.get(f"/api/v1/users/{user['id']}", headers=admin["headers"])).json()
+    response = await client.patch(
+        f"/api/v1/users/{user['id']}",
+        json={"version": current["version"], "disabled": True},
+        headers=admin["headers"],
+    )
+    assert response.status_code == 200
+    assert response.json()["disabled"] is True
+    assert (await client.get("/api/v1/me", headers=user["headers"])).status_code == 401
+    stale = await client.patch(
+        f"/api/v1/users/{user['id']}",
+        json={"version": current["version"], "name": "x"},
+        headers=admin["headers"],
+    )
+    assert stale.status_code == 409
+    assert stale.json()["type"] == "urn:vendor-risk:problem:stale-version"
+
+
+async def test_keys_can_be_added_and_revoked(
+    client: Client, admin: dict[str, Any], make_user: MakeUser
+) -> None:
+    user = await make_user("risk_owner")
+    created = await client.post(
+        f"/api/v1/users/{user['id']}/api-keys", json={"name": "ci"}, headers=admin["headers"]
+    )
+    assert created.status_code == 201
+    second = {"Authorization": f"Bearer {created.json()['key']}"}
+    assert (await client.get("/api/v1/me", headers=second)).status_code == 200
+    revoked = await client.delete(
+        f"/api/v1/api-keys/{created.json()['api_key']['id']}", headers=admin["headers"]
+    )
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked"] is True
+    assert (await client.get("/api/v1/me", headers=second)).status_code == 401
+    # The first key is untouched, and its use was recorded.
+    assert (await client.get("/api/v1/me", headers=user["headers"])).status_code == 200
+    keys = await client.get(f"/api/v1/users/{user['id']}/api-keys", headers=admin["headers"])
+    first = next(k for k in keys.json() if k["name"] == "default")
+    assert first["last_used_at"] is not None
+    assert "key" not in first
+
+
+async def test_user_list_paginates(client: Client, admin: dict[str, Any], make_user: MakeUser) -> None:
+    for _ in range(3):
+        await make_user("auditor")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, "role": "auditor"}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/api/v1/users", params=params, headers=admin["headers"])).json()
+        seen += [u["id"] for u in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 3
+    bad = await client.get("/api/v1/users", params={"cursor": "garbage!"}, headers=admin["headers"])
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["field"] == "cursor"

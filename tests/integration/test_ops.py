@@ -1,0 +1,36 @@
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+Client = AsyncTestClient[Litestar]
+
+
+async def test_health_and_readiness(client: Client) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"postgres": "ok", "redis": "ok"}
+    assert "x-request-id" in ready.headers
+
+
+async def test_metrics_are_prometheus_text(client: Client, admin: dict[str, Any]) -> None:
+    await client.get("/api/v1/me", headers=admin["headers"])
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "requests_total{" in metrics.text
+    assert 'app_name="vendor_risk"' in metrics.text
+
+
+async def test_openapi_has_bearer_scheme(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert spec["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+    assert "/api/v1/me" in spec["paths"]
+    ui = await client.get("/schema")
+    assert ui.status_code == 200
+
+
+async def test_unknown_route_is_a_problem(client: Client, admin: dict[str, Any]) -> None:
+    response = await client.get("/api/v1/nothing-here", headers=admin["headers"])
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")

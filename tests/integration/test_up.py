@@ -1,0 +1,111 @@
+"""`vendor-risk up` on a fresh directory: embedded servers, first admin, restart keeps data."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+READY_WITHIN = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def start(cwd: Path, port: int, log: Path) -> subprocess.Popen[str]:
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "vendor_risk", "up", "--port", str(port)],
+            cwd=cwd,
+            env=clean_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def wait_ready(proc: subprocess.Popen[str], port: int, log: Path) -> str:
+    """Wait for /readyz and return what the process printed so far."""
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"up exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return log.read_text()
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"not ready within {READY_WITHIN}s:\n{log.read_text()}")
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("up did not stop within 30s of Ctrl-C")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[Path]:
+    return tmp_path
+
+
+def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
+    port = free_port()
+    log = workdir / "up.log"
+    proc = start(workdir, port, log)
+    try:
+        printed = wait_ready(proc, port, log)
+        match = re.search(r"(vrk_[A-Za-z0-9_-]{43})", printed)
+        assert match, printed
+        key = match.group(1)
+        base = f"http://127.0.0.1:{port}"
+        assert (
+            httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()["role"]
+            == "admin"
+        )
+        assert httpx.get(f"{base}/api/v1/me").status_code == 401
+        # A second `up` on the same data directory refuses instead of corrupting it.
+        second = subprocess.run(
+            [sys.executable, "-m", "vendor_risk", "up", "--port", str(free_port())],
+            cwd=workdir,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0
+        assert "in use by" in second.stderr
+    finally:
+        stop(proc)
+    assert proc.returncode == 0
+    assert (workdir / ".vendor-risk" / "data.key").exists()
+
+    proc = start(workdir, port, log)
+    try:
+        printed = wait_ready(proc, port, log)
+        assert "vrk_" not in printed  # the admin exists already; no new key printed
+        me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.status_code == 200
+    finally:
+        stop(proc)

@@ -1,0 +1,3 @@
+from vendor_risk.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""The Litestar application: ``create_app(settings)`` builds all of it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from vendor_risk.audit.routes import AuditController
+from vendor_risk.auth.middleware import ApiKeyAuthMiddleware
+from vendor_risk.auth.routes import ApiKeyController, MeController, UserController
+from vendor_risk.db import create_pool, database_url, provide_db_connection
+from vendor_risk.errors import exception_handlers
+from vendor_risk.health import healthz, readyz
+from vendor_risk.logging import configure_logging, request_log_middleware
+from vendor_risk.queue import create_arq_pool
+from vendor_risk.settings import Settings
+
+# Every route handler list lives here so a reader sees the whole API surface at once.
+API_CONTROLLERS: list[Any] = [
+    MeController,
+    UserController,
+    ApiKeyController,
+    AuditController,
+]
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the app; connections open in the lifespan, never at import time."""
+    configure_logging(settings.log_level, settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.db_pool = await create_pool(
+            database_url(settings), settings.db_pool_min, settings.db_pool_max
+        )
+        if not settings.redis_url:
+            raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")
+        app.state.redis = await create_arq_pool(settings.redis_url)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await app.state.db_pool.close()
+
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        openmetrics_format = False
+
+    prometheus = PrometheusConfig(app_name="vendor_risk", group_path=True, exclude=["/metrics"])
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            MetricsController,
+            # Every API route needs a key; the portal, health and docs live outside this router.
+            Router(path="/", route_handlers=API_CONTROLLERS, middleware=[ApiKeyAuthMiddleware]),
+        ],
+        dependencies={
+            "db": Provide(provide_db_connection),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+        },
+        middleware=[
+            request_log_middleware,
+            prometheus.middleware,
+        ],
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(
+            title="vendor-risk",
+            version="1",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(path="/")],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="API key (vrk_…)")
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        debug=False,
+    )
+
+
+def app_from_env() -> Litestar:
+    """Factory for ASGI servers started with several worker processes."""
+    from vendor_risk.settings import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,5 @@
+"""Hash-chained, tamper-evident audit trail."""
+
+from vendor_risk.audit.service import record
+
+__all__ = ["record"]

@@ -1,0 +1,57 @@
+"""Bearer API key authentication for everything under /api."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from vendor_risk.auth.keys import hash_key, looks_like_key
+from vendor_risk.auth.models import CurrentUser, Role
+from vendor_risk.errors import Problem
+
+# last_used_at is for humans ("is this key still used?"): minute precision is plenty and
+# saves a write on almost every request.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+LOOKUP = """
+SELECT k.id AS key_id, k.last_used_at, u.id, u.email, u.name, u.role, u.locale
+FROM api_keys k JOIN users u ON u.id = k.user_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND u.disabled_at IS NULL
+"""
+
+
+def _unauthenticated(detail: str) -> Problem:
+    return Problem(401, "unauthenticated", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthenticated("an API key is required (Authorization: Bearer <key>)")
+        token = token.strip()
+        if not looks_like_key(token):
+            raise _unauthenticated("the API key is not valid")
+        pool: asyncpg.Pool = connection.app.state.db_pool
+        row = await pool.fetchrow(LOOKUP, hash_key(token))
+        if row is None:
+            raise _unauthenticated("the API key is not valid, revoked, or its user is disabled")
+        now = datetime.now(UTC)
+        if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
+            await pool.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", row["key_id"], now)
+        user = CurrentUser(
+            id=row["id"],
+            email=row["email"],
+            name=row["name"],
+            role=Role(row["role"]),
+            locale=row["locale"],
+            key_id=row["key_id"],
+        )
+        return AuthenticationResult(user=user, auth=row["key_id"])

@@ -1,0 +1,124 @@
+"""Managing staff users and their API keys; every change is audited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+
+from vendor_risk import audit
+from vendor_risk.audit.models import Actor
+from vendor_risk.auth import repository as repo
+from vendor_risk.auth.keys import generate_key
+from vendor_risk.auth.models import ApiKey, NewApiKey, User, UserCreate, UserUpdate, UserWithKey
+from vendor_risk.errors import Problem, not_found, stale_version
+
+
+async def create_user(conn: asyncpg.Connection, actor: Actor, data: UserCreate) -> UserWithKey:
+    """Create a user with a first API key; the key is returned once and never stored."""
+    async with conn.transaction():
+        existing = await repo.find_user_by_email(conn, data.email)
+        if existing is not None:
+            raise Problem(
+                409,
+                "duplicate-user",
+                f"a user with email {data.email} already exists",
+                user_id=str(existing.id),
+            )
+        user = await repo.insert_user(conn, data.email, data.name, data.role.value, data.locale)
+        key = generate_key()
+        api_key = await repo.insert_key(conn, user.id, "default", key)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="user.created",
+            entity_type="user",
+            entity_id=user.id,
+            after=user,
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="api_key.created",
+            entity_type="api_key",
+            entity_id=api_key.id,
+            after=api_key,
+        )
+    return UserWithKey(user=user, api_key=api_key, key=key)
+
+
+async def update_user(conn: asyncpg.Connection, actor: Actor, user_id: UUID, data: UserUpdate) -> User:
+    async with conn.transaction():
+        before = await repo.get_user(conn, user_id, for_update=True)
+        if before is None:
+            raise not_found("user", user_id)
+        if before.version != data.version:
+            raise stale_version("user", data.version, before.version)
+        changes: dict[str, object] = {}
+        if data.name is not None:
+            changes["name"] = data.name
+        if data.role is not None:
+            changes["role"] = data.role.value
+        if data.locale is not None:
+            changes["locale"] = data.locale
+        if data.disabled is not None and data.disabled != before.disabled:
+            if data.disabled and actor.id == user_id:
+                raise Problem(409, "self-disable", "you cannot disable your own account")
+            changes["disabled_at"] = _now_or_none(data.disabled)
+        if not changes:
+            return before
+        after = await repo.update_user(conn, user_id, changes)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="user.updated",
+            entity_type="user",
+            entity_id=user_id,
+            before=before,
+            after=after,
+        )
+    return after
+
+
+def _now_or_none(flag: bool) -> datetime | None:
+    return datetime.now(UTC) if flag else None
+
+
+async def create_key(conn: asyncpg.Connection, actor: Actor, user_id: UUID, name: str) -> NewApiKey:
+    async with conn.transaction():
+        user = await repo.get_user(conn, user_id)
+        if user is None:
+            raise not_found("user", user_id)
+        if user.disabled:
+            raise Problem(409, "user-disabled", f"user {user_id} is disabled; enable it first")
+        key = generate_key()
+        api_key = await repo.insert_key(conn, user_id, name, key)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="api_key.created",
+            entity_type="api_key",
+            entity_id=api_key.id,
+            after=api_key,
+        )
+    return NewApiKey(api_key=api_key, key=key)
+
+
+async def revoke_key(conn: asyncpg.Connection, actor: Actor, key_id: UUID) -> ApiKey:
+    async with conn.transaction():
+        before = await repo.get_key(conn, key_id)
+        if before is None:
+            raise not_found("API key", key_id)
+        after = await repo.revoke_key(conn, key_id)
+        if not before.revoked:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="api_key.revoked",
+                entity_type="api_key",
+                entity_id=key_id,
+                before=before,
+                after=after,
+            )
+    return after

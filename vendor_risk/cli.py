@@ -1,0 +1,409 @@
+"""The `vendor-risk` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from vendor_risk.settings import PREFIX, Settings, SettingsError, load_settings, parse_data_keys
+
+
+def _fail(message: str, code: int = 2) -> None:
+    print(f"vendor-risk: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        _fail(f"configuration error: {exc}")
+        raise  # unreachable; keeps type checkers content
+
+
+def _require_servers(settings: Settings) -> None:
+    if not settings.database_url or not settings.redis_url:
+        _fail(
+            f"set {PREFIX}DATABASE_URL and {PREFIX}REDIS_URL (or use `vendor-risk up` "
+            "for embedded development servers)"
+        )
+
+
+# --- database preparation shared by up, serve, migrate and the tests ---------------------
+
+
+async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
+    """Apply migrations and load the questionnaire library."""
+    from vendor_risk.db import connect, database_url, migrate
+
+    conn = await connect(database_url(settings))
+    try:
+        applied = await migrate(conn)
+        if applied and not quiet:
+            print(f"applied migrations: {', '.join(applied)}")
+    finally:
+        await conn.close()
+
+
+async def _ensure_first_admin(settings: Settings) -> str | None:
+    """Create the first admin on an empty database and return its key (shown once)."""
+    from vendor_risk.audit.models import SYSTEM
+    from vendor_risk.auth import service
+    from vendor_risk.auth.models import Role, UserCreate
+    from vendor_risk.db import connect, database_url
+
+    conn = await connect(database_url(settings))
+    try:
+        async with conn.transaction():
+            # Two `up`s against one database must not both create an admin.
+            await conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+            if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
+                return None
+            created = await service.create_user(
+                conn,
+                SYSTEM,
+                UserCreate(email="admin@localhost", name="Administrator", role=Role.ADMIN),
+            )
+        return created.key
+    finally:
+        await conn.close()
+
+
+# --- up -------------------------------------------------------------------------------
+
+
+def _dev_data_key(data_dir: Path) -> str:
+    path = data_dir / "data.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"dev:{base64.b64encode(secrets.token_bytes(32)).decode()}\n")
+        path.chmod(0o600)
+        print(
+            f"warning: generated a development data key in {path}; production must set "
+            f"{PREFIX}DATA_KEYS (documents are encrypted with it)",
+            file=sys.stderr,
+        )
+    return path.read_text().strip()
+
+
+@contextlib.contextmanager
+def _embedded_if_needed(settings: Settings) -> Iterator[Settings]:
+    if settings.database_url and settings.redis_url:
+        yield settings
+        return
+    from vendor_risk.embedded import AlreadyRunning, EmbeddedServers, EmbeddedUnavailable
+
+    data_dir = Path(settings.data_dir).resolve()
+    servers = EmbeddedServers(data_dir)
+    try:
+        servers.start()
+    except (AlreadyRunning, EmbeddedUnavailable) as exc:
+        _fail(str(exc))
+    print(f"embedded PostgreSQL and Redis running with their data in {data_dir}")
+    try:
+        yield msgspec.structs.replace(
+            settings,
+            database_url=settings.database_url or servers.database_url,
+            redis_url=settings.redis_url or servers.redis_url,
+        )
+    finally:
+        servers.stop()
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    settings = _settings()
+    if not settings.data_keys:
+        dev_key = _dev_data_key(Path(settings.data_dir))
+        settings = msgspec.structs.replace(settings, data_keys=parse_data_keys("data.key", dev_key))
+    if args.port != 8000 and settings.public_url == "http://127.0.0.1:8000":
+        settings = msgspec.structs.replace(settings, public_url=f"http://{args.host}:{args.port}")
+    with _embedded_if_needed(settings) as settings:
+        asyncio.run(prepare_database(settings))
+        key = asyncio.run(_ensure_first_admin(settings))
+        if key:
+            print("\nCreated the first admin user (admin@localhost). Its API key, shown only once:")
+            print(f"\n    {key}\n")
+            print(
+                f"Next: curl -H 'Authorization: Bearer {key[:12]}…' {settings.public_url}/api/v1/me"
+                f"  (API docs: {settings.public_url}/schema)\n"
+            )
+        asyncio.run(_serve_with_worker(settings, args.host, args.port))
+
+
+async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
+    from vendor_risk.worker import build_worker
+
+    server = _uvicorn_server(settings, host, port)
+    worker = build_worker(settings)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(server.serve())
+    working = asyncio.create_task(worker.async_run())
+    print(f"serving on http://{host}:{port} with the worker in this process; Ctrl-C stops")
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, working, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    working.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await working
+    await worker.close()
+    await serving
+    stopped.cancel()
+    print("stopped")
+
+
+def _uvicorn_server(settings: Settings, host: str, port: int) -> Any:
+    import uvicorn
+
+    from vendor_risk.app import create_app
+
+    class Server(uvicorn.Server):
+        # The command owns signals so it can stop the worker and the embedded servers too.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        server_header=False,
+    )
+    return Server(config)
+
+
+# --- serve / worker / migrate -----------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings()
+    _require_servers(settings)
+    if not args.skip_migrate:
+        asyncio.run(prepare_database(settings))
+    if args.workers > 1:
+        import uvicorn
+
+        uvicorn.run(
+            "vendor_risk.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
+            server_header=False,
+        )
+        return
+
+    async def run() -> None:
+        server = _uvicorn_server(settings, args.host, args.port)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        await server.serve()
+
+    asyncio.run(run())
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    settings = _settings()
+    _require_servers(settings)
+    if args.check:
+        from arq.worker import async_check_health
+
+        from vendor_risk.queue import redis_settings
+
+        code = asyncio.run(async_check_health(redis_settings(settings.redis_url or ""), None, None))
+        raise SystemExit(code)
+    from vendor_risk.worker import build_worker
+
+    async def run() -> None:
+        worker = build_worker(settings)
+        loop = asyncio.get_running_loop()
+        task = asyncio.create_task(worker.async_run())
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
+
+    asyncio.run(run())
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = _settings()
+    if not settings.database_url:
+        _fail(f"set {PREFIX}DATABASE_URL")
+    from vendor_risk.db import MigrationError
+
+    try:
+        asyncio.run(prepare_database(settings))
+    except MigrationError as exc:
+        _fail(str(exc))
+    print("database is up to date")
+
+
+# --- users ----------------------------------------------------------------------------
+
+
+async def _with_conn(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
+    from vendor_risk.db import connect, database_url
+
+    conn = await connect(database_url(settings))
+    try:
+        return await fn(conn)
+    finally:
+        await conn.close()
+
+
+def _db_settings() -> Settings:
+    settings = _settings()
+    if not settings.database_url:
+        _fail(f"set {PREFIX}DATABASE_URL")
+    return settings
+
+
+def cmd_users_create(args: argparse.Namespace) -> None:
+    from vendor_risk.audit.models import Actor
+    from vendor_risk.auth import service
+    from vendor_risk.auth.models import UserCreate
+    from vendor_risk.errors import Problem
+
+    try:
+        data = msgspec.convert(
+            {"email": args.email, "name": args.name, "role": args.role, "locale": args.locale},
+            UserCreate,
+        )
+    except msgspec.ValidationError as exc:
+        _fail(str(exc))
+    actor = Actor(id=None, label=f"cli:{os.environ.get('USER', 'unknown')}")
+    try:
+        created = asyncio.run(_with_conn(_db_settings(), lambda c: service.create_user(c, actor, data)))
+    except Problem as exc:
+        _fail(exc.detail)
+    print(f"created {created.user.role} {created.user.email} ({created.user.id})")
+    print(f"API key (shown only once): {created.key}")
+
+
+def cmd_users_list(args: argparse.Namespace) -> None:
+    from vendor_risk.auth import repository as repo
+
+    users = asyncio.run(_with_conn(_db_settings(), lambda c: repo.list_users(c, None, None, 10_000)))
+    for user in users:
+        state = "disabled" if user.disabled else "active"
+        print(f"{user.id}  {user.role:<12} {state:<9} {user.email}  {user.name}")
+
+
+def cmd_users_disable(args: argparse.Namespace) -> None:
+    from vendor_risk.audit.models import Actor
+    from vendor_risk.auth import repository as repo
+    from vendor_risk.auth import service
+    from vendor_risk.auth.models import UserUpdate
+
+    actor = Actor(id=None, label=f"cli:{os.environ.get('USER', 'unknown')}")
+
+    async def disable(conn: Any) -> Any:
+        user = await repo.find_user_by_email(conn, args.email)
+        if user is None:
+            raise SystemExit(f"vendor-risk: no user with email {args.email}")
+        return await service.update_user(
+            conn, actor, user.id, UserUpdate(version=user.version, disabled=True)
+        )
+
+    user = asyncio.run(_with_conn(_db_settings(), disable))
+    print(f"disabled {user.email}; its API keys no longer work")
+
+
+# --- audit ----------------------------------------------------------------------------
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    from vendor_risk.audit.service import verify
+
+    checked, broken = asyncio.run(_with_conn(_db_settings(), verify))
+    if broken is not None:
+        print(f"audit chain BROKEN at event seq {broken.seq}: {broken.reason} ({checked} events read)")
+        raise SystemExit(1)
+    print(f"audit chain intact: {checked} events verified")
+
+
+# --- parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vendor-risk",
+        description="Third-party (partner) risk management. Configuration comes from "
+        f"{PREFIX}* environment variables (see the README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser(
+        "up",
+        help="run everything in one process (embedded databases when none are configured)",
+        description="Start the API, the partner portal and the worker in one process. Without "
+        f"{PREFIX}DATABASE_URL/{PREFIX}REDIS_URL it runs embedded PostgreSQL and Redis with their "
+        "data under .vendor-risk/. On first run it creates an admin and prints its API key once.",
+    )
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8000)
+    up.set_defaults(func=cmd_up)
+
+    serve = sub.add_parser("serve", help="serve the API and portal (production; uvicorn)")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - containers listen on all interfaces
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.add_argument("--skip-migrate", action="store_true", help="do not apply migrations at start")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the arq worker only")
+    worker.add_argument("--check", action="store_true", help="exit 0 if a worker reported healthy recently")
+    worker.set_defaults(func=cmd_worker)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations and load content")
+    migrate.set_defaults(func=cmd_migrate)
+
+    users = sub.add_parser("users", help="manage staff users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create = users.add_parser("create", help="create a user and print its first API key once")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, choices=["admin", "procurement", "risk_owner", "auditor"])
+    create.add_argument("--locale", default="zh-CN", choices=["zh-CN", "en"])
+    create.set_defaults(func=cmd_users_create)
+    users.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
+    disable = users.add_parser("disable", help="disable a user; its keys stop working at once")
+    disable.add_argument("--email", required=True)
+    disable.set_defaults(func=cmd_users_disable)
+
+    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="audit_command", required=True
+    )
+    audit.add_parser(
+        "verify", help="prove the hash chain unbroken (exit 1 naming the first bad event)"
+    ).set_defaults(func=cmd_audit_verify)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,155 @@
+"""PostgreSQL access: the pool, JSON codecs and the migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import msgspec
+from litestar.di import NamedDependency
+
+from vendor_risk.paths import content_dir
+
+if TYPE_CHECKING:
+    from litestar.datastructures import State
+
+    from vendor_risk.settings import Settings
+
+MIGRATIONS_DIR = content_dir("migrations")
+MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# Any constant works; it only has to be the same for every process of the service.
+MIGRATION_LOCK_ID = 0x76656E646F72
+
+# Handlers declare `db: DbConnection` to receive the request's pooled connection.
+DbConnection = NamedDependency[asyncpg.Connection]
+
+_json_encoder = msgspec.json.Encoder()
+
+
+def _encode_json(value: Any) -> str:
+    return _json_encoder.encode(value).decode()
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """Teach a fresh connection to read and write json/jsonb with msgspec."""
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=_encode_json, decoder=msgspec.json.decode, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=init_connection, command_timeout=60
+    )
+    assert pool is not None  # noqa: S101 - create_pool returns None only when awaited lazily
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    return conn
+
+
+async def provide_db_connection(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """Lend a pooled connection to one request; services open transactions on it."""
+    pool: asyncpg.Pool = state.db_pool
+    conn = await pool.acquire()
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
+def database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise RuntimeError("no database configured (VENDOR_RISK_DATABASE_URL)")
+    return settings.database_url
+
+
+# --- migrations -------------------------------------------------------------------------
+
+
+class MigrationError(RuntimeError):
+    """The migrations on disk disagree with what the database has applied."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Read ``NNNN_name.sql`` files in order; a misnamed or duplicate file is an error."""
+    found: dict[int, Migration] = {}
+    for path in sorted(directory.glob("*.sql")):
+        match = MIGRATION_NAME.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: migration files are named NNNN_name.sql")
+        version = int(match.group(1))
+        if version in found:
+            raise MigrationError(f"{path.name}: version {version} is used twice")
+        found[version] = Migration(version, match.group(2), path.read_text(encoding="utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+def check_applied(migrations: list[Migration], applied: dict[int, str]) -> list[Migration]:
+    """Return the migrations still to apply, refusing an applied file that was edited."""
+    on_disk = {m.version: m for m in migrations}
+    for version, checksum in sorted(applied.items()):
+        migration = on_disk.get(version)
+        if migration is None:
+            raise MigrationError(f"migration {version:04d} is applied but its file is missing")
+        if migration.checksum != checksum:
+            raise MigrationError(
+                f"migration {version:04d}_{migration.name}.sql was edited after it was applied "
+                "(checksum differs); add a new migration instead of changing an applied one"
+            )
+    return [m for m in migrations if m.version not in applied]
+
+
+async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply pending migrations, each in its own transaction, under an advisory lock.
+
+    Several processes may start at once (API replicas, workers); the lock makes the
+    others wait and then find nothing to do.
+    """
+    migrations = discover_migrations(directory)
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_ID)
+    try:
+        await conn.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY,
+                name text NOT NULL,
+                checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )
+            """
+        )
+        rows = await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        pending = check_applied(migrations, {r["version"]: r["checksum"] for r in rows})
+        for migration in pending:
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)",
+                    migration.version,
+                    migration.name,
+                    migration.checksum,
+                )
+        return [f"{m.version:04d}_{m.name}" for m in pending]
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_ID)

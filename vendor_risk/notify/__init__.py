@@ -1,0 +1,1 @@
+"""Outbox, email and webhooks."""

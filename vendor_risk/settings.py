@@ -1,0 +1,168 @@
+"""Settings read once from ``VENDOR_RISK_*`` environment variables.
+
+A bad value stops the process at start with a message naming the variable; nothing reads
+the environment after that.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+
+PREFIX = "VENDOR_RISK_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class DataKey(msgspec.Struct, frozen=True):
+    """One AES-256 key for documents at rest, with the id stored beside each ciphertext."""
+
+    key_id: str
+    key: bytes
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the service can be configured with.
+
+    Each field maps to ``VENDOR_RISK_<FIELD NAME IN CAPITALS>``; the README's configuration
+    table lists them with the same defaults.
+    """
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    # "id:base64key" pairs, comma separated; the first one encrypts, all of them decrypt.
+    data_keys: tuple[DataKey, ...] = ()
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    mail_from: str = "vendor-risk <no-reply@localhost>"
+    log_level: str = "INFO"
+    log_json: bool = True
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    trusted_proxies: tuple[str, ...] = ()
+    allow_private_webhooks: bool = False
+    portal_link_days: int = 30
+    agreement_expiring_days: int = 60
+    data_dir: str = ".vendor-risk"
+
+    @property
+    def current_data_key(self) -> DataKey:
+        if not self.data_keys:
+            raise SettingsError(f"{PREFIX}DATA_KEYS is not set: documents cannot be encrypted")
+        return self.data_keys[0]
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _parse_int(name: str, raw: str, minimum: int = 0) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected an integer, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _parse_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in schemes or not (parts.netloc or parts.path):
+        raise SettingsError(f"{name}: expected a URL starting with {' or '.join(schemes)}://")
+    return raw
+
+
+def parse_data_keys(name: str, raw: str) -> tuple[DataKey, ...]:
+    keys: list[DataKey] = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key_id, sep, encoded = item.partition(":")
+        if not sep or not key_id:
+            raise SettingsError(f"{name}: each key is 'id:base64', got {item[:8]!r}…")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            raise SettingsError(f"{name}: key {key_id!r} is not valid base64") from None
+        if len(key) != 32:
+            raise SettingsError(f"{name}: key {key_id!r} must be 32 bytes (AES-256)")
+        keys.append(DataKey(key_id=key_id, key=key))
+    if len({k.key_id for k in keys}) != len(keys):
+        raise SettingsError(f"{name}: key ids must be unique")
+    return tuple(keys)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the environment (``os.environ`` by default).
+
+    Unknown ``VENDOR_RISK_*`` variables are refused too: a misspelt variable that is
+    silently ignored is a production incident waiting to happen.
+    """
+    env = os.environ if environ is None else environ
+    known = {f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__}
+    # Test-only variables are read by the test suite, not by the service.
+    allowed_extra = {f"{PREFIX}TEST_DATABASE_URL", f"{PREFIX}TEST_REDIS_URL"}
+    unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known | allowed_extra)
+    if unknown:
+        raise SettingsError(f"{unknown[0]}: unknown setting (see the README's configuration)")
+
+    values: dict[str, Any] = {}
+
+    def get(field_name: str) -> tuple[str, str] | None:
+        var = f"{PREFIX}{field_name.upper()}"
+        raw = env.get(var)
+        return None if raw is None or raw == "" else (var, raw)
+
+    if item := get("database_url"):
+        values["database_url"] = _parse_url(*item, schemes=("postgresql", "postgres"))
+    if item := get("redis_url"):
+        values["redis_url"] = _parse_url(*item, schemes=("redis", "rediss", "unix"))
+    if item := get("public_url"):
+        values["public_url"] = _parse_url(*item, schemes=("http", "https")).rstrip("/")
+    if item := get("data_keys"):
+        values["data_keys"] = parse_data_keys(*item)
+    if item := get("smtp_url"):
+        values["smtp_url"] = _parse_url(*item, schemes=("smtp", "smtps", "smtp+starttls"))
+    if item := get("mail_from"):
+        if "@" not in item[1]:
+            raise SettingsError(f"{item[0]}: expected an email address")
+        values["mail_from"] = item[1]
+    if item := get("log_level"):
+        level = item[1].upper()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"{item[0]}: expected one of {', '.join(LOG_LEVELS)}")
+        values["log_level"] = level
+    if item := get("log_json"):
+        values["log_json"] = _parse_bool(*item)
+    for name, minimum in (
+        ("db_pool_min", 1),
+        ("db_pool_max", 1),
+        ("portal_link_days", 1),
+        ("agreement_expiring_days", 1),
+    ):
+        if item := get(name):
+            values[name] = _parse_int(*item, minimum=minimum)
+    if item := get("trusted_proxies"):
+        values["trusted_proxies"] = tuple(p.strip() for p in item[1].split(",") if p.strip())
+    if item := get("allow_private_webhooks"):
+        values["allow_private_webhooks"] = _parse_bool(*item)
+    if item := get("data_dir"):
+        values["data_dir"] = item[1]
+    values.update(overrides)
+    settings = Settings(**values)
+    if settings.db_pool_min > settings.db_pool_max:
+        raise SettingsError(f"{PREFIX}DB_POOL_MIN: must not exceed {PREFIX}DB_POOL_MAX")
+    return settings

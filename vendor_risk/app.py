@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
 from vendor_risk.audit.routes import AuditController
+from vendor_risk.auth.cache import KeyCache
 from vendor_risk.auth.middleware import ApiKeyAuthMiddleware
 from vendor_risk.auth.routes import ApiKeyController, MeController, UserController
 from vendor_risk.db import create_pool, database_url, provide_db_connection
@@ -46,9 +47,12 @@ def create_app(settings: Settings) -> Litestar:
         if not settings.redis_url:
             raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")
         app.state.redis = await create_arq_pool(settings.redis_url)
+        app.state.key_cache = KeyCache(database_url(settings))
+        await app.state.key_cache.start()
         try:
             yield
         finally:
+            await app.state.key_cache.close()
             await app.state.redis.aclose()
             await app.state.db_pool.close()
 

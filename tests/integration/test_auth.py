@@ -1,11 +1,17 @@
 """The auth matrix: who can call what, with which key."""
 
+import asyncio
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeUser
+from vendor_risk.audit.models import SYSTEM
+from vendor_risk.auth import repository as auth_repo
+from vendor_risk.auth import service as auth_service
+from vendor_risk.auth.models import UserUpdate
+from vendor_risk.db import connect
 
 Client = AsyncTestClient[Litestar]
 
@@ -154,3 +160,27 @@ async def test_user_list_paginates(client: Client, admin: dict[str, Any], make_u
     bad = await client.get("/api/v1/users", params={"cursor": "garbage!"}, headers=admin["headers"])
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_disabling_elsewhere_reaches_a_running_process(
+    client: Client, make_user: MakeUser, settings: Any
+) -> None:
+    """Another process (the CLI, another replica) disables a user: this one's cache drops it."""
+    user = await make_user("auditor")
+    assert (await client.get("/api/v1/me", headers=user["headers"])).status_code == 200  # now cached
+    conn = await connect(settings.database_url)
+    try:
+        current = await auth_repo.get_user(conn, user["id"])
+        assert current is not None
+        await auth_service.update_user(
+            conn, SYSTEM, user["id"], UserUpdate(version=current.version, disabled=True)
+        )
+    finally:
+        await conn.close()
+    # The NOTIFY arrives asynchronously; poll briefly rather than assume a delay.
+    for _ in range(100):
+        if (await client.get("/api/v1/me", headers=user["headers"])).status_code == 401:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the disabled user's key still works in the running process")

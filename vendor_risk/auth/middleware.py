@@ -9,6 +9,7 @@ import asyncpg
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from vendor_risk.auth.cache import KeyCache
 from vendor_risk.auth.keys import hash_key, looks_like_key
 from vendor_risk.auth.models import CurrentUser, Role
 from vendor_risk.errors import Problem
@@ -39,19 +40,29 @@ class ApiKeyAuthMiddleware(AbstractAuthenticationMiddleware):
         token = token.strip()
         if not looks_like_key(token):
             raise _unauthenticated("the API key is not valid")
-        pool: asyncpg.Pool = connection.app.state.db_pool
-        row = await pool.fetchrow(LOOKUP, hash_key(token))
-        if row is None:
-            raise _unauthenticated("the API key is not valid, revoked, or its user is disabled")
+        state = connection.app.state
+        cache: KeyCache = state.key_cache
+        pool: asyncpg.Pool = state.db_pool
+        key_hash = hash_key(token)
+        entry = cache.get(key_hash)
+        if entry is not None:
+            user, last_used_at = entry.user, entry.last_used_at
+        else:
+            row = await pool.fetchrow(LOOKUP, key_hash)
+            if row is None:
+                raise _unauthenticated("the API key is not valid, revoked, or its user is disabled")
+            user = CurrentUser(
+                id=row["id"],
+                email=row["email"],
+                name=row["name"],
+                role=Role(row["role"]),
+                locale=row["locale"],
+                key_id=row["key_id"],
+            )
+            last_used_at = row["last_used_at"]
+            cache.put(key_hash, user, last_used_at)
         now = datetime.now(UTC)
-        if row["last_used_at"] is None or now - row["last_used_at"] > LAST_USED_RESOLUTION:
-            await pool.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", row["key_id"], now)
-        user = CurrentUser(
-            id=row["id"],
-            email=row["email"],
-            name=row["name"],
-            role=Role(row["role"]),
-            locale=row["locale"],
-            key_id=row["key_id"],
-        )
-        return AuthenticationResult(user=user, auth=row["key_id"])
+        if last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION:
+            await pool.execute("UPDATE api_keys SET last_used_at = $2 WHERE id = $1", user.key_id, now)
+            cache.put(key_hash, user, now)
+        return AuthenticationResult(user=user, auth=user.key_id)

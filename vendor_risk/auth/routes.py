@@ -89,7 +89,10 @@ class UserController(Controller):
         data: UserUpdate,
     ) -> User:
         """Rename, change role or locale, disable or enable; disabling stops its keys at once."""
-        return await service.update_user(db, actor_of(request), user_id, data)
+        user = await service.update_user(db, actor_of(request), user_id, data)
+        # Other processes drop their caches on the NOTIFY; this one does not wait for it.
+        request.app.state.key_cache.clear()
+        return user
 
     @get("/{user_id:uuid}/api-keys", operation_id="ListUserApiKeys")
     async def list_keys(self, db: DbConnection, user_id: UUID) -> list[ApiKey]:
@@ -114,4 +117,6 @@ class ApiKeyController(Controller):
 
     @delete("/{key_id:uuid}", operation_id="RevokeApiKey", status_code=HTTP_200_OK)
     async def revoke(self, request: Request[Any, Any, Any], db: DbConnection, key_id: UUID) -> ApiKey:
-        return await service.revoke_key(db, actor_of(request), key_id)
+        key = await service.revoke_key(db, actor_of(request), key_id)
+        request.app.state.key_cache.clear()
+        return key

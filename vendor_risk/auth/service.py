@@ -10,6 +10,7 @@ import asyncpg
 from vendor_risk import audit
 from vendor_risk.audit.models import Actor
 from vendor_risk.auth import repository as repo
+from vendor_risk.auth.cache import notify_auth_changed
 from vendor_risk.auth.keys import generate_key
 from vendor_risk.auth.models import ApiKey, NewApiKey, User, UserCreate, UserUpdate, UserWithKey
 from vendor_risk.errors import Problem, not_found, stale_version
@@ -69,6 +70,7 @@ async def update_user(conn: asyncpg.Connection, actor: Actor, user_id: UUID, dat
         if not changes:
             return before
         after = await repo.update_user(conn, user_id, changes)
+        await notify_auth_changed(conn)
         await audit.record(
             conn,
             actor=actor,
@@ -111,6 +113,7 @@ async def revoke_key(conn: asyncpg.Connection, actor: Actor, key_id: UUID) -> Ap
         if before is None:
             raise not_found("API key", key_id)
         after = await repo.revoke_key(conn, key_id)
+        await notify_auth_changed(conn)
         if not before.revoked:
             await audit.record(
                 conn,

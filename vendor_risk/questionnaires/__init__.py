@@ -1,0 +1,1 @@
+"""Questionnaire templates kept as YAML, their validation and the scoring engine."""

@@ -14,6 +14,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from vendor_risk.agreements.routes import AgreementController
 from vendor_risk.audit.routes import AuditController
 from vendor_risk.auth.cache import KeyCache
 from vendor_risk.auth.middleware import ApiKeyAuthMiddleware
@@ -22,7 +23,14 @@ from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.health import healthz, readyz
 from vendor_risk.logging import configure_logging, request_log_middleware
+from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.queue import create_arq_pool
+from vendor_risk.scopes.routes import (
+    DataCategoryController,
+    ImpactAssessmentController,
+    ScopeController,
+    SubProcessorController,
+)
 from vendor_risk.settings import Settings
 
 # Every route handler list lives here so a reader sees the whole API surface at once.
@@ -31,6 +39,13 @@ API_CONTROLLERS: list[Any] = [
     UserController,
     ApiKeyController,
     AuditController,
+    PartnerController,
+    AgreementController,
+    ScopeController,
+    SubProcessorController,
+    ImpactAssessmentController,
+    DataCategoryController,
+    DashboardController,
 ]
 
 

@@ -753,5 +753,5 @@ def missing_art21_clauses(kind: AgreementKind, clauses: Iterable[Art21Clause]) -
 def period_problem(start: date | None, end: date | None) -> str | None:
     """Why a period is impossible (end before start), or ``None``."""
     if start is not None and end is not None and end < start:
-        return f"must not be before the start ({start.isoformat()})"
+        return f"must not be before {start.isoformat()}"
     return None

@@ -1,0 +1,1 @@
+"""Agreements (NDA, DPA, MSA, SLA) and their signed documents."""

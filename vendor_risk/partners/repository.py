@@ -1,0 +1,434 @@
+"""SQL for partners, their contacts, the partner list and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk.partners.models import ContactIn, Partner, PartnerSummary
+from vendor_risk.partners.rules import FindingFact, TierResult
+
+# Why a partner needs attention, as SQL over `p` with $1 = today and $2 = the expiring
+# window in days. An expired or expiring agreement stops counting once a later agreement
+# of the same kind runs beyond the window (it was renewed) or once it is terminated.
+_RENEWED = """
+    EXISTS (SELECT 1 FROM agreements r
+            WHERE r.partner_id = a.partner_id AND r.kind = a.kind AND r.id <> a.id
+              AND r.terminated_at IS NULL
+              AND (r.expires_on IS NULL OR r.expires_on > $1::date + $2::int))
+"""
+ATTENTION_SQL = f"""
+CASE WHEN p.status IN ('offboarding', 'offboarded') THEN '{{}}'::text[] ELSE array_remove(ARRAY[
+    CASE WHEN p.reassessment_due_at IS NOT NULL THEN 'reassessment_due' END,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM agreements a
+        WHERE a.partner_id = p.id AND a.terminated_at IS NULL AND a.expires_on < $1::date
+          AND NOT {_RENEWED}) THEN 'agreement_expired' END,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM agreements a
+        WHERE a.partner_id = p.id AND a.terminated_at IS NULL
+          AND a.expires_on BETWEEN $1::date AND $1::date + $2::int
+          AND NOT {_RENEWED}) THEN 'agreement_expiring' END,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM scopes s
+        WHERE s.partner_id = p.id AND s.status = 'approved' AND s.ends_on < $1::date)
+        THEN 'scope_ended' END,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM scopes s
+        WHERE s.partner_id = p.id AND s.status = 'approved'
+          AND s.ends_on BETWEEN $1::date AND $1::date + $2::int)
+        THEN 'scope_ending' END
+], NULL) END
+"""
+# The same condition, set-based, for filtering 100k partners without a probe per row.
+NEEDS_ATTENTION_SQL = f"""
+(p.status NOT IN ('offboarding', 'offboarded') AND (
+    p.reassessment_due_at IS NOT NULL
+    OR p.id IN (SELECT a.partner_id FROM agreements a
+                WHERE a.terminated_at IS NULL AND a.expires_on <= $1::date + $2::int
+                  AND NOT {_RENEWED})
+    OR p.id IN (SELECT s.partner_id FROM scopes s
+                WHERE s.status = 'approved' AND s.ends_on <= $1::date + $2::int)))
+"""
+# Per-partner figures owned by the assessments domain; it replaces this lateral with the
+# latest approved score and the count of open findings.
+STATS_LATERAL = """
+LEFT JOIN LATERAL (
+    SELECT NULL::float8 AS last_assessment_score, 0 AS open_findings
+) stats ON true
+"""
+
+PARTNER_COLUMNS = """
+    p.id, p.name, p.legal_name, p.credit_code, p.registration_number, p.country, p.website,
+    p.domain, p.services, p.business_criticality, p.owner_id, p.status, p.status_reason,
+    p.status_changed_at, p.tier, p.tier_points, p.tier_factors, p.reassessment_due_at,
+    p.reassessment_due_reason, p.created_at, p.updated_at, p.version
+"""
+
+SUMMARY_COLUMNS = """
+    p.id, p.name, p.legal_name, p.country, p.credit_code, p.business_criticality,
+    p.owner_id, p.status, p.tier, p.created_at, p.updated_at, p.version
+"""
+
+
+async def get_partner(
+    conn: asyncpg.Connection,
+    partner_id: UUID,
+    today: date,
+    expiring_within_days: int,
+    *,
+    for_update: bool = False,
+) -> Partner | None:
+    if for_update:
+        await conn.execute("SELECT 1 FROM partners WHERE id = $1 FOR UPDATE", partner_id)
+    row = await conn.fetchrow(
+        f"""
+        SELECT {PARTNER_COLUMNS}, {ATTENTION_SQL} AS attention,
+               stats.last_assessment_score, stats.open_findings,
+               coalesce((
+                   SELECT jsonb_agg(jsonb_build_object(
+                              'id', c.id, 'name', c.name, 'email', c.email, 'phone', c.phone,
+                              'role', c.role, 'primary', c.is_primary, 'locale', c.locale)
+                          ORDER BY c.position, c.created_at)
+                   FROM partner_contacts c WHERE c.partner_id = p.id), '[]') AS contacts
+        FROM partners p {STATS_LATERAL}
+        WHERE p.id = $3
+        """,
+        today,
+        expiring_within_days,
+        partner_id,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    values["needs_attention"] = bool(values["attention"])
+    return msgspec.convert(values, Partner)
+
+
+async def status_of(conn: asyncpg.Connection, partner_id: UUID, *, lock: bool = False) -> str | None:
+    """The partner's status (None if it does not exist); ``lock`` serialises its changes."""
+    suffix = " FOR UPDATE" if lock else ""
+    status: str | None = await conn.fetchval(f"SELECT status FROM partners WHERE id = $1{suffix}", partner_id)
+    return status
+
+
+class ListFilters(msgspec.Struct, kw_only=True):
+    statuses: Sequence[str] | None = None
+    tiers: Sequence[str] | None = None
+    owner_id: UUID | None = None
+    q: str | None = None
+    needs_attention: bool | None = None
+
+
+async def list_partners(
+    conn: asyncpg.Connection,
+    filters: ListFilters,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+    today: date,
+    expiring_within_days: int,
+) -> list[PartnerSummary]:
+    """One page of partners with tier, status, attention, score and open findings.
+
+    The WHERE clause is assembled from fixed fragments (never from input) so each filter
+    reaches the planner as a plain predicate its index can serve.
+    """
+    params: list[Any] = [today, expiring_within_days]
+    where: list[str] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if filters.statuses:
+        where.append(f"p.status = ANY({param(list(filters.statuses))}::text[])")
+    if filters.tiers:
+        where.append(f"p.tier = ANY({param(list(filters.tiers))}::text[])")
+    if filters.owner_id is not None:
+        where.append(f"p.owner_id = {param(filters.owner_id)}")
+    if filters.q:
+        q = param(filters.q)
+        where.append(
+            f"p.search_grams @> search_query_grams({q}) "
+            f"AND strpos(lower(p.name || ' ' || p.legal_name), lower(btrim({q}))) > 0"
+        )
+    if filters.needs_attention is not None:
+        where.append(NEEDS_ATTENTION_SQL if filters.needs_attention else f"NOT {NEEDS_ATTENTION_SQL}")
+    if after is not None:
+        where.append(f"(p.created_at, p.id) < ({param(after[0])}, {param(after[1])}::uuid)")
+    sql = f"""
+        SELECT {SUMMARY_COLUMNS}, {ATTENTION_SQL} AS attention,
+               stats.last_assessment_score, stats.open_findings
+        FROM partners p {STATS_LATERAL}
+        WHERE {" AND ".join(where) or "true"}
+        ORDER BY p.created_at DESC, p.id DESC
+        LIMIT {param(limit)}
+    """
+    rows = await conn.fetch(sql, *params)
+    result = []
+    for row in rows:
+        values = dict(row)
+        values["needs_attention"] = bool(values["attention"])
+        result.append(msgspec.convert(values, PartnerSummary))
+    return result
+
+
+async def find_by_legal_id(
+    conn: asyncpg.Connection,
+    credit_code: str | None,
+    country: str,
+    registration_number: str | None,
+    exclude: UUID | None = None,
+) -> tuple[UUID, str, str] | None:
+    """A partner still dealt with that holds this legal id: (id, name, which id matched)."""
+    row = await conn.fetchrow(
+        """
+        SELECT id, name, CASE WHEN credit_code = $1 THEN 'credit_code'
+                              ELSE 'registration_number' END AS field
+        FROM partners
+        WHERE status <> 'offboarded' AND ($4::uuid IS NULL OR id <> $4)
+          AND (credit_code = $1
+               OR (country = $2 AND lower(registration_number) = lower($3)))
+        LIMIT 1
+        """,
+        credit_code,
+        country,
+        registration_number,
+        exclude,
+    )
+    return (row["id"], row["name"], row["field"]) if row else None
+
+
+_PARTNER_WRITABLE = (
+    "name",
+    "legal_name",
+    "credit_code",
+    "registration_number",
+    "country",
+    "website",
+    "domain",
+    "services",
+    "business_criticality",
+    "owner_id",
+)
+
+
+async def insert_partner(
+    conn: asyncpg.Connection, fields: dict[str, Any], tier: TierResult, created_by: UUID | None
+) -> UUID:
+    partner_id: UUID = await conn.fetchval(
+        """
+        INSERT INTO partners (name, legal_name, credit_code, registration_number, country,
+                              website, domain, services, business_criticality, owner_id,
+                              tier, tier_points, tier_factors, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        RETURNING id
+        """,
+        *(fields[name] for name in _PARTNER_WRITABLE),
+        tier.tier,
+        tier.points,
+        tier.factors,
+        created_by,
+    )
+    return partner_id
+
+
+async def update_partner(conn: asyncpg.Connection, partner_id: UUID, fields: dict[str, Any]) -> None:
+    await conn.execute(
+        """
+        UPDATE partners
+        SET name = $2, legal_name = $3, credit_code = $4, registration_number = $5,
+            country = $6, website = $7, domain = $8, services = $9,
+            business_criticality = $10, owner_id = $11, updated_at = now(),
+            version = version + 1
+        WHERE id = $1
+        """,
+        partner_id,
+        *(fields[name] for name in _PARTNER_WRITABLE),
+    )
+
+
+async def replace_contacts(conn: asyncpg.Connection, partner_id: UUID, contacts: Sequence[ContactIn]) -> None:
+    """Make the partner's contacts exactly ``contacts``, keeping the ids of those sent."""
+    keep = [c.id for c in contacts if c.id is not None]
+    await conn.execute(
+        "DELETE FROM partner_contacts WHERE partner_id = $1 AND NOT (id = ANY($2::uuid[]))",
+        partner_id,
+        keep,
+    )
+    await conn.executemany(
+        """
+        INSERT INTO partner_contacts (id, partner_id, name, email, phone, role, is_primary,
+                                      locale, position)
+        VALUES (coalesce($1, gen_random_uuid()), $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (id) DO UPDATE
+        SET name = excluded.name, email = excluded.email, phone = excluded.phone,
+            role = excluded.role, is_primary = excluded.is_primary, locale = excluded.locale,
+            position = excluded.position
+        """,
+        [
+            (c.id, partner_id, c.name, c.email, c.phone, c.role, c.primary, c.locale, i)
+            for i, c in enumerate(contacts)
+        ],
+    )
+
+
+async def contact_ids(conn: asyncpg.Connection, partner_id: UUID) -> set[UUID]:
+    rows = await conn.fetch("SELECT id FROM partner_contacts WHERE partner_id = $1", partner_id)
+    return {r["id"] for r in rows}
+
+
+async def set_tier(
+    conn: asyncpg.Connection, partner_id: UUID, tier: TierResult, *, rose: bool, reason: str
+) -> None:
+    """Store a recomputed tier; a tier that rose marks the partner due for reassessment."""
+    await conn.execute(
+        """
+        UPDATE partners
+        SET tier = $2, tier_points = $3, tier_factors = $4, tier_changed_at = now(),
+            reassessment_due_at = CASE WHEN $5 THEN coalesce(reassessment_due_at, now())
+                                       ELSE reassessment_due_at END,
+            reassessment_due_reason = CASE WHEN $5 THEN $6 ELSE reassessment_due_reason END
+        WHERE id = $1
+        """,
+        partner_id,
+        tier.tier,
+        tier.points,
+        tier.factors,
+        rose,
+        reason,
+    )
+
+
+async def set_tier_points(conn: asyncpg.Connection, partner_id: UUID, tier: TierResult) -> None:
+    """Same tier, new explanation (another scope now carries the points, say)."""
+    await conn.execute(
+        "UPDATE partners SET tier_points = $2, tier_factors = $3 WHERE id = $1",
+        partner_id,
+        tier.points,
+        tier.factors,
+    )
+
+
+async def set_status(conn: asyncpg.Connection, partner_id: UUID, status: str, reason: str) -> None:
+    await conn.execute(
+        """
+        UPDATE partners
+        SET status = $2, status_reason = $3, status_changed_at = now(), updated_at = now(),
+            version = version + 1
+        WHERE id = $1
+        """,
+        partner_id,
+        status,
+        reason,
+    )
+
+
+async def mark_shared_data(conn: asyncpg.Connection, partner_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE partners SET ever_shared_data = true WHERE id = $1 AND NOT ever_shared_data",
+        partner_id,
+    )
+
+
+class PartnerFacts(msgspec.Struct, kw_only=True):
+    """Partner-level inputs of the gates, read in one query."""
+
+    has_owner: bool
+    has_primary_contact: bool
+    ever_shared_data: bool
+    country: str
+    criticality: str
+    # From the assessments domain (None / empty until it exists): see rules.LifecycleFacts.
+    onboarding_assessment_approved_on: date | None = None
+    offboarding_attestation_approved_on: date | None = None
+    approved_assessment_score: float | None = None
+    unaccepted_critical_findings: list[FindingFact] = msgspec.field(default_factory=list)
+
+
+async def partner_facts(conn: asyncpg.Connection, partner_id: UUID) -> PartnerFacts:
+    """The partner's own facts for the gates.
+
+    The assessments domain extends this query with the latest approved onboarding
+    assessment, the offboarding attestation, the latest approved score and the open
+    critical findings without an accepted risk; until then they read as "none".
+    """
+    row = await conn.fetchrow(
+        """
+        SELECT p.owner_id IS NOT NULL AS has_owner,
+               EXISTS (SELECT 1 FROM partner_contacts c
+                       WHERE c.partner_id = p.id AND c.is_primary) AS has_primary_contact,
+               p.ever_shared_data, p.country, p.business_criticality AS criticality
+        FROM partners p WHERE p.id = $1
+        """,
+        partner_id,
+    )
+    return PartnerFacts(**dict(row))
+
+
+async def is_active_risk_owner(conn: asyncpg.Connection, user_id: UUID) -> bool:
+    ok: bool = await conn.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM users
+                       WHERE id = $1 AND role = 'risk_owner' AND disabled_at IS NULL)
+        """,
+        user_id,
+    )
+    return ok
+
+
+async def dashboard(
+    conn: asyncpg.Connection, today: date, expiring_within_days: int, limit: int
+) -> dict[str, Any]:
+    """Everything the dashboard shows, in one statement (one round trip)."""
+    row = await conn.fetchrow(
+        f"""
+        WITH live_agreements AS (
+            SELECT a.id, a.partner_id, a.kind, a.title, a.expires_on, p.name AS partner_name
+            FROM agreements a JOIN partners p ON p.id = a.partner_id
+            WHERE a.terminated_at IS NULL AND a.expires_on <= $1::date + $2::int
+              AND p.status NOT IN ('offboarding', 'offboarded') AND NOT {_RENEWED}
+        )
+        SELECT
+            (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'status', status, 'tier', tier, 'count', n)), '[]')
+             FROM (SELECT status, tier, count(*) AS n FROM partners GROUP BY status, tier) t)
+                AS partners,
+            (SELECT count(*) FROM live_agreements WHERE expires_on >= $1) AS expiring_count,
+            (SELECT count(*) FROM live_agreements WHERE expires_on < $1) AS expired_count,
+            (SELECT coalesce(jsonb_agg(x ORDER BY x.expires_on, x.id), '[]') FROM (
+                SELECT id, partner_id, partner_name, kind, title, expires_on
+                FROM live_agreements WHERE expires_on >= $1
+                ORDER BY expires_on, id LIMIT $3) x) AS expiring,
+            (SELECT coalesce(jsonb_agg(x ORDER BY x.expires_on, x.id), '[]') FROM (
+                SELECT id, partner_id, partner_name, kind, title, expires_on
+                FROM live_agreements WHERE expires_on < $1
+                ORDER BY expires_on, id LIMIT $3) x) AS expired,
+            (SELECT count(*) FROM scopes WHERE status = 'requested') AS awaiting_count,
+            (SELECT coalesce(jsonb_agg(x ORDER BY x.created_at, x.id), '[]') FROM (
+                SELECT s.id, s.partner_id, p.name AS partner_name, c.code AS category_code,
+                       c.sensitivity, s.created_at
+                FROM scopes s
+                JOIN partners p ON p.id = s.partner_id
+                JOIN data_categories c ON c.id = s.category_id
+                WHERE s.status = 'requested'
+                ORDER BY s.created_at, s.id LIMIT $3) x) AS awaiting,
+            (SELECT count(*) FROM partners p WHERE {NEEDS_ATTENTION_SQL}) AS attention_count,
+            (SELECT coalesce(jsonb_agg(to_jsonb(x) - 'tier_rank'
+                                       ORDER BY x.tier_rank DESC, x.name, x.id), '[]') FROM (
+                SELECT p.id, p.name, p.status, p.tier, {ATTENTION_SQL} AS attention,
+                       array_position(ARRAY['low', 'medium', 'high', 'critical'], p.tier)
+                           AS tier_rank
+                FROM partners p WHERE {NEEDS_ATTENTION_SQL}
+                ORDER BY tier_rank DESC, p.name, p.id LIMIT $3) x) AS attention
+        """,
+        today,
+        expiring_within_days,
+        limit,
+    )
+    return dict(row)

@@ -1,0 +1,187 @@
+"""Partner registry and dashboard endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, get, patch, post
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK
+
+from vendor_risk.auth.guards import current_user, requires_role
+from vendor_risk.auth.models import Role
+from vendor_risk.auth.routes import actor_of
+from vendor_risk.db import DbConnection
+from vendor_risk.errors import Problem
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.partners import repository as repo
+from vendor_risk.partners import service
+from vendor_risk.partners.models import (
+    AgreementDue,
+    Dashboard,
+    Partner,
+    PartnerAttention,
+    PartnerCreate,
+    PartnerSummary,
+    PartnerUpdate,
+    ScopeAwaiting,
+    StatusTierCount,
+    Transition,
+    TransitionResult,
+)
+from vendor_risk.partners.rules import (
+    PARTNER_TRANSITIONS,
+    TIERS,
+    TRANSITION_ROLES,
+    PartnerStatus,
+    Tier,
+)
+from vendor_risk.settings import Settings
+
+T = TypeVar("T", bound=Any)
+
+
+def paged(rows: list[T], limit: int) -> Page[T]:
+    """A page from ``limit + 1`` rows ordered by (created_at, id): the extra row only says
+    that there is a next page."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
+
+
+# Staff who read the registry; documents are narrower (see agreements.routes).
+READERS = (Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
+# Staff who keep the records: procurement onboards, a risk owner may fix a record too.
+requires_record_keeper = requires_role(Role.PROCUREMENT, Role.RISK_OWNER)
+requires_risk_owner = requires_role(Role.RISK_OWNER)
+
+
+class PartnerController(Controller):
+    path = "/api/v1/partners"
+    tags = ["partners"]
+    guards = [requires_role(*READERS)]
+
+    @post("/", operation_id="CreatePartner", guards=[requires_record_keeper])
+    async def create_partner(
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, data: PartnerCreate
+    ) -> Partner:
+        """Register a partner; a legal id already registered is a 409 naming that partner."""
+        return await service.create_partner(db, actor_of(request), data, settings)
+
+    @get("/", operation_id="ListPartners")
+    async def list_partners(
+        self,
+        db: DbConnection,
+        settings: Settings,
+        status: list[PartnerStatus] | None = None,
+        tier: list[Tier] | None = None,
+        owner: UUID | None = None,
+        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        needs_attention: bool | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[PartnerSummary]:
+        """Newest first. ``q`` matches name or legal name (any script, case-insensitive);
+        ``needs_attention`` selects partners with something overdue or expiring."""
+        check_limit(limit)
+        key = decode_cursor(cursor, datetime, UUID)
+        filters = repo.ListFilters(
+            statuses=status,
+            tiers=tier,
+            owner_id=owner,
+            q=q.strip() if q and q.strip() else None,
+            needs_attention=needs_attention,
+        )
+        rows = await repo.list_partners(
+            db,
+            filters,
+            (key[0], key[1]) if key else None,
+            limit + 1,
+            service.today_utc(),
+            settings.agreement_expiring_days,
+        )
+        return paged(rows, limit)
+
+    @get("/{partner_id:uuid}", operation_id="GetPartner")
+    async def get_partner(self, db: DbConnection, settings: Settings, partner_id: UUID) -> Partner:
+        """The partner with its contacts, its tier and the factors behind it."""
+        return await service.load(db, partner_id, settings)
+
+    @patch("/{partner_id:uuid}", operation_id="UpdatePartner", guards=[requires_record_keeper])
+    async def update_partner(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        partner_id: UUID,
+        data: PartnerUpdate,
+    ) -> Partner:
+        """Change the fields sent; ``version`` must be the one read (409 otherwise)."""
+        return await service.update_partner(db, actor_of(request), partner_id, data, settings)
+
+    @post(
+        "/{partner_id:uuid}/transitions",
+        operation_id="TransitionPartner",
+        guards=[requires_record_keeper],
+        status_code=HTTP_200_OK,
+    )
+    async def transition(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        partner_id: UUID,
+        data: Transition,
+    ) -> TransitionResult:
+        """Move the partner through its lifecycle; only a risk owner activates or suspends.
+        Refusals (409) list every unmet condition with a stable code."""
+        allowed = TRANSITION_ROLES.get(data.to, frozenset())
+        if current_user(request).role.value not in allowed:
+            names = ", ".join(sorted(allowed)) or "nobody"
+            raise Problem(403, "forbidden", f"moving a partner to {data.to} needs the role: {names}")
+        return await service.transition(db, actor_of(request), partner_id, data, settings)
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+
+DASHBOARD_ITEMS = 10
+
+
+class DashboardController(Controller):
+    path = "/api/v1/dashboard"
+    tags = ["partners"]
+    guards = [requires_role(*READERS)]
+
+    @get("/", operation_id="GetDashboard")
+    async def dashboard(self, db: DbConnection, settings: Settings) -> Dashboard:
+        """Partners by status and tier, agreements expiring and expired (not renewed),
+        scopes awaiting approval and partners needing attention, with the first
+        ten of each list: one database round trip."""
+        row = await repo.dashboard(db, service.today_utc(), settings.agreement_expiring_days, DASHBOARD_ITEMS)
+        cells = msgspec.convert(row["partners"], list[StatusTierCount])
+        by_status = dict.fromkeys(PARTNER_TRANSITIONS, 0)
+        by_tier = dict.fromkeys(TIERS, 0)
+        for cell in cells:
+            by_status[cell.status] += cell.count
+            by_tier[cell.tier] += cell.count
+        return Dashboard(
+            partners_total=sum(by_status.values()),
+            partners_by_status=by_status,
+            partners_by_tier=by_tier,
+            partners_by_status_and_tier=sorted(
+                cells, key=lambda c: (list(by_status).index(c.status), TIERS.index(c.tier))
+            ),
+            agreements_expiring_count=row["expiring_count"],
+            agreements_expiring=msgspec.convert(row["expiring"], list[AgreementDue]),
+            agreements_expired_count=row["expired_count"],
+            agreements_expired=msgspec.convert(row["expired"], list[AgreementDue]),
+            scopes_awaiting_approval_count=row["awaiting_count"],
+            scopes_awaiting_approval=msgspec.convert(row["awaiting"], list[ScopeAwaiting]),
+            partners_needing_attention_count=row["attention_count"],
+            partners_needing_attention=msgspec.convert(row["attention"], list[PartnerAttention]),
+            expiring_within_days=settings.agreement_expiring_days,
+        )

@@ -1,0 +1,348 @@
+"""Partner records, lifecycle and tiering: transactions, audit and events.
+
+Every change locks the partner row first, so concurrent changes to one partner (a scope
+requested while another is approved, say) are serialised and its tier never goes stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk import audit
+from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.audit.models import Actor
+from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
+from vendor_risk.notify.outbox import emit_event
+from vendor_risk.partners import repository as repo
+from vendor_risk.partners.models import (
+    ContactIn,
+    Partner,
+    PartnerCreate,
+    PartnerUpdate,
+    Transition,
+    TransitionResult,
+)
+from vendor_risk.partners.rules import (
+    LifecycleFacts,
+    compute_tier,
+    legal_id_problems,
+    normalize_credit_code,
+    tier_rank,
+    transition_gate,
+)
+from vendor_risk.scopes import repository as scopes_repo
+from vendor_risk.settings import Settings
+
+
+def today_utc() -> date:
+    """Dates in rules and lists are UTC dates, like every time the API shows."""
+    return datetime.now(UTC).date()
+
+
+def invalid(problems: Sequence[tuple[str, str]]) -> Problem:
+    """A 400 listing every bad field, shaped like the validation errors of decoding."""
+    return Problem(
+        400,
+        "validation",
+        "; ".join(f"{field}: {message}" for field, message in problems),
+        title="Invalid request",
+        errors=[{"field": field, "message": message} for field, message in problems],
+    )
+
+
+async def load(conn: asyncpg.Connection, partner_id: UUID, settings: Settings) -> Partner:
+    """The partner as the API shows it; 404 if it does not exist."""
+    partner = await repo.get_partner(conn, partner_id, today_utc(), settings.agreement_expiring_days)
+    if partner is None:
+        raise not_found("partner", partner_id)
+    return partner
+
+
+async def ensure_exists(conn: asyncpg.Connection, partner_id: UUID) -> None:
+    """404 unless the partner exists (lists under a partner say so instead of ``[]``)."""
+    if await repo.status_of(conn, partner_id) is None:
+        raise not_found("partner", partner_id)
+
+
+async def lock(conn: asyncpg.Connection, partner_id: UUID) -> str:
+    """Lock the partner row for this transaction; its status, or 404."""
+    status = await repo.status_of(conn, partner_id, lock=True)
+    if status is None:
+        raise not_found("partner", partner_id)
+    return status
+
+
+# --- create and update -------------------------------------------------------------------
+
+
+def _contact_problems(contacts: Sequence[ContactIn]) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    if contacts and not any(c.primary for c in contacts):
+        problems.append(("contacts", "mark at least one contact primary: questionnaires go there"))
+    emails = [c.email.lower() for c in contacts]
+    if len(set(emails)) != len(emails):
+        problems.append(("contacts", "each contact needs its own email address"))
+    return problems
+
+
+async def _validated_fields(
+    conn: asyncpg.Connection, fields: dict[str, Any], contacts: Sequence[ContactIn] | None
+) -> dict[str, Any]:
+    """Normalize and check a partner's full set of fields; a 400 lists every problem."""
+    if fields["credit_code"] is not None:
+        fields["credit_code"] = normalize_credit_code(fields["credit_code"]) or None
+    problems = legal_id_problems(
+        country=fields["country"],
+        credit_code=fields["credit_code"],
+        registration_number=fields["registration_number"],
+    )
+    if fields["website"] and not fields["domain"]:
+        fields["domain"] = (urlsplit(fields["website"]).hostname or "").lower() or None
+    if contacts is not None:
+        problems += _contact_problems(contacts)
+    owner = fields["owner_id"]
+    if owner is not None and not await repo.is_active_risk_owner(conn, owner):
+        problems.append(("owner_id", "must be an enabled user with the risk_owner role"))
+    if problems:
+        raise invalid(problems)
+    return fields
+
+
+async def _refuse_duplicate(
+    conn: asyncpg.Connection, fields: dict[str, Any], exclude: UUID | None = None
+) -> None:
+    existing = await repo.find_by_legal_id(
+        conn, fields["credit_code"], fields["country"], fields["registration_number"], exclude
+    )
+    if existing is not None:
+        existing_id, name, field = existing
+        raise Problem(
+            409,
+            "duplicate-partner",
+            f"{field}: partner {name!r} ({existing_id}) already has this legal id",
+            existing_partner_id=str(existing_id),
+            existing_partner_name=name,
+            errors=[{"field": field, "message": f"already used by partner {existing_id}"}],
+        )
+
+
+async def create_partner(
+    conn: asyncpg.Connection, actor: Actor, data: PartnerCreate, settings: Settings
+) -> Partner:
+    """Register a partner (status ``proposed``) with its contacts; audited."""
+    fields = msgspec.structs.asdict(data)
+    contacts = fields.pop("contacts")
+    async with conn.transaction():
+        fields = await _validated_fields(conn, fields, contacts)
+        await _refuse_duplicate(conn, fields)
+        tier = compute_tier(data.business_criticality, [])
+        try:
+            partner_id = await repo.insert_partner(conn, fields, tier, actor.id)
+        except asyncpg.UniqueViolationError:
+            # Another request registered the same legal id between our check and insert.
+            await _refuse_duplicate(conn, fields)
+            raise
+        await repo.replace_contacts(conn, partner_id, [_without_id(c) for c in contacts])
+        partner = await load(conn, partner_id, settings)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="partner.created",
+            entity_type="partner",
+            entity_id=partner_id,
+            after=partner,
+        )
+    return partner
+
+
+def _without_id(contact: ContactIn) -> ContactIn:
+    return msgspec.structs.replace(contact, id=None)
+
+
+async def update_partner(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: PartnerUpdate,
+    settings: Settings,
+) -> Partner:
+    """Change the fields sent; a stale ``version`` is a 409. Audited, tier recomputed."""
+    async with conn.transaction():
+        await lock(conn, partner_id)
+        before = await load(conn, partner_id, settings)
+        if before.version != data.version:
+            raise stale_version("partner", data.version, before.version)
+        if before.status == "offboarded":
+            raise Problem(409, "partner-offboarded", "an offboarded partner is read-only")
+        fields = {
+            name: getattr(before, name)
+            for name in (
+                "name",
+                "legal_name",
+                "credit_code",
+                "registration_number",
+                "country",
+                "website",
+                "domain",
+                "services",
+                "business_criticality",
+                "owner_id",
+            )
+        }
+        changes = {
+            name: value
+            for name, value in msgspec.structs.asdict(data).items()
+            if value is not msgspec.UNSET and name not in ("version", "contacts")
+        }
+        fields |= changes
+        contacts = None if data.contacts is msgspec.UNSET else data.contacts
+        if contacts is not None:
+            unknown = {c.id for c in contacts if c.id is not None} - await repo.contact_ids(conn, partner_id)
+            if unknown:
+                raise invalid([("contacts", f"unknown contact id {sorted(map(str, unknown))[0]}")])
+        fields = await _validated_fields(conn, fields, contacts)
+        await _refuse_duplicate(conn, fields, exclude=partner_id)
+        await repo.update_partner(conn, partner_id, fields)
+        if contacts is not None:
+            await repo.replace_contacts(conn, partner_id, contacts)
+        if fields["business_criticality"] != before.business_criticality:
+            await recompute_tier(conn, actor, partner_id, reason="business criticality changed")
+        after = await load(conn, partner_id, settings)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="partner.updated",
+            entity_type="partner",
+            entity_id=partner_id,
+            before=before,
+            after=after,
+        )
+    return after
+
+
+# --- tier --------------------------------------------------------------------------------
+
+
+async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str) -> None:
+    """Recompute the partner's tier from its scopes and criticality, inside the caller's
+    transaction (with the partner row locked).
+
+    A changed tier is audited and announced (``partner.tier_changed``); a tier that rose
+    marks the partner due for reassessment.
+    """
+    row = await conn.fetchrow(
+        "SELECT business_criticality, tier, tier_points, tier_factors FROM partners WHERE id = $1",
+        partner_id,
+    )
+    result = compute_tier(row["business_criticality"], await scopes_repo.scope_facts(conn, partner_id))
+    if result.tier == row["tier"]:
+        if result.points != row["tier_points"] or msgspec.to_builtins(result.factors) != msgspec.to_builtins(
+            row["tier_factors"]
+        ):
+            await repo.set_tier_points(conn, partner_id, result)
+        return
+    rose = tier_rank(result.tier) > tier_rank(row["tier"])
+    await repo.set_tier(conn, partner_id, result, rose=rose, reason=f"tier rose to {result.tier}: {reason}")
+    change = {
+        "partner_id": partner_id,
+        "from": row["tier"],
+        "to": result.tier,
+        "points": result.points,
+        "factors": result.factors,
+        "reason": reason,
+    }
+    await audit.record(
+        conn,
+        actor=actor,
+        action="partner.tier_changed",
+        entity_type="partner",
+        entity_id=partner_id,
+        before={"tier": row["tier"], "points": row["tier_points"], "factors": row["tier_factors"]},
+        after={"tier": result.tier, "points": result.points, "factors": result.factors},
+    )
+    await emit_event(conn, "partner.tier_changed", change)
+
+
+# --- lifecycle ---------------------------------------------------------------------------
+
+
+async def lifecycle_facts(
+    conn: asyncpg.Connection, partner: Partner, today: date, settings: Settings
+) -> LifecycleFacts:
+    """Everything the lifecycle gates need about a partner."""
+    facts = await repo.partner_facts(conn, partner.id)
+    return LifecycleFacts(
+        partner_id=partner.id,
+        status=partner.status,
+        tier=partner.tier,
+        has_owner=facts.has_owner,
+        has_primary_contact=facts.has_primary_contact,
+        agreements=tuple(
+            await agreements_repo.agreement_facts(conn, partner.id, today, settings.agreement_expiring_days)
+        ),
+        scopes=tuple(await scopes_repo.scope_facts(conn, partner.id)),
+        unaccepted_critical_findings=tuple(facts.unaccepted_critical_findings),
+        onboarding_assessment_approved_on=facts.onboarding_assessment_approved_on,
+        offboarding_attestation_approved_on=facts.offboarding_attestation_approved_on,
+        ever_shared_data=facts.ever_shared_data,
+        today=today,
+    )
+
+
+async def transition(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: Transition,
+    settings: Settings,
+) -> TransitionResult:
+    """Move the partner through its lifecycle, or 409 listing every unmet condition.
+
+    Moving to ``offboarding`` revokes every live scope in the same transaction.
+    """
+    # Imported here: the scopes service imports this module.
+    from vendor_risk.scopes.service import revoke_all_scopes
+
+    async with conn.transaction():
+        await lock(conn, partner_id)
+        before = await load(conn, partner_id, settings)
+        if data.version is not None and data.version != before.version:
+            raise stale_version("partner", data.version, before.version)
+        facts = await lifecycle_facts(conn, before, today_utc(), settings)
+        unmet = transition_gate(facts, data.to)
+        if unmet:
+            raise gate_refused(f"move the partner to {data.to}", unmet)
+        revoked: list[UUID] = []
+        if data.to == "offboarding":
+            revoked = await revoke_all_scopes(
+                conn, actor, partner_id, reason=f"partner offboarding: {data.reason}"
+            )
+        await repo.set_status(conn, partner_id, data.to, data.reason)
+        after = await load(conn, partner_id, settings)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="partner.status_changed",
+            entity_type="partner",
+            entity_id=partner_id,
+            before=before,
+            after=after,
+        )
+        await emit_event(
+            conn,
+            "partner.status_changed",
+            {
+                "partner_id": partner_id,
+                "from": before.status,
+                "to": data.to,
+                "reason": data.reason,
+            },
+        )
+    return TransitionResult(partner=after, revoked_scope_ids=revoked)

@@ -1,0 +1,1 @@
+"""Data categories, data-sharing scopes, sub-processors and impact assessments."""

@@ -24,7 +24,7 @@ def requires_role(*roles: Role) -> Guard:
     allowed = frozenset(roles)
     names = ", ".join(sorted(r.value for r in allowed))
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         user = current_user(connection)
         if user.role not in allowed:
             raise Problem(403, "forbidden", f"this action needs one of the roles: {names}")

@@ -24,6 +24,7 @@ from vendor_risk.errors import exception_handlers
 from vendor_risk.health import healthz, readyz
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.partners.routes import DashboardController, PartnerController
+from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.scopes.routes import (
     DataCategoryController,
@@ -46,6 +47,7 @@ API_CONTROLLERS: list[Any] = [
     ImpactAssessmentController,
     DataCategoryController,
     DashboardController,
+    QuestionnaireController,
 ]
 
 
@@ -108,6 +110,8 @@ def create_app(settings: Settings) -> Litestar:
             security=[{"BearerToken": []}],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=1024),
+        # configure_logging owns logging; Litestar's default config would replace it.
+        logging_config=None,
         debug=False,
     )
 

@@ -46,14 +46,27 @@ def _require_servers(settings: Settings) -> None:
 async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
     """Apply migrations and load the questionnaire library."""
     from vendor_risk.db import connect, database_url, migrate
+    from vendor_risk.questionnaires.service import load_library
 
     conn = await connect(database_url(settings))
     try:
         applied = await migrate(conn)
         if applied and not quiet:
             print(f"applied migrations: {', '.join(applied)}")
+        # A refused file keeps its earlier versions in service: warn, do not stop.
+        _print_load_report(await load_library(conn), quiet=quiet)
     finally:
         await conn.close()
+
+
+def _print_load_report(report: Any, *, quiet: bool = False, unchanged: bool = False) -> None:
+    for outcome in report.outcomes:
+        if outcome.status == "stored" and not quiet:
+            print(f"loaded questionnaire {outcome.key} version {outcome.version} ({outcome.file})")
+        elif outcome.status == "unchanged" and unchanged and not quiet:
+            print(f"unchanged: {outcome.key} version {outcome.version} ({outcome.file})")
+    for error in report.errors:
+        print(f"questionnaire refused: {error}", file=sys.stderr)
 
 
 async def _ensure_first_admin(settings: Settings) -> str | None:
@@ -126,6 +139,9 @@ def cmd_up(args: argparse.Namespace) -> None:
     if not settings.data_keys:
         dev_key = _dev_data_key(Path(settings.data_dir))
         settings = msgspec.structs.replace(settings, data_keys=parse_data_keys("data.key", dev_key))
+    if f"{PREFIX}LOG_JSON" not in os.environ and sys.stderr.isatty():
+        # A developer at a terminal reads the log; machines get JSON.
+        settings = msgspec.structs.replace(settings, log_json=False)
     if args.port != 8000 and settings.public_url == "http://127.0.0.1:8000":
         settings = msgspec.structs.replace(settings, public_url=f"http://{args.host}:{args.port}")
     with _embedded_if_needed(settings) as settings:
@@ -135,7 +151,7 @@ def cmd_up(args: argparse.Namespace) -> None:
             print("\nCreated the first admin user (admin@localhost). Its API key, shown only once:")
             print(f"\n    {key}\n")
             print(
-                f"Next: curl -H 'Authorization: Bearer {key[:12]}…' {settings.public_url}/api/v1/me"
+                f"Next: curl -H 'Authorization: Bearer {key}' {settings.public_url}/api/v1/me"
                 f"  (API docs: {settings.public_url}/schema)\n"
             )
         asyncio.run(_serve_with_worker(settings, args.host, args.port))
@@ -181,6 +197,7 @@ def _uvicorn_server(settings: Settings, host: str, port: int) -> Any:
         host=host,
         port=port,
         access_log=False,
+        log_config=None,  # keep the JSON logging configured by create_app
         log_level=settings.log_level.lower(),
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
@@ -207,6 +224,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             port=args.port,
             workers=args.workers,
             access_log=False,
+            log_config=None,
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
             server_header=False,
@@ -332,6 +350,41 @@ def cmd_users_disable(args: argparse.Namespace) -> None:
     print(f"disabled {user.email}; its API keys no longer work")
 
 
+# --- questionnaires --------------------------------------------------------------------
+
+
+def cmd_questionnaires_validate(args: argparse.Namespace) -> None:
+    from vendor_risk.questionnaires.loader import validate_files
+    from vendor_risk.questionnaires.service import LIBRARY_DIR
+
+    paths = [Path(f) for f in args.files] or sorted(LIBRARY_DIR.glob("*.yaml"))
+    if not paths:
+        _fail(f"no questionnaire files in {LIBRARY_DIR}")
+    errors = validate_files(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        _fail(f"{len(errors)} error(s) in {len(paths)} file(s)", code=1)
+    print(f"{len(paths)} questionnaire file(s) valid")
+
+
+def cmd_questionnaires_load(args: argparse.Namespace) -> None:
+    import asyncpg
+
+    from vendor_risk.questionnaires.service import LIBRARY_DIR, load_library
+
+    directory = Path(args.directory) if args.directory else LIBRARY_DIR
+    if not directory.is_dir():
+        _fail(f"{directory} is not a directory")
+    try:
+        report = asyncio.run(_with_conn(_db_settings(), lambda c: load_library(c, directory)))
+    except asyncpg.UndefinedTableError:
+        _fail("the database has no questionnaire tables yet: run `vendor-risk migrate`")
+    _print_load_report(report, unchanged=True)
+    if report.errors:
+        _fail(f"{len(report.errors)} file(s) refused", code=1)
+
+
 # --- audit ----------------------------------------------------------------------------
 
 
@@ -343,6 +396,21 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
         print(f"audit chain BROKEN at event seq {broken.seq}: {broken.reason} ({checked} events read)")
         raise SystemExit(1)
     print(f"audit chain intact: {checked} events verified")
+
+
+# --- playbooks ------------------------------------------------------------------------
+
+
+def cmd_playbooks_validate(args: argparse.Namespace) -> None:
+    from vendor_risk.incidents.loader import PLAYBOOKS_DIR, validate_files
+
+    paths = [Path(f) for f in args.files] or sorted(PLAYBOOKS_DIR.glob("*.yaml"))
+    errors = validate_files(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        raise SystemExit(1)
+    print(f"{len(paths)} playbook(s) valid")
 
 
 # --- parser ---------------------------------------------------------------------------
@@ -395,12 +463,43 @@ def build_parser() -> argparse.ArgumentParser:
     disable.add_argument("--email", required=True)
     disable.set_defaults(func=cmd_users_disable)
 
+    questionnaires = sub.add_parser(
+        "questionnaires", help="the questionnaire library (questionnaires/*.yaml)"
+    ).add_subparsers(dest="questionnaires_command", required=True)
+    validate = questionnaires.add_parser(
+        "validate",
+        help="check questionnaire files; exit 1 printing every error with its file and path",
+    )
+    validate.add_argument(
+        "files", nargs="*", metavar="FILE", help="files to check (default: questionnaires/*.yaml)"
+    )
+    validate.set_defaults(func=cmd_questionnaires_validate)
+    load = questionnaires.add_parser(
+        "load",
+        help="store each file as a template version (unchanged: no-op; changed: needs a "
+        "higher version); exit 1 if any file is refused",
+    )
+    load.add_argument(
+        "directory", nargs="?", metavar="DIR", help="folder of *.yaml (default: questionnaires/)"
+    )
+    load.set_defaults(func=cmd_questionnaires_load)
+
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
     audit.add_parser(
         "verify", help="prove the hash chain unbroken (exit 1 naming the first bad event)"
     ).set_defaults(func=cmd_audit_verify)
+
+    playbooks = sub.add_parser("playbooks", help="incident playbooks").add_subparsers(
+        dest="playbooks_command", required=True
+    )
+    validate = playbooks.add_parser(
+        "validate",
+        help="check playbook files (default: the shipped ones); exit 1 listing every error",
+    )
+    validate.add_argument("files", nargs="*", metavar="FILE")
+    validate.set_defaults(func=cmd_playbooks_validate)
     return parser
 
 

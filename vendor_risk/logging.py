@@ -40,6 +40,20 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
     )
+    # Libraries (arq, uvicorn, asyncpg) log through the standard library: render their lines
+    # the same way, so one parser reads every line the process writes.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=renderer,
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    logging.basicConfig(handlers=[handler], level=level, force=True)
     # uvicorn's own access log prints raw paths (portal tokens); ours replaces it.
     logging.getLogger("uvicorn.access").disabled = True
 

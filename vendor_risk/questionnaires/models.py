@@ -7,7 +7,9 @@ the API exchange.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 import msgspec
 
@@ -147,12 +149,9 @@ class AnswerError(Base):
 class Completeness(Base):
     """What still stops a submission: visible required questions and their evidence."""
 
+    complete: bool
     missing_answers: list[str]
     missing_evidence: list[str]
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing_answers and not self.missing_evidence
 
 
 # --- score results -------------------------------------------------------------------
@@ -215,3 +214,67 @@ class ScoreResult(Base):
     cap: CapAdjustment | None
     failed_critical: list[str]
     findings: list[FindingToRaise]
+
+
+# --- stored versions and the API --------------------------------------------------
+
+
+class TemplateSummary(Base):
+    """The latest loaded version of one questionnaire, as the library list shows it."""
+
+    id: UUID
+    key: str
+    version: int
+    title: I18nText
+    section_count: int
+    question_count: int
+    content_sha256: str
+    loaded_at: datetime
+
+
+class StoredTemplate(Base):
+    """One loaded template version; assessments reference it by `id`, for good."""
+
+    id: UUID
+    key: str
+    version: int
+    content_sha256: str
+    loaded_at: datetime
+    content: Template
+
+
+class ScoreRequest(Base):
+    """An answer set to try against a template; `evidence` lists the question ids that
+    have a file attached (for the completeness check)."""
+
+    answers: dict[str, Answer]
+    evidence: list[str] = msgspec.field(default_factory=list)
+
+
+class ScorePreview(Base):
+    key: str
+    version: int
+    result: ScoreResult
+    completeness: Completeness
+
+
+LoadStatus = Literal["stored", "unchanged", "refused"]
+
+
+class LoadOutcome(Base):
+    """What loading one file did; `errors` explain a refusal."""
+
+    file: str
+    status: LoadStatus
+    key: str | None = None
+    version: int | None = None
+    id: UUID | None = None
+    errors: list[str] = msgspec.field(default_factory=list)
+
+
+class LoadReport(Base):
+    outcomes: list[LoadOutcome]
+
+    @property
+    def errors(self) -> list[str]:
+        return [error for outcome in self.outcomes for error in outcome.errors]

@@ -187,7 +187,11 @@ def check_completeness(
             and question.id not in evidence
         ):
             missing_evidence.append(question.id)
-    return Completeness(missing_answers=missing_answers, missing_evidence=missing_evidence)
+    return Completeness(
+        complete=not missing_answers and not missing_evidence,
+        missing_answers=missing_answers,
+        missing_evidence=missing_evidence,
+    )
 
 
 # --- scoring -----------------------------------------------------------------------

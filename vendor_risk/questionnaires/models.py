@@ -1,4 +1,5 @@
-"""Questionnaire templates (the YAML format of docs/questionnaire-format.md) and answers.
+"""Questionnaire templates (the YAML format of docs/questionnaire-format.md), answers,
+score results and stored template versions.
 
 Templates are decoded strictly from `questionnaires/*.yaml`; `loader.py` adds the semantic
 checks a type cannot express. Answers and score results are what the portal, the review and

@@ -16,11 +16,14 @@ from vendor_risk.partners.rules import FindingFact, TierResult
 # Why a partner needs attention, as SQL over `p` with $1 = today and $2 = the expiring
 # window in days. An expired or expiring agreement stops counting once a later agreement
 # of the same kind runs beyond the window (it was renewed) or once it is terminated.
-_RENEWED = """
-    EXISTS (SELECT 1 FROM agreements r
-            WHERE r.partner_id = a.partner_id AND r.kind = a.kind AND r.id <> a.id
-              AND r.terminated_at IS NULL
-              AND (r.expires_on IS NULL OR r.expires_on > $1::date + $2::int))
+# Written as a scalar subquery (not EXISTS) so that it stays a per-row index probe: as an
+# anti-join the planner would hash every agreement of every partner.
+_NOT_RENEWED = """
+    (SELECT true FROM agreements r
+     WHERE r.partner_id = a.partner_id AND r.kind = a.kind AND r.id <> a.id
+       AND r.terminated_at IS NULL
+       AND (r.expires_on IS NULL OR r.expires_on > $1::date + $2::int)
+     LIMIT 1) IS NULL
 """
 ATTENTION_SQL = f"""
 CASE WHEN p.status IN ('offboarding', 'offboarded') THEN '{{}}'::text[] ELSE array_remove(ARRAY[
@@ -28,12 +31,12 @@ CASE WHEN p.status IN ('offboarding', 'offboarded') THEN '{{}}'::text[] ELSE arr
     CASE WHEN EXISTS (
         SELECT 1 FROM agreements a
         WHERE a.partner_id = p.id AND a.terminated_at IS NULL AND a.expires_on < $1::date
-          AND NOT {_RENEWED}) THEN 'agreement_expired' END,
+          AND {_NOT_RENEWED}) THEN 'agreement_expired' END,
     CASE WHEN EXISTS (
         SELECT 1 FROM agreements a
         WHERE a.partner_id = p.id AND a.terminated_at IS NULL
           AND a.expires_on BETWEEN $1::date AND $1::date + $2::int
-          AND NOT {_RENEWED}) THEN 'agreement_expiring' END,
+          AND {_NOT_RENEWED}) THEN 'agreement_expiring' END,
     CASE WHEN EXISTS (
         SELECT 1 FROM scopes s
         WHERE s.partner_id = p.id AND s.status = 'approved' AND s.ends_on < $1::date)
@@ -51,7 +54,7 @@ NEEDS_ATTENTION_SQL = f"""
     p.reassessment_due_at IS NOT NULL
     OR p.id IN (SELECT a.partner_id FROM agreements a
                 WHERE a.terminated_at IS NULL AND a.expires_on <= $1::date + $2::int
-                  AND NOT {_RENEWED})
+                  AND {_NOT_RENEWED})
     OR p.id IN (SELECT s.partner_id FROM scopes s
                 WHERE s.status = 'approved' AND s.ends_on <= $1::date + $2::int)))
 """
@@ -161,13 +164,18 @@ async def list_partners(
         where.append(NEEDS_ATTENTION_SQL if filters.needs_attention else f"NOT {NEEDS_ATTENTION_SQL}")
     if after is not None:
         where.append(f"(p.created_at, p.id) < ({param(after[0])}, {param(after[1])}::uuid)")
+    # The page is chosen first, so the planner probes attention and stats for its rows
+    # only, instead of hashing every agreement and scope as it would for 100k rows.
     sql = f"""
         SELECT {SUMMARY_COLUMNS}, {ATTENTION_SQL} AS attention,
                stats.last_assessment_score, stats.open_findings
-        FROM partners p {STATS_LATERAL}
-        WHERE {" AND ".join(where) or "true"}
+        FROM (
+            SELECT {SUMMARY_COLUMNS}, p.reassessment_due_at FROM partners p
+            WHERE {" AND ".join(where) or "true"}
+            ORDER BY p.created_at DESC, p.id DESC
+            LIMIT {param(limit)}
+        ) p {STATS_LATERAL}
         ORDER BY p.created_at DESC, p.id DESC
-        LIMIT {param(limit)}
     """
     rows = await conn.fetch(sql, *params)
     result = []
@@ -392,7 +400,12 @@ async def dashboard(
             SELECT a.id, a.partner_id, a.kind, a.title, a.expires_on, p.name AS partner_name
             FROM agreements a JOIN partners p ON p.id = a.partner_id
             WHERE a.terminated_at IS NULL AND a.expires_on <= $1::date + $2::int
-              AND p.status NOT IN ('offboarding', 'offboarded') AND NOT {_RENEWED}
+              AND p.status NOT IN ('offboarding', 'offboarded') AND {_NOT_RENEWED}
+        ),
+        attention AS (
+            SELECT p.id, p.name, p.status, p.tier, p.reassessment_due_at,
+                   array_position(ARRAY['low', 'medium', 'high', 'critical'], p.tier) AS tier_rank
+            FROM partners p WHERE {NEEDS_ATTENTION_SQL}
         )
         SELECT
             (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -418,14 +431,13 @@ async def dashboard(
                 JOIN data_categories c ON c.id = s.category_id
                 WHERE s.status = 'requested'
                 ORDER BY s.created_at, s.id LIMIT $3) x) AS awaiting,
-            (SELECT count(*) FROM partners p WHERE {NEEDS_ATTENTION_SQL}) AS attention_count,
-            (SELECT coalesce(jsonb_agg(to_jsonb(x) - 'tier_rank'
-                                       ORDER BY x.tier_rank DESC, x.name, x.id), '[]') FROM (
-                SELECT p.id, p.name, p.status, p.tier, {ATTENTION_SQL} AS attention,
-                       array_position(ARRAY['low', 'medium', 'high', 'critical'], p.tier)
-                           AS tier_rank
-                FROM partners p WHERE {NEEDS_ATTENTION_SQL}
-                ORDER BY tier_rank DESC, p.name, p.id LIMIT $3) x) AS attention
+            (SELECT count(*) FROM attention) AS attention_count,
+            (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                        'id', p.id, 'name', p.name, 'status', p.status, 'tier', p.tier,
+                        'attention', {ATTENTION_SQL})
+                    ORDER BY p.tier_rank DESC, p.name, p.id), '[]')
+             FROM (SELECT * FROM attention
+                   ORDER BY tier_rank DESC, name, id LIMIT $3) p) AS attention
         """,
         today,
         expiring_within_days,

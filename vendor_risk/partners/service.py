@@ -144,7 +144,8 @@ async def create_partner(
         await _refuse_duplicate(conn, fields)
         tier = compute_tier(data.business_criticality, [])
         try:
-            partner_id = await repo.insert_partner(conn, fields, tier, actor.id)
+            async with conn.transaction():
+                partner_id = await repo.insert_partner(conn, fields, tier, actor.id)
         except asyncpg.UniqueViolationError:
             # Another request registered the same legal id between our check and insert.
             await _refuse_duplicate(conn, fields)
@@ -209,7 +210,12 @@ async def update_partner(
                 raise invalid([("contacts", f"unknown contact id {sorted(map(str, unknown))[0]}")])
         fields = await _validated_fields(conn, fields, contacts)
         await _refuse_duplicate(conn, fields, exclude=partner_id)
-        await repo.update_partner(conn, partner_id, fields)
+        try:
+            async with conn.transaction():
+                await repo.update_partner(conn, partner_id, fields)
+        except asyncpg.UniqueViolationError:
+            await _refuse_duplicate(conn, fields, exclude=partner_id)
+            raise
         if contacts is not None:
             await repo.replace_contacts(conn, partner_id, contacts)
         if fields["business_criticality"] != before.business_criticality:

@@ -6,6 +6,7 @@ switch on; validation problems list every bad field, refused gates every unmet c
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -124,12 +125,25 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return Response(body, status_code=500, media_type=PROBLEM_MEDIA_TYPE)
 
 
+_FIELD_IN_MESSAGE = re.compile(r"^Object (contains unknown|missing required) field `([^`]+)`")
+_REGEX_IN_MESSAGE = re.compile(r"^Expected `str` matching regex .*$")
+
+
 def _validation_errors(extra: Any) -> list[dict[str, str]]:
+    """Name the field itself, even where msgspec reports the enclosing object."""
     errors: list[dict[str, str]] = []
     for item in extra if isinstance(extra, list) else []:
-        if isinstance(item, dict):
-            field = str(item.get("key") or item.get("source") or "body")
-            errors.append({"field": field.removeprefix("$."), "message": str(item.get("message"))})
+        if not isinstance(item, dict):
+            continue
+        field = str(item.get("key") or item.get("source") or "body").removeprefix("$.")
+        message = str(item.get("message"))
+        if match := _FIELD_IN_MESSAGE.match(message):
+            parent = "" if field in ("data", "body") else field.removeprefix("data.") + "."
+            field = parent + match.group(2)
+            message = "unknown field" if match.group(1) == "contains unknown" else "required"
+        elif _REGEX_IN_MESSAGE.match(message):
+            message = "does not have the expected format"
+        errors.append({"field": field, "message": message})
     return errors
 
 

@@ -253,6 +253,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
         raise SystemExit(code)
     from vendor_risk.worker import build_worker
 
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        # Job counters live in this process; `up` shows them on the API's /metrics instead.
+        start_http_server(settings.worker_metrics_port)
+
     async def run() -> None:
         worker = build_worker(settings)
         loop = asyncio.get_running_loop()

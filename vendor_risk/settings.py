@@ -53,6 +53,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     portal_link_days: int = 30
     agreement_expiring_days: int = 60
     data_dir: str = ".vendor-risk"
+    # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
+    worker_metrics_port: int = 0
 
     @property
     def current_data_key(self) -> DataKey:
@@ -161,6 +163,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["allow_private_webhooks"] = _parse_bool(*item)
     if item := get("data_dir"):
         values["data_dir"] = item[1]
+    if item := get("worker_metrics_port"):
+        port = _parse_int(*item, minimum=0)
+        if port > 65535:
+            raise SettingsError(f"{item[0]}: not a port number: {port}")
+        values["worker_metrics_port"] = port
     values.update(overrides)
     settings = Settings(**values)
     if settings.db_pool_min > settings.db_pool_max:

@@ -6,19 +6,94 @@ is found again by the next sweep, and every job is safe to run twice.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+import asyncpg
 import httpx
+import redis.exceptions
 import structlog
 from arq import cron
-from arq.worker import Worker
+from arq.cron import CronJob
+from arq.worker import Function, Retry, Worker, func
 
 from vendor_risk import audit
 from vendor_risk.db import create_pool, database_url
+from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
+from vendor_risk.notify.delivery import deliver_due
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
 from vendor_risk.settings import Settings
 
 log = structlog.get_logger("vendor_risk.worker")
+
+T = TypeVar("T")
+Job = Callable[[dict[str, Any]], Awaitable[T]]
+
+# Errors that say "PostgreSQL or Redis is unreachable right now", not "this job is wrong".
+TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+
+_FUNCTIONS: dict[str, Function] = {}
+
+
+def job(*, timeout: int, max_tries: int) -> Callable[[Job[T]], Job[T]]:
+    """Register an arq job, counted in the metrics.
+
+    A temporary error is turned into ``Retry`` (deferred 10 s, 20 s, 40 s … with jitter)
+    until ``max_tries``; after that, and for any other error, the job fails and says why
+    in the log. Results are not kept: PostgreSQL holds what a job did, and a kept result
+    would block the next job enqueued with the same id.
+    """
+
+    def register(fn: Job[T]) -> Job[T]:
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        async def run(ctx: dict[str, Any]) -> T:
+            JOBS_STARTED.labels(name).inc()
+            try:
+                return await fn(ctx)
+            except TEMPORARY_ERRORS as exc:
+                job_try = int(ctx.get("job_try", 1))
+                if job_try >= max_tries:
+                    JOBS_FAILED.labels(name).inc()
+                    raise
+                JOBS_RETRIED.labels(name).inc()
+                defer = 10 * 2 ** (job_try - 1) * random.uniform(1.0, 1.5)  # noqa: S311 - jitter
+                log.warning("job will retry", job=name, try_=job_try, error=f"{type(exc).__name__}: {exc}")
+                raise Retry(defer=defer) from exc
+            except Exception:
+                JOBS_FAILED.labels(name).inc()
+                raise
+
+        _FUNCTIONS[name] = func(run, name=name, timeout=timeout, max_tries=max_tries, keep_result=0)
+        return run
+
+    return register
+
+
+def _cron(job_name: str, **when: Any) -> CronJob:
+    """A schedule for a registered job, with the job's timeout and tries."""
+    function = _FUNCTIONS[job_name]
+    # Its own name: a cron sharing the job's name would replace the job in the worker.
+    return cron(
+        function.coroutine,
+        name=f"cron:{job_name}",
+        timeout=function.timeout_s,
+        max_tries=function.max_tries,
+        unique=True,
+        **when,
+    )
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -28,6 +103,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx["db_pool"] = await create_pool(database_url(settings), 1, settings.db_pool_max)
         ctx["owns_db_pool"] = True
     if "http" not in ctx:
+        # Never follow redirects: a webhook URL is checked, the target of a redirect is not.
         ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         ctx["owns_http"] = True
 
@@ -39,6 +115,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["db_pool"].close()
 
 
+@job(timeout=300, max_tries=3)
+async def deliver_outbox(ctx: dict[str, Any]) -> dict[str, int]:
+    """Deliver the due outbox messages: kicked after commits, and swept every minute."""
+    return await deliver_due(ctx["db_pool"], ctx["http"], ctx["settings"])
+
+
+@job(timeout=1800, max_tries=3)
 async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     """Walk the audit chain daily so tampering is noticed without anyone asking."""
     async with ctx["db_pool"].acquire() as conn:
@@ -50,11 +133,17 @@ async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     return checked
 
 
-class WorkerSettings:
-    functions: list[Any] = [verify_audit_chain]
-    cron_jobs: list[Any] = [
-        cron(verify_audit_chain, hour={3}, minute={17}, run_at_startup=False, unique=True),
+def cron_jobs() -> list[CronJob]:
+    """The schedules, made afresh for each worker: a CronJob remembers its next run."""
+    return [
+        # The safety net under the kicks: delivers whatever a lost kick (or Redis) left.
+        _cron("deliver_outbox", second={0}, run_at_startup=True),
+        _cron("verify_audit_chain", hour={3}, minute={17}),
     ]
+
+
+class WorkerSettings:
+    functions: list[Function] = list(_FUNCTIONS.values())
     on_startup = startup
     on_shutdown = shutdown
     job_serializer = job_serializer
@@ -73,7 +162,6 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
         name: getattr(WorkerSettings, name)
         for name in (
             "functions",
-            "cron_jobs",
             "on_startup",
             "on_shutdown",
             "job_serializer",
@@ -84,6 +172,7 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
             "health_check_interval",
         )
     }
+    options["cron_jobs"] = cron_jobs()
     options["redis_settings"] = redis_settings(settings.redis_url)
     options["ctx"] = {"settings": settings}
     options["handle_signals"] = False

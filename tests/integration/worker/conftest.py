@@ -1,0 +1,171 @@
+"""Peers for the worker tests: a real SMTP server and a real HTTP receiver on loopback,
+and a database of the package's own, so that whole-outbox assertions see only its rows."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import msgspec
+import pytest
+from aiosmtpd.controller import Controller
+
+from vendor_risk.cli import prepare_database
+from vendor_risk.db import create_pool
+from vendor_risk.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps what it accepts and can refuse the next messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse_next = 0
+        self.refusals = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self.refusals += 1
+            return "451 4.3.0 greylisted, try again later"
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 2.0.0 OK"
+
+    def with_message_id(self, message_id: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["Message-ID"] == message_id]
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    handler = Mailbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+class Delivery(msgspec.Struct):
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Receiver:
+    """An HTTP endpoint answering each POST with the next scripted status (then 200)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.statuses: list[int] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.received = threading.Event()
+        self.lock = threading.Lock()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            with state.lock:
+                state.deliveries.append(Delivery({k.lower(): v for k, v in self.headers.items()}, body))
+                status = state.statuses.pop(0) if state.statuses else 200
+            state.received.set()
+            # A held receiver stands for a peer that is slow while its sender dies.
+            state.hold.wait(timeout=30)
+            self.send_response(status)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.hold.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="package")
+async def worker_settings(settings: Settings) -> AsyncIterator[Settings]:
+    shared = settings.database_url or ""
+    name = f"{urlsplit(shared).path.lstrip('/')}_worker"
+    conn = await asyncpg.connect(shared)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = urlunsplit(urlsplit(shared)._replace(path=f"/{name}"))
+    worker_settings = msgspec.structs.replace(settings, database_url=url, allow_private_webhooks=True)
+    await prepare_database(worker_settings, quiet=True)
+    try:
+        yield worker_settings
+    finally:
+        conn = await asyncpg.connect(shared)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="package")
+async def pool(worker_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(worker_settings.database_url or "", 1, 10)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5.0, follow_redirects=False) as client:
+        yield client
+
+
+@pytest.fixture
+async def clean_outbox(pool: asyncpg.Pool) -> None:
+    """Each test starts with no messages and no subscriptions, so it can speak of 'all'."""
+    await pool.execute("TRUNCATE outbox, webhooks")
+
+
+def ctx_for(pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings) -> dict[str, Any]:
+    """What an arq worker hands a job, built by hand."""
+    return {"db_pool": pool, "http": http, "settings": settings}

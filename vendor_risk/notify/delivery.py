@@ -1,0 +1,168 @@
+"""Delivering the outbox: claim due messages, send them, record what happened.
+
+A message is sent by one worker at a time (``FOR UPDATE SKIP LOCKED`` plus a lease, see
+``repository.claim_due``), at least once, and never again once recorded as delivered.
+Temporary failures (timeouts, refused connections, HTTP 5xx/408/429, SMTP 4xx) are tried
+again with exponential backoff and jitter; permanent ones (HTTP 4xx, SMTP 5xx, a refused
+URL) and the last allowed attempt make the message ``dead``, shown with its last error in
+``GET /api/v1/outbox`` until an admin retries it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+import asyncpg
+import httpx
+import msgspec
+import structlog
+from arq.connections import ArqRedis
+from redis import exceptions as redis_errors
+
+from vendor_risk.metrics import OUTBOX_SENDS
+from vendor_risk.notify import repository as repo
+from vendor_risk.notify.email import send_email
+from vendor_risk.notify.outbox import Email
+from vendor_risk.notify.repository import Claimed
+from vendor_risk.notify.webhooks import WebhookUrlRefused, send_webhook
+from vendor_risk.settings import Settings
+
+log = structlog.get_logger("vendor_risk.delivery")
+
+MAX_ATTEMPTS = 8
+BATCH_SIZE = 10
+# A run stops after this many batches so the job ends; the next run goes on.
+MAX_BATCHES = 100
+# Longer than any one send can take (SEND_TIMEOUT), so a live worker never loses its claim.
+LEASE = timedelta(minutes=5)
+SEND_TIMEOUT = 90.0
+RETRY_BASE = timedelta(minutes=1)
+RETRY_CAP = timedelta(hours=1)
+
+# Every kick shares this arq job id: a burst of commits becomes one queued job.
+KICK_JOB_ID = "deliver_outbox:kick"
+
+
+async def kick_outbox(redis: ArqRedis) -> None:
+    """Ask a worker to deliver now; call it after committing messages to the outbox.
+
+    A kick only hastens delivery (a sweep every minute delivers whatever a lost kick
+    left), so an unreachable Redis is logged, never raised into the committed request.
+    """
+    try:
+        await redis.enqueue_job("deliver_outbox", _job_id=KICK_JOB_ID)
+    except (redis_errors.RedisError, OSError) as exc:
+        log.warning("outbox kick lost; the minute sweep will deliver", error=f"{type(exc).__name__}: {exc}")
+
+
+class Undeliverable(Exception):
+    """A message that no later attempt can deliver."""
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Backoff after failed attempt ``attempt`` (1, 2, …): 1, 2, 4 … minutes up to an hour,
+    each drawn from its upper half so that messages failing together spread out."""
+    # The exponent stops growing long after the cap is reached; timedelta would overflow.
+    doubling: int = 2 ** min(attempt - 1, 20)
+    ceiling = min(RETRY_CAP, RETRY_BASE * doubling)
+    jitter: float = random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+    return ceiling * jitter
+
+
+def describe_failure(exc: Exception) -> tuple[str, bool]:
+    """What went wrong, as stored in ``last_error``, and whether a later try may succeed."""
+    match exc:
+        case httpx.HTTPStatusError(response=response):
+            status = response.status_code
+            return f"HTTP {status} {response.reason_phrase}", status >= 500 or status in (408, 429)
+        case httpx.TimeoutException() | TimeoutError():
+            return f"timed out ({type(exc).__name__})", True
+        case httpx.TransportError():
+            return f"connection failed ({type(exc).__name__}: {exc})", True
+        case aiosmtplib.SMTPRecipientsRefused(recipients=refused):
+            text = "; ".join(f"SMTP {r.code} {r.message} ({r.recipient})" for r in refused)
+            return text, any(400 <= r.code < 500 for r in refused)
+        case aiosmtplib.SMTPAuthenticationError():
+            # The configuration is wrong, not the message: it may be fixed meanwhile.
+            return f"SMTP login refused: {exc.code} {exc.message}", True
+        case aiosmtplib.SMTPResponseException():
+            return f"SMTP {exc.code} {exc.message}", 400 <= exc.code < 500
+        case aiosmtplib.SMTPException() | OSError():
+            return f"{type(exc).__name__}: {exc}", True
+        case WebhookUrlRefused():
+            return f"URL refused: it {exc}", False
+        case Undeliverable() | msgspec.ValidationError():
+            return str(exc), False
+    # An error nobody foresaw is a bug: keep its trace, and do not hammer the peer with it.
+    log.error("outbox send failed unexpectedly", exc_info=exc)
+    return f"{type(exc).__name__}: {exc}", False
+
+
+async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> None:
+    if claim.channel == "email":
+        email = msgspec.convert(claim.payload, Email)
+        await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
+        return
+    if not claim.webhook_active or claim.webhook_url is None or claim.webhook_secret is None:
+        raise Undeliverable("the webhook subscription was deleted")
+    await send_webhook(
+        http,
+        url=claim.webhook_url,
+        secret=claim.webhook_secret,
+        message_id=claim.id,
+        payload=claim.payload,
+        allow_private=settings.allow_private_webhooks,
+    )
+
+
+async def _attempt(
+    pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings, claim: Claimed, now: datetime | None
+) -> str:
+    """Send one claimed message and record the outcome; returns it."""
+    try:
+        async with asyncio.timeout(SEND_TIMEOUT):
+            await _send(claim, http, settings)
+    except Exception as exc:
+        error, temporary = describe_failure(exc)
+        if temporary and claim.attempt < MAX_ATTEMPTS:
+            at = (now or datetime.now(UTC)) + retry_delay(claim.attempt)
+            await repo.schedule_retry(pool, claim, at, error)
+            outcome = "retrying"
+        else:
+            await repo.mark_dead(pool, claim, error)
+            outcome = "dead"
+        log.warning(
+            "outbox delivery failed",
+            message_id=str(claim.id),
+            channel=claim.channel,
+            topic=claim.topic,
+            attempt=claim.attempt,
+            error=error,
+            outcome=outcome,
+        )
+    else:
+        await repo.mark_delivered(pool, claim, now or datetime.now(UTC))
+        outcome = "delivered"
+        log.info(
+            "outbox message delivered", message_id=str(claim.id), channel=claim.channel, topic=claim.topic
+        )
+    OUTBOX_SENDS.labels(claim.channel, outcome).inc()
+    return outcome
+
+
+async def deliver_due(
+    pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings, *, now: datetime | None = None
+) -> dict[str, int]:
+    """Deliver every message due at ``now`` (the current time unless a test injects one);
+    returns how many were delivered, are retrying and went dead."""
+    outcomes: Counter[str] = Counter()
+    for _ in range(MAX_BATCHES):
+        claims = await repo.claim_due(pool, now=now or datetime.now(UTC), lease=LEASE, limit=BATCH_SIZE)
+        outcomes.update(await asyncio.gather(*(_attempt(pool, http, settings, c, now) for c in claims)))
+        if len(claims) < BATCH_SIZE:
+            break
+    return {outcome: outcomes[outcome] for outcome in ("delivered", "retrying", "dead")}

@@ -1,0 +1,257 @@
+"""SQL for webhook subscriptions and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk.notify.models import OutboxMessage, Webhook
+
+WEBHOOK_COLUMNS = "id, url, events, description, created_at, created_by"
+
+
+def _webhook(row: asyncpg.Record) -> Webhook:
+    return Webhook(**dict(row))
+
+
+async def insert_webhook(
+    conn: asyncpg.Connection,
+    *,
+    url: str,
+    events: list[str],
+    secret: str,
+    description: str,
+    created_by: UUID | None,
+) -> Webhook:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO webhooks (url, events, secret, description, created_by)
+        VALUES ($1, $2, $3, $4, $5)
+        RETURNING {WEBHOOK_COLUMNS}
+        """,
+        url,
+        events,
+        secret,
+        description,
+        created_by,
+    )
+    return _webhook(row)
+
+
+async def list_webhooks(
+    conn: asyncpg.Connection, after: tuple[datetime, UUID] | None, limit: int
+) -> list[Webhook]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {WEBHOOK_COLUMNS} FROM webhooks
+        WHERE disabled_at IS NULL
+          AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $3
+        """,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [_webhook(r) for r in rows]
+
+
+async def get_webhook(conn: asyncpg.Connection, webhook_id: UUID) -> Webhook | None:
+    row = await conn.fetchrow(
+        f"SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND disabled_at IS NULL", webhook_id
+    )
+    return _webhook(row) if row else None
+
+
+async def disable_webhook(conn: asyncpg.Connection, webhook_id: UUID) -> Webhook | None:
+    """Stop a subscription; its row stays because delivered messages refer to it."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE webhooks SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL
+        RETURNING {WEBHOOK_COLUMNS}
+        """,
+        webhook_id,
+    )
+    return _webhook(row) if row else None
+
+
+async def abandon_webhook_messages(conn: asyncpg.Connection, webhook_id: UUID) -> int:
+    """Mark the pending messages of a deleted subscription dead, so none is sent after it."""
+    result: str = await conn.execute(
+        """
+        UPDATE outbox SET status = 'dead', last_error = 'the webhook subscription was deleted'
+        WHERE webhook_id = $1 AND status = 'pending'
+        """,
+        webhook_id,
+    )
+    return int(result.rsplit(" ", 1)[-1])
+
+
+# --- the outbox as admins see it -------------------------------------------------------
+
+_OUTBOX_COLUMNS = """
+    o.id, o.channel, o.topic,
+    CASE o.channel WHEN 'email' THEN o.payload ->> 'to' ELSE w.url END AS recipient,
+    CASE o.channel WHEN 'email' THEN o.payload ->> 'subject' END AS subject,
+    o.webhook_id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at,
+    o.delivered_at
+"""
+
+
+async def list_outbox(
+    conn: asyncpg.Connection,
+    *,
+    status: str | None,
+    channel: str | None,
+    after: tuple[datetime, UUID] | None,
+    limit: int,
+) -> list[OutboxMessage]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_OUTBOX_COLUMNS}
+        FROM outbox o LEFT JOIN webhooks w ON w.id = o.webhook_id
+        WHERE ($1::text IS NULL OR o.status = $1)
+          AND ($2::text IS NULL OR o.channel = $2)
+          AND ($3::timestamptz IS NULL OR (o.created_at, o.id) < ($3, $4::uuid))
+        ORDER BY o.created_at DESC, o.id DESC
+        LIMIT $5
+        """,
+        status,
+        channel,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [OutboxMessage(**dict(r)) for r in rows]
+
+
+async def get_outbox_message(
+    conn: asyncpg.Connection, message_id: UUID, *, for_update: bool = False
+) -> OutboxMessage | None:
+    lock = "FOR UPDATE OF o" if for_update else ""
+    row = await conn.fetchrow(
+        f"""
+        SELECT {_OUTBOX_COLUMNS}
+        FROM outbox o LEFT JOIN webhooks w ON w.id = o.webhook_id
+        WHERE o.id = $1 {lock}
+        """,
+        message_id,
+    )
+    return OutboxMessage(**dict(row)) if row else None
+
+
+async def revive(conn: asyncpg.Connection, message_id: UUID) -> OutboxMessage:
+    """Give a dead message a fresh set of attempts, due now; the caller holds its lock."""
+    row = await conn.fetchrow(
+        f"""
+        WITH o AS (
+            UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now()
+            WHERE id = $1 AND status = 'dead'
+            RETURNING *
+        )
+        SELECT {_OUTBOX_COLUMNS} FROM o LEFT JOIN webhooks w ON w.id = o.webhook_id
+        """,
+        message_id,
+    )
+    return OutboxMessage(**dict(row))
+
+
+# --- delivery --------------------------------------------------------------------------
+
+
+class Claimed(msgspec.Struct, frozen=True, kw_only=True):
+    """A message a worker holds until its lease ends; ``attempt`` fences its outcome."""
+
+    id: UUID
+    channel: str
+    topic: str
+    payload: Any
+    attempt: int
+    webhook_id: UUID | None
+    webhook_url: str | None
+    webhook_secret: str | None
+    webhook_active: bool
+
+
+async def claim_due(
+    conn: asyncpg.Pool | asyncpg.Connection, *, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Take up to ``limit`` due messages for one worker.
+
+    One short statement (its own transaction): ``SKIP LOCKED`` lets concurrent workers take
+    disjoint rows, and pushing ``next_attempt_at`` to the end of the lease hides the rows
+    from them after the commit, while this worker sends outside any transaction. A worker
+    that dies mid-send leaves its rows to be claimed again once the lease ends. The attempt
+    counts at claim time, so a message that kills its worker cannot loop forever.
+    """
+    rows = await conn.fetch(
+        """
+        WITH due AS (
+            SELECT id FROM outbox
+            WHERE status = 'pending' AND next_attempt_at <= $1
+            ORDER BY next_attempt_at
+            LIMIT $3
+            FOR UPDATE SKIP LOCKED
+        ), claimed AS (
+            UPDATE outbox o
+            SET attempts = o.attempts + 1, next_attempt_at = $1 + $2::interval
+            FROM due WHERE o.id = due.id
+            RETURNING o.id, o.channel, o.topic, o.payload, o.attempts, o.webhook_id
+        )
+        SELECT c.id, c.channel, c.topic, c.payload, c.attempts AS attempt, c.webhook_id,
+               w.url AS webhook_url, w.secret AS webhook_secret,
+               (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active
+        FROM claimed c LEFT JOIN webhooks w ON w.id = c.webhook_id
+        """,
+        now,
+        lease,
+        limit,
+    )
+    return [Claimed(**dict(r)) for r in rows]
+
+
+# Outcomes apply only while the message is still this claim's: if the lease ran out and
+# another worker claimed it again, ``attempts`` moved on and the stale outcome is dropped.
+
+
+async def mark_delivered(conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, now: datetime) -> None:
+    await conn.execute(
+        """
+        UPDATE outbox SET status = 'delivered', delivered_at = $3, last_error = NULL
+        WHERE id = $1 AND attempts = $2 AND status = 'pending'
+        """,
+        claim.id,
+        claim.attempt,
+        now,
+    )
+
+
+async def schedule_retry(
+    conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, at: datetime, error: str
+) -> None:
+    await conn.execute(
+        """
+        UPDATE outbox SET next_attempt_at = $3, last_error = $4
+        WHERE id = $1 AND attempts = $2 AND status = 'pending'
+        """,
+        claim.id,
+        claim.attempt,
+        at,
+        error,
+    )
+
+
+async def mark_dead(conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, error: str) -> None:
+    await conn.execute(
+        """
+        UPDATE outbox SET status = 'dead', last_error = $3
+        WHERE id = $1 AND attempts = $2 AND status = 'pending'
+        """,
+        claim.id,
+        claim.attempt,
+        error,
+    )

@@ -22,7 +22,10 @@ from vendor_risk.auth.routes import ApiKeyController, MeController, UserControll
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.health import healthz, readyz
+from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
+from vendor_risk.metrics import refresh_before_scrape
+from vendor_risk.notify.routes import OutboxController, WebhookController
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
@@ -48,6 +51,11 @@ API_CONTROLLERS: list[Any] = [
     DataCategoryController,
     DashboardController,
     QuestionnaireController,
+    WebhookController,
+    OutboxController,
+    PartnerIncidentController,
+    IncidentController,
+    PlaybookController,
 ]
 
 
@@ -76,6 +84,7 @@ def create_app(settings: Settings) -> Litestar:
     class MetricsController(PrometheusController):
         path = "/metrics"
         openmetrics_format = False
+        before_request = staticmethod(refresh_before_scrape)
 
     prometheus = PrometheusConfig(app_name="vendor_risk", group_path=True, exclude=["/metrics"])
 

@@ -22,6 +22,7 @@ from vendor_risk.auth.routes import ApiKeyController, MeController, UserControll
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.health import healthz, readyz
+from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
 from vendor_risk.notify.routes import OutboxController, WebhookController
@@ -52,6 +53,9 @@ API_CONTROLLERS: list[Any] = [
     QuestionnaireController,
     WebhookController,
     OutboxController,
+    PartnerIncidentController,
+    IncidentController,
+    PlaybookController,
 ]
 
 

@@ -21,6 +21,7 @@ from arq.worker import Function, Retry, Worker, func
 
 from vendor_risk import audit
 from vendor_risk.db import create_pool, database_url
+from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
 from vendor_risk.notify.delivery import deliver_due
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
@@ -133,12 +134,20 @@ async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     return checked
 
 
+# Incidents: the playbooks' automatic actions (kicked after commits) and the deadline sweep.
+job(timeout=300, max_tries=3)(incidents.run_incident_actions)
+job(timeout=300, max_tries=3)(incidents.escalate_incident_steps)
+
+
 def cron_jobs() -> list[CronJob]:
     """The schedules, made afresh for each worker: a CronJob remembers its next run."""
     return [
         # The safety net under the kicks: delivers whatever a lost kick (or Redis) left.
         _cron("deliver_outbox", second={0}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
+        # Runs whatever actions a lost kick left, and escalates late steps, every minute.
+        _cron("run_incident_actions", second={20}, run_at_startup=True),
+        _cron("escalate_incident_steps", second={40}, run_at_startup=True),
     ]
 
 

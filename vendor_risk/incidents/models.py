@@ -35,6 +35,17 @@ class IncidentCreate(Base):
     suspected: bool = False
 
 
+class IncidentUpdate(Base):
+    """What becomes known while the incident runs; the severity and playbook stay."""
+
+    version: int
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    description: Text | msgspec.UnsetType = msgspec.UNSET
+    affected_categories: Annotated[list[CategoryCode], msgspec.Meta(max_length=100)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+
+
 class StepComplete(Base):
     note: Text = ""
     # References to what proves the step was done: ticket numbers, document hashes, links.
@@ -92,7 +103,7 @@ class TimelineEntry(Base):
     actor_label: str
     kind: str
     step_id: str | None
-    summary: str
+    summary: I18nText
     data: Any
 
 

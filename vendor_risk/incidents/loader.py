@@ -27,6 +27,7 @@ from vendor_risk.incidents.playbook import (
     action_name,
     parse_duration,
 )
+from vendor_risk.notify.events import EVENT_TYPES
 from vendor_risk.structs import I18nText
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parent / "playbooks"
@@ -295,6 +296,12 @@ class _Checker:
         if action.event is not None and not EVENT_PATTERN.match(action.event):
             self.error(
                 f"{path}.event", f"{action.event!r} must be an incident event such as incident.contained"
+            )
+        elif action.event is not None and action.event not in EVENT_TYPES:
+            # Subscriptions may only name catalogued events: one missing there reaches nobody.
+            self.error(
+                f"{path}.event",
+                f"{action.event!r} is not in the webhook event catalogue (vendor_risk/notify/events.py)",
             )
         if action.message is not None:
             self.text(f"{path}.message", action.message)

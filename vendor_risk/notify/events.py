@@ -24,6 +24,10 @@ EVENT_TYPES: Final = frozenset(
         "finding.opened",
         "incident.opened",
         "incident.step_overdue",
+        "incident.closed",
+        # Emitted by the playbooks' notify actions (vendor_risk/incidents/playbooks).
+        "incident.contained",
+        "incident.partner_unavailable",
     }
 )
 

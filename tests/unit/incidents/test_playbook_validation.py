@@ -56,6 +56,11 @@ BROKEN = [
         "steps[0].actions[1].event: 'partner.contained' must be an incident event such as incident.contained",
     ),
     (
+        "uncatalogued-event",
+        "steps[0].actions[1].event: 'incident.exploded' is not in the webhook event catalogue "
+        "(vendor_risk/notify/events.py)",
+    ),
+    (
         "action-severity-not-applicable",
         "steps[0].actions[0].severities[0]: the playbook does not apply to low incidents",
     ),

@@ -42,6 +42,7 @@ from vendor_risk.incidents.rules import (
     scopes_to_suspend,
 )
 from vendor_risk.incidents.service import email_roles
+from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners_service
@@ -385,11 +386,23 @@ async def escalate_overdue_steps(
 # --- the arq jobs -----------------------------------------------------------------------
 
 
+async def _kick_outbox(ctx: dict[str, Any]) -> None:
+    # The emails and events just written go out now, not at the next minute's sweep.
+    if "redis" in ctx:
+        await kick_outbox(ctx["redis"])
+
+
 async def run_incident_actions(ctx: dict[str, Any]) -> dict[str, int]:
     """Run the playbooks' queued actions: kicked after commits, and run every minute."""
-    return await run_due_actions(ctx["db_pool"], ctx["settings"])
+    counts = await run_due_actions(ctx["db_pool"], ctx["settings"])
+    if counts:
+        await _kick_outbox(ctx)
+    return counts
 
 
 async def escalate_incident_steps(ctx: dict[str, Any]) -> int:
     """The minute sweep over incident deadlines."""
-    return await escalate_overdue_steps(ctx["db_pool"], ctx["settings"])
+    escalated = await escalate_overdue_steps(ctx["db_pool"], ctx["settings"])
+    if escalated:
+        await _kick_outbox(ctx)
+    return escalated

@@ -132,13 +132,17 @@ async def list_incidents(
     return [to_incident(r) for r in rows]
 
 
-async def playbook_of(conn: asyncpg.Connection, incident_id: UUID) -> Any:
-    """The playbook snapshot the incident runs (plain JSON)."""
-    return await conn.fetchval("SELECT playbook FROM incidents WHERE id = $1", incident_id)
+async def playbook_of(conn: asyncpg.Connection, incident_id: UUID) -> tuple[Any, list[timedelta]]:
+    """The playbook snapshot the incident runs (plain JSON) and its escalation offsets."""
+    row = await conn.fetchrow("SELECT playbook, escalation_offsets FROM incidents WHERE id = $1", incident_id)
+    return row["playbook"], row["escalation_offsets"]
 
 
 async def update_incident(conn: asyncpg.Connection, incident_id: UUID, fields: dict[str, Any]) -> None:
-    # Column names come from a fixed allow-list in the service, never from the request.
+    """Set ``fields`` (none: a change to a step) and move the incident's version on.
+
+    Column names come from a fixed allow-list in the service, never from the request.
+    """
     assignments = "".join(f", {column} = ${i}" for i, column in enumerate(fields, start=2))
     await conn.execute(
         f"UPDATE incidents SET updated_at = now(), version = version + 1{assignments} WHERE id = $1",

@@ -136,11 +136,11 @@ async def load_detail(
     timeline, and the categories the partner's scopes suggest were affected."""
     now = _now(now)
     incident = await load(conn, incident_id, now=now)
-    playbook = msgspec.convert(await repo.playbook_of(conn, incident_id), Playbook)
+    snapshot, offsets = await repo.playbook_of(conn, incident_id)
+    playbook = msgspec.convert(snapshot, Playbook)
     rows = await repo.get_steps(conn, incident_id)
     ready = set(ready_steps(repo.step_states(rows)))
     runs = {(r["step_id"], r["action_index"]): r for r in await repo.action_runs_of(conn, incident_id)}
-    offsets = await conn.fetchval("SELECT escalation_offsets FROM incidents WHERE id = $1", incident_id)
     steps = []
     for row in rows:
         actions = []
@@ -271,7 +271,7 @@ async def open_incident(
     status = "suspected" if data.suspected else "open"
     planned = plan_steps(playbook, data.severity, data.detected_at)
     async with conn.transaction():
-        await partners_service.lock(conn, partner_id)
+        await partners_service.ensure_exists(conn, partner_id)
         incident_id = await repo.insert_incident(
             conn,
             {
@@ -371,7 +371,8 @@ def _refuse_unless(incident: Incident, *statuses: str, action: str) -> None:
 
 
 async def _snapshot(conn: asyncpg.Connection, incident_id: UUID) -> Playbook:
-    return msgspec.convert(await repo.playbook_of(conn, incident_id), Playbook)
+    snapshot, _ = await repo.playbook_of(conn, incident_id)
+    return msgspec.convert(snapshot, Playbook)
 
 
 async def confirm_incident(

@@ -13,17 +13,18 @@ from typing import Any, TypeVar
 
 import asyncpg
 import httpx
+import msgspec
 import redis.exceptions
 import structlog
 from arq import cron
 from arq.cron import CronJob
 from arq.worker import Function, Retry, Worker, func
 
-from vendor_risk import audit
+from vendor_risk import audit, sweeps
 from vendor_risk.db import create_pool, database_url
 from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
-from vendor_risk.notify.delivery import deliver_due
+from vendor_risk.notify.delivery import deliver_due, kick_outbox
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
 from vendor_risk.settings import Settings
 
@@ -122,6 +123,20 @@ async def deliver_outbox(ctx: dict[str, Any]) -> dict[str, int]:
     return await deliver_due(ctx["db_pool"], ctx["http"], ctx["settings"])
 
 
+async def _kick_outbox(ctx: dict[str, Any]) -> None:
+    """After a sweep wrote messages: a worker has its Redis in ctx; a test's ctx may not."""
+    if "redis" in ctx:
+        await kick_outbox(ctx["redis"])
+
+
+@job(timeout=1800, max_tries=3)
+async def sweep_expiries(ctx: dict[str, Any]) -> dict[str, int]:
+    """Daily: alert agreements expiring, act on agreements expired, expire ended scopes."""
+    report = await sweeps.sweep_expiries(ctx["db_pool"], ctx["settings"])
+    await _kick_outbox(ctx)
+    return msgspec.structs.asdict(report)
+
+
 @job(timeout=1800, max_tries=3)
 async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     """Walk the audit chain daily so tampering is noticed without anyone asking."""
@@ -144,6 +159,8 @@ def cron_jobs() -> list[CronJob]:
     return [
         # The safety net under the kicks: delivers whatever a lost kick (or Redis) left.
         _cron("deliver_outbox", second={0}, run_at_startup=True),
+        # 08:05 in China: alerts arrive at the start of the working day.
+        _cron("sweep_expiries", hour={0}, minute={5}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
         # Runs whatever actions a lost kick left, and escalates late steps, every minute.
         _cron("run_incident_actions", second={20}, run_at_startup=True),

@@ -1,0 +1,375 @@
+"""Daily expiry sweep: agreements running out, agreements run out, scopes past their end.
+
+Each notice is issued once: the sweep records its key in ``notices`` in the transaction
+that acts on it, so running the sweep twice, or on two workers at once, changes nothing.
+Times are UTC dates, as everywhere in the API (``partners.service.today_utc``).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import date
+from uuid import UUID
+
+import asyncpg
+import msgspec
+import structlog
+
+from vendor_risk import audit
+from vendor_risk.audit.models import Actor
+from vendor_risk.errors import Problem
+from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.partners.service import lock, today_utc
+from vendor_risk.scopes.models import ScopeWithdrawal
+from vendor_risk.scopes.service import suspend_uncovered_scopes, withdraw_scope
+from vendor_risk.settings import Settings
+from vendor_risk.structs import I18nText
+
+log = structlog.get_logger("vendor_risk.sweeps")
+
+SWEEPER = Actor(id=None, label="system: expiry sweep")
+# An agreement alerts its partner's owner when it comes within each of these many days.
+EXPIRY_ALERT_DAYS = (60, 30, 7)
+
+KIND_NAMES = {
+    "nda": I18nText(zh_cn="保密协议（NDA）", en="NDA"),
+    "dpa": I18nText(zh_cn="委托处理协议（DPA）", en="data processing agreement (DPA)"),
+    "msa": I18nText(zh_cn="主服务协议（MSA）", en="master services agreement (MSA)"),
+    "sla": I18nText(zh_cn="服务水平协议（SLA）", en="service level agreement (SLA)"),
+}
+
+
+class ExpirySweep(msgspec.Struct, kw_only=True):
+    scopes_expired: int = 0
+    agreements_expired: int = 0
+    scopes_suspended: int = 0
+    expiry_alerts: int = 0
+
+
+class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
+    """An agreement that needs a notice, with whom to tell (the partner's owner, if any)."""
+
+    id: UUID
+    partner_id: UUID
+    partner_name: str
+    kind: str
+    title: str
+    expires_on: date
+    owner_email: str | None
+    owner_name: str | None
+    owner_locale: str | None
+
+
+async def claim_notice(conn: asyncpg.Connection, key: str) -> bool:
+    """Record that the notice ``key`` is being issued; False if it already was.
+
+    Call it inside the transaction that issues the notice: a concurrent sweep waits on the
+    uncommitted key, then finds it taken.
+    """
+    inserted = await conn.fetchval(
+        "INSERT INTO notices (key) VALUES ($1) ON CONFLICT (key) DO NOTHING RETURNING true", key
+    )
+    return bool(inserted)
+
+
+def _expiring_key(agreement_id: UUID, expires_on: date, threshold: int) -> str:
+    return f"agreement.expiring:{agreement_id}:{expires_on.isoformat()}:{threshold}"
+
+
+def _expired_key(agreement_id: UUID, expires_on: date) -> str:
+    return f"agreement.expired:{agreement_id}:{expires_on.isoformat()}"
+
+
+_AGREEMENT_DUE_COLUMNS = """
+    a.id, a.partner_id, p.name AS partner_name, a.kind, a.title, a.expires_on,
+    u.email AS owner_email, u.name AS owner_name, u.locale AS owner_locale
+"""
+_AGREEMENT_DUE_JOINS = """
+    FROM agreements a
+    JOIN partners p ON p.id = a.partner_id
+    LEFT JOIN users u ON u.id = p.owner_id AND u.disabled_at IS NULL
+"""
+
+
+async def agreements_expiring(conn: asyncpg.Connection, today: date) -> list[tuple[AgreementDue, int]]:
+    """Agreements within an alert window whose alert for that window is not yet issued,
+    each with the smallest window it is in (60, 30 or 7 days)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_AGREEMENT_DUE_COLUMNS}, w.threshold
+        {_AGREEMENT_DUE_JOINS}
+        CROSS JOIN LATERAL (
+            SELECT min(t) AS threshold FROM unnest($2::int[]) AS t WHERE t >= a.expires_on - $1
+        ) AS w
+        WHERE a.terminated_at IS NULL
+          AND a.expires_on BETWEEN $1 AND $1 + $3::int
+          AND p.status <> 'offboarded'
+          AND NOT EXISTS (
+              SELECT 1 FROM notices n
+              WHERE n.key = 'agreement.expiring:' || a.id || ':' || a.expires_on || ':' || w.threshold
+          )
+        ORDER BY a.expires_on, a.id
+        """,
+        today,
+        list(EXPIRY_ALERT_DAYS),
+        max(EXPIRY_ALERT_DAYS),
+    )
+    return [(AgreementDue(**{k: v for k, v in r.items() if k != "threshold"}), r["threshold"]) for r in rows]
+
+
+async def agreements_expired(conn: asyncpg.Connection, today: date) -> list[AgreementDue]:
+    """Agreements past their end whose expiry has not been acted on yet."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_AGREEMENT_DUE_COLUMNS}
+        {_AGREEMENT_DUE_JOINS}
+        WHERE a.terminated_at IS NULL
+          AND a.expires_on < $1
+          AND p.status <> 'offboarded'
+          AND NOT EXISTS (
+              SELECT 1 FROM notices n WHERE n.key = 'agreement.expired:' || a.id || ':' || a.expires_on
+          )
+        ORDER BY a.expires_on, a.id
+        """,
+        today,
+    )
+    return [AgreementDue(**dict(r)) for r in rows]
+
+
+async def scope_labels(conn: asyncpg.Connection, scope_ids: Sequence[UUID]) -> list[I18nText]:
+    rows = await conn.fetch(
+        """
+        SELECT c.name_zh, c.name_en, s.purpose
+        FROM scopes s JOIN data_categories c ON c.id = s.category_id
+        WHERE s.id = ANY($1::uuid[])
+        ORDER BY c.name_en, s.purpose
+        """,
+        list(scope_ids),
+    )
+    return [
+        I18nText(zh_cn=f"{r['name_zh']}（{r['purpose']}）", en=f"{r['name_en']} ({r['purpose']})")
+        for r in rows
+    ]
+
+
+async def expire_ended_scopes(conn: asyncpg.Connection, today: date) -> int:
+    """Scopes (approved or suspended) past their end date become ``expired``, each with its
+    audit event, ``scope.expired`` and a recomputed tier (through the scopes service)."""
+    rows = await conn.fetch(
+        """
+        SELECT id, partner_id, ends_on FROM scopes
+        WHERE status IN ('approved', 'suspended') AND ends_on < $1
+        ORDER BY ends_on, id
+        """,
+        today,
+    )
+    expired = 0
+    for row in rows:
+        reason = f"the scope ended on {row['ends_on'].isoformat()}"
+        try:
+            await withdraw_scope(
+                conn, SWEEPER, row["partner_id"], row["id"], ScopeWithdrawal(reason=reason), "expired"
+            )
+        except Problem as exc:
+            # Another sweep (or a person) changed the scope since it was read.
+            log.info("scope not expired", scope_id=str(row["id"]), detail=exc.detail)
+            continue
+        expired += 1
+    return expired
+
+
+async def act_on_expired_agreement(
+    conn: asyncpg.Connection, agreement: AgreementDue, settings: Settings, today: date
+) -> list[UUID] | None:
+    """Suspend the approved scopes that the expired agreement alone covered, announce
+    ``agreement.expired`` and tell the partner's owner (the risk owner); once per expiry.
+
+    Returns the suspended scope ids, or None if another sweep got there first.
+    """
+    key = _expired_key(agreement.id, agreement.expires_on)
+    async with conn.transaction():
+        await lock(conn, agreement.partner_id)
+        if not await claim_notice(conn, key):
+            return None
+        suspended = await suspend_uncovered_scopes(
+            conn,
+            SWEEPER,
+            agreement.partner_id,
+            settings,
+            reason=f"agreement {agreement.title!r} expired on {agreement.expires_on.isoformat()}",
+            today=today,
+        )
+        facts = {
+            "agreement_id": agreement.id,
+            "partner_id": agreement.partner_id,
+            "kind": agreement.kind,
+            "title": agreement.title,
+            "expires_on": agreement.expires_on,
+            "suspended_scope_ids": suspended,
+        }
+        await audit.record(
+            conn,
+            actor=SWEEPER,
+            action="agreement.expired",
+            entity_type="agreement",
+            entity_id=agreement.id,
+            after=facts,
+        )
+        await emit_event(conn, "agreement.expired", facts, dedupe_key=key)
+        if agreement.owner_email:
+            labels = await scope_labels(conn, suspended)
+            await enqueue_email(
+                conn,
+                topic="agreement.expired",
+                email=expired_email(agreement, labels, settings.public_url),
+                dedupe_key=key,
+            )
+    return suspended
+
+
+async def alert_expiring_agreement(
+    conn: asyncpg.Connection, agreement: AgreementDue, window: int, today: date
+) -> bool:
+    """Announce ``agreement.expiring`` and alert the partner's owner, once per window."""
+    key = _expiring_key(agreement.id, agreement.expires_on, window)
+    days_left = (agreement.expires_on - today).days
+    async with conn.transaction():
+        if not await claim_notice(conn, key):
+            return False
+        await emit_event(
+            conn,
+            "agreement.expiring",
+            {
+                "agreement_id": agreement.id,
+                "partner_id": agreement.partner_id,
+                "kind": agreement.kind,
+                "title": agreement.title,
+                "expires_on": agreement.expires_on,
+                "days_left": days_left,
+            },
+            dedupe_key=key,
+        )
+        if agreement.owner_email:
+            await enqueue_email(
+                conn, topic="agreement.expiring", email=expiring_email(agreement, days_left), dedupe_key=key
+            )
+    return True
+
+
+async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date | None = None) -> ExpirySweep:
+    """Run the daily expiry sweep as of ``today`` (UTC; tests inject it).
+
+    Scopes past their end expire first, so that a scope which simply ended is not also
+    reported as suspended for want of an agreement.
+    """
+    day = today or today_utc()
+    report = ExpirySweep()
+    async with pool.acquire() as conn:
+        report.scopes_expired = await expire_ended_scopes(conn, day)
+        for agreement in await agreements_expired(conn, day):
+            suspended = await act_on_expired_agreement(conn, agreement, settings, day)
+            if suspended is not None:
+                report.agreements_expired += 1
+                report.scopes_suspended += len(suspended)
+        for agreement, window in await agreements_expiring(conn, day):
+            report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
+    return report
+
+
+# --- emails ------------------------------------------------------------------------------
+
+
+def _date(value: date, lang: str) -> str:
+    if lang == "zh-CN":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {value:%b %Y}"
+
+
+def _email(to: str, lang: str, subject: I18nText, paragraphs: list[I18nText], items: list[str]) -> Email:
+    """Text and HTML parts from the same paragraphs (and an optional bulleted list)."""
+    texts = [p.get(lang) for p in paragraphs]
+    signature = (
+        "—— vendor-risk 合作方风险管理" if lang == "zh-CN" else "-- vendor-risk partner risk management"
+    )
+    text_items = [f"  - {item}" for item in items]
+    text = "\n\n".join([texts[0], *(["\n".join(text_items)] if items else []), *texts[1:], signature]) + "\n"
+    html_items = "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>" if items else ""
+    body = "".join(f"<p>{html.escape(t)}</p>" for t in texts[:1]) + html_items
+    body += "".join(f"<p>{html.escape(t)}</p>" for t in texts[1:])
+    body += f"<p>{html.escape(signature)}</p>"
+    return Email(
+        to=to,
+        subject=subject.get(lang),
+        text=text,
+        html=f'<!doctype html><html lang="{lang}"><body>{body}</body></html>',
+        lang=lang,
+    )
+
+
+def expiring_email(agreement: AgreementDue, days_left: int) -> Email:
+    lang = agreement.owner_locale or "zh-CN"
+    kind = KIND_NAMES[agreement.kind]
+    day = _date(agreement.expires_on, lang)
+    return _email(
+        agreement.owner_email or "",
+        lang,
+        I18nText(
+            zh_cn=f"协议将于 {days_left} 天后到期：{agreement.partner_name}《{agreement.title}》",
+            en=f"Agreement expires in {days_left} days: {agreement.title} with {agreement.partner_name}",
+        ),
+        [
+            I18nText(
+                zh_cn=f"合作方“{agreement.partner_name}”的{kind.zh_cn}《{agreement.title}》"
+                f"将于 {day} 到期，还有 {days_left} 天。",
+                en=f"The {kind.en} “{agreement.title}” with {agreement.partner_name} "
+                f"expires on {day}, in {days_left} days.",
+            ),
+            I18nText(
+                zh_cn="请及时续签。协议到期后，仅由它覆盖的数据共享范围将被自动暂停。",
+                en="Please renew it in time: once it expires, the data-sharing scopes "
+                "it alone covers are suspended automatically.",
+            ),
+        ],
+        [],
+    )
+
+
+def expired_email(agreement: AgreementDue, suspended: list[I18nText], public_url: str) -> Email:
+    lang = agreement.owner_locale or "zh-CN"
+    kind = KIND_NAMES[agreement.kind]
+    day = _date(agreement.expires_on, lang)
+    link = f"{public_url}/api/v1/partners/{agreement.partner_id}/scopes"
+    if suspended:
+        consequence = I18nText(
+            zh_cn=f"以下 {len(suspended)} 个数据共享范围已失去协议覆盖，已自动暂停，"
+            "在续签并重新批准前不得再向该合作方提供这些数据：",
+            en=f"These {len(suspended)} data-sharing scopes lost their covering agreement and "
+            "were suspended: no such data may go to the partner until it is renewed and the "
+            "scopes approved again:",
+        )
+    else:
+        consequence = I18nText(
+            zh_cn="没有数据共享范围仅依赖此协议，无范围被暂停。",
+            en="No data-sharing scope depended on it alone; none was suspended.",
+        )
+    return _email(
+        agreement.owner_email or "",
+        lang,
+        I18nText(
+            zh_cn=f"协议已到期：{agreement.partner_name}《{agreement.title}》"
+            + (f"，{len(suspended)} 个数据共享范围已暂停" if suspended else ""),
+            en=f"Agreement expired: {agreement.title} with {agreement.partner_name}"
+            + (f"; {len(suspended)} data-sharing scope(s) suspended" if suspended else ""),
+        ),
+        [
+            I18nText(
+                zh_cn=f"合作方“{agreement.partner_name}”的{kind.zh_cn}《{agreement.title}》已于 {day} 到期。"
+                + consequence.zh_cn,
+                en=f"The {kind.en} “{agreement.title}” with {agreement.partner_name} expired on {day}. "
+                + consequence.en,
+            ),
+            I18nText(zh_cn=f"数据共享范围（需 API 密钥）：{link}", en=f"Scopes (API key required): {link}"),
+        ],
+        [label.get(lang) for label in suspended],
+    )

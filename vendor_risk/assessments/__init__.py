@@ -1,0 +1,1 @@
+"""Assessments: sending a questionnaire by link, the partner portal, review and rating."""

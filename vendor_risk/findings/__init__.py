@@ -1,0 +1,1 @@
+"""Findings raised by assessments or reviewers, and risk acceptances."""

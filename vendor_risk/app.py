@@ -13,14 +13,18 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.static_files import create_static_files_router
 
 from vendor_risk.agreements.routes import AgreementController
+from vendor_risk.assessments.portal import STATIC_DIR, portal_router, register_rate_limit_store
+from vendor_risk.assessments.routes import AssessmentController, PartnerAssessmentController
 from vendor_risk.audit.routes import AuditController
 from vendor_risk.auth.cache import KeyCache
 from vendor_risk.auth.middleware import ApiKeyAuthMiddleware
 from vendor_risk.auth.routes import ApiKeyController, MeController, UserController
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
+from vendor_risk.findings.routes import FindingController
 from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
@@ -56,6 +60,9 @@ API_CONTROLLERS: list[Any] = [
     PartnerIncidentController,
     IncidentController,
     PlaybookController,
+    PartnerAssessmentController,
+    AssessmentController,
+    FindingController,
 ]
 
 
@@ -72,6 +79,7 @@ def create_app(settings: Settings) -> Litestar:
         if not settings.redis_url:
             raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")
         app.state.redis = await create_arq_pool(settings.redis_url)
+        register_rate_limit_store(app)
         app.state.key_cache = KeyCache(database_url(settings))
         await app.state.key_cache.start()
         try:
@@ -95,6 +103,9 @@ def create_app(settings: Settings) -> Litestar:
             MetricsController,
             # Every API route needs a key; the portal, health and docs live outside this router.
             Router(path="/", route_handlers=API_CONTROLLERS, middleware=[ApiKeyAuthMiddleware]),
+            # The partner portal: a link's token is the credential, never an API key.
+            portal_router(settings),
+            create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={
             "db": Provide(provide_db_connection),

@@ -58,11 +58,15 @@ NEEDS_ATTENTION_SQL = f"""
     OR p.id IN (SELECT s.partner_id FROM scopes s
                 WHERE s.status = 'approved' AND s.ends_on <= $1::date + $2::int)))
 """
-# Per-partner figures owned by the assessments domain; it replaces this lateral with the
-# latest approved score and the count of open findings.
+# Per-partner figures owned by the assessments domain: the score of the latest approved
+# security assessment and the count of open findings (both read through indexes).
 STATS_LATERAL = """
 LEFT JOIN LATERAL (
-    SELECT NULL::float8 AS last_assessment_score, 0 AS open_findings
+    SELECT (SELECT a.score FROM assessments a
+            WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
+            ORDER BY a.reviewed_at DESC LIMIT 1) AS last_assessment_score,
+           (SELECT count(*)::int FROM findings f
+            WHERE f.partner_id = p.id AND f.status IN ('open', 'remediating')) AS open_findings
 ) stats ON true
 """
 
@@ -362,21 +366,43 @@ class PartnerFacts(msgspec.Struct, kw_only=True):
 async def partner_facts(conn: asyncpg.Connection, partner_id: UUID) -> PartnerFacts:
     """The partner's own facts for the gates.
 
-    The assessments domain extends this query with the latest approved onboarding
-    assessment, the offboarding attestation, the latest approved score and the open
-    critical findings without an accepted risk; until then they read as "none".
+    From the assessments domain: the date of the latest approved security assessment (a
+    periodic or triggered reassessment renews the onboarding one), the approved offboarding
+    attestation, the latest approved score, and the open critical findings whose risk no
+    live acceptance covers (an acceptance past its date no longer counts, even before the
+    sweep reopens the finding). Dates are UTC dates.
     """
     row = await conn.fetchrow(
         """
         SELECT p.owner_id IS NOT NULL AS has_owner,
                EXISTS (SELECT 1 FROM partner_contacts c
                        WHERE c.partner_id = p.id AND c.is_primary) AS has_primary_contact,
-               p.ever_shared_data, p.country, p.business_criticality AS criticality
+               p.ever_shared_data, p.country, p.business_criticality AS criticality,
+               (SELECT (a.reviewed_at AT TIME ZONE 'UTC')::date FROM assessments a
+                WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
+                ORDER BY a.reviewed_at DESC LIMIT 1) AS onboarding_assessment_approved_on,
+               (SELECT (a.reviewed_at AT TIME ZONE 'UTC')::date FROM assessments a
+                WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind = 'offboarding'
+                ORDER BY a.reviewed_at DESC LIMIT 1) AS offboarding_attestation_approved_on,
+               (SELECT a.score FROM assessments a
+                WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
+                ORDER BY a.reviewed_at DESC LIMIT 1) AS approved_assessment_score,
+               coalesce((
+                   SELECT jsonb_agg(jsonb_build_object('id', f.id, 'title', f.title ->> 'en')
+                                    ORDER BY f.created_at)
+                   FROM findings f
+                   WHERE f.partner_id = p.id AND f.severity = 'critical'
+                     AND (f.status IN ('open', 'remediating')
+                          OR (f.status = 'accepted' AND NOT EXISTS (
+                              SELECT 1 FROM risk_acceptances r
+                              WHERE r.finding_id = f.id AND r.stale_at IS NULL
+                                AND r.until >= (now() AT TIME ZONE 'UTC')::date)))), '[]')
+                   AS unaccepted_critical_findings
         FROM partners p WHERE p.id = $1
         """,
         partner_id,
     )
-    return PartnerFacts(**dict(row))
+    return msgspec.convert(dict(row), PartnerFacts)
 
 
 async def is_active_risk_owner(conn: asyncpg.Connection, user_id: UUID) -> bool:

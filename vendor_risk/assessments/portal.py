@@ -1,0 +1,790 @@
+"""The partner portal: ``/q/{token}/…``, server-rendered, usable without JavaScript.
+
+A partner has no account: the link's token is the credential, so the portal lives outside
+the API router (no API key) and every page resolves the token first. Its own protections,
+applied to this router only so the JSON API is untouched:
+
+- CSRF on every form (Litestar's CSRF middleware, cookie scoped to ``/q``);
+- rate limits per token and per client address (Redis-backed, shared by all processes);
+- a strict Content-Security-Policy (scripts and styles only from ``/static``), no framing,
+  no Referer (the token is in the URL), no caching;
+- autoescaped templates, so anything a partner types is shown as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode
+from uuid import UUID
+
+import structlog
+from litestar import MediaType, Request, Response, Router, get, post
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import UploadFile
+from litestar.exceptions import HTTPException
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.response import Redirect
+from litestar.stores.redis import RedisStore
+from litestar.utils.scope.state import ScopeState
+
+from vendor_risk.assessments import service
+from vendor_risk.assessments import views as v
+from vendor_risk.assessments.forms import MAX_TEXT, parse_section_form
+from vendor_risk.assessments.i18n import LANGUAGES, negotiate, translator
+from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
+from vendor_risk.assessments.rendering import render
+from vendor_risk.assessments.repository import LinkRow
+from vendor_risk.assessments.rules import missing_items, section_progress
+from vendor_risk.assessments.tokens import token_fingerprint
+from vendor_risk.db import DbConnection
+from vendor_risk.documents import MAX_DOCUMENT_BYTES
+from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
+from vendor_risk.questionnaires.scoring import visibility
+from vendor_risk.settings import Settings
+
+log = structlog.get_logger("vendor_risk.portal")
+
+STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
+RATE_LIMIT_STORE: Final = "portal_rate_limit"
+# A partner filling a questionnaire makes a few requests a minute; brute-forcing a 256-bit
+# token is hopeless anyway, this keeps it (and scraping) from costing anything.
+REQUESTS_PER_TOKEN: Final = ("minute", 120)
+REQUESTS_PER_ADDRESS: Final = ("minute", 300)
+# A section form may carry a few evidence files.
+MAX_SAVE_BODY: Final = 3 * MAX_DOCUMENT_BYTES + 1024 * 1024
+
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS: Final = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+LANGUAGE_NAMES: Final = {"zh-CN": "中文", "en": "English"}
+
+
+# --- router and its middleware -------------------------------------------------------------------
+
+
+def security_headers_middleware(app: ASGIApp) -> Any:
+    """Add the portal's security headers to every response, error pages included."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((name, value) for name, value in SECURITY_HEADERS if name not in present),
+                ]
+            await send(message)
+
+        await app(scope, receive, send_wrapper)
+
+    return middleware
+
+
+def _address_key(request: Request[Any, Any, Any]) -> str:
+    # The ASGI server sets the client from X-Forwarded-For only for configured proxies.
+    return f"portal-address:{request.client.host if request.client else 'unknown'}"
+
+
+def _token_key(request: Request[Any, Any, Any]) -> str:
+    token = str(request.path_params.get("token", ""))
+    return f"portal-token:{token_fingerprint(token)}"
+
+
+def csrf_secret(settings: Settings) -> str:
+    """The same secret in every process (derived from the data key), so a form rendered by
+    one API replica is accepted by another."""
+    if not settings.data_keys:
+        return secrets.token_hex(32)
+    return hashlib.sha256(b"vendor-risk:portal-csrf:" + settings.data_keys[0].key).hexdigest()
+
+
+def register_rate_limit_store(app: Any) -> None:
+    """Back the portal's rate limits with the app's Redis (call in the lifespan, once the
+    pool is open), so every API process counts against the same limits."""
+    app.stores.register(
+        RATE_LIMIT_STORE, RedisStore(app.state.redis, namespace="vendor_risk:ratelimit"), allow_override=True
+    )
+
+
+def portal_router(settings: Settings) -> Router:
+    csrf = CSRFConfig(
+        secret=csrf_secret(settings),
+        cookie_name="vr_portal_csrf",
+        cookie_path="/q",
+        cookie_httponly=True,
+        cookie_secure=settings.public_url.startswith("https://"),
+        cookie_samesite="lax",
+    )
+    limits = [
+        RateLimitConfig(
+            rate_limit=REQUESTS_PER_ADDRESS, identifier_for_request=_address_key, store=RATE_LIMIT_STORE
+        ),
+        RateLimitConfig(
+            rate_limit=REQUESTS_PER_TOKEN, identifier_for_request=_token_key, store=RATE_LIMIT_STORE
+        ),
+    ]
+    return Router(
+        path="/q",
+        route_handlers=[
+            overview,
+            section_page,
+            save_section,
+            submit_page,
+            submit,
+            findings_page,
+            respond_to_finding,
+        ],
+        middleware=[
+            security_headers_middleware,
+            *(limit.middleware for limit in limits),
+            DefineMiddleware(CSRFMiddleware, config=csrf),
+        ],
+        exception_handlers={HTTPException: portal_error, Exception: portal_internal_error},
+        include_in_schema=False,
+    )
+
+
+# --- rendering ---------------------------------------------------------------------------------------
+
+
+def _lang(request: Request[Any, Any, Any]) -> str:
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def _switch(request: Request[Any, Any, Any]) -> list[tuple[str, str, str]]:
+    return [(code, LANGUAGE_NAMES[code], f"{request.url.path}?lang={code}") for code in LANGUAGES]
+
+
+def _page(
+    request: Request[Any, Any, Any],
+    name: str,
+    *,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> Response[str]:
+    lang = context.pop("lang", None) or _lang(request)
+    token = ScopeState.from_scope(request.scope).csrf_token
+    values = {
+        "lang": lang,
+        "t": translator(lang),
+        "switch": _switch(request),
+        "csrf_input": f'<input type="hidden" name="_csrf_token" value="{token}">' if token else "",
+        "contact": None,
+        "partner_name": None,
+        **context,
+    }
+    return Response(
+        render(f"portal/{name}.html", values),
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers=dict(headers or {}),
+    )
+
+
+def _contact(view: service.PortalView) -> dict[str, str] | None:
+    return {"name": view.contact[0], "email": view.contact[1]} if view.contact else None
+
+
+def _format_date(value: date, lang: str) -> str:
+    return f"{value.year}年{value.month}月{value.day}日" if lang == "zh-CN" else value.isoformat()
+
+
+def _format_time(value: datetime, lang: str) -> str:
+    from vendor_risk.assessments.emails import format_time
+
+    return format_time(value, lang)
+
+
+class _Urls:
+    def __init__(self, token: str, lang: str) -> None:
+        self.base = f"/q/{token}"
+        self.query = f"?{urlencode({'lang': lang})}"
+
+    def overview(self, **extra: str) -> str:
+        return f"{self.base}{self._query(extra)}"
+
+    def section(self, part: int, section_id: str, **extra: str) -> str:
+        return f"{self.base}/s/{part}/{section_id}{self._query(extra)}"
+
+    def submit(self) -> str:
+        return f"{self.base}/submit{self.query}"
+
+    def findings(self, **extra: str) -> str:
+        return f"{self.base}/findings{self._query(extra)}"
+
+    def respond(self, finding_id: UUID) -> str:
+        return f"{self.base}/findings/{finding_id}{self.query}"
+
+    def _query(self, extra: Mapping[str, str]) -> str:
+        return self.query + (f"&{urlencode(extra)}" if extra else "")
+
+
+async def _open(db: DbConnection, token: str) -> tuple[LinkRow, service.PortalView]:
+    link = await service.open_link(db, token, datetime.now(UTC))
+    return link, await service.portal_view(db, link)
+
+
+def _sections(view: service.PortalView) -> list[tuple[int, str]]:
+    return [(index, s.id) for index, part in enumerate(view.parts) for s in part.template.sections]
+
+
+def _totals(view: service.PortalView) -> tuple[int, int]:
+    answered = total = 0
+    for part in view.parts:
+        for done, shown in section_progress(part.template, part.answers).values():
+            answered += done
+            total += shown
+    return answered, total
+
+
+def _see_other(url: str) -> Redirect:
+    # 303: after a form post the browser fetches the result with GET (no resubmission).
+    return Redirect(url, status_code=303)
+
+
+# --- pages ---------------------------------------------------------------------------------------------
+
+
+@get("/{token:str}", name="portal:overview")
+async def overview(request: Request[Any, Any, Any], db: DbConnection, token: str) -> Response[str]:
+    """The assessment at a glance, or the receipt once it is submitted."""
+    link, view = await _open(db, token)
+    lang = _lang(request)
+    if view.state.status in SUBMITTED_STATUSES:
+        return await _receipt(request, db, link, view, lang)
+    t = translator(lang)
+    urls = _Urls(token, lang)
+    state = view.state
+    parts: list[dict[str, Any]] = []
+    first_open: str | None = None
+    for index, part in enumerate(view.parts):
+        template = part.template
+        progress = section_progress(template, part.answers)
+        unconfirmed = service.unconfirmed_sections(part)
+        commented = {qid for key, qid in view.review_comments if key == template.key}
+        sections = []
+        for section in template.sections:
+            answered, total = progress[section.id]
+            url = urls.section(index, section.id)
+            to_confirm = section.id in unconfirmed
+            if first_open is None and (to_confirm or answered < total):
+                first_open = url
+            sections.append(
+                {
+                    "title": section.title.get(lang),
+                    "url": url,
+                    "answered": answered,
+                    "total": total,
+                    "to_confirm": to_confirm,
+                    "commented": any(q.id in commented for q in section.questions),
+                }
+            )
+        parts.append(
+            {
+                "index": index,
+                "title": template.title.get(lang),
+                "description": template.description.get(lang),
+                "sections": sections,
+            }
+        )
+    answered, total = _totals(view)
+    findings = await service.partner_findings(db, link)
+    message = await db.fetchval("SELECT message FROM assessments WHERE id = $1", state.id)
+    return _page(
+        request,
+        "overview",
+        lang=lang,
+        heading=" · ".join(str(p["title"]) for p in parts),
+        kind_label=t(f"kind_{state.kind}"),
+        due_on=_format_date(state.due_on, lang),
+        message=message,
+        sender_name=view.contact[0] if view.contact else state.sent_by_label,
+        review={"note": view.review_note} if state.status == "changes_requested" else None,
+        parts=parts,
+        answered=answered,
+        total=total,
+        continue_url=first_open or urls.submit(),
+        submit_url=urls.submit(),
+        findings_url=urls.findings(),
+        findings_count=len(findings),
+        flash=[t("plan_saved")] if request.query_params.get("notice") == "plan" else [],
+        contact=_contact(view),
+        partner_name=state.partner_name,
+    )
+
+
+async def _receipt(
+    request: Request[Any, Any, Any], db: DbConnection, link: LinkRow, view: service.PortalView, lang: str
+) -> Response[str]:
+    t = translator(lang)
+    urls = _Urls(str(request.path_params["token"]), lang)
+    state = view.state
+    parts = []
+    for part in view.parts:
+        template = part.template
+        shown = visibility(template, part.answers)
+        sections = []
+        for section in template.sections:
+            rows = [
+                {
+                    "number": v.question_number(template, section, q),
+                    "text": q.text.get(lang),
+                    "shown": v.describe(q, part.answers.get(q.id), lang, t),
+                    "files": [
+                        e for e in view.evidence if e.questionnaire == template.key and e.question_id == q.id
+                    ],
+                }
+                for q in section.questions
+                if shown[q.id]
+            ]
+            sections.append({"title": section.title.get(lang), "rows": rows})
+        parts.append({"title": template.title.get(lang), "version": template.version, "sections": sections})
+    findings = await service.partner_findings(db, link)
+    submitted_at = state.submitted_at or state.sent_at
+    return _page(
+        request,
+        "receipt",
+        lang=lang,
+        status_label=t(f"status_{state.status}"),
+        parts=parts,
+        submitted_at=_format_time(submitted_at, lang),
+        submitted_at_iso=submitted_at.isoformat(),
+        submitted_by=state.submitted_by or "",
+        receipt_hash=state.receipt_hash or "",
+        findings_url=urls.findings(),
+        findings_count=len(findings),
+        flash=[t("saved")] if request.query_params.get("notice") == "submitted" else [],
+        contact=_contact(view),
+        partner_name=state.partner_name,
+    )
+
+
+def _locate(view: service.PortalView, part: int, section_id: str) -> tuple[Any, Any]:
+    if not 0 <= part < len(view.parts):
+        raise HTTPException(status_code=404, detail="no such section")
+    template = view.parts[part].template
+    section = next((s for s in template.sections if s.id == section_id), None)
+    if section is None:
+        raise HTTPException(status_code=404, detail="no such section")
+    return template, section
+
+
+def _section_context(
+    request: Request[Any, Any, Any],
+    view: service.PortalView,
+    token: str,
+    part: int,
+    section_id: str,
+    lang: str,
+    **overrides: Any,
+) -> dict[str, Any]:
+    t = translator(lang)
+    urls = _Urls(token, lang)
+    template, section = _locate(view, part, section_id)
+    part_row = view.parts[part]
+    order = _sections(view)
+    position = order.index((part, section_id))
+    evidence = [e for e in view.evidence if e.questionnaire == template.key]
+    comments = {qid: c for (key, qid), c in view.review_comments.items() if key == template.key}
+    questions = v.question_views(
+        template,
+        section,
+        part_row.answers,
+        lang=lang,
+        t=t,
+        raw=overrides.pop("raw", None),
+        errors=overrides.get("field_errors"),
+        evidence=evidence,
+        comments=comments,
+    )
+    answered, total = _totals(view)
+    field_errors = overrides.pop("field_errors", None) or {}
+    previous = order[position - 1] if position > 0 else None
+    prefilled = (
+        section_id in service.unconfirmed_sections(part_row) and view.previous_submitted_at is not None
+    )
+    context = {
+        "lang": lang,
+        "part_title": template.title.get(lang),
+        "section_title": section.title.get(lang),
+        "position": position + 1,
+        "section_count": len(order),
+        "due_on": _format_date(view.state.due_on, lang),
+        "answered": answered,
+        "total": total,
+        "errors": [
+            (q["id"], f"{q['number']} {q['text']}", q["error"]) for q in questions if q["id"] in field_errors
+        ],
+        "prefilled_on": _format_date(view.previous_submitted_at.date(), lang)
+        if prefilled and view.previous_submitted_at
+        else None,
+        "review_note": view.review_note,
+        "action_url": urls.section(part, section_id),
+        "answers_version": view.state.answers_version,
+        "known_answers": v.known_answers(template, section, part_row.answers),
+        "questions": questions,
+        "previous_url": urls.section(*previous) if previous else None,
+        "overview_url": urls.overview(),
+        "submit_url": urls.submit(),
+        "flash": [],
+        "contact": _contact(view),
+        "partner_name": view.state.partner_name,
+    }
+    context.update(overrides)
+    return context
+
+
+@get("/{token:str}/s/{part:int}/{section_id:str}", name="portal:section")
+async def section_page(
+    request: Request[Any, Any, Any], db: DbConnection, token: str, part: int, section_id: str
+) -> Response[str] | Redirect:
+    """One section's questions as a form."""
+    _, view = await _open(db, token)
+    lang = _lang(request)
+    if view.state.status not in EDITABLE_STATUSES:
+        return _see_other(_Urls(token, lang).overview())
+    t = translator(lang)
+    flash: list[str] = []
+    notice = request.query_params.get("notice")
+    if notice in ("saved", "more"):
+        flash.append(t("saved_more_shown" if notice == "more" else "saved"))
+    for evidence_id in request.query_params.getall("uploaded", []):
+        for e in view.evidence:
+            if str(e.id) == evidence_id:
+                flash.append(t("uploaded", filename=e.filename, sha256=e.sha256))
+    if removed := request.query_params.get("removed"):
+        flash.append(t("removed", filename=removed[:200]))
+    return _page(
+        request, "section", **_section_context(request, view, token, part, section_id, lang, flash=flash)
+    )
+
+
+def _form_lists(form: Any) -> dict[str, list[str]]:
+    lists: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            lists.setdefault(key, []).append(value)
+    return lists
+
+
+@post(
+    "/{token:str}/s/{part:int}/{section_id:str}",
+    name="portal:save",
+    request_max_body_size=MAX_SAVE_BODY,
+    status_code=303,
+)
+async def save_section(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    settings: Settings,
+    token: str,
+    part: int,
+    section_id: str,
+) -> Response[str] | Redirect:
+    """Save a section (and its evidence); then show it again, or the next one."""
+    link, view = await _open(db, token)
+    lang = _lang(request)
+    urls = _Urls(token, lang)
+    if view.state.status not in EDITABLE_STATUSES:
+        return _see_other(urls.overview())
+    template, _ = _locate(view, part, section_id)
+    form = await request.form()
+    fields = _form_lists(form)
+    parsed = parse_section_form(template, section_id, fields)
+    uploads = []
+    for key, value in form.multi_items():
+        if key.startswith("f:") and isinstance(value, UploadFile) and value.filename:
+            uploads.append(
+                service.Upload(question_id=key[2:], filename=value.filename, data=await value.read())
+            )
+    remove = fields.get("remove", [None])[0]
+    try:
+        base_version = int(fields.get("answers_version", ["0"])[0])
+        remove_id = UUID(remove) if remove else None
+    except ValueError:
+        raise HTTPException(status_code=400, detail="malformed form") from None
+    result = await service.save_section(
+        db,
+        link,
+        part_index=part,
+        section_id=section_id,
+        answers=parsed.answers,
+        form_errors=dict(parsed.errors),
+        base_version=base_version,
+        uploads=uploads,
+        remove=remove_id,
+        settings=settings,
+    )
+    if result.outcome == "invalid":
+        return _page(
+            request,
+            "section",
+            status=422,
+            **_section_context(
+                request, view, token, part, section_id, lang, raw=parsed.raw, field_errors=result.errors
+            ),
+        )
+    if result.outcome == "conflict":
+        return _conflict(request, view, token, part, section_id, lang, parsed, result)
+    extra: dict[str, Any] = {}
+    if result.uploaded:
+        extra["uploaded"] = [str(e.id) for e in result.uploaded]
+    if result.removed:
+        extra["removed"] = result.removed.filename
+    order = _sections(view)
+    position = order.index((part, section_id))
+    action = fields.get("action", ["save"])[0]
+    if result.newly_shown or remove_id or uploads or action != "next":
+        # Stay: follow-up questions appeared, files changed, or the partner asked to.
+        notice = "more" if result.newly_shown else "saved"
+        query = urlencode({"lang": lang, "notice": notice, **extra}, doseq=True)
+        return _see_other(f"{urls.base}/s/{part}/{section_id}?{query}")
+    if position + 1 < len(order):
+        return _see_other(urls.section(*order[position + 1], notice="saved"))
+    return _see_other(urls.submit())
+
+
+def _conflict(
+    request: Request[Any, Any, Any],
+    view: service.PortalView,
+    token: str,
+    part: int,
+    section_id: str,
+    lang: str,
+    parsed: Any,
+    result: service.SaveResult,
+) -> Response[str]:
+    t = translator(lang)
+    template, section = _locate(view, part, section_id)
+    rows = []
+    hidden: list[tuple[str, str]] = []
+    for question in section.questions:
+        qid = question.id
+        if qid not in parsed.raw:
+            continue
+        mine = parsed.answers.get(qid)
+        theirs = result.theirs.get(qid)
+        rows.append(
+            {
+                "number": v.question_number(template, section, question),
+                "text": question.text.get(lang),
+                "yours": v.describe(question, mine, lang, t),
+                "theirs": v.describe(question, theirs, lang, t),
+                "differs": mine != theirs,
+            }
+        )
+        raw = parsed.raw[qid]
+        hidden.append(("present", qid))
+        hidden.extend((f"a:{qid}", value) for value in raw.values)
+        if raw.na:
+            hidden.append((f"na:{qid}", "1"))
+        if raw.comment:
+            hidden.append((f"c:{qid}", raw.comment))
+    urls = _Urls(token, lang)
+    return _page(
+        request,
+        "conflict",
+        status=409,
+        lang=lang,
+        part_title=template.title.get(lang),
+        section_title=section.title.get(lang),
+        rows=rows,
+        hidden_fields=hidden,
+        answers_version=result.answers_version,
+        uploaded=bool(result.uploaded),
+        action_url=urls.section(part, section_id),
+        section_url=urls.section(part, section_id),
+        contact=_contact(view),
+        partner_name=view.state.partner_name,
+    )
+
+
+@get("/{token:str}/submit", name="portal:submit-page")
+async def submit_page(
+    request: Request[Any, Any, Any], db: DbConnection, token: str
+) -> Response[str] | Redirect:
+    """What is still missing (each item linked to its question), or the submit form."""
+    _, view = await _open(db, token)
+    lang = _lang(request)
+    if view.state.status not in EDITABLE_STATUSES:
+        return _see_other(_Urls(token, lang).overview())
+    return _submit_page(request, view, token, lang)
+
+
+def _submit_page(
+    request: Request[Any, Any, Any],
+    view: service.PortalView,
+    token: str,
+    lang: str,
+    *,
+    status: int = 200,
+    submitter: str = "",
+) -> Response[str]:
+    t = translator(lang)
+    urls = _Urls(token, lang)
+    missing = missing_items(service.part_states(view))
+    answered, total = _totals(view)
+    return _page(
+        request,
+        "submit",
+        status=status,
+        lang=lang,
+        missing=v.missing_views(missing, [p.template for p in view.parts], lang, t, urls.section),
+        answered=answered,
+        total=total,
+        action_url=urls.submit(),
+        overview_url=urls.overview(),
+        answers_version=view.state.answers_version,
+        submitter=submitter,
+        flash=[],
+        contact=_contact(view),
+        partner_name=view.state.partner_name,
+    )
+
+
+@post("/{token:str}/submit", name="portal:submit", status_code=303)
+async def submit(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, token: str
+) -> Response[str] | Redirect:
+    """Submit; refused with the missing list (422) until everything required is there."""
+    link, view = await _open(db, token)
+    lang = _lang(request)
+    urls = _Urls(token, lang)
+    form = _form_lists(await request.form())
+    submitter = (form.get("submitter") or [""])[0].strip()[:200]
+    if view.state.status in EDITABLE_STATUSES and (not submitter or not form.get("confirm")):
+        return _submit_page(request, view, token, lang, status=422, submitter=submitter)
+    result = await service.submit(db, link, submitter, settings, now=datetime.now(UTC))
+    if not result.submitted:
+        _, view = await _open(db, token)
+        return _submit_page(request, view, token, lang, status=422, submitter=submitter)
+    return _see_other(urls.overview(notice="submitted"))
+
+
+@get("/{token:str}/findings", name="portal:findings")
+async def findings_page(request: Request[Any, Any, Any], db: DbConnection, token: str) -> Response[str]:
+    """The partner's open findings with our guidance, each answered with a plan and a date."""
+    link, view = await _open(db, token)
+    lang = _lang(request)
+    t = translator(lang)
+    urls = _Urls(token, lang)
+    texts = {(p.template_key, q.id): q.text.get(lang) for p in view.parts for _, q in p.template.questions()}
+    findings = [
+        {
+            "id": f.id,
+            "title": (f.title or {}).get(lang) or (f.title or {}).get("en", ""),
+            "severity": f.severity,
+            "question": texts.get((f.questionnaire or "", f.question_id or "")),
+            "description": None,
+            "remediation": (f.remediation or {}).get(lang) if f.remediation else None,
+            "references": _references(f.references),
+            "plan": f.partner_plan or "",
+            "planned_on": f.partner_planned_on.isoformat() if f.partner_planned_on else "",
+            "responded_on": _format_date(f.partner_responded_at.date(), lang)
+            if f.partner_responded_at
+            else None,
+            "action_url": urls.respond(f.id),
+        }
+        for f in await service.partner_findings(db, link)
+    ]
+    return _page(
+        request,
+        "findings",
+        lang=lang,
+        findings=findings,
+        overview_url=urls.overview(),
+        flash=[t("plan_saved")] if request.query_params.get("notice") == "plan" else [],
+        contact=_contact(view),
+        partner_name=view.state.partner_name,
+    )
+
+
+def _references(refs: Any) -> str | None:
+    if not refs:
+        return None
+    parts = [f"ISO/IEC 27001:2022 {c}" for c in refs.get("iso27001", [])]
+    parts += [f"PIPL art. {a}" for a in refs.get("pipl", [])]
+    return ", ".join(parts) or None
+
+
+@post("/{token:str}/findings/{finding_id:uuid}", name="portal:respond", status_code=303)
+async def respond_to_finding(
+    request: Request[Any, Any, Any], db: DbConnection, token: str, finding_id: UUID
+) -> Redirect:
+    link, _ = await _open(db, token)
+    lang = _lang(request)
+    form = _form_lists(await request.form())
+    plan = (form.get("plan") or [""])[0].strip()
+    try:
+        planned_on = date.fromisoformat((form.get("planned_on") or [""])[0])
+    except ValueError:
+        raise HTTPException(status_code=400, detail="planned_on: expected a date") from None
+    if not plan or len(plan) > MAX_TEXT:
+        raise HTTPException(status_code=400, detail="plan: required, at most 10000 characters")
+    await service.respond_to_finding(db, link, finding_id, plan, planned_on, now=datetime.now(UTC))
+    return _see_other(_Urls(token, lang).findings(notice="plan") + f"#f-{finding_id}")
+
+
+# --- error pages -------------------------------------------------------------------------------------------
+
+
+def portal_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[str]:
+    """Every portal error as a page in the partner's language, saying whom to contact."""
+    lang = _lang(request)
+    t = translator(lang)
+    status = exc.status_code
+    contact = None
+    if isinstance(exc, service.LinkRefused):
+        text = t("error_text_404") if status == 404 else t(f"error_text_410_{exc.reason}")
+        if exc.contact:
+            contact = {"name": exc.contact[0], "email": exc.contact[1]}
+    else:
+        status = status if status in (400, 403, 404, 409, 413, 415, 429) else 400
+        text = t(f"error_text_{status}") if status != 404 else t("error_text_404")
+    headers = {
+        k: v
+        for k, v in (exc.headers or {}).items()
+        if k.lower() in ("retry-after",) or k.lower().startswith("ratelimit")
+    }
+    return _page(
+        request,
+        "error",
+        status=status,
+        headers=headers,
+        lang=lang,
+        title=t(f"error_title_{status}"),
+        text=text,
+        contact=contact,
+    )
+
+
+def portal_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[str]:
+    log.exception("portal error", exc_info=exc)
+    lang = _lang(request)
+    t = translator(lang)
+    return _page(
+        request,
+        "error",
+        status=500,
+        lang=lang,
+        title=t("error_title_500"),
+        text=t("error_text_500"),
+        contact=None,
+    )

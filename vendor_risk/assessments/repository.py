@@ -1,0 +1,580 @@
+"""SQL for assessments, their parts, portal links, evidence, reviews and reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk.assessments.models import (
+    Assessment,
+    AssessmentKind,
+    AssessmentStatus,
+    Evidence,
+    Review,
+    ReviewComment,
+)
+from vendor_risk.questionnaires.models import Answer, Template
+
+# `$1` is today (UTC) wherever OVERDUE_SQL appears.
+OVERDUE_SQL = "(a.status IN ('sent', 'in_progress', 'changes_requested') AND a.due_on < $1::date)"
+
+ASSESSMENT_COLUMNS = f"""
+    a.id, a.partner_id, p.name AS partner_name, a.kind, a.status,
+    coalesce((
+        SELECT jsonb_agg(jsonb_build_object(
+                   'key', t.key, 'version', t.version,
+                   'title', jsonb_build_object('zh-CN', t.title_zh, 'en', t.title_en))
+               ORDER BY ap.position)
+        FROM assessment_parts ap JOIN questionnaire_templates t ON t.id = ap.template_id
+        WHERE ap.assessment_id = a.id), '[]') AS questionnaires,
+    a.recipient_email, a.recipient_name, a.locale, a.message, a.reason, a.due_on,
+    {OVERDUE_SQL} AS overdue,
+    a.score, a.sent_by_label, a.sent_at, a.submitted_at, a.submitted_by, a.reviewed_at,
+    (SELECT l.expires_at FROM portal_links l
+     WHERE l.assessment_id = a.id AND l.revoked_at IS NULL) AS link_expires_at,
+    a.receipt_hash, a.previous_assessment_id, a.answers_version, a.version
+"""
+
+
+def to_assessment(row: asyncpg.Record) -> Assessment:
+    return msgspec.convert(dict(row), Assessment)
+
+
+class AssessmentState(msgspec.Struct, kw_only=True):
+    """The columns the service works with, beyond what the API shows."""
+
+    id: UUID
+    partner_id: UUID
+    partner_name: str
+    partner_tier: str
+    partner_owner_id: UUID | None
+    kind: AssessmentKind
+    status: AssessmentStatus
+    recipient_email: str
+    recipient_name: str
+    locale: str
+    due_on: date
+    answers_version: int
+    previous_assessment_id: UUID | None
+    sent_by: UUID | None
+    sent_by_label: str
+    sent_at: datetime
+    submitted_at: datetime | None
+    submitted_by: str | None
+    receipt_hash: str | None
+    score: float | None
+    score_breakdown: Any
+    version: int
+
+
+async def get_state(
+    conn: asyncpg.Connection, assessment_id: UUID, *, for_update: bool = False
+) -> AssessmentState | None:
+    """The assessment's working state; ``for_update`` serialises its changes."""
+    lock = " FOR UPDATE OF a" if for_update else ""
+    row = await conn.fetchrow(
+        f"""
+        SELECT a.id, a.partner_id, p.name AS partner_name, p.tier AS partner_tier,
+               p.owner_id AS partner_owner_id, a.kind, a.status, a.recipient_email,
+               a.recipient_name, a.locale, a.due_on, a.answers_version,
+               a.previous_assessment_id, a.sent_by, a.sent_by_label, a.sent_at,
+               a.submitted_at, a.submitted_by, a.receipt_hash, a.score, a.score_breakdown,
+               a.version
+        FROM assessments a JOIN partners p ON p.id = a.partner_id
+        WHERE a.id = $1{lock}
+        """,
+        assessment_id,
+    )
+    return msgspec.convert(dict(row), AssessmentState) if row else None
+
+
+async def get_assessment(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> Assessment | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {ASSESSMENT_COLUMNS}
+        FROM assessments a JOIN partners p ON p.id = a.partner_id
+        WHERE a.id = $2
+        """,
+        today,
+        assessment_id,
+    )
+    return to_assessment(row) if row else None
+
+
+class ListFilters(msgspec.Struct, kw_only=True):
+    status: AssessmentStatus | None = None
+    partner_id: UUID | None = None
+    kind: AssessmentKind | None = None
+    overdue: bool | None = None
+
+
+async def list_assessments(
+    conn: asyncpg.Connection,
+    filters: ListFilters,
+    today: date,
+    after: Sequence[Any] | None,
+    limit: int,
+) -> list[Assessment]:
+    """Newest first by (sent_at, id); each filter has an index."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {ASSESSMENT_COLUMNS}
+        FROM assessments a JOIN partners p ON p.id = a.partner_id
+        WHERE ($2::text IS NULL OR a.status = $2)
+          AND ($3::uuid IS NULL OR a.partner_id = $3)
+          AND ($4::text IS NULL OR a.kind = $4)
+          AND ($5::boolean IS NULL OR {OVERDUE_SQL} = $5)
+          AND ($6::timestamptz IS NULL OR (a.sent_at, a.id) < ($6, $7::uuid))
+        ORDER BY a.sent_at DESC, a.id DESC
+        LIMIT $8
+        """,
+        today,
+        filters.status,
+        filters.partner_id,
+        filters.kind,
+        filters.overdue,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [to_assessment(r) for r in rows]
+
+
+async def insert_assessment(conn: asyncpg.Connection, fields: Mapping[str, Any]) -> UUID | None:
+    """Insert an assessment; None when the partner already has an open one of this purpose."""
+    columns = list(fields)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    assessment_id: UUID | None = await conn.fetchval(
+        f"""
+        INSERT INTO assessments ({", ".join(columns)}) VALUES ({placeholders})
+        ON CONFLICT (partner_id, (kind = 'offboarding'))
+            WHERE status IN ('sent', 'in_progress', 'submitted', 'changes_requested')
+        DO NOTHING
+        RETURNING id
+        """,
+        *fields.values(),
+    )
+    return assessment_id
+
+
+async def open_assessment_of(conn: asyncpg.Connection, partner_id: UUID, offboarding: bool) -> UUID | None:
+    found: UUID | None = await conn.fetchval(
+        """
+        SELECT id FROM assessments
+        WHERE partner_id = $1 AND (kind = 'offboarding') = $2
+          AND status IN ('sent', 'in_progress', 'submitted', 'changes_requested')
+        """,
+        partner_id,
+        offboarding,
+    )
+    return found
+
+
+async def set_status(
+    conn: asyncpg.Connection, assessment_id: UUID, status: AssessmentStatus, **columns: Any
+) -> None:
+    # Column names come from the service's call sites, never from a request.
+    assignments = "".join(f", {name} = ${i}" for i, name in enumerate(columns, start=3))
+    await conn.execute(
+        f"""
+        UPDATE assessments SET status = $2{assignments}, updated_at = now(), version = version + 1
+        WHERE id = $1
+        """,
+        assessment_id,
+        status,
+        *columns.values(),
+    )
+
+
+async def bump_answers_version(
+    conn: asyncpg.Connection, assessment_id: UUID, status: AssessmentStatus
+) -> int:
+    version: int = await conn.fetchval(
+        """
+        UPDATE assessments SET answers_version = answers_version + 1, status = $2, updated_at = now()
+        WHERE id = $1 RETURNING answers_version
+        """,
+        assessment_id,
+        status,
+    )
+    return version
+
+
+# --- parts ------------------------------------------------------------------------------------
+
+
+class PartRow(msgspec.Struct, kw_only=True):
+    position: int
+    template_id: UUID
+    template_key: str
+    template: Template
+    answers: dict[str, Answer]
+    saved_sections: dict[str, int]
+    prefilled_sections: list[str]
+    score: float | None
+
+
+async def get_parts(conn: asyncpg.Connection, assessment_id: UUID) -> list[PartRow]:
+    rows = await conn.fetch(
+        """
+        SELECT ap.position, ap.template_id, ap.template_key, t.content AS template, ap.answers,
+               ap.saved_sections, ap.prefilled_sections, ap.score
+        FROM assessment_parts ap JOIN questionnaire_templates t ON t.id = ap.template_id
+        WHERE ap.assessment_id = $1
+        ORDER BY ap.position
+        """,
+        assessment_id,
+    )
+    return [msgspec.convert(dict(r), PartRow) for r in rows]
+
+
+async def insert_part(
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    position: int,
+    template_id: UUID,
+    template_key: str,
+    answers: Mapping[str, Answer],
+    prefilled_sections: Sequence[str],
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO assessment_parts (assessment_id, position, template_id, template_key, answers,
+                                      prefilled_sections)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        """,
+        assessment_id,
+        position,
+        template_id,
+        template_key,
+        dict(answers),
+        list(prefilled_sections),
+    )
+
+
+async def save_part(
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    position: int,
+    answers: Mapping[str, Answer],
+    section_id: str,
+    answers_version: int,
+) -> None:
+    await conn.execute(
+        """
+        UPDATE assessment_parts
+        SET answers = $3, saved_sections = saved_sections || jsonb_build_object($4::text, $5::int)
+        WHERE assessment_id = $1 AND position = $2
+        """,
+        assessment_id,
+        position,
+        dict(answers),
+        section_id,
+        answers_version,
+    )
+
+
+async def set_part_scores(
+    conn: asyncpg.Connection, assessment_id: UUID, scores: Sequence[float | None]
+) -> None:
+    await conn.executemany(
+        "UPDATE assessment_parts SET score = $3 WHERE assessment_id = $1 AND position = $2",
+        [(assessment_id, position, score) for position, score in enumerate(scores)],
+    )
+
+
+class PreviousAnswers(msgspec.Struct, kw_only=True):
+    assessment_id: UUID
+    submitted_at: datetime
+    template_key: str
+    answers: dict[str, Answer]
+
+
+async def previous_answers(
+    conn: asyncpg.Connection, partner_id: UUID, keys: Sequence[str], before: UUID | None = None
+) -> list[PreviousAnswers]:
+    """Per questionnaire key, the partner's latest submitted answers (any version), from
+    assessments submitted before ``before`` when given."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (ap.template_key)
+               a.id AS assessment_id, a.submitted_at, ap.template_key, ap.answers
+        FROM assessments a JOIN assessment_parts ap ON ap.assessment_id = a.id
+        WHERE a.partner_id = $1 AND a.status IN ('submitted', 'approved', 'rejected')
+          AND ap.template_key = ANY($2::text[])
+          AND ($3::uuid IS NULL OR a.id <> $3)
+        ORDER BY ap.template_key, a.submitted_at DESC
+        """,
+        partner_id,
+        list(keys),
+        before,
+    )
+    return [msgspec.convert(dict(r), PreviousAnswers) for r in rows]
+
+
+# --- portal links --------------------------------------------------------------------------------
+
+
+async def insert_link(
+    conn: asyncpg.Connection, assessment_id: UUID, token_hash: bytes, expires_at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO portal_links (assessment_id, token_hash, expires_at) VALUES ($1, $2, $3)",
+        assessment_id,
+        token_hash,
+        expires_at,
+    )
+
+
+async def revoke_links(conn: asyncpg.Connection, assessment_id: UUID, reason: str) -> int:
+    result: str = await conn.execute(
+        """
+        UPDATE portal_links SET revoked_at = now(), revoked_reason = $2
+        WHERE assessment_id = $1 AND revoked_at IS NULL
+        """,
+        assessment_id,
+        reason,
+    )
+    return int(result.rsplit(" ", 1)[-1])
+
+
+async def extend_link(conn: asyncpg.Connection, assessment_id: UUID, expires_at: datetime) -> None:
+    await conn.execute(
+        """
+        UPDATE portal_links SET expires_at = greatest(expires_at, $2)
+        WHERE assessment_id = $1 AND revoked_at IS NULL
+        """,
+        assessment_id,
+        expires_at,
+    )
+
+
+class LinkRow(msgspec.Struct, kw_only=True):
+    id: UUID
+    assessment_id: UUID
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_reason: str | None
+    last_used_at: datetime | None
+    status: AssessmentStatus
+    contact_name: str
+    contact_email: str
+
+
+async def find_link(conn: asyncpg.Connection, token_hash: bytes) -> LinkRow | None:
+    """The link with this token hash, with its assessment's status and whom to contact
+    (the sender, else the partner's owner)."""
+    row = await conn.fetchrow(
+        """
+        SELECT l.id, l.assessment_id, l.expires_at, l.revoked_at, l.revoked_reason, l.last_used_at,
+               a.status,
+               coalesce(s.name, o.name, a.sent_by_label) AS contact_name,
+               coalesce(s.email, o.email, '') AS contact_email
+        FROM portal_links l
+        JOIN assessments a ON a.id = l.assessment_id
+        JOIN partners p ON p.id = a.partner_id
+        LEFT JOIN users s ON s.id = a.sent_by AND s.disabled_at IS NULL
+        LEFT JOIN users o ON o.id = p.owner_id AND o.disabled_at IS NULL
+        WHERE l.token_hash = $1
+        """,
+        token_hash,
+    )
+    return msgspec.convert(dict(row), LinkRow) if row else None
+
+
+async def touch_link(conn: asyncpg.Connection, link_id: UUID, now: datetime) -> None:
+    await conn.execute("UPDATE portal_links SET last_used_at = $2 WHERE id = $1", link_id, now)
+
+
+async def revoke_partner_links(conn: asyncpg.Connection, partner_id: UUID) -> list[UUID]:
+    rows = await conn.fetch(
+        """
+        UPDATE portal_links l SET revoked_at = now(), revoked_reason = 'revoked'
+        FROM assessments a
+        WHERE a.id = l.assessment_id AND a.partner_id = $1 AND l.revoked_at IS NULL
+        RETURNING l.assessment_id
+        """,
+        partner_id,
+    )
+    return [r["assessment_id"] for r in rows]
+
+
+# --- evidence ------------------------------------------------------------------------------------
+
+EVIDENCE_COLUMNS = """
+    e.id, e.template_key AS questionnaire, e.question_id, d.filename, d.content_type,
+    d.size_bytes, d.sha256, e.created_at AS uploaded_at
+"""
+
+
+async def insert_evidence(
+    conn: asyncpg.Connection, assessment_id: UUID, template_key: str, question_id: str, document_id: UUID
+) -> Evidence:
+    evidence_id = await conn.fetchval(
+        """
+        INSERT INTO assessment_evidence (assessment_id, template_key, question_id, document_id)
+        VALUES ($1, $2, $3, $4) RETURNING id
+        """,
+        assessment_id,
+        template_key,
+        question_id,
+        document_id,
+    )
+    found = await get_evidence(conn, assessment_id, evidence_id)
+    assert found is not None  # noqa: S101 - inserted just above
+    return found
+
+
+async def list_evidence(conn: asyncpg.Connection, assessment_id: UUID) -> list[Evidence]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {EVIDENCE_COLUMNS}
+        FROM assessment_evidence e JOIN documents d ON d.id = e.document_id
+        WHERE e.assessment_id = $1 AND e.removed_at IS NULL
+        ORDER BY e.created_at, e.id
+        """,
+        assessment_id,
+    )
+    return [msgspec.convert(dict(r), Evidence) for r in rows]
+
+
+async def get_evidence(conn: asyncpg.Connection, assessment_id: UUID, evidence_id: UUID) -> Evidence | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {EVIDENCE_COLUMNS}
+        FROM assessment_evidence e JOIN documents d ON d.id = e.document_id
+        WHERE e.assessment_id = $1 AND e.id = $2 AND e.removed_at IS NULL
+        """,
+        assessment_id,
+        evidence_id,
+    )
+    return msgspec.convert(dict(row), Evidence) if row else None
+
+
+async def evidence_document(conn: asyncpg.Connection, assessment_id: UUID, evidence_id: UUID) -> UUID | None:
+    document_id: UUID | None = await conn.fetchval(
+        """
+        SELECT document_id FROM assessment_evidence
+        WHERE assessment_id = $1 AND id = $2 AND removed_at IS NULL
+        """,
+        assessment_id,
+        evidence_id,
+    )
+    return document_id
+
+
+async def remove_evidence(conn: asyncpg.Connection, assessment_id: UUID, evidence_id: UUID) -> bool:
+    result: str = await conn.execute(
+        """
+        UPDATE assessment_evidence SET removed_at = now()
+        WHERE assessment_id = $1 AND id = $2 AND removed_at IS NULL
+        """,
+        assessment_id,
+        evidence_id,
+    )
+    return result.endswith(" 1")
+
+
+# --- reviews -------------------------------------------------------------------------------------
+
+
+async def insert_review(
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    decision: str,
+    note: str,
+    comments: Sequence[ReviewComment],
+    reviewer_id: UUID | None,
+    reviewer_label: str,
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO assessment_reviews (assessment_id, decision, note, comments, reviewer_id, reviewer_label)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        """,
+        assessment_id,
+        decision,
+        note,
+        msgspec.to_builtins(list(comments)),
+        reviewer_id,
+        reviewer_label,
+    )
+
+
+async def list_reviews(conn: asyncpg.Connection, assessment_id: UUID) -> list[Review]:
+    rows = await conn.fetch(
+        """
+        SELECT id, decision, note, comments, reviewer_id, reviewer_label, created_at
+        FROM assessment_reviews WHERE assessment_id = $1
+        ORDER BY created_at DESC, id DESC
+        """,
+        assessment_id,
+    )
+    return [msgspec.convert(dict(r), Review) for r in rows]
+
+
+# --- reminders -----------------------------------------------------------------------------------
+
+
+class ReminderCandidate(msgspec.Struct, kw_only=True):
+    assessment_id: UUID
+    due_on: date
+    sent: list[str]
+
+
+async def reminder_candidates(conn: asyncpg.Connection, until: date) -> list[ReminderCandidate]:
+    """Assessments awaiting the partner whose due date is at most ``until``, with the
+    reminders already sent for that due date: one set-based query."""
+    rows = await conn.fetch(
+        """
+        SELECT a.id AS assessment_id, a.due_on,
+               ARRAY(SELECT r.reminder FROM assessment_reminders r
+                     WHERE r.assessment_id = a.id AND r.due_on = a.due_on) AS sent
+        FROM assessments a
+        WHERE a.status IN ('sent', 'in_progress', 'changes_requested') AND a.due_on <= $1
+        ORDER BY a.due_on, a.id
+        """,
+        until,
+    )
+    return [msgspec.convert(dict(r), ReminderCandidate) for r in rows]
+
+
+async def record_reminder(conn: asyncpg.Connection, assessment_id: UUID, due_on: date, reminder: str) -> bool:
+    """Record a reminder; False when it was recorded already (sent once, ever)."""
+    inserted = await conn.fetchval(
+        """
+        INSERT INTO assessment_reminders (assessment_id, due_on, reminder) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING true
+        """,
+        assessment_id,
+        due_on,
+        reminder,
+    )
+    return bool(inserted)
+
+
+async def overdue_beyond(conn: asyncpg.Connection, before: date) -> list[UUID]:
+    rows = await conn.fetch(
+        """
+        SELECT id FROM assessments
+        WHERE status IN ('sent', 'in_progress', 'changes_requested') AND due_on < $1
+        ORDER BY due_on, id
+        """,
+        before,
+    )
+    return [r["id"] for r in rows]
+
+
+async def user_contact(conn: asyncpg.Connection, user_id: UUID | None) -> tuple[str, str, str] | None:
+    """(name, email, locale) of an enabled user."""
+    if user_id is None:
+        return None
+    row = await conn.fetchrow(
+        "SELECT name, email, locale FROM users WHERE id = $1 AND disabled_at IS NULL", user_id
+    )
+    return (row["name"], row["email"], row["locale"]) if row else None

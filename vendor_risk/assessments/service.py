@@ -1,0 +1,1114 @@
+"""Assessments: sending by link, the portal's saves and submission, review, and what the
+worker runs (periodic sends, reminders, expiry).
+
+Every change locks the assessment row first (``SELECT … FOR UPDATE``), so concurrent
+saves from several tabs are serialised and each sees the one before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk import audit, documents
+from vendor_risk.assessments import emails
+from vendor_risk.assessments import repository as repo
+from vendor_risk.assessments.models import (
+    EDITABLE_STATUSES,
+    SUBMITTED_STATUSES,
+    Assessment,
+    AssessmentCreate,
+    AssessmentDetail,
+    AssessmentDiff,
+    Cancel,
+    CombinedScore,
+    Evidence,
+    MissingItem,
+    PartAnswers,
+    Rating,
+    Recipient,
+    Resend,
+    ReviewCreate,
+    SentAssessment,
+)
+from vendor_risk.assessments.rules import (
+    PartState,
+    RaisedFinding,
+    ReceiptEvidence,
+    ReceiptPart,
+    combine_scores,
+    default_due_on,
+    default_questionnaires,
+    diff_answers,
+    link_expiry,
+    merge_section,
+    missing_items,
+    prefill,
+    rate,
+    receipt_hash,
+    reminder_due,
+    score_changes,
+    section_question_ids,
+    validate_section,
+)
+from vendor_risk.assessments.tokens import generate_token, hash_token, looks_like_token
+from vendor_risk.audit.models import SYSTEM, Actor
+from vendor_risk.errors import Problem, field_error, not_found, stale_version
+from vendor_risk.findings import repository as findings_repo
+from vendor_risk.findings import service as findings_service
+from vendor_risk.findings.models import Finding
+from vendor_risk.notify.outbox import emit_event, enqueue_email
+from vendor_risk.questionnaires import repository as templates_repo
+from vendor_risk.questionnaires.models import Answer, Template
+from vendor_risk.questionnaires.scoring import score, visibility
+from vendor_risk.settings import Settings
+
+# Touching a link's last_used_at on every request would write on every page view.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def portal_actor(state: repo.AssessmentState) -> Actor:
+    """The partner acting through a link: named by the address the link was sent to."""
+    return Actor(id=None, label=f"{state.recipient_email} ({state.partner_name}, portal link)")
+
+
+def link_url(settings: Settings, token: str) -> str:
+    return f"{settings.public_url}/q/{token}"
+
+
+async def _state(conn: asyncpg.Connection, assessment_id: UUID, *, for_update: bool) -> repo.AssessmentState:
+    state = await repo.get_state(conn, assessment_id, for_update=for_update)
+    if state is None:
+        raise not_found("assessment", assessment_id)
+    return state
+
+
+async def load(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> Assessment:
+    found = await repo.get_assessment(conn, assessment_id, today)
+    if found is None:
+        raise not_found("assessment", assessment_id)
+    return found
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(UTC).date()
+
+
+# --- sending ----------------------------------------------------------------------------------
+
+
+class _Partner(msgspec.Struct, kw_only=True):
+    id: UUID
+    name: str
+    status: str
+    tier: str
+
+
+async def _lock_partner(conn: asyncpg.Connection, partner_id: UUID) -> _Partner:
+    row = await conn.fetchrow(
+        "SELECT id, name, status, tier FROM partners WHERE id = $1 FOR UPDATE", partner_id
+    )
+    if row is None:
+        raise not_found("partner", partner_id)
+    return msgspec.convert(dict(row), _Partner)
+
+
+async def _recipient(
+    conn: asyncpg.Connection, partner_id: UUID, recipient: Recipient | None
+) -> tuple[UUID | None, str, str, str]:
+    """(contact id, email, name, locale) of whom to send to; the primary contact by default."""
+    if recipient is not None and recipient.email is not None and recipient.contact_id is None:
+        if not recipient.name:
+            raise field_error("recipient.name", "give the name of the person the email is for")
+        return None, recipient.email, recipient.name, recipient.locale or "zh-CN"
+    row = await conn.fetchrow(
+        """
+        SELECT id, email, name, locale FROM partner_contacts
+        WHERE partner_id = $1 AND ($2::uuid IS NULL AND is_primary OR id = $2)
+        ORDER BY position, created_at LIMIT 1
+        """,
+        partner_id,
+        recipient.contact_id if recipient else None,
+    )
+    if row is None:
+        if recipient is not None and recipient.contact_id is not None:
+            raise field_error("recipient.contact_id", "not a contact of this partner")
+        raise field_error("recipient", "the partner has no primary contact: name a contact or an email")
+    locale = recipient.locale if recipient is not None and recipient.locale else row["locale"]
+    return row["id"], row["email"], row["name"], locale
+
+
+async def _templates(conn: asyncpg.Connection, keys: Sequence[str]) -> list[tuple[UUID, Template]]:
+    found: list[tuple[UUID, Template]] = []
+    for index, key in enumerate(dict.fromkeys(keys)):
+        stored = await templates_repo.get_version(conn, key)
+        if stored is None:
+            raise field_error(f"questionnaires[{index}]", f"no questionnaire {key!r} is loaded")
+        found.append((stored.id, stored.content))
+    return found
+
+
+async def _sender(conn: asyncpg.Connection, actor: Actor, owner_id: UUID | None) -> tuple[str, str]:
+    """(name, email) partners are told to contact: the sender, else the partner's owner."""
+    for user_id in (actor.id, owner_id):
+        contact = await repo.user_contact(conn, user_id)
+        if contact is not None:
+            return contact[0], contact[1]
+    return actor.label, ""
+
+
+async def _send(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: AssessmentCreate,
+    settings: Settings,
+    now: datetime,
+) -> SentAssessment | UUID:
+    """Send inside the caller's transaction; the open assessment's id when one exists."""
+    today = _today(now)
+    partner = await _lock_partner(conn, partner_id)
+    if partner.status == "offboarded":
+        raise Problem(409, "partner-offboarded", "an offboarded partner receives no assessments")
+    due_on = data.due_on or default_due_on(today)
+    if due_on < today:
+        raise field_error("due_on", "must not be in the past")
+    contact_id, email, name, locale = await _recipient(conn, partner_id, data.recipient)
+    templates = await _templates(conn, data.questionnaires or default_questionnaires(partner.tier, data.kind))
+    keys = [t.key for _, t in templates]
+    previous = await repo.previous_answers(conn, partner_id, keys)
+    latest_previous = max(previous, key=lambda p: p.submitted_at, default=None)
+    owner_id = await conn.fetchval("SELECT owner_id FROM partners WHERE id = $1", partner_id)
+    assessment_id = await repo.insert_assessment(
+        conn,
+        {
+            "partner_id": partner_id,
+            "kind": data.kind,
+            "recipient_contact_id": contact_id,
+            "recipient_email": email,
+            "recipient_name": name,
+            "locale": locale,
+            "message": data.message,
+            "reason": data.reason,
+            "due_on": due_on,
+            "previous_assessment_id": latest_previous.assessment_id if latest_previous else None,
+            "sent_by": actor.id,
+            "sent_by_label": actor.label,
+            "sent_at": now,
+        },
+    )
+    if assessment_id is None:
+        existing = await repo.open_assessment_of(conn, partner_id, data.kind == "offboarding")
+        assert existing is not None  # noqa: S101 - the insert conflicted with it
+        return existing
+    # A reassessment starts from the partner's previous answers, to confirm or change.
+    prefilling = data.kind in ("periodic", "triggered")
+    by_key = {p.template_key: p.answers for p in previous}
+    for position, (template_id, template) in enumerate(templates):
+        answers, sections = (
+            prefill(template, by_key[template.key])
+            if prefilling and template.key in by_key
+            else ({}, frozenset())
+        )
+        await repo.insert_part(
+            conn, assessment_id, position, template_id, template.key, answers, sorted(sections)
+        )
+    sent = await _issue_link(conn, actor, assessment_id, settings, now, owner_id=owner_id)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="assessment.sent",
+        entity_type="assessment",
+        entity_id=assessment_id,
+        after=sent.assessment,
+    )
+    await emit_event(
+        conn,
+        "assessment.sent",
+        {
+            "assessment_id": assessment_id,
+            "partner_id": partner_id,
+            "kind": data.kind,
+            "questionnaires": [f"{t.key}@{t.version}" for _, t in templates],
+            "due_on": due_on,
+        },
+        dedupe_key=f"assessment.sent:{assessment_id}",
+    )
+    return sent
+
+
+async def _issue_link(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    assessment_id: UUID,
+    settings: Settings,
+    now: datetime,
+    *,
+    owner_id: UUID | None,
+) -> SentAssessment:
+    """A fresh token for the assessment, emailed to its recipient through the outbox."""
+    state = await _state(conn, assessment_id, for_update=False)
+    token = generate_token()
+    expires_at = link_expiry(now, state.due_on, settings.portal_link_days)
+    await repo.insert_link(conn, assessment_id, hash_token(token), expires_at)
+    assessment = await load(conn, assessment_id, _today(now))
+    sender_name, sender_email = await _sender(conn, actor, owner_id)
+    message = await conn.fetchval("SELECT message FROM assessments WHERE id = $1", assessment_id)
+    email = emails.invitation(
+        to=state.recipient_email,
+        lang=state.locale,
+        recipient_name=state.recipient_name,
+        partner_name=state.partner_name,
+        questionnaires=[q.title.get(state.locale) for q in assessment.questionnaires],
+        due_on=state.due_on,
+        message=message,
+        link=link_url(settings, token),
+        expires=expires_at,
+        sender_name=sender_name,
+        sender_email=sender_email,
+    )
+    await enqueue_email(conn, topic="assessment.invitation", email=email)
+    return SentAssessment(assessment=assessment, link=link_url(settings, token), link_expires_at=expires_at)
+
+
+async def send_assessment(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: AssessmentCreate,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> SentAssessment:
+    """Send questionnaires to a partner contact: the assessment, its parts (pre-filled for
+    a reassessment), a link (token shown once, stored hashed) and the email through the
+    outbox, in one transaction. A second open assessment of the same purpose is a 409."""
+    async with conn.transaction():
+        sent = await _send(conn, actor, partner_id, data, settings, now)
+        if isinstance(sent, UUID):
+            raise Problem(
+                409,
+                "assessment-open",
+                f"the partner already has an open assessment {sent}: resend or cancel it",
+                open_assessment_id=str(sent),
+            )
+    return sent
+
+
+async def send_due_assessment(
+    conn: asyncpg.Connection,
+    partner_id: UUID,
+    kind: Literal["periodic", "triggered"],
+    settings: Settings,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    actor: Actor = SYSTEM,
+) -> SentAssessment | None:
+    """For the worker's sweep: send the tier's default questionnaires to the primary
+    contact. Idempotent: returns None (and changes nothing) when the partner already has
+    an open assessment, so a sweep run twice or by two workers sends one."""
+    async with conn.transaction():
+        sent = await _send(conn, actor, partner_id, AssessmentCreate(kind=kind, reason=reason), settings, now)
+        if isinstance(sent, UUID):
+            return None
+    return sent
+
+
+async def resend(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    assessment_id: UUID,
+    data: Resend,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> SentAssessment:
+    """Issue a new link (the old one dies at once) and email it; optionally a new due date."""
+    today = _today(now)
+    async with conn.transaction():
+        state = await _state(conn, assessment_id, for_update=True)
+        if state.status in ("cancelled", "expired"):
+            raise Problem(409, "assessment-closed", f"the assessment is {state.status}: send a new one")
+        due_on = data.due_on or (state.due_on if state.due_on >= today else default_due_on(today))
+        if due_on < today:
+            raise field_error("due_on", "must not be in the past")
+        before = await load(conn, assessment_id, today)
+        await repo.revoke_links(conn, assessment_id, "resent")
+        columns: dict[str, object] = {"due_on": due_on}
+        if data.message is not None:
+            columns["message"] = data.message
+        await repo.set_status(conn, assessment_id, state.status, **columns)
+        owner_id = await conn.fetchval("SELECT owner_id FROM partners WHERE id = $1", state.partner_id)
+        sent = await _issue_link(conn, actor, assessment_id, settings, now, owner_id=owner_id)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="assessment.resent",
+            entity_type="assessment",
+            entity_id=assessment_id,
+            before=before,
+            after=sent.assessment,
+        )
+    return sent
+
+
+async def cancel(
+    conn: asyncpg.Connection, actor: Actor, assessment_id: UUID, data: Cancel, *, now: datetime
+) -> Assessment:
+    """Cancel an assessment the partner has not submitted; its link dies at once."""
+    today = _today(now)
+    async with conn.transaction():
+        state = await _state(conn, assessment_id, for_update=True)
+        if state.status not in EDITABLE_STATUSES:
+            raise Problem(
+                409, "assessment-not-cancellable", f"an assessment that is {state.status} cannot be cancelled"
+            )
+        before = await load(conn, assessment_id, today)
+        await repo.revoke_links(conn, assessment_id, "cancelled")
+        await repo.set_status(conn, assessment_id, "cancelled", closed_reason=data.reason)
+        after = await load(conn, assessment_id, today)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="assessment.cancelled",
+            entity_type="assessment",
+            entity_id=assessment_id,
+            before=before,
+            after=after,
+        )
+    return after
+
+
+async def revoke_partner_links(
+    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, reason: str
+) -> list[UUID]:
+    """Kill every live portal link of a partner (an incident's containment: a leaked
+    mailbox must not answer for the partner). The assessments stay open; a resend issues
+    new links. Returns the assessments whose link died."""
+    async with conn.transaction():
+        affected = await repo.revoke_partner_links(conn, partner_id)
+        for assessment_id in affected:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="assessment.link_revoked",
+                entity_type="assessment",
+                entity_id=assessment_id,
+                after={"reason": reason},
+            )
+    return affected
+
+
+# --- the portal -----------------------------------------------------------------------------------
+
+
+class LinkRefused(Problem):
+    """A token that opens nothing: 404 when unknown, 410 when it died (``reason`` says why)."""
+
+    def __init__(self, status_code: int, reason: str, contact: tuple[str, str] | None = None) -> None:
+        super().__init__(status_code, f"portal-link-{reason}", f"portal link {reason}")
+        self.reason = reason
+        self.contact = contact
+
+
+async def open_link(conn: asyncpg.Connection, token: str, now: datetime) -> repo.LinkRow:
+    """The link a token opens, or LinkRefused: unknown → 404; resent, cancelled, expired
+    or revoked → 410 with whom to contact."""
+    if not looks_like_token(token):
+        raise LinkRefused(404, "unknown")
+    link = await repo.find_link(conn, hash_token(token))
+    if link is None:
+        raise LinkRefused(404, "unknown")
+    contact = (link.contact_name, link.contact_email) if link.contact_email else None
+    if link.revoked_reason is not None:
+        raise LinkRefused(410, link.revoked_reason, contact)
+    if link.status in ("cancelled", "expired"):
+        raise LinkRefused(410, link.status, contact)
+    if link.expires_at < now:
+        raise LinkRefused(410, "expired", contact)
+    if link.last_used_at is None or now - link.last_used_at > LAST_USED_RESOLUTION:
+        await repo.touch_link(conn, link.id, now)
+    return link
+
+
+class PortalView(msgspec.Struct, kw_only=True):
+    """What a portal page needs about its assessment (one round of queries)."""
+
+    state: repo.AssessmentState
+    parts: list[repo.PartRow]
+    evidence: list[Evidence]
+    # The latest request for changes, while the partner is making them.
+    review_note: str | None
+    review_comments: dict[tuple[str, str], str]
+    previous_submitted_at: datetime | None
+    contact: tuple[str, str] | None
+
+
+async def portal_view(conn: asyncpg.Connection, link: repo.LinkRow) -> PortalView:
+    state = await _state(conn, link.assessment_id, for_update=False)
+    reviews = await repo.list_reviews(conn, state.id)
+    latest = reviews[0] if reviews and state.status == "changes_requested" else None
+    previous_at = None
+    if state.previous_assessment_id is not None:
+        previous_at = await conn.fetchval(
+            "SELECT submitted_at FROM assessments WHERE id = $1", state.previous_assessment_id
+        )
+    return PortalView(
+        state=state,
+        parts=await repo.get_parts(conn, state.id),
+        evidence=await repo.list_evidence(conn, state.id),
+        review_note=latest.note if latest else None,
+        review_comments={(c.questionnaire, c.question_id): c.comment for c in latest.comments}
+        if latest
+        else {},
+        previous_submitted_at=previous_at,
+        contact=(link.contact_name, link.contact_email) if link.contact_email else None,
+    )
+
+
+def unconfirmed_sections(part: repo.PartRow) -> frozenset[str]:
+    return frozenset(s for s in part.prefilled_sections if s not in part.saved_sections)
+
+
+def part_states(view: PortalView) -> list[PartState]:
+    return [
+        PartState(
+            template=part.template,
+            answers=part.answers,
+            evidence=frozenset(e.question_id for e in view.evidence if e.questionnaire == part.template_key),
+            unconfirmed_sections=unconfirmed_sections(part),
+        )
+        for part in view.parts
+    ]
+
+
+class Upload(msgspec.Struct, kw_only=True):
+    question_id: str
+    filename: str
+    data: bytes
+
+
+class SaveResult(msgspec.Struct, kw_only=True):
+    outcome: Literal["saved", "conflict", "invalid"]
+    answers_version: int
+    # Question id -> error code (forms.FieldError or an upload problem).
+    errors: dict[str, str] = msgspec.field(default_factory=dict)
+    # On a conflict: the saved answers of the section's questions.
+    theirs: dict[str, Answer] = msgspec.field(default_factory=dict)
+    uploaded: list[Evidence] = msgspec.field(default_factory=list)
+    removed: Evidence | None = None
+    # Questions of the section that the save brought into view, unanswered.
+    newly_shown: list[str] = msgspec.field(default_factory=list)
+
+
+def _refuse_locked(state: repo.AssessmentState) -> None:
+    if state.status not in EDITABLE_STATUSES:
+        raise Problem(
+            409, "assessment-locked", f"the assessment is {state.status}: answers can no longer change"
+        )
+
+
+def _upload_error(upload: Upload) -> str | None:
+    try:
+        documents.check_upload(upload.data, upload.filename)
+    except Problem as exc:
+        return {413: "file_size", 415: "file_type"}.get(exc.status_code, "file_empty")
+    return None
+
+
+async def save_section(
+    conn: asyncpg.Connection,
+    link: repo.LinkRow,
+    *,
+    part_index: int,
+    section_id: str,
+    answers: dict[str, Answer | None],
+    form_errors: dict[str, str],
+    base_version: int,
+    uploads: Sequence[Upload],
+    remove: UUID | None,
+    settings: Settings,
+) -> SaveResult:
+    """Save one section's answers from the portal, with its evidence changes.
+
+    Optimistic concurrency on the assessment's answer version: if the section was saved
+    after ``base_version`` (the version the page showed) with different answers, nothing is
+    overwritten and the result is a conflict carrying the saved answers. Saves of other
+    sections merge. Files are additive, so they are stored even on a conflict. Invalid
+    input saves nothing and comes back as errors per question.
+    """
+    async with conn.transaction():
+        state = await _state(conn, link.assessment_id, for_update=True)
+        _refuse_locked(state)
+        parts = await repo.get_parts(conn, state.id)
+        if not 0 <= part_index < len(parts):
+            raise not_found("section", f"{part_index}/{section_id}")
+        part = parts[part_index]
+        template = part.template
+        try:
+            question_ids = section_question_ids(template, section_id)
+        except KeyError:
+            raise not_found("section", f"{part_index}/{section_id}") from None
+        errors = dict(form_errors)
+        for upload in uploads:
+            if upload.question_id not in question_ids:
+                raise not_found("question", upload.question_id)
+            problem = _upload_error(upload)
+            if problem is not None:
+                errors[upload.question_id] = problem
+        given = {k: v for k, v in answers.items() if v is not None}
+        for error in validate_section(template, section_id, given):
+            errors.setdefault(error.field.split(".")[1], "choice")
+        if errors:
+            return SaveResult(outcome="invalid", answers_version=state.answers_version, errors=errors)
+
+        actor = portal_actor(state)
+        uploaded = [await _store_upload(conn, state, part, upload, actor, settings) for upload in uploads]
+        removed = await _remove_upload(conn, state, part, remove, question_ids) if remove else None
+
+        current = {qid: part.answers[qid] for qid in question_ids if qid in part.answers}
+        merged = merge_section(part.answers, question_ids, answers)
+        proposed = {qid: merged[qid] for qid in question_ids if qid in merged}
+        if part.saved_sections.get(section_id, 0) > base_version and proposed != current:
+            return SaveResult(
+                outcome="conflict",
+                answers_version=state.answers_version,
+                theirs=current,
+                uploaded=uploaded,
+                removed=removed,
+            )
+        version = await repo.bump_answers_version(
+            conn, state.id, "in_progress" if state.status == "sent" else state.status
+        )
+        await repo.save_part(conn, state.id, part_index, merged, section_id, version)
+        shown_before = visibility(template, part.answers)
+        shown_after = visibility(template, merged)
+        newly_shown = [
+            qid for qid in question_ids if shown_after[qid] and not shown_before[qid] and qid not in merged
+        ]
+        await audit.record(
+            conn,
+            actor=actor,
+            action="assessment.section_saved",
+            entity_type="assessment",
+            entity_id=state.id,
+            before={"questionnaire": template.key, "section": section_id, "answers": current},
+            after={
+                "questionnaire": template.key,
+                "section": section_id,
+                "answers": proposed,
+                "answers_version": version,
+            },
+        )
+    return SaveResult(
+        outcome="saved", answers_version=version, uploaded=uploaded, removed=removed, newly_shown=newly_shown
+    )
+
+
+async def _store_upload(
+    conn: asyncpg.Connection,
+    state: repo.AssessmentState,
+    part: repo.PartRow,
+    upload: Upload,
+    actor: Actor,
+    settings: Settings,
+) -> Evidence:
+    filename = documents.clean_filename(upload.filename)
+    content_type = documents.check_upload(upload.data, filename)
+    info = await documents.store_document(
+        conn,
+        key=settings.current_data_key,
+        data=upload.data,
+        filename=filename,
+        content_type=content_type,
+        purpose="assessment_evidence",
+        actor=actor,
+    )
+    evidence = await repo.insert_evidence(conn, state.id, part.template_key, upload.question_id, info.id)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="assessment.evidence_uploaded",
+        entity_type="assessment",
+        entity_id=state.id,
+        after=evidence,
+    )
+    return evidence
+
+
+async def _remove_upload(
+    conn: asyncpg.Connection,
+    state: repo.AssessmentState,
+    part: repo.PartRow,
+    evidence_id: UUID,
+    question_ids: Sequence[str],
+) -> Evidence:
+    evidence = await repo.get_evidence(conn, state.id, evidence_id)
+    if (
+        evidence is None
+        or evidence.questionnaire != part.template_key
+        or evidence.question_id not in question_ids
+    ):
+        raise not_found("evidence", evidence_id)
+    await repo.remove_evidence(conn, state.id, evidence_id)
+    await audit.record(
+        conn,
+        actor=portal_actor(state),
+        action="assessment.evidence_removed",
+        entity_type="assessment",
+        entity_id=state.id,
+        before=evidence,
+    )
+    return evidence
+
+
+class SubmitResult(msgspec.Struct, kw_only=True):
+    submitted: bool
+    missing: list[MissingItem] = msgspec.field(default_factory=list)
+
+
+async def submit(
+    conn: asyncpg.Connection, link: repo.LinkRow, submitter: str, settings: Settings, *, now: datetime
+) -> SubmitResult:
+    """Submit from the portal: refused with every missing item, or — in one transaction —
+    answers locked, each questionnaire scored, findings reconciled, the receipt hash
+    recorded, the risk owner emailed and ``assessment.submitted`` emitted. Submitting
+    twice (a double click) is a no-op."""
+    today = _today(now)
+    async with conn.transaction():
+        state = await _state(conn, link.assessment_id, for_update=True)
+        if state.status in SUBMITTED_STATUSES:
+            return SubmitResult(submitted=True)
+        _refuse_locked(state)
+        parts = await repo.get_parts(conn, state.id)
+        evidence = await repo.list_evidence(conn, state.id)
+        states = [
+            PartState(
+                template=p.template,
+                answers=p.answers,
+                evidence=frozenset(e.question_id for e in evidence if e.questionnaire == p.template_key),
+                unconfirmed_sections=unconfirmed_sections(p),
+            )
+            for p in parts
+        ]
+        missing = missing_items(states)
+        if missing:
+            return SubmitResult(submitted=False, missing=missing)
+
+        results = [(p.template, score(p.template, p.answers)) for p in parts]
+        combined = combine_scores(results)
+        digest = receipt_hash(
+            state.id,
+            now,
+            [
+                ReceiptPart(questionnaire=p.template_key, version=p.template.version, answers=p.answers)
+                for p in parts
+            ],
+            [
+                ReceiptEvidence(questionnaire=e.questionnaire, question_id=e.question_id, sha256=e.sha256)
+                for e in evidence
+            ],
+        )
+        actor = Actor(
+            id=None, label=f"{submitter} <{state.recipient_email}> ({state.partner_name}, portal link)"
+        )
+        raised = [
+            RaisedFinding(questionnaire=t.key, finding=f, answer=answers.get(f.question_id))
+            for (t, result), answers in zip(results, (p.answers for p in parts), strict=True)
+            for f in result.findings
+        ]
+        opened = await findings_service.apply_submission(
+            conn,
+            actor,
+            partner_id=state.partner_id,
+            assessment_id=state.id,
+            raised=raised,
+            submitted_keys={p.template_key for p in parts},
+            today=today,
+        )
+        before = await load(conn, state.id, today)
+        await repo.set_part_scores(conn, state.id, [r.score for _, r in results])
+        await repo.set_status(
+            conn,
+            state.id,
+            "submitted",
+            score=combined.score,
+            score_breakdown=msgspec.to_builtins(combined),
+            receipt_hash=digest,
+            submitted_at=now,
+            submitted_by=submitter,
+        )
+        after = await load(conn, state.id, today)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="assessment.submitted",
+            entity_type="assessment",
+            entity_id=state.id,
+            before=before,
+            after=after,
+        )
+        await _notify_submitted(conn, state, after, combined, opened, settings, now)
+    return SubmitResult(submitted=True)
+
+
+async def _notify_submitted(
+    conn: asyncpg.Connection,
+    state: repo.AssessmentState,
+    after: Assessment,
+    combined: CombinedScore,
+    opened: list[Finding],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    reviewer = await repo.user_contact(conn, state.partner_owner_id) or await repo.user_contact(
+        conn, state.sent_by
+    )
+    if reviewer is not None:
+        _, email, locale = reviewer
+        await enqueue_email(
+            conn,
+            topic="assessment.submitted",
+            email=emails.submitted(
+                to=email,
+                lang=locale,
+                partner_name=state.partner_name,
+                kind=state.kind,
+                submitter=after.submitted_by or "",
+                submitted_at=now,
+                score=combined.score,
+                opened=len(opened),
+                critical=len(combined.failed_critical),
+                review_url=f"{settings.public_url}/api/v1/assessments/{state.id}",
+            ),
+            dedupe_key=f"assessment:{state.id}:submitted:{after.receipt_hash}",
+        )
+    await emit_event(
+        conn,
+        "assessment.submitted",
+        {
+            "assessment_id": state.id,
+            "partner_id": state.partner_id,
+            "kind": state.kind,
+            "score": combined.score,
+            "failed_critical": combined.failed_critical,
+            "findings_opened": [f.id for f in opened],
+            "receipt_hash": after.receipt_hash,
+        },
+        dedupe_key=f"assessment.submitted:{state.id}:{after.receipt_hash}",
+    )
+
+
+async def partner_findings(conn: asyncpg.Connection, link: repo.LinkRow) -> list[findings_repo.PortalFinding]:
+    partner_id = await conn.fetchval("SELECT partner_id FROM assessments WHERE id = $1", link.assessment_id)
+    return await findings_repo.partner_open_findings(conn, partner_id)
+
+
+async def respond_to_finding(
+    conn: asyncpg.Connection,
+    link: repo.LinkRow,
+    finding_id: UUID,
+    plan: str,
+    planned_on: date,
+    *,
+    now: datetime,
+) -> None:
+    """The partner's plan and date for one of its own open findings."""
+    state = await _state(conn, link.assessment_id, for_update=False)
+    await findings_service.respond(
+        conn, portal_actor(state), state.partner_id, finding_id, plan, planned_on, _today(now)
+    )
+
+
+# --- review -------------------------------------------------------------------------------------------
+
+
+async def review(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    assessment_id: UUID,
+    data: ReviewCreate,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> AssessmentDetail:
+    """Approve, reject or request changes on a submitted assessment.
+
+    ``request_changes`` unlocks the answers and keeps the partner's link alive (extending
+    it if it would soon die); the partner sees the note and the per-question comments in
+    the portal and is emailed. Approving clears the partner's "due for reassessment" mark.
+    """
+    today = _today(now)
+    async with conn.transaction():
+        state = await _state(conn, assessment_id, for_update=True)
+        if data.version is not None and data.version != state.version:
+            raise stale_version("assessment", data.version, state.version)
+        if state.status != "submitted":
+            raise Problem(
+                409,
+                "assessment-not-submitted",
+                f"only a submitted assessment can be reviewed (it is {state.status})",
+            )
+        parts = await repo.get_parts(conn, assessment_id)
+        questions = {(p.template_key, q.id) for p in parts for _, q in p.template.questions()}
+        for index, comment in enumerate(data.comments):
+            if (comment.questionnaire, comment.question_id) not in questions:
+                raise field_error(
+                    f"comments[{index}]", f"no question {comment.question_id!r} in {comment.questionnaire!r}"
+                )
+        if data.decision == "request_changes" and not (data.note.strip() or data.comments):
+            raise field_error("note", "say what the partner should change (a note or per-question comments)")
+        before = await load(conn, assessment_id, today)
+        await repo.insert_review(
+            conn, assessment_id, data.decision, data.note, data.comments, actor.id, actor.label
+        )
+        status = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[
+            data.decision
+        ]
+        await repo.set_status(conn, assessment_id, status, reviewed_at=now, reviewed_by=actor.id)  # type: ignore[arg-type]
+        if data.decision == "approve" and state.kind != "offboarding":
+            await conn.execute(
+                """
+                UPDATE partners SET reassessment_due_at = NULL, reassessment_due_reason = NULL
+                WHERE id = $1 AND reassessment_due_at IS NOT NULL
+                """,
+                state.partner_id,
+            )
+        if data.decision == "request_changes":
+            await repo.extend_link(conn, assessment_id, now + timedelta(days=settings.portal_link_days))
+            sender_name, sender_email = await _sender(conn, actor, state.partner_owner_id)
+            await enqueue_email(
+                conn,
+                topic="assessment.changes_requested",
+                email=emails.changes_requested(
+                    to=state.recipient_email,
+                    lang=state.locale,
+                    recipient_name=state.recipient_name,
+                    partner_name=state.partner_name,
+                    note=data.note,
+                    sender_name=sender_name,
+                    sender_email=sender_email,
+                ),
+            )
+        after = await load(conn, assessment_id, today)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="assessment.reviewed",
+            entity_type="assessment",
+            entity_id=assessment_id,
+            before=before,
+            after={
+                "decision": data.decision,
+                "note": data.note,
+                "comments": data.comments,
+                "assessment": after,
+            },
+        )
+        await emit_event(
+            conn,
+            "assessment.reviewed",
+            {
+                "assessment_id": assessment_id,
+                "partner_id": state.partner_id,
+                "kind": state.kind,
+                "decision": data.decision,
+                "score": state.score,
+            },
+        )
+    return await detail(conn, assessment_id, today)
+
+
+async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> AssessmentDetail:
+    """Everything a reviewer reads: answers, evidence, score breakdown, rating, findings,
+    the diff with the previous assessment and the reviews."""
+    assessment = await load(conn, assessment_id, today)
+    state = await _state(conn, assessment_id, for_update=False)
+    parts = await repo.get_parts(conn, assessment_id)
+    combined = msgspec.convert(state.score_breakdown, CombinedScore) if state.score_breakdown else None
+    rating: Rating | None = None
+    if assessment.status in SUBMITTED_STATUSES:
+        counts = await findings_repo.open_counts(conn, state.partner_id, today)
+        rating = rate(state.partner_tier, assessment.score, counts)  # type: ignore[arg-type]
+    findings = await findings_repo.list_findings(
+        conn, findings_repo.ListFilters(assessment_id=assessment_id), today, None, 500
+    )
+    return AssessmentDetail(
+        **msgspec.structs.asdict(assessment),
+        answers=[
+            PartAnswers(
+                questionnaire=p.template_key,
+                version=p.template.version,
+                title=p.template.title,
+                answers=p.answers,
+            )
+            for p in parts
+        ],
+        evidence=await repo.list_evidence(conn, assessment_id),
+        score_breakdown=combined,
+        rating=rating,
+        findings=findings,
+        diff=await _diff(conn, assessment_id, state.previous_assessment_id, parts, assessment.score),
+        reviews=await repo.list_reviews(conn, assessment_id),
+    )
+
+
+async def _diff(
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    previous_id: UUID | None,
+    parts: Sequence[repo.PartRow],
+    current_score: float | None,
+) -> AssessmentDiff | None:
+    if previous_id is None:
+        return None
+    previous_parts = await repo.get_parts(conn, previous_id)
+    previous = await repo.get_state(conn, previous_id)
+    if previous is None:
+        return None
+    before_scores: dict[str | None, float | None] = {p.template_key: p.score for p in previous_parts}
+    before_scores[None] = previous.score
+    after_scores: dict[str | None, float | None] = {p.template_key: p.score for p in parts}
+    after_scores[None] = current_score
+    return AssessmentDiff(
+        previous_assessment_id=previous_id,
+        previous_submitted_at=previous.submitted_at,
+        changes=diff_answers(
+            {p.template_key: p.answers for p in previous_parts}, {p.template_key: p.answers for p in parts}
+        ),
+        scores=score_changes(before_scores, after_scores),
+    )
+
+
+async def evidence_file(
+    conn: asyncpg.Connection, assessment_id: UUID, evidence_id: UUID, settings: Settings
+) -> tuple[documents.DocumentInfo, bytes]:
+    """An evidence file's original bytes, for staff."""
+    document_id = await repo.evidence_document(conn, assessment_id, evidence_id)
+    found = await documents.read_document(conn, settings.data_keys, document_id) if document_id else None
+    if found is None:
+        raise not_found("evidence", evidence_id)
+    return found
+
+
+# --- for the worker -----------------------------------------------------------------------------------
+
+
+class DueReminder(msgspec.Struct, frozen=True, kw_only=True):
+    assessment_id: UUID
+    # "d7", "d3", "d1" before the due date, "overdue" after it.
+    reminder: str
+
+
+async def reminders_due(conn: asyncpg.Connection, today: date) -> list[DueReminder]:
+    """Which reminder each assessment awaiting the partner should get today (one query):
+    the nearest of D-7, D-3, D-1 reached and not yet sent, or ``overdue`` once past due."""
+    due: list[DueReminder] = []
+    for candidate in await repo.reminder_candidates(conn, today + timedelta(days=7)):
+        if candidate.due_on < today:
+            code = "overdue"
+        else:
+            days = reminder_due(candidate.due_on, today)
+            code = f"d{days}" if days is not None else ""
+        if code and code not in candidate.sent:
+            due.append(DueReminder(assessment_id=candidate.assessment_id, reminder=code))
+    return due
+
+
+async def send_reminder(conn: asyncpg.Connection, assessment_id: UUID, reminder: str, *, today: date) -> bool:
+    """Send one reminder through the outbox, once ever per due date (recorded in
+    ``assessment_reminders``); ``overdue`` also tells the partner's owner. Returns whether
+    it was sent now."""
+    async with conn.transaction():
+        state = await _state(conn, assessment_id, for_update=True)
+        if state.status not in EDITABLE_STATUSES:
+            return False
+        if not await repo.record_reminder(conn, assessment_id, state.due_on, reminder):
+            return False
+        sender_name, sender_email = await _sender(
+            conn, Actor(id=state.sent_by, label=state.sent_by_label), state.partner_owner_id
+        )
+        overdue = reminder == "overdue"
+        key = f"assessment:{assessment_id}:{state.due_on.isoformat()}:{reminder}"
+        await enqueue_email(
+            conn,
+            topic="assessment.reminder",
+            email=emails.reminder(
+                to=state.recipient_email,
+                lang=state.locale,
+                recipient_name=state.recipient_name,
+                partner_name=state.partner_name,
+                due_on=state.due_on,
+                days=max(0, (state.due_on - today).days),
+                overdue=overdue,
+                sent_on=state.sent_at.date(),
+                sender_name=sender_name,
+                sender_email=sender_email,
+            ),
+            dedupe_key=key,
+        )
+        owner = await repo.user_contact(conn, state.partner_owner_id)
+        if overdue and owner is not None:
+            await enqueue_email(
+                conn,
+                topic="assessment.escalation",
+                email=emails.escalation(
+                    to=owner[1],
+                    lang=owner[2],
+                    partner_name=state.partner_name,
+                    kind=state.kind,
+                    due_on=state.due_on,
+                    recipient=f"{state.recipient_name} <{state.recipient_email}>",
+                ),
+                dedupe_key=f"{key}:owner",
+            )
+        if overdue:
+            await emit_event(
+                conn,
+                "assessment.overdue",
+                {"assessment_id": assessment_id, "partner_id": state.partner_id, "due_on": state.due_on},
+                dedupe_key=f"assessment.overdue:{assessment_id}:{state.due_on.isoformat()}",
+            )
+        await audit.record(
+            conn,
+            actor=SYSTEM,
+            action="assessment.reminded",
+            entity_type="assessment",
+            entity_id=assessment_id,
+            after={"reminder": reminder, "due_on": state.due_on},
+        )
+    return True
+
+
+async def expire_overdue(conn: asyncpg.Connection, *, today: date, grace_days: int) -> list[UUID]:
+    """Expire assessments awaiting the partner more than ``grace_days`` past due; their
+    links die. Idempotent; returns the expired assessments."""
+    expired: list[UUID] = []
+    for assessment_id in await repo.overdue_beyond(conn, today - timedelta(days=grace_days)):
+        async with conn.transaction():
+            state = await _state(conn, assessment_id, for_update=True)
+            if state.status not in EDITABLE_STATUSES:
+                continue
+            await repo.revoke_links(conn, assessment_id, "expired")
+            await repo.set_status(
+                conn,
+                assessment_id,
+                "expired",
+                closed_reason=f"not submitted {grace_days} days after the due date",
+            )
+            await audit.record(
+                conn,
+                actor=SYSTEM,
+                action="assessment.expired",
+                entity_type="assessment",
+                entity_id=assessment_id,
+                after={"due_on": state.due_on, "grace_days": grace_days},
+            )
+            expired.append(assessment_id)
+    return expired

@@ -1,0 +1,274 @@
+"""SQL for findings and risk acceptances."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk.findings.models import Finding, FindingDetail, RiskAcceptance
+
+# `$1` is today (UTC) wherever these appear.
+ACCEPTANCE_COLUMNS = """
+    r.id, r.finding_id, r.until, r.justification, r.accepted_by, r.accepted_by_label,
+    r.accepted_at, r.stale_at, r.stale_reason, (r.until < $1::date) AS expired
+"""
+# A live acceptance: not stale and not past its date.
+LIVE_ACCEPTANCE_SQL = "(r.stale_at IS NULL AND r.until >= $1::date)"
+
+FINDING_COLUMNS = f"""
+    f.id, f.partner_id, p.name AS partner_name, f.assessment_id, f.source,
+    f.template_key AS questionnaire, f.question_id, f.section_id, f.severity, f.title,
+    f.description, f.remediation, f.refs AS "references", f.answer, f.status, f.owner_id,
+    f.due_on, coalesce(f.status IN ('open', 'remediating') AND f.due_on < $1::date, false) AS overdue,
+    f.remediation_plan, f.partner_plan, f.partner_planned_on, f.partner_responded_at,
+    f.resolution_note, f.resolved_at,
+    (SELECT to_jsonb(x) FROM (
+        SELECT {ACCEPTANCE_COLUMNS} FROM risk_acceptances r
+        WHERE r.finding_id = f.id AND {LIVE_ACCEPTANCE_SQL}
+        ORDER BY r.accepted_at DESC LIMIT 1) x) AS acceptance,
+    f.created_at, f.updated_at, f.version
+"""
+
+
+def to_finding(row: asyncpg.Record) -> Finding:
+    return msgspec.convert(dict(row), Finding)
+
+
+async def get_finding(
+    conn: asyncpg.Connection, finding_id: UUID, today: date, *, for_update: bool = False
+) -> Finding | None:
+    if for_update:
+        await conn.execute("SELECT 1 FROM findings WHERE id = $1 FOR UPDATE", finding_id)
+    row = await conn.fetchrow(
+        f"SELECT {FINDING_COLUMNS} FROM findings f JOIN partners p ON p.id = f.partner_id WHERE f.id = $2",
+        today,
+        finding_id,
+    )
+    return to_finding(row) if row else None
+
+
+async def get_detail(conn: asyncpg.Connection, finding_id: UUID, today: date) -> FindingDetail | None:
+    row = await conn.fetchrow(
+        f"""
+        SELECT {FINDING_COLUMNS},
+               coalesce((SELECT jsonb_agg(to_jsonb(x) ORDER BY x.accepted_at DESC) FROM (
+                   SELECT {ACCEPTANCE_COLUMNS} FROM risk_acceptances r WHERE r.finding_id = f.id) x),
+                   '[]') AS acceptances
+        FROM findings f JOIN partners p ON p.id = f.partner_id WHERE f.id = $2
+        """,
+        today,
+        finding_id,
+    )
+    return msgspec.convert(dict(row), FindingDetail) if row else None
+
+
+class ListFilters(msgspec.Struct, kw_only=True):
+    partner_id: UUID | None = None
+    assessment_id: UUID | None = None
+    status: str | None = None
+    severity: str | None = None
+    owner_id: UUID | None = None
+    overdue: bool | None = None
+
+
+async def list_findings(
+    conn: asyncpg.Connection, filters: ListFilters, today: date, after: Sequence[Any] | None, limit: int
+) -> list[Finding]:
+    """Newest first by (created_at, id). ``assessment_id`` matches the assessment that
+    raised a finding or raised it again."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {FINDING_COLUMNS}
+        FROM findings f JOIN partners p ON p.id = f.partner_id
+        WHERE ($2::uuid IS NULL OR f.partner_id = $2)
+          AND ($3::uuid IS NULL OR f.assessment_id = $3 OR f.last_assessment_id = $3)
+          AND ($4::text IS NULL OR f.status = $4)
+          AND ($5::text IS NULL OR f.severity = $5)
+          AND ($6::uuid IS NULL OR f.owner_id = $6)
+          AND ($7::boolean IS NULL
+               OR coalesce(f.status IN ('open', 'remediating') AND f.due_on < $1::date, false) = $7)
+          AND ($8::timestamptz IS NULL OR (f.created_at, f.id) < ($8, $9::uuid))
+        ORDER BY f.created_at DESC, f.id DESC
+        LIMIT $10
+        """,
+        today,
+        filters.partner_id,
+        filters.assessment_id,
+        filters.status,
+        filters.severity,
+        filters.owner_id,
+        filters.overdue,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [to_finding(r) for r in rows]
+
+
+async def insert_finding(conn: asyncpg.Connection, fields: Mapping[str, Any]) -> UUID:
+    columns = list(fields)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+    finding_id: UUID = await conn.fetchval(
+        f"INSERT INTO findings ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id",
+        *fields.values(),
+    )
+    return finding_id
+
+
+async def update_finding(conn: asyncpg.Connection, finding_id: UUID, changes: Mapping[str, Any]) -> None:
+    # Column names come from a fixed allow-list in the service, never from the request.
+    assignments = "".join(f", {column} = ${i}" for i, column in enumerate(changes, start=2))
+    await conn.execute(
+        f"UPDATE findings SET updated_at = now(), version = version + 1{assignments} WHERE id = $1",
+        finding_id,
+        *changes.values(),
+    )
+
+
+class LiveRuleFinding(msgspec.Struct, kw_only=True):
+    id: UUID
+    questionnaire: str
+    question_id: str
+    answer: Any
+    status: str
+    accepted: bool
+
+
+async def live_rule_findings(
+    conn: asyncpg.Connection, partner_id: UUID, today: date
+) -> list[LiveRuleFinding]:
+    """The partner's open, remediating or accepted rule findings, locked for this transaction."""
+    rows = await conn.fetch(
+        f"""
+        SELECT f.id, f.template_key AS questionnaire, f.question_id, f.answer, f.status,
+               EXISTS (SELECT 1 FROM risk_acceptances r
+                       WHERE r.finding_id = f.id AND {LIVE_ACCEPTANCE_SQL}) AS accepted
+        FROM findings f
+        WHERE f.partner_id = $2 AND f.source = 'rule'
+          AND f.status IN ('open', 'remediating', 'accepted')
+        ORDER BY f.created_at
+        FOR UPDATE OF f
+        """,
+        today,
+        partner_id,
+    )
+    return [msgspec.convert(dict(r), LiveRuleFinding) for r in rows]
+
+
+async def insert_acceptance(
+    conn: asyncpg.Connection,
+    finding_id: UUID,
+    until: date,
+    justification: str,
+    accepted_by: UUID | None,
+    accepted_by_label: str,
+    today: date,
+) -> RiskAcceptance:
+    row = await conn.fetchrow(
+        f"""
+        WITH r AS (
+            INSERT INTO risk_acceptances (finding_id, until, justification, accepted_by, accepted_by_label)
+            VALUES ($2, $3, $4, $5, $6) RETURNING *
+        )
+        SELECT {ACCEPTANCE_COLUMNS} FROM r
+        """,
+        today,
+        finding_id,
+        until,
+        justification,
+        accepted_by,
+        accepted_by_label,
+    )
+    return msgspec.convert(dict(row), RiskAcceptance)
+
+
+async def stale_acceptances(conn: asyncpg.Connection, finding_ids: Sequence[UUID], reason: str) -> list[UUID]:
+    """Mark every live acceptance of these findings stale; the ids of the findings touched."""
+    rows = await conn.fetch(
+        """
+        UPDATE risk_acceptances SET stale_at = now(), stale_reason = $2
+        WHERE finding_id = ANY($1::uuid[]) AND stale_at IS NULL
+        RETURNING finding_id
+        """,
+        list(finding_ids),
+        reason,
+    )
+    return [r["finding_id"] for r in rows]
+
+
+async def lapse_expired(conn: asyncpg.Connection, today: date) -> list[UUID]:
+    """Mark acceptances past their date stale and reopen their findings; the findings' ids."""
+    rows = await conn.fetch(
+        """
+        WITH lapsed AS (
+            UPDATE risk_acceptances SET stale_at = now(), stale_reason = 'expired'
+            WHERE stale_at IS NULL AND until < $1
+            RETURNING finding_id
+        )
+        UPDATE findings f SET status = 'open', updated_at = now(), version = version + 1
+        FROM (SELECT DISTINCT finding_id FROM lapsed) l
+        WHERE f.id = l.finding_id AND f.status = 'accepted'
+        RETURNING f.id
+        """,
+        today,
+    )
+    return [r["id"] for r in rows]
+
+
+class PortalFinding(msgspec.Struct, kw_only=True):
+    id: UUID
+    questionnaire: str | None
+    question_id: str | None
+    severity: str
+    title: Any
+    remediation: Any
+    references: Any
+    partner_plan: str | None
+    partner_planned_on: date | None
+    partner_responded_at: datetime | None
+
+
+async def partner_open_findings(conn: asyncpg.Connection, partner_id: UUID) -> list[PortalFinding]:
+    """What the partner sees: its open and remediating findings, most severe first."""
+    rows = await conn.fetch(
+        """
+        SELECT id, template_key AS questionnaire, question_id, severity, title, remediation,
+               refs AS "references", partner_plan, partner_planned_on, partner_responded_at
+        FROM findings
+        WHERE partner_id = $1 AND status IN ('open', 'remediating')
+        ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], severity), created_at, id
+        """,
+        partner_id,
+    )
+    return [msgspec.convert(dict(r), PortalFinding) for r in rows]
+
+
+async def count_partner_open(conn: asyncpg.Connection, partner_id: UUID) -> int:
+    count: int = await conn.fetchval(
+        "SELECT count(*) FROM findings WHERE partner_id = $1 AND status IN ('open', 'remediating')",
+        partner_id,
+    )
+    return count
+
+
+async def open_counts(conn: asyncpg.Connection, partner_id: UUID, today: date) -> dict[str, int]:
+    """Findings by severity that carry risk nobody accepted: open, remediating, or accepted
+    with an acceptance that lapsed before the sweep reopened it."""
+    rows = await conn.fetch(
+        f"""
+        SELECT f.severity, count(*) AS n FROM findings f
+        WHERE f.partner_id = $2
+          AND (f.status IN ('open', 'remediating')
+               OR (f.status = 'accepted' AND NOT EXISTS (
+                   SELECT 1 FROM risk_acceptances r WHERE r.finding_id = f.id AND {LIVE_ACCEPTANCE_SQL})))
+        GROUP BY f.severity
+        """,
+        today,
+        partner_id,
+    )
+    return {r["severity"]: r["n"] for r in rows}

@@ -1,0 +1,98 @@
+"""Finding endpoints: list, raise by hand, update, accept a risk."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, patch, post
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from vendor_risk.auth.guards import requires_role
+from vendor_risk.auth.models import Role
+from vendor_risk.auth.routes import actor_of
+from vendor_risk.db import DbConnection
+from vendor_risk.findings import repository as repo
+from vendor_risk.findings import service
+from vendor_risk.findings.models import (
+    AcceptanceCreate,
+    Finding,
+    FindingCreate,
+    FindingDetail,
+    FindingStatus,
+    FindingUpdate,
+)
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.questionnaires.models import Severity
+
+READERS = (Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
+requires_risk_owner = requires_role(Role.RISK_OWNER)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+class FindingController(Controller):
+    path = "/api/v1/findings"
+    tags = ["findings"]
+    guards = [requires_role(*READERS)]
+
+    @post("/", operation_id="CreateFinding", guards=[requires_risk_owner], status_code=HTTP_201_CREATED)
+    async def create(self, request: Request[Any, Any, Any], db: DbConnection, data: FindingCreate) -> Finding:
+        """Raise a finding by hand; rule findings are raised when an assessment is submitted."""
+        return await service.create_finding(db, actor_of(request), data, _today())
+
+    @get("/", operation_id="ListFindings")
+    async def list_findings(
+        self,
+        db: DbConnection,
+        partner_id: UUID | None = None,
+        assessment_id: UUID | None = None,
+        status: FindingStatus | None = None,
+        severity: Severity | None = None,
+        owner_id: UUID | None = None,
+        overdue: bool | None = None,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+    ) -> Page[Finding]:
+        """Newest first; every filter is indexed."""
+        check_limit(limit)
+        after = decode_cursor(cursor, datetime, UUID)
+        filters = repo.ListFilters(
+            partner_id=partner_id,
+            assessment_id=assessment_id,
+            status=status,
+            severity=severity,
+            owner_id=owner_id,
+            overdue=overdue,
+        )
+        rows = await repo.list_findings(db, filters, _today(), after, limit + 1)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
+
+    @get("/{finding_id:uuid}", operation_id="GetFinding")
+    async def get_finding(self, db: DbConnection, finding_id: UUID) -> FindingDetail:
+        return await service.detail(db, finding_id, _today())
+
+    @patch("/{finding_id:uuid}", operation_id="UpdateFinding", guards=[requires_risk_owner])
+    async def update(
+        self, request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID, data: FindingUpdate
+    ) -> Finding:
+        """Status (open, remediating, resolved), owner, due date, plan; carries ``version``."""
+        return await service.update_finding(db, actor_of(request), finding_id, data, _today())
+
+    @post(
+        "/{finding_id:uuid}/accept",
+        operation_id="AcceptRisk",
+        guards=[requires_risk_owner],
+        status_code=HTTP_200_OK,
+    )
+    async def accept(
+        self, request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID, data: AcceptanceCreate
+    ) -> FindingDetail:
+        """Accept the risk until a date with a justification: an immutable record that
+        lapses at that date, or earlier when a later assessment changes the answer."""
+        return await service.accept_risk(db, actor_of(request), finding_id, data, _today())

@@ -1,0 +1,331 @@
+"""Findings: raised on submission from the questionnaire rules or by hand, remediated,
+resolved, or accepted as a risk until a date."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from vendor_risk import audit
+from vendor_risk.assessments.rules import LiveFinding, RaisedFinding, reconcile_findings
+from vendor_risk.audit.models import Actor
+from vendor_risk.errors import Problem, field_error, not_found, stale_version
+from vendor_risk.findings import repository as repo
+from vendor_risk.findings.models import (
+    AcceptanceCreate,
+    Finding,
+    FindingCreate,
+    FindingDetail,
+    FindingUpdate,
+)
+from vendor_risk.notify.outbox import emit_event
+from vendor_risk.questionnaires.models import Answer
+from vendor_risk.structs import I18nText
+
+# A risk is accepted for at most a year: it must be looked at again at least that often.
+MAX_ACCEPTANCE_DAYS = 366
+# Columns a PATCH may change, named after the Struct fields.
+_UPDATABLE = ("status", "owner_id", "due_on", "remediation_plan", "resolution_note")
+
+
+async def load(conn: asyncpg.Connection, finding_id: UUID, today: date) -> Finding:
+    finding = await repo.get_finding(conn, finding_id, today)
+    if finding is None:
+        raise not_found("finding", finding_id)
+    return finding
+
+
+async def detail(conn: asyncpg.Connection, finding_id: UUID, today: date) -> FindingDetail:
+    """A finding with every risk acceptance recorded on it."""
+    found = await repo.get_detail(conn, finding_id, today)
+    if found is None:
+        raise not_found("finding", finding_id)
+    return found
+
+
+async def _check_owner(conn: asyncpg.Connection, owner_id: UUID | None) -> None:
+    if owner_id is None:
+        return
+    exists = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND disabled_at IS NULL)", owner_id
+    )
+    if not exists:
+        raise field_error("owner_id", "must be an enabled user")
+
+
+async def create_finding(conn: asyncpg.Connection, actor: Actor, data: FindingCreate, today: date) -> Finding:
+    """Raise a finding by hand (a reviewer's own observation); audited, ``finding.opened``."""
+    async with conn.transaction():
+        if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1)", data.partner_id):
+            raise field_error("partner_id", "no such partner")
+        if data.assessment_id is not None and not await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM assessments WHERE id = $1 AND partner_id = $2)",
+            data.assessment_id,
+            data.partner_id,
+        ):
+            raise field_error("assessment_id", "no such assessment of this partner")
+        await _check_owner(conn, data.owner_id)
+        if data.due_on is not None and data.due_on < today:
+            raise field_error("due_on", "must not be in the past")
+        finding_id = await repo.insert_finding(
+            conn,
+            {
+                "partner_id": data.partner_id,
+                "assessment_id": data.assessment_id,
+                "last_assessment_id": data.assessment_id,
+                "source": "manual",
+                "severity": data.severity,
+                "title": I18nText(zh_cn=data.title, en=data.title),
+                "description": data.description,
+                "remediation": I18nText(zh_cn=data.remediation, en=data.remediation)
+                if data.remediation
+                else None,
+                "owner_id": data.owner_id,
+                "due_on": data.due_on,
+                "created_by": actor.id,
+            },
+        )
+        finding = await load(conn, finding_id, today)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="finding.opened",
+            entity_type="finding",
+            entity_id=finding_id,
+            after=finding,
+        )
+        await _announce_opened(conn, [finding])
+    return finding
+
+
+async def update_finding(
+    conn: asyncpg.Connection, actor: Actor, finding_id: UUID, data: FindingUpdate, today: date
+) -> Finding:
+    """Change status (open, remediating, resolved), owner, due date or plan; a stale
+    ``version`` is a 409. Accepting a risk has its own endpoint."""
+    async with conn.transaction():
+        before = await repo.get_finding(conn, finding_id, today, for_update=True)
+        if before is None:
+            raise not_found("finding", finding_id)
+        if before.version != data.version:
+            raise stale_version("finding", data.version, before.version)
+        changes = {
+            name: getattr(data, name) for name in _UPDATABLE if getattr(data, name) is not msgspec.UNSET
+        }
+        if "owner_id" in changes:
+            await _check_owner(conn, changes["owner_id"])
+        status = changes.get("status")
+        if status is not None and status != before.status:
+            if before.status == "accepted":
+                # Leaving `accepted` by hand ends the acceptance: it must not linger and
+                # silently count again.
+                await repo.stale_acceptances(conn, [finding_id], f"finding set to {status} by {actor.label}")
+            changes["resolved_at"] = datetime.now(UTC) if status == "resolved" else None
+        await repo.update_finding(conn, finding_id, changes)
+        after = await load(conn, finding_id, today)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="finding.updated",
+            entity_type="finding",
+            entity_id=finding_id,
+            before=before,
+            after=after,
+        )
+    return after
+
+
+async def accept_risk(
+    conn: asyncpg.Connection, actor: Actor, finding_id: UUID, data: AcceptanceCreate, today: date
+) -> FindingDetail:
+    """Record a risk acceptance until a date (an immutable row) and mark the finding accepted."""
+    if data.until <= today:
+        raise field_error("until", "must be after today")
+    if data.until > today + timedelta(days=MAX_ACCEPTANCE_DAYS):
+        raise field_error(
+            "until", f"must be within {MAX_ACCEPTANCE_DAYS} days: accepted risks are reviewed yearly"
+        )
+    async with conn.transaction():
+        before = await repo.get_finding(conn, finding_id, today, for_update=True)
+        if before is None:
+            raise not_found("finding", finding_id)
+        if before.status == "resolved":
+            raise Problem(409, "finding-resolved", "a resolved finding has no risk left to accept")
+        # A new acceptance replaces the current one, which is kept and marked stale.
+        await repo.stale_acceptances(conn, [finding_id], f"replaced by a new acceptance by {actor.label}")
+        acceptance = await repo.insert_acceptance(
+            conn, finding_id, data.until, data.justification, actor.id, actor.label, today
+        )
+        await repo.update_finding(conn, finding_id, {"status": "accepted"})
+        await audit.record(
+            conn,
+            actor=actor,
+            action="finding.risk_accepted",
+            entity_type="finding",
+            entity_id=finding_id,
+            before=before,
+            after=acceptance,
+        )
+    return await detail(conn, finding_id, today)
+
+
+async def respond(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    finding_id: UUID,
+    plan: str,
+    planned_on: date,
+    today: date,
+) -> None:
+    """The partner's remediation plan and date for one of its open findings (from the
+    portal); an open finding becomes ``remediating``."""
+    async with conn.transaction():
+        before = await repo.get_finding(conn, finding_id, today, for_update=True)
+        if before is None or before.partner_id != partner_id or before.status not in ("open", "remediating"):
+            raise not_found("finding", finding_id)
+        await repo.update_finding(
+            conn,
+            finding_id,
+            {
+                "partner_plan": plan,
+                "partner_planned_on": planned_on,
+                "partner_responded_at": datetime.now(UTC),
+                "status": "remediating",
+            },
+        )
+        after = await load(conn, finding_id, today)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="finding.partner_responded",
+            entity_type="finding",
+            entity_id=finding_id,
+            before=before,
+            after=after,
+        )
+
+
+async def apply_submission(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    *,
+    partner_id: UUID,
+    assessment_id: UUID,
+    raised: Sequence[RaisedFinding],
+    submitted_keys: Collection[str],
+    today: date,
+) -> list[Finding]:
+    """Bring the partner's rule findings in line with a submission, inside its transaction:
+    open new ones, keep (not duplicate) those raised again, resolve those whose question
+    now passes, and lapse acceptances whose answer changed. Returns the findings opened."""
+    live = await repo.live_rule_findings(conn, partner_id, today)
+    plan = reconcile_findings(
+        [
+            LiveFinding(
+                id=f.id,
+                questionnaire=f.questionnaire,
+                question_id=f.question_id,
+                answer=msgspec.convert(f.answer, Answer) if f.answer is not None else None,
+                accepted=f.accepted,
+            )
+            for f in live
+        ],
+        raised,
+        submitted_keys,
+    )
+    status_of = {f.id: f.status for f in live}
+    lapsed = set(
+        await repo.stale_acceptances(conn, plan.stale_acceptances, "the answer that raised it changed")
+    )
+    for finding_id, answer, changed in plan.keep:
+        changes: dict[str, object] = {"last_assessment_id": assessment_id, "answer": answer}
+        if finding_id in lapsed or (status_of[finding_id] == "accepted" and changed):
+            changes["status"] = "open"
+        await repo.update_finding(conn, finding_id, changes)
+    for finding_id in plan.resolve:
+        await repo.update_finding(
+            conn,
+            finding_id,
+            {
+                "status": "resolved",
+                "resolved_at": datetime.now(UTC),
+                "last_assessment_id": assessment_id,
+                "resolution_note": "the answer no longer fails in a later assessment",
+            },
+        )
+    opened: list[Finding] = []
+    for item in plan.open:
+        rule = item.finding
+        finding_id = await repo.insert_finding(
+            conn,
+            {
+                "partner_id": partner_id,
+                "assessment_id": assessment_id,
+                "last_assessment_id": assessment_id,
+                "source": "rule",
+                "template_key": item.questionnaire,
+                "question_id": rule.question_id,
+                "section_id": rule.section_id,
+                "severity": rule.severity,
+                "title": rule.title,
+                "remediation": rule.remediation,
+                "refs": rule.references,
+                "answer": item.answer,
+            },
+        )
+        opened.append(await load(conn, finding_id, today))
+    if plan.keep or plan.resolve or opened:
+        await audit.record(
+            conn,
+            actor=actor,
+            action="findings.reconciled",
+            entity_type="assessment",
+            entity_id=assessment_id,
+            after={
+                "opened": [f.id for f in opened],
+                "kept": [k[0] for k in plan.keep],
+                "resolved": plan.resolve,
+                "acceptances_lapsed": sorted(lapsed),
+            },
+        )
+    await _announce_opened(conn, opened)
+    return opened
+
+
+async def _announce_opened(conn: asyncpg.Connection, findings: Sequence[Finding]) -> None:
+    for finding in findings:
+        await emit_event(
+            conn,
+            "finding.opened",
+            {
+                "finding_id": finding.id,
+                "partner_id": finding.partner_id,
+                "assessment_id": finding.assessment_id,
+                "severity": finding.severity,
+                "title": finding.title,
+                "source": finding.source,
+            },
+            dedupe_key=f"finding.opened:{finding.id}",
+        )
+
+
+async def lapse_expired_acceptances(conn: asyncpg.Connection, actor: Actor, today: date) -> list[UUID]:
+    """For the worker's daily sweep: acceptances past ``until`` go stale and their findings
+    reopen. Idempotent; returns the reopened findings."""
+    async with conn.transaction():
+        reopened = await repo.lapse_expired(conn, today)
+        for finding_id in reopened:
+            await audit.record(
+                conn,
+                actor=actor,
+                action="finding.acceptance_expired",
+                entity_type="finding",
+                entity_id=finding_id,
+                after={"status": "open"},
+            )
+    return reopened

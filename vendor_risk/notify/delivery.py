@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import aiosmtplib
 import asyncpg
@@ -129,8 +129,7 @@ async def _attempt(
     except Exception as exc:
         error, temporary = describe_failure(exc)
         if temporary and claim.attempt < MAX_ATTEMPTS:
-            at = (now or datetime.now(UTC)) + retry_delay(claim.attempt)
-            await repo.schedule_retry(pool, claim, at, error)
+            await repo.schedule_retry(pool, claim, now, retry_delay(claim.attempt), error)
             outcome = "retrying"
         else:
             await repo.mark_dead(pool, claim, error)
@@ -145,7 +144,7 @@ async def _attempt(
             outcome=outcome,
         )
     else:
-        await repo.mark_delivered(pool, claim, now or datetime.now(UTC))
+        await repo.mark_delivered(pool, claim, now)
         outcome = "delivered"
         log.info(
             "outbox message delivered", message_id=str(claim.id), channel=claim.channel, topic=claim.topic
@@ -161,7 +160,7 @@ async def deliver_due(
     returns how many were delivered, are retrying and went dead."""
     outcomes: Counter[str] = Counter()
     for _ in range(MAX_BATCHES):
-        claims = await repo.claim_due(pool, now=now or datetime.now(UTC), lease=LEASE, limit=BATCH_SIZE)
+        claims = await repo.claim_due(pool, now=now, lease=LEASE, limit=BATCH_SIZE)
         outcomes.update(await asyncio.gather(*(_attempt(pool, http, settings, c, now) for c in claims)))
         if len(claims) < BATCH_SIZE:
             break

@@ -178,7 +178,7 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def claim_due(
-    conn: asyncpg.Pool | asyncpg.Connection, *, now: datetime, lease: timedelta, limit: int
+    conn: asyncpg.Pool | asyncpg.Connection, *, now: datetime | None, lease: timedelta, limit: int
 ) -> list[Claimed]:
     """Take up to ``limit`` due messages for one worker.
 
@@ -187,18 +187,21 @@ async def claim_due(
     from them after the commit, while this worker sends outside any transaction. A worker
     that dies mid-send leaves its rows to be claimed again once the lease ends. The attempt
     counts at claim time, so a message that kills its worker cannot loop forever.
+
+    Times are the database's (``now`` is for tests): messages are stamped by its clock, and
+    a worker whose own clock lagged would leave fresh ones undelivered until the next sweep.
     """
     rows = await conn.fetch(
         """
         WITH due AS (
             SELECT id FROM outbox
-            WHERE status = 'pending' AND next_attempt_at <= $1
+            WHERE status = 'pending' AND next_attempt_at <= coalesce($1, now())
             ORDER BY next_attempt_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED
         ), claimed AS (
             UPDATE outbox o
-            SET attempts = o.attempts + 1, next_attempt_at = $1 + $2::interval
+            SET attempts = o.attempts + 1, next_attempt_at = coalesce($1, now()) + $2::interval
             FROM due WHERE o.id = due.id
             RETURNING o.id, o.channel, o.topic, o.payload, o.attempts, o.webhook_id
         )
@@ -218,10 +221,12 @@ async def claim_due(
 # another worker claimed it again, ``attempts`` moved on and the stale outcome is dropped.
 
 
-async def mark_delivered(conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, now: datetime) -> None:
+async def mark_delivered(
+    conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, now: datetime | None
+) -> None:
     await conn.execute(
         """
-        UPDATE outbox SET status = 'delivered', delivered_at = $3, last_error = NULL
+        UPDATE outbox SET status = 'delivered', delivered_at = coalesce($3, now()), last_error = NULL
         WHERE id = $1 AND attempts = $2 AND status = 'pending'
         """,
         claim.id,
@@ -231,16 +236,21 @@ async def mark_delivered(conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed
 
 
 async def schedule_retry(
-    conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, at: datetime, error: str
+    conn: asyncpg.Pool | asyncpg.Connection,
+    claim: Claimed,
+    now: datetime | None,
+    delay: timedelta,
+    error: str,
 ) -> None:
     await conn.execute(
         """
-        UPDATE outbox SET next_attempt_at = $3, last_error = $4
+        UPDATE outbox SET next_attempt_at = coalesce($3, now()) + $4::interval, last_error = $5
         WHERE id = $1 AND attempts = $2 AND status = 'pending'
         """,
         claim.id,
         claim.attempt,
-        at,
+        now,
+        delay,
         error,
     )
 

@@ -21,6 +21,9 @@ from arq.connections import ArqRedis
 from redis import exceptions as redis_errors
 
 from vendor_risk import audit
+from vendor_risk.assessments import repository as assessments_repo
+from vendor_risk.assessments import service as assessments_service
+from vendor_risk.assessments.models import EDITABLE_STATUSES, Cancel
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
 from vendor_risk.incidents import messages
@@ -152,6 +155,74 @@ async def _suspend_partner(
     return Outcome(status="succeeded", summary=_text("已暂停合作方", "Suspended the partner"), data={})
 
 
+async def _revoke_portal_links(
+    conn: asyncpg.Connection, incident: Incident, action: RevokePortalLinks, actor: Actor
+) -> Outcome:
+    revoked = await assessments_service.revoke_partner_links(
+        conn, actor, incident.partner_id, f"incident containment: {incident.title}"
+    )
+    if not revoked:
+        return Outcome(
+            status="succeeded",
+            summary=_text("该合作方没有未作废的问卷链接", "The partner had no live questionnaire link"),
+            data={"assessment_ids": []},
+        )
+    return Outcome(
+        status="succeeded",
+        summary=_text(f"已作废 {len(revoked)} 个问卷链接", f"Killed {len(revoked)} questionnaire link(s)"),
+        data={"assessment_ids": revoked},
+    )
+
+
+async def _send_triggered_assessment(
+    conn: asyncpg.Connection,
+    incident: Incident,
+    action: SendTriggeredAssessment,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> Outcome:
+    reason = f"incident: {incident.title}"[:500]
+    open_id = await assessments_repo.open_assessment_of(conn, incident.partner_id, False)
+    cancelled = None
+    if open_id is not None:
+        state = await assessments_repo.get_state(conn, open_id)
+        if state is not None and state.status not in EDITABLE_STATUSES:
+            return Outcome(
+                status="skipped",
+                summary=_text(
+                    "该合作方已提交的评估尚待审核，请先完成审核，再发送重新评估",
+                    "The partner's submitted assessment awaits review: review it, then send the reassessment",
+                ),
+                data={"open_assessment_id": open_id},
+            )
+        # Answers typed while the partner was compromised are not carried into the
+        # reassessment: the open assessment gives way to it.
+        await assessments_service.cancel(conn, actor, open_id, Cancel(reason=reason), now=now)
+        cancelled = open_id
+    sent = await assessments_service.send_due_assessment(
+        conn, incident.partner_id, "triggered", settings, now=now, reason=reason, actor=actor
+    )
+    if sent is None:
+        return Outcome(
+            status="skipped",
+            summary=_text("已有未完成的评估，未重复发送", "An assessment is already open: none sent"),
+            data={"cancelled_assessment_id": cancelled},
+        )
+    # The link (with its token) goes only to the partner, by email; never onto the timeline.
+    to = sent.assessment.recipient_email
+    return Outcome(
+        status="succeeded",
+        summary=_text(f"已向 {to} 发送触发式重新评估问卷", f"Sent a triggered reassessment to {to}"),
+        data={
+            "assessment_id": sent.assessment.id,
+            "recipient": to,
+            "due_on": sent.assessment.due_on,
+            "cancelled_assessment_id": cancelled,
+        },
+    )
+
+
 async def _notify(
     conn: asyncpg.Connection,
     incident: Incident,
@@ -210,6 +281,7 @@ async def _execute(
     action: Action,
     actor: Actor,
     settings: Settings,
+    now: datetime,
 ) -> Outcome:
     match action:
         case SuspendScopes():
@@ -220,8 +292,10 @@ async def _execute(
             steps = await repo.get_steps(conn, incident.id)
             title = next(msgspec.convert(s["title"], I18nText) for s in steps if s["id"] == run.step_id)
             return await _notify(conn, incident, action, actor, settings, run_id=run.id, step_title=title)
-        case RevokePortalLinks() | SendTriggeredAssessment():
-            raise NotImplementedError(run.action)
+        case RevokePortalLinks():
+            return await _revoke_portal_links(conn, incident, action, actor)
+        case SendTriggeredAssessment():
+            return await _send_triggered_assessment(conn, incident, action, actor, settings, now)
 
 
 # --- running them -----------------------------------------------------------------------
@@ -250,7 +324,7 @@ async def _run_one(conn: asyncpg.Connection, run: repo.ActionRun, settings: Sett
         try:
             # A savepoint: a failed action leaves nothing behind but its failure record.
             async with conn.transaction():
-                outcome = await _execute(conn, run, incident, action, actor, settings)
+                outcome = await _execute(conn, run, incident, action, actor, settings, now)
         except CONNECTION_ERRORS:
             raise
         except Problem as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -39,11 +40,18 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     pool: asyncpg.Pool,
     settings: Settings,
     partner_sharing: NewPartner,
+    procurement: User,
     risk_owner: User,
     admin: User,
 ) -> None:
     partner = await partner_sharing("invoices", "financial_statements")
     pid = partner["id"]
+    sent = await client.post(
+        f"/api/v1/partners/{pid}/assessments", json={"kind": "onboarding"}, headers=procurement["headers"]
+    )
+    assert sent.status_code == 201, sent.text
+    portal = urlsplit(sent.json()["link"]).path
+    assert (await client.get(portal)).status_code == 200
 
     opened = await client.post(
         f"/api/v1/partners/{pid}/incidents", json=incident_body(), headers=risk_owner["headers"]
@@ -74,25 +82,30 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
         "financial_statements": False,
     }
 
-    # The worker contains the leak: the affected category's scope stops, the other stays.
+    # The worker contains the leak: the affected category's scope stops, the other stays,
+    # and the partner's open link dies (a leaked mailbox must not answer for it).
     await run_due_actions(pool, settings)
     assert await scope_statuses(client, pid, risk_owner) == {
         "invoices": "suspended",
         "financial_statements": "approved",
     }
+    dead = await client.get(portal)
+    assert dead.status_code == 410
     runs = await db.fetch(
         "SELECT action, status, finished_at FROM incident_action_runs"
         " WHERE incident_id = $1 AND step_id = 'contain'",
         UUID(iid),
     )
     contain_due = datetime.fromisoformat(step(incident, "contain")["due_at"])
-    suspended = next(r for r in runs if r["action"] == "suspend_scopes")
-    assert suspended["status"] == "succeeded"
-    assert suspended["finished_at"] < contain_due
+    assert {r["action"]: r["status"] for r in runs} == {
+        "suspend_scopes": "succeeded",
+        "revoke_portal_links": "succeeded",
+    }
+    assert all(r["finished_at"] < contain_due for r in runs)
     detail = (await client.get(f"/api/v1/incidents/{iid}", headers=admin["headers"])).json()
     assert step(detail, "contain")["actions"][0]["status"] == "succeeded"
     lines = [e["summary"]["en"] for e in detail["timeline"] if e["kind"] == "action_succeeded"]
-    assert "Suspended 1 data-sharing scope(s): Invoices" in lines
+    assert lines == ["Suspended 1 data-sharing scope(s): Invoices", "Killed 1 questionnaire link(s)"]
 
     # Running again changes nothing: each action ran once.
     await run_due_actions(pool, settings)
@@ -225,12 +238,31 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     assert closed.status_code == 200, closed.text
     assert closed.json()["status"] == "closed"
     assert step(closed.json(), "review")["actions"][0]["action"] == "send_triggered_assessment"
-    queued = await db.fetchval(
-        "SELECT count(*) FROM incident_action_runs WHERE incident_id = $1 AND action = $2",
-        UUID(iid),
-        "send_triggered_assessment",
+
+    # Closing sends the partner a triggered reassessment; the onboarding assessment whose
+    # link died gives way to it.
+    await run_due_actions(pool, settings)
+    assessments = await client.get(
+        "/api/v1/assessments", params={"partner": pid}, headers=risk_owner["headers"]
     )
-    assert queued == 1
+    assert {a["kind"]: a["status"] for a in assessments.json()["items"]} == {
+        "triggered": "sent",
+        "onboarding": "cancelled",
+    }
+    triggered = next(a for a in assessments.json()["items"] if a["kind"] == "triggered")
+    assert triggered["reason"] == f"incident: {incident['title']}"
+    assert triggered["recipient_email"] == partner["contacts"][0]["email"]
+    invitation = await db.fetchval(
+        "SELECT count(*) FROM outbox WHERE topic = 'assessment.invitation' AND payload ->> 'to' = $1",
+        triggered["recipient_email"],
+    )
+    assert invitation == 2  # the onboarding one, then the reassessment
+    detail = (await client.get(f"/api/v1/incidents/{iid}", headers=admin["headers"])).json()
+    assert (
+        detail["timeline"][-1]["summary"]["en"]
+        == f"Sent a triggered reassessment to {triggered['recipient_email']}"
+    )
+    assert step(detail, "review")["actions"][0]["status"] == "succeeded"
 
     audited = await db.fetch(
         "SELECT action FROM audit_events WHERE entity_type = 'incident' AND entity_id = $1 ORDER BY seq", iid
@@ -241,7 +273,8 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     assert actions.count("incident.step_skipped") == 1
     assert actions.count("incident.step_escalated") == 2
     assert "incident.notification_record_saved" in actions
-    assert actions[-1] == "incident.closed"
+    assert "incident.closed" in actions
+    assert actions.count("incident.action_succeeded") == 4  # scopes, links, notify, reassessment
 
 
 async def test_the_timeline_refuses_to_be_rewritten(

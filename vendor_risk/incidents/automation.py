@@ -44,7 +44,7 @@ from vendor_risk.incidents.rules import (
     next_escalation_at,
     scopes_to_suspend,
 )
-from vendor_risk.incidents.service import email_roles
+from vendor_risk.incidents.service import MAX_SCOPES, email_roles
 from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import repository as partners_repo
@@ -62,7 +62,6 @@ MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=1)
 # A run stops after this many actions or steps so the job ends; the next run goes on.
 BATCH = 100
-MAX_SCOPES = 1000
 # Errors that say "PostgreSQL is unreachable now": the whole job is retried, nothing recorded.
 CONNECTION_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 

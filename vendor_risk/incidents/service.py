@@ -39,7 +39,7 @@ from vendor_risk.incidents.models import (
     StepComplete,
     StepSkip,
 )
-from vendor_risk.incidents.playbook import Playbook, When, action_name
+from vendor_risk.incidents.playbook import Playbook, Severity, When, action_name
 from vendor_risk.incidents.rules import (
     StepState,
     actions_due,
@@ -62,6 +62,7 @@ from vendor_risk.structs import I18nText
 CLOCK_SKEW = timedelta(minutes=5)
 # Scopes under which the partner may have received data: candidates for what leaked.
 SHARED_SCOPE_STATUSES = ("approved", "suspended", "expired", "revoked")
+# More scopes than any partner has: the lists below read them all.
 MAX_SCOPES = 1000
 
 
@@ -69,7 +70,7 @@ def _now(now: datetime | None) -> datetime:
     return now or datetime.now(UTC)
 
 
-def actor_of(user: CurrentUser) -> Actor:
+def _actor(user: CurrentUser) -> Actor:
     return Actor(id=user.id, label=user.label)
 
 
@@ -207,7 +208,7 @@ async def _queue_actions(
     conn: asyncpg.Connection,
     incident_id: UUID,
     playbook: Playbook,
-    severity: Any,
+    severity: Severity,
     step_ids: Sequence[str],
     when: When,
     actor: Actor,
@@ -267,7 +268,7 @@ async def open_incident(
     if data.detected_at > now + CLOCK_SKEW:
         raise field_error("detected_at", "must not be in the future")
     categories = await _check_categories(conn, "affected_categories", data.affected_categories)
-    actor = actor_of(user)
+    actor = _actor(user)
     status = "suspected" if data.suspected else "open"
     planned = plan_steps(playbook, data.severity, data.detected_at)
     async with conn.transaction():
@@ -380,7 +381,7 @@ async def confirm_incident(
 ) -> IncidentDetail:
     """A risk owner confirms a suspected incident: it opens and its ready actions run."""
     now = _now(now)
-    actor = actor_of(user)
+    actor = _actor(user)
     async with conn.transaction():
         before = await _locked(conn, incident_id, now)
         _refuse_unless(before, "suspected", action="confirm")
@@ -416,7 +417,7 @@ async def dismiss_incident(
 ) -> IncidentDetail:
     """A risk owner dismisses a suspected incident that turned out not to be one."""
     now = _now(now)
-    actor = actor_of(user)
+    actor = _actor(user)
     async with conn.transaction():
         before = await _locked(conn, incident_id, now)
         _refuse_unless(before, "suspected", action="dismiss")
@@ -456,7 +457,7 @@ async def update_incident(
     """Correct the title or description, or name the affected categories as the
     assessment establishes them (later ``suspend_scopes`` actions use them)."""
     now = _now(now)
-    actor = actor_of(user)
+    actor = _actor(user)
     changes: dict[str, Any] = {
         f: getattr(data, f)
         for f in ("title", "description", "affected_categories")
@@ -505,7 +506,7 @@ async def _finish_step(
     evidence: Sequence[str] = (),
     now: datetime,
 ) -> IncidentDetail:
-    actor = actor_of(user)
+    actor = _actor(user)
     skipped = skip_reason is not None
     verb = "skip" if skipped else "complete"
     async with conn.transaction():
@@ -633,7 +634,7 @@ async def close_incident(
     """Close the incident once every step is done or skipped, or 409 listing the open
     ones; queues the playbook's ``closed`` actions (the triggered reassessment)."""
     now = _now(now)
-    actor = actor_of(user)
+    actor = _actor(user)
     async with conn.transaction():
         before = await _locked(conn, incident_id, now)
         _refuse_unless(before, "open", action="close")
@@ -710,7 +711,7 @@ async def save_notification_record(
 ) -> NotificationRecord:
     """Replace the record whole; ``version`` 0 creates it, a stale version is a 409."""
     now = _now(now)
-    actor = actor_of(user)
+    actor = _actor(user)
     await _check_categories(conn, "categories", data.categories)
     async with conn.transaction():
         incident = await _locked(conn, incident_id, now)

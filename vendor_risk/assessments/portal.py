@@ -78,12 +78,18 @@ LANGUAGE_NAMES: Final = {"zh-CN": "中文", "en": "English"}
 # --- router and its middleware -------------------------------------------------------------------
 
 
-def security_headers_middleware(app: ASGIApp) -> Any:
-    """Add the portal's security headers to every response, error pages included."""
+def portal_guard_middleware(app: ASGIApp) -> Any:
+    """The portal's outermost layer: its security headers on every response, and the
+    refusals of the layers inside it (CSRF, rate limits) rendered as portal pages here, so
+    they carry the headers too and the access log sees their real status."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
         async def send_wrapper(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = [
                     *message.get("headers", []),
@@ -91,7 +97,14 @@ def security_headers_middleware(app: ASGIApp) -> Any:
                 ]
             await send(message)
 
-        await app(scope, receive, send_wrapper)
+        try:
+            await app(scope, receive, send_wrapper)
+        except HTTPException as exc:
+            if started:
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive)  # type: ignore[arg-type]
+            response = portal_error(request, exc)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send_wrapper)  # type: ignore[arg-type]
 
     return middleware
 
@@ -151,7 +164,7 @@ def portal_router(settings: Settings) -> Router:
             respond_to_finding,
         ],
         middleware=[
-            security_headers_middleware,
+            portal_guard_middleware,
             *(limit.middleware for limit in limits),
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],

@@ -307,40 +307,50 @@ def retry_delay(attempt: int) -> timedelta:
     return RETRY_BASE * doubling * jitter
 
 
-async def _run_one(conn: asyncpg.Connection, run: repo.ActionRun, settings: Settings, now: datetime) -> str:
-    incident = await repo.get_incident(conn, run.incident_id, now)
-    assert incident is not None  # noqa: S101 - a run's incident is referenced by a foreign key
-    actor = system_actor(incident)
-    action = msgspec.convert(run.params, Action)
-    error: str | None = None
+async def _attempt(
+    conn: asyncpg.Connection,
+    run: repo.ActionRun,
+    incident: Incident,
+    actor: Actor,
+    settings: Settings,
+    now: datetime,
+) -> Outcome | None:
+    """Run the action in a savepoint; its outcome, or None when it is to be tried again."""
     if incident.status == "dismissed":
-        outcome = Outcome(
+        return Outcome(
             status="skipped",
             summary=_text("事件已排除，未执行自动操作", "The incident was dismissed: action not run"),
             data={},
         )
-    else:
-        try:
-            # A savepoint: a failed action leaves nothing behind but its failure record.
-            async with conn.transaction():
-                outcome = await _execute(conn, run, incident, action, actor, settings, now)
-        except CONNECTION_ERRORS:
-            raise
-        except Problem as exc:
-            # A domain rule refused: trying again will not change its mind.
-            error = exc.detail
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            if run.attempts + 1 < MAX_ATTEMPTS:
-                log.warning("incident action will retry", run_id=str(run.id), action=run.action, error=error)
-                await repo.retry_action_run(conn, run.id, error, now + retry_delay(run.attempts + 1))
-                return "retrying"
-            log.error("incident action failed", run_id=str(run.id), action=run.action, exc_info=exc)
-        if error is not None:
-            outcome = Outcome(
-                status="failed", summary=messages.action_failed(run.action, error), data={"error": error}
+    try:
+        # A failed action leaves nothing behind but its failure record.
+        async with conn.transaction():
+            return await _execute(
+                conn, run, incident, msgspec.convert(run.params, Action), actor, settings, now
             )
-    await repo.finish_action_run(conn, run.id, outcome.status, outcome.data, error)
+    except CONNECTION_ERRORS:
+        raise
+    except Problem as exc:
+        # A domain rule refused: trying again will not change its mind.
+        error = exc.detail
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        if run.attempts + 1 < MAX_ATTEMPTS:
+            log.warning("incident action will retry", run_id=str(run.id), action=run.action, error=error)
+            await repo.retry_action_run(conn, run.id, error, now + retry_delay(run.attempts + 1))
+            return None
+        log.error("incident action failed", run_id=str(run.id), action=run.action, exc_info=exc)
+    return Outcome(status="failed", summary=messages.action_failed(run.action, error), data={"error": error})
+
+
+async def _run_one(conn: asyncpg.Connection, run: repo.ActionRun, settings: Settings, now: datetime) -> str:
+    incident = await repo.get_incident(conn, run.incident_id, now)
+    assert incident is not None  # noqa: S101 - a run's incident is referenced by a foreign key
+    actor = system_actor(incident)
+    outcome = await _attempt(conn, run, incident, actor, settings, now)
+    if outcome is None:
+        return "retrying"
+    await repo.finish_action_run(conn, run.id, outcome.status, outcome.data, outcome.data.get("error"))
     await repo.append_timeline(
         conn,
         incident.id,

@@ -368,3 +368,56 @@ async def test_playbooks_are_listed_and_readable(client: Client, risk_owner: Use
         "when": "ready",
     }
     assert (await client.get("/api/v1/playbooks/nope", headers=risk_owner["headers"])).status_code == 404
+
+
+async def test_an_action_a_domain_rule_refuses_is_recorded_as_failed_on_the_timeline(
+    client: Client,
+    db: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    partner_sharing: NewPartner,
+    procurement: User,
+    risk_owner: User,
+) -> None:
+    partner = await partner_sharing()
+    for to in ("offboarding", "offboarded"):
+        moved = await client.post(
+            f"/api/v1/partners/{partner['id']}/transitions",
+            json={"to": to, "reason": "合同终止"},
+            headers=procurement["headers"],
+        )
+        assert moved.status_code == 200, moved.text
+    incident = await open_incident(
+        client,
+        partner["id"],
+        risk_owner,
+        playbook="partner-unavailable",
+        severity="medium",
+        affected_categories=[],
+    )
+    iid = incident["id"]
+    for step in incident["steps"]:
+        done = await client.post(
+            f"/api/v1/incidents/{iid}/steps/{step['id']}/complete", json={}, headers=risk_owner["headers"]
+        )
+        assert done.status_code == 200, done.text
+    closed = await client.post(f"/api/v1/incidents/{iid}/close", json={}, headers=risk_owner["headers"])
+    assert closed.status_code == 200, closed.text
+
+    await run_due_actions(pool, settings)
+
+    detail = (await client.get(f"/api/v1/incidents/{iid}", headers=risk_owner["headers"])).json()
+    failed = [e for e in detail["timeline"] if e["kind"] == "action_failed"]
+    assert [e["summary"]["en"] for e in failed] == [
+        'Automatic action "send a triggered reassessment" failed: '
+        "an offboarded partner receives no assessments"
+    ]
+    assert failed[0]["step_id"] == "review"
+    review = next(s for s in detail["steps"] if s["id"] == "review")
+    assert review["actions"][0]["status"] == "failed"
+    # The notify action of the first step ran when the incident opened.
+    assert [a["status"] for a in detail["steps"][0]["actions"]] == ["succeeded"]
+    audited = await db.fetchval(
+        "SELECT count(*) FROM audit_events WHERE entity_id = $1 AND action = 'incident.action_failed'", iid
+    )
+    assert audited == 1

@@ -55,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".vendor-risk"
     # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
     worker_metrics_port: int = 0
+    # An assessment not submitted this many days after its due date expires (its link dies).
+    assessment_grace_days: int = 14
 
     @property
     def current_data_key(self) -> DataKey:
@@ -154,6 +156,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("db_pool_max", 1),
         ("portal_link_days", 1),
         ("agreement_expiring_days", 1),
+        ("assessment_grace_days", 0),
     ):
         if item := get(name):
             values[name] = _parse_int(*item, minimum=minimum)

@@ -1,15 +1,18 @@
-"""Daily expiry sweep: agreements running out, agreements run out, scopes past their end.
+"""The worker's sweeps: what time passing does to agreements, scopes, risk acceptances
+and assessments.
 
-Each notice is issued once: the sweep records its key in ``notices`` in the transaction
-that acts on it, so running the sweep twice, or on two workers at once, changes nothing.
-Times are UTC dates, as everywhere in the API (``partners.service.today_utc``).
+Every sweep reads PostgreSQL afresh and is idempotent: each notice is recorded (in
+``notices``, ``assessment_reminders``, or a unique index) in the transaction that issues
+it, so running a sweep twice, or on two workers at once, changes nothing. Dates are UTC,
+as everywhere in the API (``partners.service.today_utc``); tests inject them.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -17,9 +20,12 @@ import msgspec
 import structlog
 
 from vendor_risk import audit
+from vendor_risk.assessments.service import expire_overdue, reminders_due, send_due_assessment, send_reminder
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
+from vendor_risk.findings.service import lapse_expired_acceptances
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.partners.rules import DEFAULT_CADENCE_MONTHS, TIERS
 from vendor_risk.partners.service import lock, today_utc
 from vendor_risk.scopes.models import ScopeWithdrawal
 from vendor_risk.scopes.service import suspend_uncovered_scopes, withdraw_scope
@@ -29,6 +35,7 @@ from vendor_risk.structs import I18nText
 log = structlog.get_logger("vendor_risk.sweeps")
 
 SWEEPER = Actor(id=None, label="system: expiry sweep")
+REASSESSOR = Actor(id=None, label="system: reassessment sweep")
 # An agreement alerts its partner's owner when it comes within each of these many days.
 EXPIRY_ALERT_DAYS = (60, 30, 7)
 
@@ -45,6 +52,7 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     agreements_expired: int = 0
     scopes_suspended: int = 0
     expiry_alerts: int = 0
+    acceptances_lapsed: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -274,6 +282,147 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
                 report.scopes_suspended += len(suspended)
         for agreement, window in await agreements_expiring(conn, day):
             report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
+        report.acceptances_lapsed = len(await lapse_expired_acceptances(conn, SWEEPER, day))
+    return report
+
+
+# --- reassessments and reminders ---------------------------------------------------------
+
+
+class ReassessmentDue(msgspec.Struct, frozen=True, kw_only=True):
+    partner_id: UUID
+    kind: Literal["periodic", "triggered"]
+    reason: str
+
+
+async def reassessments_due(conn: asyncpg.Connection, now: datetime) -> list[ReassessmentDue]:
+    """Active partners due for a reassessment, in one statement over all partners.
+
+    A partner is due when its tier rose (``reassessment_due_at``, cleared by an approved
+    assessment), when an agreement was renewed (a new one of a kind it had before) after
+    its last approved assessment, or when that assessment is older than the tier's cadence
+    (never assessed: counted from its creation). Each of these counts only if nothing was
+    sent to the partner since it became due, so an assessment that expired unanswered or
+    was rejected is followed up by people, not re-sent every hour.
+    """
+    rows = await conn.fetch(
+        """
+        WITH approved AS (
+            SELECT partner_id, max(reviewed_at) AS reviewed_at FROM assessments
+            WHERE status = 'approved' AND kind <> 'offboarding'
+            GROUP BY partner_id
+        ), sent AS (
+            SELECT partner_id, max(sent_at) AS sent_at FROM assessments
+            WHERE kind <> 'offboarding'
+            GROUP BY partner_id
+        ), renewals AS (
+            SELECT DISTINCT ON (r.partner_id) r.partner_id, r.created_at AS renewed_at, r.title
+            FROM agreements r
+            WHERE r.terminated_at IS NULL AND EXISTS (
+                SELECT 1 FROM agreements o
+                WHERE o.partner_id = r.partner_id AND o.kind = r.kind AND o.created_at < r.created_at)
+            ORDER BY r.partner_id, r.created_at DESC
+        ), candidates AS (
+            SELECT p.id AS partner_id, p.tier, p.reassessment_due_at, p.reassessment_due_reason,
+                   approved.reviewed_at, sent.sent_at,
+                   CASE WHEN renewals.renewed_at > coalesce(approved.reviewed_at, '-infinity')
+                        THEN renewals.renewed_at END AS renewed_at,
+                   renewals.title AS renewed_title,
+                   coalesce(approved.reviewed_at, p.created_at) + make_interval(months =>
+                       ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
+            FROM partners p
+            LEFT JOIN approved ON approved.partner_id = p.id
+            LEFT JOIN sent ON sent.partner_id = p.id
+            LEFT JOIN renewals ON renewals.partner_id = p.id
+            WHERE p.status = 'active'
+        )
+        SELECT partner_id, tier, reviewed_at, cadence_due_at, reassessment_due_reason, renewed_title,
+               (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
+                   AS tier_rose,
+               (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
+        FROM candidates
+        WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
+           OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
+           OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
+        ORDER BY partner_id
+        """,
+        now,
+        [DEFAULT_CADENCE_MONTHS[t] for t in TIERS],
+        list(TIERS),
+    )
+    due: list[ReassessmentDue] = []
+    for r in rows:
+        if r["tier_rose"]:
+            due.append(
+                ReassessmentDue(
+                    partner_id=r["partner_id"],
+                    kind="triggered",
+                    reason=r["reassessment_due_reason"] or f"tier rose to {r['tier']}",
+                )
+            )
+        elif r["renewed"]:
+            due.append(
+                ReassessmentDue(
+                    partner_id=r["partner_id"],
+                    kind="triggered",
+                    reason=f"agreement renewed: {r['renewed_title']}",
+                )
+            )
+        else:
+            months = DEFAULT_CADENCE_MONTHS[r["tier"]]
+            since = (
+                f"last approved assessment on {r['reviewed_at'].date().isoformat()}"
+                if r["reviewed_at"]
+                else "no approved assessment"
+            )
+            due.append(
+                ReassessmentDue(
+                    partner_id=r["partner_id"],
+                    kind="periodic",
+                    reason=f"{since}; a {r['tier']} tier partner is assessed every {months} months",
+                )
+            )
+    return due
+
+
+async def sweep_reassessments(pool: asyncpg.Pool, settings: Settings, *, now: datetime | None = None) -> int:
+    """Send each due partner's reassessment (the tier's default questionnaires, to its
+    primary contact, email and audit included) through the assessments service; returns
+    how many were sent. A partner with an open assessment gets none: the service's unique
+    index decides, so two workers sweeping at once send one."""
+    at = now or datetime.now(UTC)
+    sent = 0
+    async with pool.acquire() as conn:
+        for due in await reassessments_due(conn, at):
+            try:
+                result = await send_due_assessment(
+                    conn, due.partner_id, due.kind, settings, now=at, reason=due.reason, actor=REASSESSOR
+                )
+            except Problem as exc:
+                # E.g. no primary contact: people must fix the record; the next sweep retries.
+                log.warning("reassessment not sent", partner_id=str(due.partner_id), detail=exc.detail)
+                continue
+            sent += result is not None
+    return sent
+
+
+class ReminderSweep(msgspec.Struct, kw_only=True):
+    reminders: int = 0
+    expired: int = 0
+
+
+async def send_reminders(
+    pool: asyncpg.Pool, settings: Settings, *, today: date | None = None
+) -> ReminderSweep:
+    """Remind partners of assessments due in 7, 3 and 1 days, escalate overdue ones to the
+    partner's owner (once each, in the recipient's language: the assessments service), and
+    expire those still unsubmitted ``assessment_grace_days`` after their due date."""
+    day = today or today_utc()
+    report = ReminderSweep()
+    async with pool.acquire() as conn:
+        for due in await reminders_due(conn, day):
+            report.reminders += await send_reminder(conn, due.assessment_id, due.reminder, today=day)
+        report.expired = len(await expire_overdue(conn, today=day, grace_days=settings.assessment_grace_days))
     return report
 
 

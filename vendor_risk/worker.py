@@ -138,6 +138,22 @@ async def sweep_expiries(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 @job(timeout=1800, max_tries=3)
+async def sweep_reassessments(ctx: dict[str, Any]) -> int:
+    """Hourly: send the reassessments that cadence, a risen tier or a renewal made due."""
+    sent = await sweeps.sweep_reassessments(ctx["db_pool"], ctx["settings"])
+    await _kick_outbox(ctx)
+    return sent
+
+
+@job(timeout=1800, max_tries=3)
+async def send_reminders(ctx: dict[str, Any]) -> dict[str, int]:
+    """Daily: D-7, D-3, D-1 reminders, overdue escalations, expiry after the grace."""
+    report = await sweeps.send_reminders(ctx["db_pool"], ctx["settings"])
+    await _kick_outbox(ctx)
+    return msgspec.structs.asdict(report)
+
+
+@job(timeout=1800, max_tries=3)
 async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     """Walk the audit chain daily so tampering is noticed without anyone asking."""
     async with ctx["db_pool"].acquire() as conn:
@@ -161,6 +177,8 @@ def cron_jobs() -> list[CronJob]:
         _cron("deliver_outbox", second={0}, run_at_startup=True),
         # 08:05 in China: alerts arrive at the start of the working day.
         _cron("sweep_expiries", hour={0}, minute={5}, run_at_startup=True),
+        _cron("send_reminders", hour={1}, minute={5}, run_at_startup=True),
+        _cron("sweep_reassessments", minute={25}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
         # Runs whatever actions a lost kick left, and escalates late steps, every minute.
         _cron("run_incident_actions", second={20}, run_at_startup=True),

@@ -218,4 +218,10 @@ async def test_the_job_runs_from_a_worker_context(
     worker_settings: Settings, pool: asyncpg.Pool, http: httpx.AsyncClient
 ) -> None:
     report: dict[str, Any] = await sweep_expiries_job(ctx_for(pool, http, worker_settings))
-    assert set(report) == {"scopes_expired", "agreements_expired", "scopes_suspended", "expiry_alerts"}
+    assert set(report) == {
+        "scopes_expired",
+        "agreements_expired",
+        "scopes_suspended",
+        "expiry_alerts",
+        "acceptances_lapsed",
+    }

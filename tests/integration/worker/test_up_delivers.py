@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
 from pathlib import Path
 
 import asyncpg
@@ -74,21 +75,23 @@ async def test_up_delivers_outbox_email_to_the_configured_server(
                 return False
 
         await wait_for(ready, "up answering /readyz", log)
-        await queue_email(pool, to="newcomer@example.com", subject="第一封邮件 / first email")
+        message_id = await queue_email(pool, to="newcomer@example.com", subject="第一封邮件 / first email")
         redis = await create_arq_pool(worker_settings.redis_url or "")
         try:
             await kick_outbox(redis)
         finally:
             await redis.aclose()
 
+        def newcomers() -> list[EmailMessage]:
+            return [m for m in box.messages if m["To"] == "newcomer@example.com"]
+
         async def arrived() -> bool:
-            return bool(box.messages)
+            return bool(newcomers())
 
         await wait_for(arrived, "the email arriving", log)
-        [email] = box.messages
-        assert email["To"] == "newcomer@example.com"
+        [email] = newcomers()
         assert email["Subject"] == "第一封邮件 / first email"
-        assert await pool.fetchval("SELECT status FROM outbox") == "delivered"
+        assert await pool.fetchval("SELECT status FROM outbox WHERE id = $1", message_id) == "delivered"
     finally:
         up.send_signal(signal.SIGINT)
         try:

@@ -1,0 +1,49 @@
+"""A live server for the browser: the assessment tests' isolated service, served by uvicorn
+on a loopback port in a thread of its own."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures shared with the portal tests
+    app,
+    client,
+    free_port,
+    fresh_rate_limits,
+    make_user,
+    new_partner,
+    procurement,
+    risk_owner,
+    send,
+    settings,
+    smtp,
+)
+from vendor_risk.app import create_app
+from vendor_risk.settings import Settings
+
+
+@pytest.fixture(scope="package")
+def live_url(settings: Settings) -> Iterator[str]:  # noqa: F811 - the imported fixture
+    # An app of its own: its lifespan opens pools on the server thread's event loop.
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on", loop="asyncio"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

@@ -84,7 +84,8 @@ async def settings(settings: Settings, smtp: tuple[Mailbox, int]) -> AsyncIterat
     """The session's settings with a database of this package's own and our SMTP server;
     the test questionnaire (every question type, a condition, required evidence) is loaded."""
     shared = settings.database_url or ""
-    name = f"{urlsplit(shared).path.lstrip('/')}_assess"
+    # Unique: the browser tests set up this same fixture for their own package.
+    name = f"{urlsplit(shared).path.lstrip('/')}_assess_{secrets.token_hex(3)}"
     conn = await asyncpg.connect(shared)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -327,3 +328,39 @@ def link_in(message: EmailMessage) -> str:
     found = re.search(r"https?://\S+/q/[A-Za-z0-9_-]{43}", text)
     assert found, text
     return found.group(0)
+
+
+async def complete(me: Partner, **answers: Any) -> httpx.Response:
+    """Answer the test questionnaire fully (``answers`` override the good defaults), with the
+    required evidence, and submit."""
+    values = {"ac-1": "yes", "ac-2": "1", "dh-1": "aes256", "dh-3": ["encrypted", "tested"]} | answers
+    access = await me.save(0, "access", {k: values[k] for k in ("ac-1", "ac-2")})
+    assert access.status_code == 303, access.text
+    data = await me.save(
+        0,
+        "data",
+        {k: values.get(k) for k in ("dh-1", "dh-2", "dh-3", "dh-4")},
+        files={"dh-3": ("backup.pdf", PDF)},
+    )
+    assert data.status_code == 303, data.text
+    submitted = await me.submit()
+    assert submitted.status_code == 303, submitted.text
+    return submitted
+
+
+Review = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def review(client: Client, risk_owner: User) -> Review:
+    async def run(assessment_id: str, decision: str = "approve", **body: Any) -> dict[str, Any]:
+        response = await client.post(
+            f"/api/v1/assessments/{assessment_id}/review",
+            json={"decision": decision, **body},
+            headers=risk_owner["headers"],
+        )
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    return run

@@ -115,7 +115,7 @@ async def test_send_answer_review_and_activate(
     assert body["rating"]["level"] in ("low", "medium", "high", "critical")
     assert [e["sha256"] for e in body["evidence"]] == [digest]
     assert (await deliver(pool, settings))["delivered"] >= 1
-    [notice] = mailbox.to(risk_owner["email"])
+    [notice] = [m for m in mailbox.to(risk_owner["email"]) if partner["name"] in m["Subject"]]
     assert "待审核" in notice["Subject"]
 
     # Staff download the evidence byte for byte.

@@ -143,3 +143,48 @@ async def test_fifty_concurrent_saves_lose_nothing_that_was_acknowledged(
             previous = event["after"]["answers"]
         assert final[question.id] == previous[question.id]
         assert final[question.id]["comment"] in {c for s, c in acknowledged if s == section}
+
+
+async def test_evidence_can_be_removed_before_submitting(
+    client: Client, new_partner: NewPartner, send: Send, db: asyncpg.Connection
+) -> None:
+    sent = await send((await new_partner())["id"])
+    me = Partner(client, sent["link"])
+    uploaded = await me.save(
+        0, "data", {"dh-1": "aes256", "dh-3": ["tested"]}, files={"dh-3": ("restore.png", PNG)}
+    )
+    assert uploaded.status_code == 303
+    evidence_id = await db.fetchval(
+        "SELECT id FROM assessment_evidence WHERE assessment_id = $1", sent["assessment"]["id"]
+    )
+    page = await client.get(uploaded.headers["location"])
+    assert f'name="remove" value="{evidence_id}"' in page.text
+
+    removed = await me.save(
+        0, "data", {"dh-1": "aes256", "dh-3": ["tested"]}, extra=[("remove", str(evidence_id))]
+    )
+    assert removed.status_code == 303
+    page = await client.get(removed.headers["location"])
+    assert "已删除 restore.png" in page.text
+    assert "SHA-256" not in page.text.split('id="q-dh-3"')[1].split("</div>\n  </div>")[0]
+    # The file is kept for the record, but no longer counts as evidence.
+    assert await db.fetchval(
+        "SELECT removed_at IS NOT NULL FROM assessment_evidence WHERE id = $1", evidence_id
+    )
+    await me.save(0, "access", {"ac-1": "yes", "ac-2": "1"})
+    refused = await me.submit()
+    assert refused.status_code == 422
+    assert "请上传证明材料：2.3" in refused.text
+
+
+async def test_the_page_speaks_the_browsers_language_until_told_otherwise(
+    client: Client, new_partner: NewPartner, send: Send
+) -> None:
+    sent = await send((await new_partner())["id"])
+    path = Partner(client, sent["link"]).base
+    english = await client.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    assert "Test questionnaire" in english.text
+    chosen = await client.get(path, params={"lang": "zh-CN"}, headers={"Accept-Language": "en-GB"})
+    assert '<html lang="zh-CN">' in chosen.text
+    assert f'href="{path}?lang=en"' in chosen.text  # the switch, on every page

@@ -10,7 +10,7 @@ import msgspec
 
 from vendor_risk.auth.models import Email, Locale
 from vendor_risk.findings.models import Finding
-from vendor_risk.questionnaires.models import Answer, ScoreResult, Severity
+from vendor_risk.questionnaires.models import Answer, ScoreResult
 from vendor_risk.structs import Base, I18nText
 
 AssessmentKind = Literal["onboarding", "periodic", "triggered", "offboarding"]
@@ -225,12 +225,6 @@ class AssessmentDiff(Base):
     scores: list[ScoreChange]
 
 
-class FindingCounts(Base):
-    opened: int
-    kept: int
-    resolved: int
-
-
 class AssessmentDetail(Assessment):
     """Everything a reviewer needs on one page."""
 
@@ -251,13 +245,3 @@ class MissingItem(Base):
     section_id: str
     question_id: str | None
     kind: Literal["answer", "evidence", "confirm"]
-
-
-class FindingOpened(Base):
-    """Payload of the ``finding.opened`` event."""
-
-    finding_id: UUID
-    partner_id: UUID
-    assessment_id: UUID | None
-    severity: Severity
-    title: I18nText

@@ -36,7 +36,8 @@ from litestar.utils.scope.state import ScopeState
 
 from vendor_risk.assessments import service
 from vendor_risk.assessments import views as v
-from vendor_risk.assessments.forms import MAX_TEXT, parse_section_form
+from vendor_risk.assessments.emails import format_date, format_time
+from vendor_risk.assessments.forms import MAX_TEXT, RawInput, parse_section_form
 from vendor_risk.assessments.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
 from vendor_risk.assessments.rendering import render
@@ -215,16 +216,6 @@ def _contact(view: service.PortalView) -> dict[str, str] | None:
     return {"name": view.contact[0], "email": view.contact[1]} if view.contact else None
 
 
-def _format_date(value: date, lang: str) -> str:
-    return f"{value.year}年{value.month}月{value.day}日" if lang == "zh-CN" else value.isoformat()
-
-
-def _format_time(value: datetime, lang: str) -> str:
-    from vendor_risk.assessments.emails import format_time
-
-    return format_time(value, lang)
-
-
 class _Urls:
     def __init__(self, token: str, lang: str) -> None:
         self.base = f"/q/{token}"
@@ -326,7 +317,7 @@ async def overview(request: Request[Any, Any, Any], db: DbConnection, token: str
         lang=lang,
         heading=" · ".join(str(p["title"]) for p in parts),
         kind_label=t(f"kind_{state.kind}"),
-        due_on=_format_date(state.due_on, lang),
+        due_on=format_date(state.due_on, lang),
         message=message,
         sender_name=view.contact[0] if view.contact else state.sent_by_label,
         review={"note": view.review_note} if state.status == "changes_requested" else None,
@@ -377,7 +368,7 @@ async def _receipt(
         lang=lang,
         status_label=t(f"status_{state.status}"),
         parts=parts,
-        submitted_at=_format_time(submitted_at, lang),
+        submitted_at=format_time(submitted_at, lang),
         submitted_at_iso=submitted_at.isoformat(),
         submitted_by=state.submitted_by or "",
         receipt_hash=state.receipt_hash or "",
@@ -406,7 +397,10 @@ def _section_context(
     part: int,
     section_id: str,
     lang: str,
-    **overrides: Any,
+    *,
+    raw: Mapping[str, RawInput] | None = None,
+    field_errors: Mapping[str, str] | None = None,
+    flash: list[str] | None = None,
 ) -> dict[str, Any]:
     t = translator(lang)
     urls = _Urls(token, lang)
@@ -422,30 +416,31 @@ def _section_context(
         part_row.answers,
         lang=lang,
         t=t,
-        raw=overrides.pop("raw", None),
-        errors=overrides.get("field_errors"),
+        raw=raw,
+        errors=field_errors,
         evidence=evidence,
         comments=comments,
     )
     answered, total = _totals(view)
-    field_errors = overrides.pop("field_errors", None) or {}
     previous = order[position - 1] if position > 0 else None
     prefilled = (
         section_id in service.unconfirmed_sections(part_row) and view.previous_submitted_at is not None
     )
-    context = {
+    return {
         "lang": lang,
         "part_title": template.title.get(lang),
         "section_title": section.title.get(lang),
         "position": position + 1,
         "section_count": len(order),
-        "due_on": _format_date(view.state.due_on, lang),
+        "due_on": format_date(view.state.due_on, lang),
         "answered": answered,
         "total": total,
         "errors": [
-            (q["id"], f"{q['number']} {q['text']}", q["error"]) for q in questions if q["id"] in field_errors
+            (q["id"], f"{q['number']} {q['text']}", q["error"])
+            for q in questions
+            if q["id"] in (field_errors or {})
         ],
-        "prefilled_on": _format_date(view.previous_submitted_at.date(), lang)
+        "prefilled_on": format_date(view.previous_submitted_at.date(), lang)
         if prefilled and view.previous_submitted_at
         else None,
         "review_note": view.review_note,
@@ -456,12 +451,10 @@ def _section_context(
         "previous_url": urls.section(*previous) if previous else None,
         "overview_url": urls.overview(),
         "submit_url": urls.submit(),
-        "flash": [],
+        "flash": flash or [],
         "contact": _contact(view),
         "partner_name": view.state.partner_name,
     }
-    context.update(overrides)
-    return context
 
 
 @get("/{token:str}/s/{part:int}/{section_id:str}", name="portal:section")
@@ -705,12 +698,11 @@ async def findings_page(request: Request[Any, Any, Any], db: DbConnection, token
             "title": (f.title or {}).get(lang) or (f.title or {}).get("en", ""),
             "severity": f.severity,
             "question": texts.get((f.questionnaire or "", f.question_id or "")),
-            "description": None,
             "remediation": (f.remediation or {}).get(lang) if f.remediation else None,
             "references": _references(f.references),
             "plan": f.partner_plan or "",
             "planned_on": f.partner_planned_on.isoformat() if f.partner_planned_on else "",
-            "responded_on": _format_date(f.partner_responded_at.date(), lang)
+            "responded_on": format_date(f.partner_responded_at.date(), lang)
             if f.partner_responded_at
             else None,
             "action_url": urls.respond(f.id),

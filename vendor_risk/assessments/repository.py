@@ -17,6 +17,7 @@ from vendor_risk.assessments.models import (
     Evidence,
     Review,
     ReviewComment,
+    RiskLevel,
 )
 from vendor_risk.questionnaires.models import Answer, Template
 
@@ -51,7 +52,7 @@ class AssessmentState(msgspec.Struct, kw_only=True):
     id: UUID
     partner_id: UUID
     partner_name: str
-    partner_tier: str
+    partner_tier: RiskLevel
     partner_owner_id: UUID | None
     kind: AssessmentKind
     status: AssessmentStatus

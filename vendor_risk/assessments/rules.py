@@ -134,14 +134,18 @@ def missing_items(parts: Sequence[PartState]) -> list[MissingItem]:
             position.setdefault((index, section.id), n)
             position[(index, question.id)] = n
         result = check_completeness(template, part.answers, part.evidence)
-        for kind, ids in (("answer", result.missing_answers), ("evidence", result.missing_evidence)):
+        kinds: tuple[tuple[Literal["answer", "evidence"], list[str]], ...] = (
+            ("answer", result.missing_answers),
+            ("evidence", result.missing_evidence),
+        )
+        for kind, ids in kinds:
             missing.extend(
                 MissingItem(
                     part=index,
                     questionnaire=template.key,
                     section_id=section_of[qid],
                     question_id=qid,
-                    kind=kind,  # type: ignore[arg-type]
+                    kind=kind,
                 )
                 for qid in ids
             )

@@ -25,8 +25,10 @@ from vendor_risk.assessments.models import (
     AssessmentCreate,
     AssessmentDetail,
     AssessmentDiff,
+    AssessmentStatus,
     Cancel,
     CombinedScore,
+    Decision,
     Evidence,
     MissingItem,
     PartAnswers,
@@ -68,6 +70,11 @@ from vendor_risk.questionnaires.models import Answer, Template
 from vendor_risk.questionnaires.scoring import score, visibility
 from vendor_risk.settings import Settings
 
+DECIDED: dict[Decision, AssessmentStatus] = {
+    "approve": "approved",
+    "reject": "rejected",
+    "request_changes": "changes_requested",
+}
 # Touching a link's last_used_at on every request would write on every page view.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -868,10 +875,9 @@ async def review(
         await repo.insert_review(
             conn, assessment_id, data.decision, data.note, data.comments, actor.id, actor.label
         )
-        status = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}[
-            data.decision
-        ]
-        await repo.set_status(conn, assessment_id, status, reviewed_at=now, reviewed_by=actor.id)  # type: ignore[arg-type]
+        await repo.set_status(
+            conn, assessment_id, DECIDED[data.decision], reviewed_at=now, reviewed_by=actor.id
+        )
         if data.decision == "approve" and state.kind != "offboarding":
             await conn.execute(
                 """
@@ -935,7 +941,7 @@ async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> 
     rating: Rating | None = None
     if assessment.status in SUBMITTED_STATUSES:
         counts = await findings_repo.open_counts(conn, state.partner_id, today)
-        rating = rate(state.partner_tier, assessment.score, counts)  # type: ignore[arg-type]
+        rating = rate(state.partner_tier, assessment.score, counts)
     findings = await findings_repo.list_findings(
         conn, findings_repo.ListFilters(assessment_id=assessment_id), today, None, 500
     )

@@ -19,8 +19,8 @@ from vendor_risk.agreements.routes import AgreementController
 from vendor_risk.assessments.portal import STATIC_DIR, portal_router, register_rate_limit_store
 from vendor_risk.assessments.routes import AssessmentController, PartnerAssessmentController
 from vendor_risk.audit.routes import AuditController
+from vendor_risk.auth.authentication import authenticate
 from vendor_risk.auth.cache import KeyCache
-from vendor_risk.auth.middleware import ApiKeyAuthMiddleware
 from vendor_risk.auth.routes import ApiKeyController, MeController, UserController
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
@@ -102,7 +102,7 @@ def create_app(settings: Settings) -> Litestar:
             readyz,
             MetricsController,
             # Every API route needs a key; the portal, health and docs live outside this router.
-            Router(path="/", route_handlers=API_CONTROLLERS, middleware=[ApiKeyAuthMiddleware]),
+            Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
             portal_router(settings),
             create_static_files_router(path="/static", directories=[STATIC_DIR]),

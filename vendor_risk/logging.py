@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
+from litestar.exceptions import HTTPException
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -85,6 +86,10 @@ def request_log_middleware(app: ASGIApp) -> Any:
 
         try:
             await app(scope, receive, send_wrapper)
+        except HTTPException as exc:
+            # Refused before a response started: the app's outer handler will answer.
+            status = exc.status_code
+            raise
         finally:
             access_log.info(
                 "request",

@@ -1,5 +1,9 @@
+import io
+import json
+import logging
 from typing import Any
 
+import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -34,3 +38,21 @@ async def test_unknown_route_is_a_problem(client: Client, admin: dict[str, Any])
     response = await client.get("/api/v1/nothing-here", headers=admin["headers"])
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_refusals_are_logged_with_their_status(client: Client) -> None:
+    buffer = io.StringIO()
+    previous = structlog.get_config()
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+    )
+    try:
+        response = await client.get("/api/v1/me")
+    finally:
+        structlog.configure(**previous)
+    assert response.status_code == 401
+    assert "x-request-id" in response.headers
+    line = next(json.loads(raw) for raw in buffer.getvalue().splitlines() if '"path": "/api/v1/me"' in raw)
+    assert line["status"] == 401
+    assert line["request_id"] == response.headers["x-request-id"]

@@ -24,7 +24,7 @@ Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh-CN|en)$")]
 
 
 class CurrentUser(msgspec.Struct, frozen=True, kw_only=True):
-    """Who is calling: set on ``request.user`` by the auth middleware."""
+    """Who is calling: set on ``request.user`` by the ``authenticate`` guard."""
 
     id: UUID
     email: str

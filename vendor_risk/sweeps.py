@@ -64,6 +64,7 @@ class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     title: str
     expires_on: date
+    renewed: bool
     owner_email: str | None
     owner_name: str | None
     owner_locale: str | None
@@ -89,8 +90,14 @@ def _expired_key(agreement_id: UUID, expires_on: date) -> str:
     return f"agreement.expired:{agreement_id}:{expires_on.isoformat()}"
 
 
-_AGREEMENT_DUE_COLUMNS = """
-    a.id, a.partner_id, p.name AS partner_name, a.kind, a.title, a.expires_on,
+# Renewed: another live agreement of the same kind runs longer (as the dashboard counts it).
+_RENEWED = """
+    EXISTS (SELECT 1 FROM agreements r
+            WHERE r.partner_id = a.partner_id AND r.kind = a.kind AND r.id <> a.id
+              AND r.terminated_at IS NULL AND (r.expires_on IS NULL OR r.expires_on > a.expires_on))
+"""
+_AGREEMENT_DUE_COLUMNS = f"""
+    a.id, a.partner_id, p.name AS partner_name, a.kind, a.title, a.expires_on, {_RENEWED} AS renewed,
     u.email AS owner_email, u.name AS owner_name, u.locale AS owner_locale
 """
 _AGREEMENT_DUE_JOINS = """
@@ -102,7 +109,8 @@ _AGREEMENT_DUE_JOINS = """
 
 async def agreements_expiring(conn: asyncpg.Connection, today: date) -> list[tuple[AgreementDue, int]]:
     """Agreements within an alert window whose alert for that window is not yet issued,
-    each with the smallest window it is in (60, 30 or 7 days)."""
+    each with the smallest window it is in (60, 30 or 7 days). A renewed agreement needs
+    no alert."""
     rows = await conn.fetch(
         f"""
         SELECT {_AGREEMENT_DUE_COLUMNS}, w.threshold
@@ -113,6 +121,7 @@ async def agreements_expiring(conn: asyncpg.Connection, today: date) -> list[tup
         WHERE a.terminated_at IS NULL
           AND a.expires_on BETWEEN $1 AND $1 + $3::int
           AND p.status <> 'offboarded'
+          AND NOT {_RENEWED}
           AND NOT EXISTS (
               SELECT 1 FROM notices n
               WHERE n.key = 'agreement.expiring:' || a.id || ':' || a.expires_on || ':' || w.threshold
@@ -192,6 +201,8 @@ async def act_on_expired_agreement(
 ) -> list[UUID] | None:
     """Suspend the approved scopes that the expired agreement alone covered, announce
     ``agreement.expired`` and tell the partner's owner (the risk owner); once per expiry.
+    The event says whether the agreement was renewed: subscribers can tell a lapse from a
+    replacement.
 
     Returns the suspended scope ids, or None if another sweep got there first.
     """
@@ -214,6 +225,7 @@ async def act_on_expired_agreement(
             "kind": agreement.kind,
             "title": agreement.title,
             "expires_on": agreement.expires_on,
+            "renewed": agreement.renewed,
             "suspended_scope_ids": suspended,
         }
         await audit.record(
@@ -225,7 +237,8 @@ async def act_on_expired_agreement(
             after=facts,
         )
         await emit_event(conn, "agreement.expired", facts, dedupe_key=key)
-        if agreement.owner_email:
+        # A renewed agreement's end is news to the owner only if a scope was suspended.
+        if agreement.owner_email and (suspended or not agreement.renewed):
             labels = await scope_labels(conn, suspended)
             await enqueue_email(
                 conn,

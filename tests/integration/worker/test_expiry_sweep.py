@@ -214,6 +214,46 @@ async def test_expiring_agreement_alerts_once_per_window_in_the_owners_language(
     assert all(s.split(": ")[1].startswith("保密协议 2024 with 云账房") for s in subjects)
 
 
+async def test_renewed_agreement_raises_no_alarm(
+    worker_settings: Settings, pool: asyncpg.Pool, receiver: Receiver
+) -> None:
+    await subscribe(pool, receiver.url, ["agreement.expired"])
+    world = await build_world(pool, worker_settings)
+    async with pool.acquire() as conn:
+        ledgers = await conn.fetchval("SELECT id FROM data_categories WHERE code = 'financial_statements'")
+        await create_agreement(
+            conn,
+            SYSTEM,
+            world.partner_id,
+            AgreementCreate(
+                kind="nda",
+                title="保密协议 2025–2027",
+                signed_on=today_utc(),
+                expires_on=world.expires_on + timedelta(days=730),
+                signatories=[Signatory(party="us", name="张三"), Signatory(party="partner", name="Lee")],
+                category_ids=[ledgers],
+            ),
+            worker_settings,
+        )
+    await pool.execute("TRUNCATE outbox")
+
+    await sweep_expiries(pool, worker_settings, today=world.expires_on - timedelta(days=7))
+    await sweep_expiries(pool, worker_settings, today=world.expires_on + timedelta(days=1))
+
+    assert await scope_status(pool, world.open_scope_id) == "approved"
+    emails = await pool.fetchval("SELECT count(*) FROM outbox WHERE payload ->> 'to' = $1", world.owner_email)
+    assert emails == 0
+    [event] = await pool.fetch(
+        """
+        SELECT payload FROM outbox
+        WHERE topic = 'agreement.expired' AND payload -> 'data' ->> 'agreement_id' = $1
+        """,
+        str(world.agreement_id),
+    )
+    assert event["payload"]["data"]["renewed"] is True
+    assert event["payload"]["data"]["suspended_scope_ids"] == []
+
+
 async def test_the_job_runs_from_a_worker_context(
     worker_settings: Settings, pool: asyncpg.Pool, http: httpx.AsyncClient
 ) -> None:

@@ -158,7 +158,7 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
-    from vendor_risk.worker import build_worker
+    from vendor_risk.worker import build_worker, stop_worker
 
     server = _uvicorn_server(settings, host, port)
     worker = build_worker(settings)
@@ -175,7 +175,7 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     working.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await working
-    await worker.close()
+    await stop_worker(worker)
     await serving
     stopped.cancel()
     print("stopped")
@@ -251,7 +251,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
         code = asyncio.run(async_check_health(redis_settings(settings.redis_url or ""), None, None))
         raise SystemExit(code)
-    from vendor_risk.worker import build_worker
+    from vendor_risk.worker import build_worker, stop_worker
 
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
@@ -267,7 +267,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await worker.close()
+        await stop_worker(worker)
 
     asyncio.run(run())
 

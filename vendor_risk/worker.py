@@ -6,6 +6,7 @@ is found again by the next sweep, and every job is safe to run twice.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 from collections.abc import Awaitable, Callable
@@ -222,3 +223,21 @@ def build_worker(settings: Settings, **overrides: Any) -> Worker:
     options["handle_signals"] = False
     options.update(overrides)
     return Worker(**options)
+
+
+async def stop_worker(worker: Worker, grace: float = 20.0) -> None:
+    """Close a worker whose main task was cancelled (Ctrl-C, SIGTERM).
+
+    Jobs in flight get ``grace`` seconds to finish: one cut short is run again later, but
+    a clean end repeats nothing. arq's ``close()`` awaits the job tasks again and would
+    re-raise a cancelled one's ``CancelledError``, skipping its own clean-up, so they are
+    awaited (and forgotten) here first.
+    """
+    running = [t for t in worker.tasks.values() if not t.done()]
+    if running:
+        await asyncio.wait(running, timeout=grace)
+        for task in running:
+            task.cancel()
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    worker.tasks.clear()
+    await worker.close()

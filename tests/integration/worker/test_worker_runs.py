@@ -25,7 +25,7 @@ from vendor_risk.notify.delivery import LEASE, deliver_due, kick_outbox
 from vendor_risk.notify.email import message_id_for
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.settings import Settings
-from vendor_risk.worker import build_worker
+from vendor_risk.worker import build_worker, stop_worker
 
 pytestmark = [
     pytest.mark.usefixtures("clean_outbox"),
@@ -36,7 +36,9 @@ pytestmark = [
 
 @pytest.fixture
 async def redis(worker_settings: Settings) -> AsyncIterator[ArqRedis]:
+    """The queue, emptied: a stopped worker leaves its next cron runs queued."""
     redis = await create_arq_pool(worker_settings.redis_url or "")
+    await redis.flushdb()
     try:
         yield redis
     finally:
@@ -208,7 +210,7 @@ async def test_worker_check_reports_a_running_worker(worker_settings: Settings, 
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-        await worker.close()
+        await stop_worker(worker)
 
     assert await worker_check(worker_settings) == 1
 
@@ -227,8 +229,8 @@ async def test_worker_process_serves_its_job_metrics(worker_settings: Settings) 
         "vendor_risk",
         "worker",
         env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         text = ""
@@ -243,5 +245,5 @@ async def test_worker_process_serves_its_job_metrics(worker_settings: Settings) 
         assert 'vendor_risk_jobs_started_total{job="deliver_outbox"} 1.0' in text
     finally:
         worker.send_signal(signal.SIGINT)
-        await asyncio.wait_for(worker.wait(), 30)
-    assert worker.returncode == 0
+        printed, _ = await asyncio.wait_for(worker.communicate(), 30)
+    assert worker.returncode == 0, printed.decode()

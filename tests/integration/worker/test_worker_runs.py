@@ -16,8 +16,10 @@ import httpx
 import msgspec
 import pytest
 from arq.connections import ArqRedis
+from arq.worker import Retry
+from prometheus_client import REGISTRY
 
-from tests.integration.worker.conftest import Mailbox, Receiver, free_port
+from tests.integration.worker.conftest import Mailbox, Receiver, ctx_for, free_port
 from tests.integration.worker.test_outbox_email import queue_email
 from tests.integration.worker.test_outbox_webhooks import emit, subscribe
 from vendor_risk.db import create_pool
@@ -25,7 +27,7 @@ from vendor_risk.notify.delivery import LEASE, deliver_due, kick_outbox
 from vendor_risk.notify.email import message_id_for
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.settings import Settings
-from vendor_risk.worker import build_worker, stop_worker
+from vendor_risk.worker import build_worker, deliver_outbox, stop_worker
 
 pytestmark = [
     pytest.mark.usefixtures("clean_outbox"),
@@ -247,3 +249,24 @@ async def test_worker_process_serves_its_job_metrics(worker_settings: Settings) 
         worker.send_signal(signal.SIGINT)
         printed, _ = await asyncio.wait_for(worker.communicate(), 30)
     assert worker.returncode == 0, printed.decode()
+
+
+async def test_unreachable_database_defers_the_job_then_fails_it(
+    worker_settings: Settings, http: httpx.AsyncClient
+) -> None:
+    unreachable = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/x", min_size=0)
+
+    def count(metric: str) -> float:
+        return REGISTRY.get_sample_value(f"vendor_risk_jobs_{metric}_total", {"job": "deliver_outbox"}) or 0.0
+
+    retried, failed = count("retried"), count("failed")
+    try:
+        ctx = ctx_for(unreachable, http, worker_settings)
+        with pytest.raises(Retry):
+            await deliver_outbox(ctx | {"job_try": 1})
+        # The last allowed try fails for good, with the real error.
+        with pytest.raises(ConnectionRefusedError):
+            await deliver_outbox(ctx | {"job_try": 3})
+    finally:
+        await unreachable.close()
+    assert (count("retried"), count("failed")) == (retried + 1, failed + 1)

@@ -29,6 +29,7 @@ from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
+from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import OutboxController, WebhookController
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.questionnaires.routes import QuestionnaireController
@@ -116,6 +117,7 @@ def create_app(settings: Settings) -> Litestar:
             prometheus.middleware,
         ],
         exception_handlers=exception_handlers,
+        after_response=kick_outbox_after_write,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="vendor-risk",

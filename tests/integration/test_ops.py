@@ -7,6 +7,9 @@ import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from vendor_risk.queue import create_arq_pool
+from vendor_risk.settings import Settings
+
 Client = AsyncTestClient[Litestar]
 
 
@@ -56,3 +59,22 @@ async def test_refusals_are_logged_with_their_status(client: Client) -> None:
     line = next(json.loads(raw) for raw in buffer.getvalue().splitlines() if '"path": "/api/v1/me"' in raw)
     assert line["status"] == 401
     assert line["request_id"] == response.headers["x-request-id"]
+
+
+async def test_a_write_asks_a_worker_to_deliver_at_once(
+    client: Client, admin: dict[str, Any], settings: Settings
+) -> None:
+    # A connection of the test's own: the app's belongs to the test client's event loop.
+    redis = await create_arq_pool(settings.redis_url or "")
+    try:
+        await redis.delete("arq:job:deliver_outbox:kick")
+        await client.get("/api/v1/me", headers=admin["headers"])
+        assert not await redis.exists("arq:job:deliver_outbox:kick")
+        await client.post(
+            "/api/v1/users",
+            json={"email": f"kick-{id(redis)}@example.com", "name": "K", "role": "auditor"},
+            headers=admin["headers"],
+        )
+        assert await redis.exists("arq:job:deliver_outbox:kick")
+    finally:
+        await redis.aclose()

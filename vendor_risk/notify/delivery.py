@@ -14,6 +14,7 @@ import asyncio
 import random
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiosmtplib
 import asyncpg
@@ -21,6 +22,7 @@ import httpx
 import msgspec
 import structlog
 from arq.connections import ArqRedis
+from litestar import Request
 from redis import exceptions as redis_errors
 
 from vendor_risk.metrics import OUTBOX_SENDS
@@ -57,6 +59,19 @@ async def kick_outbox(redis: ArqRedis) -> None:
         await redis.enqueue_job("deliver_outbox", _job_id=KICK_JOB_ID)
     except (redis_errors.RedisError, OSError) as exc:
         log.warning("outbox kick lost; the minute sweep will deliver", error=f"{type(exc).__name__}: {exc}")
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def kick_outbox_after_write(request: Request[Any, Any, Any]) -> None:
+    """``after_response`` hook: a write may have queued messages, so deliver them now.
+
+    It runs once the response is sent, so the caller never waits for Redis; the kick's
+    job id coalesces a burst of writes into one delivery run.
+    """
+    if request.method in WRITE_METHODS:
+        await kick_outbox(request.app.state.redis)
 
 
 class Undeliverable(Exception):

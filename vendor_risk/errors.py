@@ -67,11 +67,20 @@ def stale_version(entity: str, sent: int, current: int) -> Problem:
 
 
 def field_error(field: str, message: str, status_code: int = 400) -> Problem:
-    """A request refused because of one field, named the same way as validation errors."""
+    """A request refused because of one field, named the same way as validation errors.
+
+    A 400 has the same ``type`` and title as a request that failed decoding, so a client
+    handles a bad field in one place whichever layer noticed it.
+    """
+    if status_code == 400:
+        slug, title = "validation", "Invalid request"
+    else:
+        slug, title = _DEFAULT_SLUGS.get(status_code, "invalid-request"), None
     return Problem(
         status_code,
-        _DEFAULT_SLUGS.get(status_code, "invalid-request"),
+        slug,
         f"{field}: {message}",
+        title=title,
         errors=[{"field": field, "message": message}],
     )
 

@@ -97,6 +97,9 @@ async def test_bad_requests_name_the_field(
         response = await client.post(url, json=body, headers=procurement["headers"])
         assert response.status_code == 400, (body, response.text)
         assert field in [e["field"] for e in response.json()["errors"]], response.json()
+        # One problem type for a bad field, whether decoding or the service refused it.
+        assert response.json()["type"] == "urn:vendor-risk:problem:validation", response.json()
+        assert response.json()["title"] == "Invalid request"
     missing = await client.post(
         "/api/v1/partners/00000000-0000-0000-0000-000000000000/assessments",
         json={"kind": "onboarding"},

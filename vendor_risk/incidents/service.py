@@ -368,7 +368,10 @@ def _refuse_unless(incident: Incident, *statuses: str, action: str) -> None:
         "closed": "it is closed",
         "dismissed": "it was dismissed",
     }[incident.status]
-    raise Problem(409, "incident-state", f"cannot {action} this incident: {why}", status=incident.status)
+    # current_status, as scopes name it: `status` is the HTTP status of an RFC 9457 problem.
+    raise Problem(
+        409, "incident-state", f"cannot {action} this incident: {why}", current_status=incident.status
+    )
 
 
 async def _snapshot(conn: asyncpg.Connection, incident_id: UUID) -> Playbook:
@@ -525,7 +528,10 @@ async def _finish_step(
             )
         if step["status"] != "pending":
             raise Problem(
-                409, "step-finished", f"step {step_id!r} is already {step['status']}", status=step["status"]
+                409,
+                "step-finished",
+                f"step {step_id!r} is already {step['status']}",
+                current_status=step["status"],
             )
         before = repo.step_states(rows)
         unmet = unmet_dependencies(step_id, before)

@@ -71,6 +71,9 @@ async def test_procurement_reports_a_suspected_incident_that_a_risk_owner_confir
     )
     assert blocked.status_code == 409
     assert blocked.json()["type"] == "urn:vendor-risk:problem:incident-state"
+    # The problem's status is the HTTP status (RFC 9457); the incident's is its own member.
+    assert blocked.json()["status"] == 409
+    assert blocked.json()["current_status"] == "suspected"
 
     assert (
         await client.post(f"/api/v1/incidents/{iid}/confirm", headers=auditor["headers"])
@@ -240,6 +243,8 @@ async def test_a_step_is_completed_by_a_risk_owner_or_its_own_role(
     )
     assert twice.status_code == 409
     assert twice.json()["type"] == "urn:vendor-risk:problem:step-finished"
+    assert twice.json()["status"] == 409
+    assert twice.json()["current_status"] == "done"
     unknown = await client.post(
         f"/api/v1/incidents/{iid}/steps/nope/complete", json={}, headers=risk_owner["headers"]
     )

@@ -41,7 +41,8 @@ async def test_partner_fills_and_submits_in_chinese(
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = await browser.new_page(locale="zh-CN")
+            # A phone's width: partners often answer from one.
+            page = await browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
             problems: list[str] = []
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
@@ -76,6 +77,8 @@ async def test_partner_fills_and_submits_in_chinese(
             )
             await expect(follow_up).to_be_visible()
             await expect(page.get_by_label("请说明加密方式。")).to_have_value("使用国密 SM4 加密存储")
+            # The long digest wraps instead of widening the page past the screen.
+            assert await page.evaluate("document.documentElement.scrollWidth") <= 390
 
             # Review and submit.
             await page.get_by_role("link", name="检查并提交").first.click()

@@ -374,7 +374,7 @@ async def _receipt(
         receipt_hash=state.receipt_hash or "",
         findings_url=urls.findings(),
         findings_count=len(findings),
-        flash=[t("saved")] if request.query_params.get("notice") == "submitted" else [],
+        flash=[t("submitted_notice")] if request.query_params.get("notice") == "submitted" else [],
         contact=_contact(view),
         partner_name=state.partner_name,
     )

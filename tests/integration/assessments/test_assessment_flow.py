@@ -98,6 +98,9 @@ async def test_send_answer_review_and_activate(
     assert done.status_code == 303, done.text
     receipt = await client.get(done.headers["location"])
     assert "提交回执" in receipt.text
+    # The partner is told it was submitted, not merely saved as a draft.
+    assert "问卷已提交" in receipt.text
+    assert "已保存" not in receipt.text
     state = await client.get(f"/api/v1/assessments/{assessment['id']}", headers=risk_owner["headers"])
     body: dict[str, Any] = state.json()
     assert body["status"] == "submitted"

@@ -688,12 +688,29 @@ async def submit(
 async def findings_page(request: Request[Any, Any, Any], db: DbConnection, token: str) -> Response[str]:
     """The partner's open findings with our guidance, each answered with a plan and a date."""
     link, view = await _open(db, token)
+    notice = request.query_params.get("notice")
+    return await _findings_page(request, db, link, view, token, notice=notice)
+
+
+async def _findings_page(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    link: LinkRow,
+    view: service.PortalView,
+    token: str,
+    *,
+    notice: str | None = None,
+    refused: tuple[UUID, str, str, str] | None = None,
+) -> Response[str]:
+    """``refused`` = (finding id, error message key, typed plan, typed date): that finding's
+    form is shown again with what was typed and why it was not saved."""
     lang = _lang(request)
     t = translator(lang)
     urls = _Urls(token, lang)
     texts = {(p.template_key, q.id): q.text.get(lang) for p in view.parts for _, q in p.template.questions()}
-    findings = [
-        {
+    findings = []
+    for f in await service.partner_findings(db, link):
+        row = {
             "id": f.id,
             "title": (f.title or {}).get(lang) or (f.title or {}).get("en", ""),
             "severity": f.severity,
@@ -706,16 +723,19 @@ async def findings_page(request: Request[Any, Any, Any], db: DbConnection, token
             if f.partner_responded_at
             else None,
             "action_url": urls.respond(f.id),
+            "error": None,
         }
-        for f in await service.partner_findings(db, link)
-    ]
+        if refused is not None and refused[0] == f.id:
+            row.update(error=t(refused[1]), plan=refused[2], planned_on=refused[3])
+        findings.append(row)
     return _page(
         request,
         "findings",
+        status=422 if refused else 200,
         lang=lang,
         findings=findings,
         overview_url=urls.overview(),
-        flash=[t("plan_saved")] if request.query_params.get("notice") == "plan" else [],
+        flash=[t("plan_saved")] if notice == "plan" else [],
         contact=_contact(view),
         partner_name=view.state.partner_name,
     )
@@ -732,19 +752,28 @@ def _references(refs: Any) -> str | None:
 @post("/{token:str}/findings/{finding_id:uuid}", name="portal:respond", status_code=303)
 async def respond_to_finding(
     request: Request[Any, Any, Any], db: DbConnection, token: str, finding_id: UUID
-) -> Redirect:
-    link, _ = await _open(db, token)
+) -> Response[str] | Redirect:
+    link, view = await _open(db, token)
     lang = _lang(request)
     form = _form_lists(await request.form())
     plan = (form.get("plan") or [""])[0].strip()
+    typed_on = (form.get("planned_on") or [""])[0].strip()
+    now = datetime.now(UTC)
     try:
-        planned_on = date.fromisoformat((form.get("planned_on") or [""])[0])
+        planned_on: date | None = date.fromisoformat(typed_on)
     except ValueError:
-        raise HTTPException(status_code=400, detail="planned_on: expected a date") from None
+        planned_on = None
+    # Refused in the partner's language beside the finding, keeping what was typed.
     if not plan or len(plan) > MAX_TEXT:
-        raise HTTPException(status_code=400, detail="plan: required, at most 10000 characters")
-    await service.respond_to_finding(db, link, finding_id, plan, planned_on, now=datetime.now(UTC))
-    return _see_other(_Urls(token, lang).findings(notice="plan") + f"#f-{finding_id}")
+        error = "error_plan_required"
+    elif planned_on is None:
+        error = "error_date"
+    elif planned_on < now.date():
+        error = "error_planned_on_past"
+    else:
+        await service.respond_to_finding(db, link, finding_id, plan, planned_on, now=now)
+        return _see_other(_Urls(token, lang).findings(notice="plan") + f"#f-{finding_id}")
+    return await _findings_page(request, db, link, view, token, refused=(finding_id, error, plan, typed_on))
 
 
 # --- error pages -------------------------------------------------------------------------------------------

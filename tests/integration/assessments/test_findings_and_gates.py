@@ -234,6 +234,22 @@ async def test_the_partner_answers_its_findings_with_a_plan(
     assert "使用 AES-256 加密存储的客户数据。" in page.text  # the guidance, shared with the partner
     assert "ISO/IEC 27001:2022 A.8.24" in page.text
     csrf = page.text.split('name="_csrf_token" value="')[1].split('"')[0]
+
+    # A plan without a usable date is refused beside the finding, in Chinese, keeping the plan.
+    for planned_on, message in (("2020-01-01", "预计完成日期不能早于今天"), ("明年三月", "请输入有效日期")):
+        refused = await client.post(
+            f"{me.base}/findings/{finding['id']}",
+            params={"lang": "zh-CN"},
+            data={"_csrf_token": csrf, "plan": "启用数据库透明加密", "planned_on": planned_on},
+            follow_redirects=False,
+        )
+        assert refused.status_code == 422, refused.text
+        assert message in refused.text
+        assert "启用数据库透明加密</textarea>" in refused.text
+    unchanged = (await client.get(f"/api/v1/findings/{finding['id']}", headers=risk_owner["headers"])).json()
+    assert unchanged["status"] == "open"
+    assert unchanged["partner_plan"] is None
+
     answered = await client.post(
         f"{me.base}/findings/{finding['id']}",
         params={"lang": "zh-CN"},

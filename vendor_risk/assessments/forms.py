@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
@@ -20,6 +21,8 @@ from vendor_risk.questionnaires.models import Answer, Question, Template
 
 MAX_TEXT: Final = 10_000
 MAX_COMMENT: Final = 4_000
+
+_GROUPED: Final = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
 FieldError = Literal["number", "date", "choice", "too_long", "na_not_allowed"]
 
@@ -57,10 +60,10 @@ def raw_from_answer(answer: Answer | None) -> RawInput:
 
 def _number(text: str) -> int | float | None:
     # Browsers send "." decimals; people typing into a text field abroad or in China
-    # may use a full-width digit or a comma.
-    cleaned = (
-        text.strip().translate(str.maketrans("０１２３４５６７８９．，", "0123456789.,")).replace(",", ".")
-    )
+    # may use a full-width digit or a comma. Commas grouping thousands ("1,000", as both
+    # Chinese and English write them) are dropped; any other comma is a decimal comma.
+    cleaned = text.strip().translate(str.maketrans("０１２３４５６７８９．，", "0123456789.,"))
+    cleaned = cleaned.replace(",", "") if _GROUPED.fullmatch(cleaned) else cleaned.replace(",", ".")
     try:
         number = float(cleaned)
     except ValueError:

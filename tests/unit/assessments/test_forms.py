@@ -24,7 +24,16 @@ def test_values_of_every_type_are_read(example: Template) -> None:
 
 
 def test_numbers_accept_commas_and_full_width_digits(example: Template) -> None:
-    for typed, value in (("3", 3), ("2.5", 2.5), ("２", 2), ("1,5", 1.5)):
+    for typed, value in (
+        ("3", 3),
+        ("2.5", 2.5),
+        ("２", 2),
+        ("1,5", 1.5),
+        # Thousands grouped with commas, as partners write counts: never read as 1.000.
+        ("1,000", 1000),
+        ("１２，０００", 12000),
+        ("1,234,567.5", 1234567.5),
+    ):
         parsed = parse_section_form(example, "access", {"present": ["ac-2"], "a:ac-2": [typed]})
         assert parsed.answers["ac-2"] == Answer(value=value), typed
 

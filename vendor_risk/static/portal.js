@@ -47,7 +47,9 @@
       return null;
     }
     if (type === "number") {
-      var number = Number(text.replace(",", "."));
+      // As the server reads it: commas grouping thousands are dropped, a lone one is a decimal comma.
+      var grouped = /^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(text);
+      var number = Number(grouped ? text.replace(/,/g, "") : text.replace(",", "."));
       return isNaN(number) ? null : number;
     }
     return text;

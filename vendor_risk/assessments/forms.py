@@ -24,7 +24,7 @@ MAX_COMMENT: Final = 4_000
 
 _GROUPED: Final = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
-FieldError = Literal["number", "date", "choice", "too_long", "na_not_allowed"]
+FieldError = Literal["number", "negative", "date", "choice", "too_long", "na_not_allowed"]
 
 
 class RawInput(msgspec.Struct, kw_only=True):
@@ -92,7 +92,11 @@ def _parse_value(
         return first, None if first in allowed else "choice"
     if kind == "number":
         number = _number(first)
-        return number, None if number is not None else "number"
+        if number is None:
+            return None, "number"
+        # Every number a questionnaire asks is a count or a duration; a negative one is a
+        # typo that bands scoring "at most N hours" would reward with full marks.
+        return number, "negative" if number < 0 else None
     if kind == "date":
         try:
             dt.date.fromisoformat(first)

@@ -16,6 +16,7 @@ Translate = Callable[..., str]
 
 ERROR_KEYS = {
     "number": "error_number",
+    "negative": "error_negative",
     "date": "error_date",
     "choice": "error_choice",
     "too_long": "error_too_long",

@@ -1,6 +1,8 @@
 """Reading a section form: typed text kept, N/A, unknown choices, cleared answers."""
 
 from vendor_risk.assessments.forms import parse_section_form, raw_from_answer
+from vendor_risk.assessments.i18n import translator
+from vendor_risk.assessments.views import ERROR_KEYS
 from vendor_risk.questionnaires.models import Answer, Template
 
 
@@ -43,6 +45,15 @@ def test_bad_input_is_an_error_and_what_was_typed_is_kept(example: Template) -> 
     parsed = parse_section_form(example, "access", form)
     assert parsed.errors == {"ac-1": "choice", "ac-2": "number"}
     assert parsed.raw["ac-2"].values == ["a week"]
+
+
+def test_a_negative_number_is_refused_and_kept_as_typed(example: Template) -> None:
+    # "-1 days to revoke access" would otherwise earn the best band.
+    parsed = parse_section_form(example, "access", {"present": ["ac-2"], "a:ac-2": ["-1"]})
+    assert parsed.errors == {"ac-2": "negative"}
+    assert parsed.raw["ac-2"].values == ["-1"]
+    assert parse_section_form(example, "access", {"present": ["ac-2"], "a:ac-2": ["0"]}).errors == {}
+    assert translator("zh-CN")(ERROR_KEYS["negative"]) == "请输入不小于 0 的数字。"
 
 
 def test_na_wins_and_is_refused_where_not_allowed(example: Template) -> None:

@@ -23,7 +23,7 @@ ERROR_KEYS = {
     "na_not_allowed": "error_na_not_allowed",
     "file_size": "error_text_413",
     "file_type": "error_text_415",
-    "file_empty": "error_text_400",
+    "file_empty": "error_file_empty",
 }
 
 

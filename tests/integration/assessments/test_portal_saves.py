@@ -80,6 +80,10 @@ async def test_bad_input_is_shown_again_with_what_was_typed_and_nothing_saved(
         await db.fetchval("SELECT answers_version FROM assessments WHERE id = $1", sent["assessment"]["id"])
         == 0
     )
+    # A 0-byte file (a failed download) is named as such, not "go back and try again".
+    empty = await me.save(0, "access", {"ac-1": "yes", "ac-2": "1"}, files={"ac-1": ("policy.pdf", b"")})
+    assert empty.status_code == 422
+    assert "所选文件是空的" in empty.text
 
 
 async def test_fifty_concurrent_saves_lose_nothing_that_was_acknowledged(

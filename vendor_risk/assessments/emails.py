@@ -54,8 +54,10 @@ def invitation(
     expires: datetime,
     sender_name: str,
     sender_email: str,
+    prefilled_from: datetime | None = None,
 ) -> Email:
-    """The email that carries the portal link (the only place the token is ever written)."""
+    """The email that carries the portal link (the only place the token is ever written);
+    ``prefilled_from``, when the answers submitted then are pre-filled, makes it say so."""
     due = format_date(due_on, lang)
     return _email(
         "invitation",
@@ -72,6 +74,7 @@ def invitation(
         expires=format_time(expires, lang),
         sender_name=sender_name,
         sender_email=sender_email,
+        prefilled_on=format_date(prefilled_from.date(), lang) if prefilled_from else None,
     )
 
 

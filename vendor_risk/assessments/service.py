@@ -266,6 +266,15 @@ async def _issue_link(
     assessment = await load(conn, assessment_id, _today(now))
     sender_name, sender_email = await _sender(conn, actor, owner_id)
     message = await conn.fetchval("SELECT message FROM assessments WHERE id = $1", assessment_id)
+    # A reassessment says so: the partner confirms its last answers rather than starts afresh.
+    prefilled_from = await conn.fetchval(
+        """
+        SELECT p.submitted_at FROM assessments a JOIN assessments p ON p.id = a.previous_assessment_id
+        WHERE a.id = $1 AND EXISTS (SELECT 1 FROM assessment_parts ap
+                                    WHERE ap.assessment_id = a.id AND ap.prefilled_sections <> '{}')
+        """,
+        assessment_id,
+    )
     email = emails.invitation(
         to=state.recipient_email,
         lang=state.locale,
@@ -278,6 +287,7 @@ async def _issue_link(
         expires=expires_at,
         sender_name=sender_name,
         sender_email=sender_email,
+        prefilled_from=prefilled_from,
     )
     await enqueue_email(conn, topic="assessment.invitation", email=email)
     return SentAssessment(assessment=assessment, link=link_url(settings, token), link_expires_at=expires_at)

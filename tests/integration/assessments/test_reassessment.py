@@ -65,6 +65,15 @@ async def test_a_reassessment_starts_from_the_last_answers_and_shows_what_change
         is None
     )
 
+    # The invitation tells the partner it confirms last time's answers; the first one did not.
+    invitations = await db.fetch(
+        "SELECT payload FROM outbox WHERE topic = 'assessment.invitation' AND payload->>'to' = $1"
+        " ORDER BY created_at",
+        sent["assessment"]["recipient_email"],
+    )
+    assert ["这是一次重新评估" in m["payload"]["text"] for m in invitations] == [False, True]
+    assert "这是一次重新评估" in invitations[-1]["payload"]["html"]
+
     me = Partner(client, sent["link"])
     overview = await me.get()
     assert overview.text.count("待确认") == 2

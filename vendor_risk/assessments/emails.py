@@ -38,6 +38,8 @@ def _email(
         text=render(f"email/{name}.txt", values),
         html=render(f"email/{name}.html", values),
         lang=lang,
+        # A partner's email names whom to contact; pressing Reply must reach that person.
+        reply_to=context.get("sender_email") or None,
     )
 
 

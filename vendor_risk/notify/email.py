@@ -65,6 +65,8 @@ def build_message(outbox_id: UUID, email: Email, mail_from: str) -> EmailMessage
     message["Subject"] = email.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = message_id_for(outbox_id, mail_from)
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
     message["Content-Language"] = email.lang
     message.set_content(email.text)
     if email.html:

@@ -20,6 +20,8 @@ class Email(msgspec.Struct, kw_only=True):
     text: str
     html: str | None = None
     lang: str = "zh-CN"
+    # Whom the recipient's Reply reaches, when not the (often no-reply) sender.
+    reply_to: str | None = None
 
 
 async def enqueue_email(

@@ -50,6 +50,8 @@ async def test_send_answer_review_and_activate(
     [email] = mailbox.to(contact["email"])
     assert partner["name"] in email["Subject"]
     assert "2099年1月31日" in email["Subject"]
+    # The partner's Reply reaches the sender named in the email, not the no-reply address.
+    assert email["Reply-To"] == procurement["email"]
     assert link_in(email) == sent["link"]
     html_part = email.get_body(preferencelist=("html",))
     assert html_part is not None
@@ -143,7 +145,8 @@ async def test_send_answer_review_and_activate(
     assert review.status_code == 200, review.text
     assert review.json()["status"] == "changes_requested"
     assert (await deliver(pool, settings))["delivered"] >= 1
-    assert any("需修改" in m["Subject"] for m in mailbox.to(contact["email"]))
+    [changes] = [m for m in mailbox.to(contact["email"]) if "需修改" in m["Subject"]]
+    assert changes["Reply-To"] == risk_owner["email"]
 
     # The partner sees the comment beside the question, changes the answer, resubmits.
     page = await me.get("/s/0/data")

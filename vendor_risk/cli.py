@@ -131,6 +131,9 @@ def _embedded_if_needed(settings: Settings) -> Iterator[Settings]:
             redis_url=settings.redis_url or servers.redis_url,
         )
     finally:
+        # `uv run` passes the terminal's Ctrl-C on too, so a second SIGINT lands here;
+        # the databases' shutdown must finish rather than die in a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         servers.stop()
 
 

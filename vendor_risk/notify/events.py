@@ -18,6 +18,7 @@ EVENT_TYPES: Final = frozenset(
         "agreement.expired",
         "scope.approved",
         "scope.suspended",
+        "scope.revoked",
         "scope.expired",
         "partner.status_changed",
         "partner.tier_changed",

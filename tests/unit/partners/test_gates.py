@@ -9,8 +9,10 @@ from uuid import UUID
 import msgspec
 import pytest
 
+from vendor_risk.notify.events import EVENT_TYPES
 from vendor_risk.partners.rules import (
     PARTNER_TRANSITIONS,
+    SCOPE_TRANSITIONS,
     AgreementFact,
     FindingFact,
     ImpactAssessmentFact,
@@ -224,6 +226,12 @@ def test_every_status_has_a_transition_row() -> None:
     for status, targets in PARTNER_TRANSITIONS.items():
         assert status not in targets
     assert PARTNER_TRANSITIONS["offboarded"] == frozenset()
+
+
+def test_every_scope_status_change_is_an_event_a_webhook_can_subscribe_to() -> None:
+    # Each change emits scope.<status>; a name missing from the catalogue reached only "*".
+    reached = {to for targets in SCOPE_TRANSITIONS.values() for to in targets}
+    assert {f"scope.{to}" for to in reached} <= EVENT_TYPES
 
 
 def test_unmet_names_entity_and_reads_well() -> None:

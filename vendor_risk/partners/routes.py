@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
@@ -20,21 +19,15 @@ from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_curs
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.models import (
-    AgreementDue,
     Dashboard,
     Partner,
-    PartnerAttention,
     PartnerCreate,
     PartnerSummary,
     PartnerUpdate,
-    ScopeAwaiting,
-    StatusTierCount,
     Transition,
     TransitionResult,
 )
 from vendor_risk.partners.rules import (
-    PARTNER_TRANSITIONS,
-    TIERS,
     TRANSITION_ROLES,
     PartnerStatus,
     Tier,
@@ -148,9 +141,6 @@ class PartnerController(Controller):
 # --- dashboard ---------------------------------------------------------------------------
 
 
-DASHBOARD_ITEMS = 10
-
-
 class DashboardController(Controller):
     path = "/api/v1/dashboard"
     tags = ["partners"]
@@ -161,27 +151,4 @@ class DashboardController(Controller):
         """Partners by status and tier, agreements expiring and expired (not renewed),
         scopes awaiting approval and partners needing attention, with the first
         ten of each list: one database round trip."""
-        row = await repo.dashboard(db, service.today_utc(), settings.agreement_expiring_days, DASHBOARD_ITEMS)
-        cells = msgspec.convert(row["partners"], list[StatusTierCount])
-        by_status = dict.fromkeys(PARTNER_TRANSITIONS, 0)
-        by_tier = dict.fromkeys(TIERS, 0)
-        for cell in cells:
-            by_status[cell.status] += cell.count
-            by_tier[cell.tier] += cell.count
-        return Dashboard(
-            partners_total=sum(by_status.values()),
-            partners_by_status=by_status,
-            partners_by_tier=by_tier,
-            partners_by_status_and_tier=sorted(
-                cells, key=lambda c: (list(by_status).index(c.status), TIERS.index(c.tier))
-            ),
-            agreements_expiring_count=row["expiring_count"],
-            agreements_expiring=msgspec.convert(row["expiring"], list[AgreementDue]),
-            agreements_expired_count=row["expired_count"],
-            agreements_expired=msgspec.convert(row["expired"], list[AgreementDue]),
-            scopes_awaiting_approval_count=row["awaiting_count"],
-            scopes_awaiting_approval=msgspec.convert(row["awaiting"], list[ScopeAwaiting]),
-            partners_needing_attention_count=row["attention_count"],
-            partners_needing_attention=msgspec.convert(row["attention"], list[PartnerAttention]),
-            expiring_within_days=settings.agreement_expiring_days,
-        )
+        return await service.dashboard(db, settings)

@@ -22,14 +22,21 @@ from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners.models import (
+    AgreementDue,
     ContactIn,
+    Dashboard,
     Partner,
+    PartnerAttention,
     PartnerCreate,
     PartnerUpdate,
+    ScopeAwaiting,
+    StatusTierCount,
     Transition,
     TransitionResult,
 )
 from vendor_risk.partners.rules import (
+    PARTNER_TRANSITIONS,
+    TIERS,
     LifecycleFacts,
     compute_tier,
     legal_id_problems,
@@ -352,3 +359,37 @@ async def transition(
             },
         )
     return TransitionResult(partner=after, revoked_scope_ids=revoked)
+
+
+# The first items of each dashboard list; the counts cover all of them.
+DASHBOARD_ITEMS = 10
+
+
+async def dashboard(conn: asyncpg.Connection, settings: Settings) -> Dashboard:
+    """Partners by status and tier, agreements expiring and expired (not renewed), scopes
+    awaiting approval and partners needing attention, with the first items of each list:
+    one database round trip. The API's dashboard and the staff pages both show this."""
+    row = await repo.dashboard(conn, today_utc(), settings.agreement_expiring_days, DASHBOARD_ITEMS)
+    cells = msgspec.convert(row["partners"], list[StatusTierCount])
+    by_status = dict.fromkeys(PARTNER_TRANSITIONS, 0)
+    by_tier = dict.fromkeys(TIERS, 0)
+    for cell in cells:
+        by_status[cell.status] += cell.count
+        by_tier[cell.tier] += cell.count
+    return Dashboard(
+        partners_total=sum(by_status.values()),
+        partners_by_status=by_status,
+        partners_by_tier=by_tier,
+        partners_by_status_and_tier=sorted(
+            cells, key=lambda c: (list(by_status).index(c.status), TIERS.index(c.tier))
+        ),
+        agreements_expiring_count=row["expiring_count"],
+        agreements_expiring=msgspec.convert(row["expiring"], list[AgreementDue]),
+        agreements_expired_count=row["expired_count"],
+        agreements_expired=msgspec.convert(row["expired"], list[AgreementDue]),
+        scopes_awaiting_approval_count=row["awaiting_count"],
+        scopes_awaiting_approval=msgspec.convert(row["awaiting"], list[ScopeAwaiting]),
+        partners_needing_attention_count=row["attention_count"],
+        partners_needing_attention=msgspec.convert(row["attention"], list[PartnerAttention]),
+        expiring_within_days=settings.agreement_expiring_days,
+    )

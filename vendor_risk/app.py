@@ -41,6 +41,7 @@ from vendor_risk.scopes.routes import (
     SubProcessorController,
 )
 from vendor_risk.settings import Settings
+from vendor_risk.ui.routes import root_redirect, ui_router
 
 # Every route handler list lives here so a reader sees the whole API surface at once.
 API_CONTROLLERS: list[Any] = [
@@ -106,6 +107,9 @@ def create_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
             portal_router(settings),
+            # The staff pages: a session opened with an API key, CSRF-protected forms.
+            ui_router(settings),
+            root_redirect,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies={

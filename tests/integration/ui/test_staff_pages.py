@@ -1,0 +1,239 @@
+"""The staff pages as a risk owner, an auditor and procurement use them."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+
+from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete
+from tests.integration.ui.conftest import OpenBrowser, csrf_of, key_of
+
+SCRIPT = "<script>alert('x')</script>"
+
+
+async def _submitted(client: Client, new_partner: NewPartner, send: Send, **answers: Any) -> dict[str, Any]:
+    """A partner with an assessment the partner answered and submitted through the portal."""
+    partner = await new_partner()
+    sent = await send(partner["id"])
+    await complete(Partner(client, sent["link"]), **answers)
+    return {"partner": partner, "assessment_id": sent["assessment"]["id"]}
+
+
+async def test_a_key_opens_a_session_that_sign_out_ends(
+    browser: OpenBrowser, risk_owner: User, db: asyncpg.Connection
+) -> None:
+    me = await browser()
+    anonymous = await me.get("/ui/partners")
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/ui/login?next=%2Fui%2Fpartners"
+
+    signed = await me.sign_in(key_of(risk_owner))
+    assert signed.status_code == 303
+    assert signed.headers["location"] == "/ui"
+    cookie = signed.headers["set-cookie"]
+    assert "vr_ui_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert "Path=/ui" in cookie
+    token = me.cookies["vr_ui_session"]
+    # Only the token's hash is stored.
+    stored = await db.fetchval(
+        "SELECT count(*) FROM staff_sessions WHERE token_hash = $1", hashlib.sha256(token.encode()).digest()
+    )
+    assert stored == 1
+    assert (
+        await db.fetchval("SELECT count(*) FROM staff_sessions WHERE token_hash::text LIKE $1", f"%{token}%")
+        == 0
+    )
+
+    dashboard = await me.get("/ui")
+    assert dashboard.status_code == 200
+    assert "王芳" in dashboard.text
+    assert "script-src 'self'" in dashboard.headers["content-security-policy"]
+    assert dashboard.headers["x-frame-options"] == "DENY"
+
+    out = await me.post("/ui/logout", {"_csrf_token": csrf_of(dashboard.text)})
+    assert out.status_code == 303
+    # The old token is dead even if a copy of the cookie survived.
+    me.cookies.set("vr_ui_session", token, domain="testserver.local", path="/ui")
+    assert (await me.get("/ui")).status_code == 303
+
+
+async def test_a_wrong_key_is_refused(browser: OpenBrowser) -> None:
+    me = await browser()
+    refused = await me.sign_in("vrk_" + "x" * 43)
+    assert refused.status_code == 401
+    assert "The key is not valid" in refused.text
+    assert "vr_ui_session" not in me.cookies
+    assert (await me.get("/ui")).status_code == 303
+
+
+async def test_a_disabled_user_or_revoked_key_loses_the_session_at_once(
+    browser: OpenBrowser, make_user: Any, client: Client, settings: Any
+) -> None:
+    admin = await make_user("admin")
+    for how in ("disable", "revoke"):
+        someone = await make_user("risk_owner")
+        me = await browser(someone)
+        assert (await me.get("/ui")).status_code == 200
+        if how == "disable":
+            user = (await client.get(f"/api/v1/users/{someone['id']}", headers=admin["headers"])).json()
+            changed = await client.patch(
+                f"/api/v1/users/{someone['id']}",
+                json={"disabled": True, "version": user["version"]},
+                headers=admin["headers"],
+            )
+        else:
+            [key] = (
+                await client.get(f"/api/v1/users/{someone['id']}/api-keys", headers=admin["headers"])
+            ).json()
+            changed = await client.delete(f"/api/v1/api-keys/{key['id']}", headers=admin["headers"])
+        assert changed.status_code == 200, changed.text
+        after = await me.get("/ui")
+        assert after.status_code == 303, how
+        assert after.headers["location"].startswith("/ui/login")
+
+
+async def test_a_form_without_its_csrf_token_is_refused(browser: OpenBrowser, risk_owner: User) -> None:
+    me = await browser(risk_owner)
+    refused = await me.post("/ui/logout")
+    assert refused.status_code == 403
+    assert "content-security-policy" in refused.headers
+    # Still signed in: the refused form changed nothing.
+    assert (await me.get("/ui")).status_code == 200
+    stranger = await browser()
+    assert (await stranger.post("/ui/login", {"api_key": key_of(risk_owner)})).status_code == 403
+
+
+async def test_roles_see_what_their_api_role_may_and_write_only_what_it_may_write(
+    browser: OpenBrowser,
+    client: Client,
+    new_partner: NewPartner,
+    send: Send,
+    risk_owner: User,
+    auditor: User,
+    procurement: User,
+) -> None:
+    made = await _submitted(client, new_partner, send)
+    path = f"/ui/assessments/{made['assessment_id']}"
+    action = f"{path}/review"
+    for user in (auditor, procurement):
+        me = await browser(user)
+        page = await me.get(path)
+        assert page.status_code == 200
+        assert made["partner"]["name"] in page.text
+        assert action not in page.text  # no review form
+        # Posting the form anyway (a token from any page of theirs) is refused like the API.
+        refused = await me.post(action, {"_csrf_token": csrf_of(page.text), "decision": "approve"})
+        assert refused.status_code == 403
+    state = await client.get(f"/api/v1/assessments/{made['assessment_id']}", headers=risk_owner["headers"])
+    assert state.json()["status"] == "submitted"
+
+    owner = await browser(risk_owner)
+    assert action in (await owner.get(path)).text
+
+
+async def test_request_changes_then_approve_through_the_forms(
+    browser: OpenBrowser, client: Client, new_partner: NewPartner, send: Send, risk_owner: User
+) -> None:
+    partner = await new_partner()
+    sent = await send(partner["id"])
+    them = Partner(client, sent["link"])
+    await complete(them, **{"dh-1": "none"})
+    aid = sent["assessment"]["id"]
+    path = f"/ui/assessments/{aid}"
+    me = await browser(risk_owner)
+
+    queue = await me.get("/ui/reviews")
+    assert path in queue.text
+
+    page = await me.get(path)
+    assert "存储加密不足" in page.text  # the finding the answer raised, in the user's language
+    asked = await me.submit(
+        path,
+        f"{path}/review",
+        {
+            "decision": "request_changes",
+            "note": "Say how data is encrypted",
+            "c:valid-example:dh-1": "Which cipher?",
+        },
+    )
+    assert asked.status_code == 303, asked.text
+    api = (await client.get(f"/api/v1/assessments/{aid}", headers=risk_owner["headers"])).json()
+    assert api["status"] == "changes_requested"
+    assert api["reviews"][0]["comments"] == [
+        {"questionnaire": "valid-example", "question_id": "dh-1", "comment": "Which cipher?"}
+    ]
+    # The partner sees the comment, answers again, resubmits.
+    assert "Which cipher?" in (await them.get("/s/0/data")).text
+    assert (await them.save(0, "data", {"dh-1": "aes256"}, present=["dh-1"])).status_code == 303
+    assert (await them.submit()).status_code == 303
+
+    approved = await me.submit(path, f"{path}/review", {"decision": "approve", "note": "OK"})
+    assert approved.status_code == 303
+    api = (await client.get(f"/api/v1/assessments/{aid}", headers=risk_owner["headers"])).json()
+    assert api["status"] == "approved"
+    after = await me.get(path)
+    assert f"{path}/review" not in after.text  # nothing left to decide
+
+
+async def test_what_a_partner_typed_is_inert(
+    browser: OpenBrowser, client: Client, new_partner: NewPartner, send: Send, risk_owner: User
+) -> None:
+    made = await _submitted(client, new_partner, send, **{"dh-1": "none", "dh-2": SCRIPT})
+    me = await browser(risk_owner)
+    page = await me.get(f"/ui/assessments/{made['assessment_id']}")
+    assert page.status_code == 200
+    assert SCRIPT not in page.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
+    assert "<script" not in page.text
+
+
+async def test_pages_render_in_both_languages(
+    browser: OpenBrowser, client: Client, new_partner: NewPartner, send: Send, risk_owner: User
+) -> None:
+    made = await _submitted(client, new_partner, send)
+    partner_id = made["partner"]["id"]
+    me = await browser(risk_owner)  # the user's locale is zh-CN
+    pages = [
+        "/ui",
+        "/ui/partners",
+        f"/ui/partners/{partner_id}",
+        "/ui/reviews",
+        f"/ui/assessments/{made['assessment_id']}",
+        "/ui/findings",
+        "/ui/incidents",
+    ]
+    for path in pages:
+        zh = await me.get(path)
+        assert zh.status_code == 200, (path, zh.text)
+        assert '<html lang="zh-CN">' in zh.text
+    # The switch is remembered for the session.
+    switched = await me.get("/ui", lang="en")
+    assert '<html lang="en">' in switched.text
+    for path in pages:
+        en = await me.get(path)
+        assert en.status_code == 200, (path, en.text)
+        assert '<html lang="en">' in en.text
+        assert "Sign out" in en.text
+
+
+async def test_partner_list_searches_and_pages(
+    browser: OpenBrowser, new_partner: NewPartner, risk_owner: User
+) -> None:
+    made = [await new_partner() for _ in range(3)]
+    me = await browser(risk_owner)
+    found = await me.get("/ui/partners", q=made[0]["name"])
+    assert made[0]["name"] in found.text
+    assert made[1]["name"] not in found.text
+    page = await me.get("/ui/partners")
+    seen = page.text
+    while 'class="button" href="' in page.text:
+        link = page.text.split('class="button" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        assert parse_qs(urlsplit(link).query)["cursor"]
+        page = await me.get(link)
+        seen += page.text
+    assert all(p["name"] in seen for p in made)

@@ -1,0 +1,590 @@
+"""Staff pages under ``/ui``: what a risk owner does in the API, as server-rendered pages.
+
+Every page calls the same service and repository functions as its API route, and every
+write carries the API route's own role guard, so a page never allows more than the API.
+Protections, on this router only: a session cookie opened with an API key (see
+``vendor_risk.auth.sessions``), CSRF on every form (cookie scoped to ``/ui``), a strict
+Content-Security-Policy with no script at all, and autoescaped templates, so anything a
+partner typed is shown as text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+from uuid import UUID
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import HTTPException
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.params import Parameter
+from litestar.response import Redirect
+
+from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.assessments import repository as assessments_repo
+from vendor_risk.assessments import service as assessments
+from vendor_risk.assessments import views
+from vendor_risk.assessments.i18n import translator as portal_translator
+from vendor_risk.assessments.models import ReviewComment, ReviewCreate
+from vendor_risk.assessments.routes import requires_evidence_reader
+from vendor_risk.auth.routes import actor_of
+from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_session
+from vendor_risk.db import DbConnection
+from vendor_risk.errors import Problem
+from vendor_risk.findings import repository as findings_repo
+from vendor_risk.findings import service as findings
+from vendor_risk.findings.models import AcceptanceCreate
+from vendor_risk.incidents import repository as incidents_repo
+from vendor_risk.incidents import service as incidents
+from vendor_risk.incidents.automation import kick_incident_actions
+from vendor_risk.incidents.models import StepComplete, StepSkip
+from vendor_risk.incidents.routes import requires_step_owner
+from vendor_risk.notify.delivery import kick_outbox
+from vendor_risk.pagination import decode_cursor, encode_cursor
+from vendor_risk.partners import repository as partners_repo
+from vendor_risk.partners import service as partners
+from vendor_risk.partners.routes import requires_risk_owner
+from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
+from vendor_risk.questionnaires.service import get_template
+from vendor_risk.scopes import repository as scopes_repo
+from vendor_risk.scopes import service as scopes
+from vendor_risk.scopes.models import ScopeApproval
+from vendor_risk.settings import Settings
+from vendor_risk.ui.web import (
+    CSRF_COOKIE,
+    PUBLIC,
+    SESSION_COOKIE,
+    allows,
+    page,
+    page_lang,
+    require_session,
+    see_other,
+    signed_in,
+    translator,
+    ui_error,
+    ui_guard_middleware,
+    ui_internal_error,
+    with_query,
+)
+
+PAGE_SIZE = 25
+# The partner page shows the newest of each list; the full lists are in the API.
+DETAIL_ITEMS = 50
+Query = Annotated[str | None, Parameter(max_length=100)]
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _form(data: dict[str, Any], name: str) -> str:
+    value = data.get(name, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def _invalid(detail: str) -> Problem:
+    return Problem(400, "validation", detail)
+
+
+# --- sign-in -----------------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    # Only a path of these pages: never another site (open redirect).
+    if target and target.startswith("/ui") and not target.startswith("//"):
+        return target
+    return "/ui"
+
+
+@get("/login", opt={PUBLIC: True}, name="ui:login")
+async def login_page(request: Request[Any, Any, Any], next: Query = None) -> Response[str]:
+    return page(request, "login", next=_safe_next(next), error=None)
+
+
+@post("/login", opt={PUBLIC: True}, name="ui:sign-in", status_code=303)
+async def sign_in(request: Request[Any, Any, Any], db: DbConnection, settings: Settings) -> Response[Any]:
+    """Open a session for the holder of a valid API key; a wrong key is refused with 401."""
+    data = await request.form()
+    key = _form(dict(data), "api_key")
+    target = _safe_next(_form(dict(data), "next"))
+    token = await open_session(db, key)
+    if token is None:
+        t = translator(page_lang(request))
+        return page(request, "login", status_code=401, next=target, error=t("login_refused"))
+    response = see_other(target)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        path="/ui",
+        max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
+        httponly=True,
+        secure=settings.public_url.startswith("https://"),
+        samesite="lax",
+    )
+    return response
+
+
+@post("/logout", name="ui:sign-out", status_code=303)
+async def sign_out(request: Request[Any, Any, Any], db: DbConnection) -> Redirect:
+    await close_session(db, request.cookies.get(SESSION_COOKIE, ""))
+    response = see_other("/ui/login")
+    response.delete_cookie(SESSION_COOKIE, path="/ui")
+    return response
+
+
+# --- dashboard and partners --------------------------------------------------------------------------
+
+
+@get("/", name="ui:dashboard")
+async def dashboard(request: Request[Any, Any, Any], db: DbConnection, settings: Settings) -> Response[str]:
+    """What needs attention: the API dashboard's numbers and lists, and the review queue."""
+    board = await partners.dashboard(db, settings)
+    queue = await assessments_repo.list_assessments(
+        db, assessments_repo.ListFilters(status="submitted"), _today(), None, 10
+    )
+    return page(request, "dashboard", board=board, queue=queue)
+
+
+@get("/partners", name="ui:partners")
+async def partner_list(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    settings: Settings,
+    q: Query = None,
+    status: str | None = None,
+    tier: str | None = None,
+    attention: bool | None = None,
+    cursor: str | None = None,
+) -> Response[str]:
+    status = status if status in PARTNER_TRANSITIONS else None
+    tier = tier if tier in TIERS else None
+    key = decode_cursor(cursor, datetime, UUID)
+    filters = partners_repo.ListFilters(
+        statuses=[status] if status else None,
+        tiers=[tier] if tier else None,
+        q=q.strip() if q and q.strip() else None,
+        needs_attention=attention or None,
+    )
+    rows = await partners_repo.list_partners(
+        db,
+        filters,
+        (key[0], key[1]) if key else None,
+        PAGE_SIZE + 1,
+        partners.today_utc(),
+        settings.agreement_expiring_days,
+    )
+    items = rows[:PAGE_SIZE]
+    more = None
+    if len(rows) > PAGE_SIZE:
+        next_cursor = encode_cursor(items[-1].created_at, items[-1].id)
+        params = {"q": q, "status": status, "tier": tier, "attention": "true" if attention else None}
+        more = with_query("/ui/partners", {**params, "cursor": next_cursor})
+    return page(
+        request,
+        "partners",
+        items=items,
+        more=more,
+        q=q or "",
+        status=status or "",
+        tier=tier or "",
+        attention=bool(attention),
+        statuses=list(PARTNER_TRANSITIONS),
+        tiers=TIERS,
+    )
+
+
+async def _partner_page(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    settings: Settings,
+    partner_id: UUID,
+    *,
+    refused: tuple[UUID, list[Any]] | None = None,
+) -> Response[str]:
+    partner = await partners.load(db, partner_id, settings)
+    today = partners.today_utc()
+    agreements = await agreements_repo.list_agreements(
+        db, partner_id, None, None, DETAIL_ITEMS, today, settings.agreement_expiring_days
+    )
+    scope_list = await scopes_repo.list_scopes(db, partner_id, None, None, DETAIL_ITEMS)
+    assessment_list = await assessments_repo.list_assessments(
+        db, assessments_repo.ListFilters(partner_id=partner_id), today, None, DETAIL_ITEMS
+    )
+    finding_list = await findings_repo.list_findings(
+        db, findings_repo.ListFilters(partner_id=partner_id), today, None, DETAIL_ITEMS
+    )
+    incident_list = await incidents_repo.list_incidents(
+        db, incidents_repo.ListFilters(partner_id=partner_id), datetime.now(UTC), None, DETAIL_ITEMS
+    )
+    return page(
+        request,
+        "partner",
+        status_code=409 if refused else 200,
+        partner=partner,
+        agreements=agreements,
+        scopes=scope_list,
+        assessments=assessment_list,
+        findings=finding_list,
+        incidents=incident_list,
+        can_approve=await allows(requires_risk_owner, request),
+        refused_scope=refused[0] if refused else None,
+        unmet=refused[1] if refused else [],
+    )
+
+
+@get("/partners/{partner_id:uuid}", name="ui:partner")
+async def partner_page(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID
+) -> Response[str]:
+    """Tier with its factors, status, agreements, scopes (with approve buttons), assessments,
+    findings and incidents."""
+    return await _partner_page(request, db, settings, partner_id)
+
+
+@post(
+    "/partners/{partner_id:uuid}/scopes/{scope_id:uuid}/approve",
+    guards=[requires_risk_owner],
+    name="ui:approve-scope",
+    status_code=303,
+)
+async def approve_scope(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID, scope_id: UUID
+) -> Response[Any]:
+    """Approve a scope; a refusal shows the partner page with every unmet condition."""
+    try:
+        await scopes.approve_scope(db, actor_of(request), partner_id, scope_id, ScopeApproval(), settings)
+    except Problem as exc:
+        if exc.slug != "gate-refused" or not isinstance(exc.extra, dict):
+            raise
+        return await _partner_page(request, db, settings, partner_id, refused=(scope_id, exc.extra["unmet"]))
+    return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
+
+
+# --- assessments -------------------------------------------------------------------------------------
+
+
+@get("/reviews", name="ui:reviews")
+async def review_queue(
+    request: Request[Any, Any, Any], db: DbConnection, cursor: str | None = None
+) -> Response[str]:
+    """The review queue: submitted assessments, newest first (``status=submitted``)."""
+    after = decode_cursor(cursor, datetime, UUID)
+    rows = await assessments_repo.list_assessments(
+        db, assessments_repo.ListFilters(status="submitted"), _today(), after, PAGE_SIZE + 1
+    )
+    items = rows[:PAGE_SIZE]
+    more = None
+    if len(rows) > PAGE_SIZE:
+        more = with_query("/ui/reviews", {"cursor": encode_cursor(items[-1].sent_at, items[-1].id)})
+    return page(request, "reviews", items=items, more=more)
+
+
+@get("/assessments/{assessment_id:uuid}", name="ui:assessment")
+async def assessment_page(
+    request: Request[Any, Any, Any], db: DbConnection, assessment_id: UUID
+) -> Response[str]:
+    """Score with its breakdown, rating with its steps, answers with evidence, findings, the
+    diff from the previous assessment, and the review form."""
+    detail = await assessments.detail(db, assessment_id, _today())
+    page_language = signed_in(request).locale
+    pt = portal_translator(page_language)
+    parts = []
+    for part in detail.answers:
+        template = (await get_template(db, part.questionnaire, part.version)).content
+        scores = next(
+            (
+                p.result
+                for p in (detail.score_breakdown.parts if detail.score_breakdown else [])
+                if p.questionnaire == part.questionnaire
+            ),
+            None,
+        )
+        by_question = {q.question_id: q for s in (scores.sections if scores else []) for q in s.questions}
+        by_section = {s.section_id: s for s in (scores.sections if scores else [])}
+        sections = []
+        for section in template.sections:
+            rows = []
+            for question in section.questions:
+                answer = part.answers.get(question.id)
+                rows.append(
+                    {
+                        "id": question.id,
+                        "number": views.question_number(template, section, question),
+                        "text": question.text.get(page_language),
+                        "shown": views.describe(question, answer, page_language, pt),
+                        "score": by_question.get(question.id),
+                        "evidence": [
+                            e
+                            for e in detail.evidence
+                            if e.questionnaire == part.questionnaire and e.question_id == question.id
+                        ],
+                    }
+                )
+            sections.append(
+                {"title": section.title.get(page_language), "score": by_section.get(section.id), "rows": rows}
+            )
+        parts.append(
+            {
+                "key": part.questionnaire,
+                "title": part.title.get(page_language),
+                "version": part.version,
+                "sections": sections,
+            }
+        )
+    return page(
+        request,
+        "assessment",
+        a=detail,
+        parts=parts,
+        can_review=await allows(requires_risk_owner, request) and detail.status == "submitted",
+        can_download=await allows(requires_evidence_reader, request),
+    )
+
+
+@post(
+    "/assessments/{assessment_id:uuid}/review",
+    guards=[requires_risk_owner],
+    name="ui:review",
+    status_code=303,
+)
+async def review(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, assessment_id: UUID
+) -> Redirect:
+    """Approve, reject or request changes, with a note and per-question comments
+    (fields ``c:{questionnaire}:{question}``)."""
+    form = dict((await request.form()).multi_items())
+    comments = [
+        ReviewComment(
+            questionnaire=name.split(":")[1], question_id=name.split(":", 2)[2], comment=str(value).strip()
+        )
+        for name, value in form.items()
+        if name.startswith("c:") and name.count(":") >= 2 and str(value).strip()
+    ]
+    try:
+        data = msgspec.convert(
+            {
+                "decision": _form(form, "decision"),
+                "note": _form(form, "note"),
+                "comments": [msgspec.to_builtins(c) for c in comments],
+                "version": int(_form(form, "version")) if _form(form, "version").isdigit() else None,
+            },
+            ReviewCreate,
+        )
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from exc
+    await assessments.review(db, actor_of(request), assessment_id, data, settings, now=datetime.now(UTC))
+    return see_other(f"/ui/assessments/{assessment_id}")
+
+
+@get(
+    "/assessments/{assessment_id:uuid}/evidence/{evidence_id:uuid}",
+    guards=[requires_evidence_reader],
+    name="ui:evidence",
+)
+async def evidence(
+    db: DbConnection, settings: Settings, assessment_id: UUID, evidence_id: UUID
+) -> Response[bytes]:
+    """An evidence file, always as a download: a partner's file never renders in our origin."""
+    info, content = await assessments.evidence_file(db, assessment_id, evidence_id, settings)
+    ascii_name = info.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(info.filename)}"
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": disposition,
+        },
+    )
+
+
+# --- findings ----------------------------------------------------------------------------------------
+
+
+@get("/findings", name="ui:findings")
+async def finding_list(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    status: str | None = None,
+    severity: str | None = None,
+    cursor: str | None = None,
+) -> Response[str]:
+    status = status if status in ("open", "remediating", "resolved", "accepted") else None
+    severity = severity if severity in ("low", "medium", "high", "critical") else None
+    after = decode_cursor(cursor, datetime, UUID)
+    rows = await findings_repo.list_findings(
+        db, findings_repo.ListFilters(status=status, severity=severity), _today(), after, PAGE_SIZE + 1
+    )
+    items = rows[:PAGE_SIZE]
+    more = None
+    if len(rows) > PAGE_SIZE:
+        more = with_query(
+            "/ui/findings",
+            {
+                "status": status,
+                "severity": severity,
+                "cursor": encode_cursor(items[-1].created_at, items[-1].id),
+            },
+        )
+    return page(
+        request,
+        "findings",
+        items=items,
+        more=more,
+        status=status or "",
+        severity=severity or "",
+        can_accept=await allows(requires_risk_owner, request),
+        today=_today(),
+    )
+
+
+@post("/findings/{finding_id:uuid}/accept", guards=[requires_risk_owner], name="ui:accept", status_code=303)
+async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID) -> Redirect:
+    """Accept a finding's risk until a date, with a justification."""
+    form = dict((await request.form()).multi_items())
+    try:
+        data = msgspec.convert(
+            {"until": _form(form, "until"), "justification": _form(form, "justification")}, AcceptanceCreate
+        )
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from exc
+    await findings.accept_risk(db, actor_of(request), finding_id, data, _today())
+    return see_other(f"/ui/findings#f-{finding_id}")
+
+
+# --- incidents ---------------------------------------------------------------------------------------
+
+
+@get("/incidents", name="ui:incidents")
+async def incident_list(
+    request: Request[Any, Any, Any], db: DbConnection, cursor: str | None = None
+) -> Response[str]:
+    key = decode_cursor(cursor, datetime, UUID)
+    rows = await incidents_repo.list_incidents(
+        db, incidents_repo.ListFilters(), datetime.now(UTC), (key[0], key[1]) if key else None, PAGE_SIZE + 1
+    )
+    items = rows[:PAGE_SIZE]
+    more = None
+    if len(rows) > PAGE_SIZE:
+        more = with_query("/ui/incidents", {"cursor": encode_cursor(items[-1].created_at, items[-1].id)})
+    return page(request, "incidents", items=items, more=more)
+
+
+@get("/incidents/{incident_id:uuid}", name="ui:incident")
+async def incident_page(
+    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID
+) -> Response[str]:
+    """Steps with deadlines and their forms, and the timeline."""
+    detail = await incidents.load_detail(db, incident_id)
+    return page(
+        request,
+        "incident",
+        i=detail,
+        can_complete=await allows(requires_step_owner, request),
+        can_skip=await allows(requires_risk_owner, request),
+    )
+
+
+async def _kick(request: Request[Any, Any, Any]) -> None:
+    await kick_incident_actions(request.app.state.redis)
+    await kick_outbox(request.app.state.redis)
+
+
+@post(
+    "/incidents/{incident_id:uuid}/steps/{step_id:str}/complete",
+    guards=[requires_step_owner],
+    name="ui:complete-step",
+    status_code=303,
+)
+async def complete_step(
+    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID, step_id: str
+) -> Redirect:
+    form = dict((await request.form()).multi_items())
+    try:
+        data = msgspec.convert({"note": _form(form, "note")}, StepComplete)
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from exc
+    await incidents.complete_step(db, signed_in(request), incident_id, step_id, data)
+    await _kick(request)
+    return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
+
+
+@post(
+    "/incidents/{incident_id:uuid}/steps/{step_id:str}/skip",
+    guards=[requires_risk_owner],
+    name="ui:skip-step",
+    status_code=303,
+)
+async def skip_step(
+    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID, step_id: str
+) -> Redirect:
+    form = dict((await request.form()).multi_items())
+    try:
+        data = msgspec.convert({"reason": _form(form, "reason")}, StepSkip)
+    except msgspec.ValidationError as exc:
+        raise _invalid(str(exc)) from exc
+    await incidents.skip_step(db, signed_in(request), incident_id, step_id, data)
+    await _kick(request)
+    return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
+
+
+# --- the router --------------------------------------------------------------------------------------
+
+
+def csrf_secret(settings: Settings) -> str:
+    """The same secret in every process (derived from the data key), distinct from the
+    portal's, so a form rendered by one replica is accepted by another."""
+    if not settings.data_keys:
+        return secrets.token_hex(32)
+    return hashlib.sha256(b"vendor-risk:staff-csrf:" + settings.data_keys[0].key).hexdigest()
+
+
+def ui_router(settings: Settings) -> Router:
+    """The staff pages, outside the API router: a session cookie, not a Bearer key."""
+    csrf = CSRFConfig(
+        secret=csrf_secret(settings),
+        cookie_name=CSRF_COOKIE,
+        cookie_path="/ui",
+        cookie_httponly=True,
+        cookie_secure=settings.public_url.startswith("https://"),
+        cookie_samesite="lax",
+    )
+    return Router(
+        path="/ui",
+        route_handlers=[
+            login_page,
+            sign_in,
+            sign_out,
+            dashboard,
+            partner_list,
+            partner_page,
+            approve_scope,
+            review_queue,
+            assessment_page,
+            review,
+            evidence,
+            finding_list,
+            accept_risk,
+            incident_list,
+            incident_page,
+            complete_step,
+            skip_step,
+        ],
+        guards=[require_session],
+        middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
+        exception_handlers={HTTPException: ui_error, Exception: ui_internal_error},
+        include_in_schema=False,
+    )
+
+
+@get("/", include_in_schema=False, name="ui:root")
+async def root_redirect() -> Redirect:
+    """Nothing else serves ``/``: a browser that opens the bare address finds the staff pages."""
+    return Redirect("/ui", status_code=302)

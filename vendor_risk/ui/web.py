@@ -1,0 +1,216 @@
+"""The plumbing of the staff pages: session guard, language, rendering, security headers and
+error pages. The pages themselves are in ``vendor_risk.ui.routes``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode
+
+import asyncpg
+import msgspec
+import structlog
+import yaml
+from litestar import MediaType, Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.response import Redirect
+from litestar.types import Guard
+from litestar.utils.scope.state import ScopeState
+
+from vendor_risk.assessments.emails import format_date, format_time
+from vendor_risk.assessments.i18n import DEFAULT_LANGUAGE, LANGUAGES, Entry, negotiate
+from vendor_risk.assessments.portal import SECURITY_HEADERS
+from vendor_risk.assessments.rendering import render
+from vendor_risk.auth.guards import current_user
+from vendor_risk.auth.models import CurrentUser
+from vendor_risk.auth.sessions import resolve_session
+from vendor_risk.errors import Problem
+from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("vendor_risk.ui")
+
+SESSION_COOKIE: Final = "vr_ui_session"
+CSRF_COOKIE: Final = "vr_ui_csrf"
+MESSAGES_FILE: Final = Path(__file__).resolve().parent.parent / "locale" / "staff.yaml"
+LANGUAGE_NAMES: Final = {"zh-CN": "中文", "en": "English"}
+PUBLIC: Final = "ui_public"
+
+
+class SignInRequired(HTTPException):
+    status_code = 401
+
+
+@cache
+def _catalogs() -> Mapping[str, Mapping[str, str]]:
+    entries = msgspec.convert(yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8")), dict[str, Entry])
+    return {
+        "zh-CN": {key: e.zh_cn for key, e in entries.items()},
+        "en": {key: e.en for key, e in entries.items()},
+    }
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """``t(key, **values)`` over the staff pages' words (``locale/staff.yaml``)."""
+    catalog = _catalogs()[lang if lang in LANGUAGES else DEFAULT_LANGUAGE]
+
+    def t(key: str, **values: object) -> str:
+        text = catalog[key]
+        return text.format(**values) if values else text
+
+    return t
+
+
+def _asked_lang(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    lang = connection.query_params.get("lang")
+    return lang if lang in LANGUAGES else None
+
+
+async def require_session(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Resolve the session cookie to a staff user (one query, which also checks the user and
+    the key), or send the browser to the sign-in page."""
+    if handler.opt.get(PUBLIC):
+        return
+    token = connection.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise SignInRequired()
+    pool: asyncpg.Pool = connection.app.state.db_pool
+    async with pool.acquire() as conn:
+        user = await resolve_session(conn, token, _asked_lang(connection))
+    if user is None:
+        raise SignInRequired()
+    connection.scope["user"] = user
+    connection.scope["auth"] = user.key_id
+
+
+async def allows(guard: Guard, request: Request[Any, Any, Any]) -> bool:
+    """Whether the API's own role guard lets this user through: the pages show a write button
+    exactly when the API would accept the write."""
+    try:
+        outcome = guard(request, None)  # type: ignore[arg-type]
+        if outcome is not None:
+            await outcome
+    except Problem:
+        return False
+    return True
+
+
+def page_lang(request: Request[Any, Any, Any]) -> str:
+    user = request.scope.get("user")
+    if isinstance(user, CurrentUser):
+        # The session lookup already folded ?lang= into the user's locale.
+        return user.locale
+    return negotiate(request.query_params.get("lang"), request.headers.get("accept-language"))
+
+
+def with_query(path: str, params: Mapping[str, Any]) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "", [])}
+    return f"{path}?{urlencode(kept, doseq=True)}" if kept else path
+
+
+def _switch(request: Request[Any, Any, Any]) -> list[tuple[str, str, str]]:
+    params: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if key != "lang":
+            params.setdefault(key, []).append(value)
+    return [
+        (code, LANGUAGE_NAMES[code], with_query(request.url.path, {**params, "lang": code}))
+        for code in LANGUAGES
+    ]
+
+
+def page(
+    request: Request[Any, Any, Any], name: str, *, status_code: int = 200, **context: Any
+) -> Response[str]:
+    """Render ``templates/ui/{name}.html`` (autoescaped) with the common context."""
+    lang = page_lang(request)
+    token = ScopeState.from_scope(request.scope).csrf_token
+    user = request.scope.get("user")
+    values = {
+        "lang": lang,
+        "t": translator(lang),
+        "date": lambda d: format_date(d, lang) if d else "",
+        "time": lambda d: format_time(d, lang) if d else "",
+        "i18n": lambda text: text.get(lang) if text else "",
+        "switch": _switch(request),
+        "csrf_input": f'<input type="hidden" name="_csrf_token" value="{token}">' if token else "",
+        "user": user if isinstance(user, CurrentUser) else None,
+        "path": request.url.path,
+        **context,
+    }
+    return Response(render(f"ui/{name}.html", values), status_code=status_code, media_type=MediaType.HTML)
+
+
+def see_other(url: str) -> Redirect:
+    return Redirect(url, status_code=303)
+
+
+def signed_in(request: Request[Any, Any, Any]) -> CurrentUser:
+    return current_user(request)
+
+
+# --- errors and headers ------------------------------------------------------------------------------
+
+
+def ui_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Every refusal as a page in the viewer's language; a missing session goes to sign-in."""
+    if isinstance(exc, SignInRequired):
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = with_query("/ui/login", {"next": back if request.method == "GET" else None})
+        response = see_other(target)
+        response.delete_cookie(SESSION_COOKIE, path="/ui")
+        return response
+    status = exc.status_code if exc.status_code in (400, 403, 404, 409, 413, 415, 422) else 400
+    if isinstance(exc, NotFoundException):
+        status = 404
+    t = translator(page_lang(request))
+    detail = exc.detail if isinstance(exc, Problem) else ""
+    return page(
+        request,
+        "error",
+        status_code=status,
+        title=t(f"error_{status}"),
+        detail=detail,
+        unmet=(exc.extra or {}).get("unmet", [])
+        if isinstance(exc, Problem) and isinstance(exc.extra, dict)
+        else [],
+    )
+
+
+def ui_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("staff page error", exc_info=exc)
+    t = translator(page_lang(request))
+    return page(request, "error", status_code=500, title=t("error_500"), detail="", unmet=[])
+
+
+def ui_guard_middleware(app: ASGIApp) -> Any:
+    """Outermost layer of ``/ui``: the security headers on every response, and refusals of
+    the inner layers (CSRF) rendered as pages that carry them too."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((name, value) for name, value in SECURITY_HEADERS if name not in present),
+                ]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        except HTTPException as exc:
+            if started:
+                raise
+            request: Request[Any, Any, Any] = Request(scope, receive)  # type: ignore[arg-type]
+            response = ui_error(request, exc)
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send_wrapper)  # type: ignore[arg-type]
+
+    return middleware

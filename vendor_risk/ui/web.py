@@ -112,6 +112,9 @@ def with_query(path: str, params: Mapping[str, Any]) -> str:
 
 
 def _switch(request: Request[Any, Any, Any]) -> list[tuple[str, str, str]]:
+    if request.method != "GET":
+        # A page answering a form post: its address only takes posts.
+        return [(code, LANGUAGE_NAMES[code], f"/ui?lang={code}") for code in LANGUAGES]
     params: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         if key != "lang":

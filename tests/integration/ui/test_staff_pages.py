@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -237,3 +238,91 @@ async def test_partner_list_searches_and_pages(
         page = await me.get(link)
         seen += page.text
     assert all(p["name"] in seen for p in made)
+
+
+async def test_a_refused_scope_approval_shows_every_unmet_condition(
+    browser: OpenBrowser, client: Client, new_partner: NewPartner, procurement: User, risk_owner: User
+) -> None:
+    partner = await new_partner()
+    categories = (await client.get("/api/v1/data-categories", headers=procurement["headers"])).json()
+    sensitive = next(c for c in categories if c["sensitivity"] == "sensitive_personal")
+    scope = await client.post(
+        f"/api/v1/partners/{partner['id']}/scopes",
+        json={
+            "category_id": sensitive["id"],
+            "purpose": "代理记账",
+            "processing_methods": ["store"],
+            "transfer_method": "api",
+            "starts_on": "2025-01-01",
+            "retention_days": 365,
+            "volume_band": "1k_10k",
+        },
+        headers=procurement["headers"],
+    )
+    assert scope.status_code == 201, scope.text
+    scope_id = scope.json()["id"]
+    path = f"/ui/partners/{partner['id']}"
+    action = f"{path}/scopes/{scope_id}/approve"
+
+    assert action not in (await (await browser(procurement)).get(path)).text
+    me = await browser(risk_owner)
+    refused = await me.submit(path, action)
+    assert refused.status_code == 409
+    api = await client.post(f"{action.replace('/ui/', '/api/v1/')}", json={}, headers=risk_owner["headers"])
+    assert api.status_code == 409
+    unmet = api.json()["unmet"]
+    assert len(unmet) >= 2
+    for condition in unmet:
+        assert condition["code"] in refused.text
+
+
+async def test_accepting_a_risk_and_completing_an_incident_step(
+    browser: OpenBrowser, client: Client, new_partner: NewPartner, send: Send, risk_owner: User
+) -> None:
+    made = await _submitted(client, new_partner, send, **{"dh-1": "none"})
+    me = await browser(risk_owner)
+    findings = (
+        await client.get(
+            f"/api/v1/findings?assessment_id={made['assessment_id']}", headers=risk_owner["headers"]
+        )
+    ).json()["items"]
+    finding_id = findings[0]["id"]
+    until = (datetime.now(UTC).date() + timedelta(days=90)).isoformat()
+    accepted = await me.submit(
+        "/ui/findings",
+        f"/ui/findings/{finding_id}/accept",
+        {"until": until, "justification": "Compensating control: data is tokenised."},
+    )
+    assert accepted.status_code == 303, accepted.text
+    api = (await client.get(f"/api/v1/findings/{finding_id}", headers=risk_owner["headers"])).json()
+    assert api["status"] == "accepted"
+    assert api["acceptance"]["until"] == until
+
+    opened = await client.post(
+        f"/api/v1/partners/{made['partner']['id']}/incidents",
+        json={
+            "title": "泄露 <b>客户</b> 数据",
+            "severity": "high",
+            "detected_at": "2025-06-01T08:00:00+00:00",
+            "playbook": "partner-data-leak",
+        },
+        headers=risk_owner["headers"],
+    )
+    assert opened.status_code == 201, opened.text
+    incident = opened.json()
+    path = f"/ui/incidents/{incident['id']}"
+    page = await me.get(path)
+    assert "泄露 &lt;b&gt;客户&lt;/b&gt; 数据" in page.text
+    first = next(s for s in incident["steps"] if s["ready"])
+    done = await me.submit(path, f"{path}/steps/{first['id']}/complete", {"note": "done by the page"})
+    assert done.status_code == 303, done.text
+    api = (await client.get(f"/api/v1/incidents/{incident['id']}", headers=risk_owner["headers"])).json()
+    step = next(s for s in api["steps"] if s["id"] == first["id"])
+    assert step["status"] == "done"
+    assert step["note"] == "done by the page"
+
+
+async def test_the_bare_address_leads_to_the_staff_pages(client: Client) -> None:
+    response = await client.get("/", follow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["location"] == "/ui"

@@ -11,11 +11,8 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
-import msgspec
-import yaml
-
+from vendor_risk import content
 from vendor_risk.auth.models import Role
 from vendor_risk.incidents.playbook import (
     ACTION_NAMES,
@@ -28,64 +25,32 @@ from vendor_risk.incidents.playbook import (
     parse_duration,
 )
 from vendor_risk.notify.events import EVENT_TYPES
-from vendor_risk.structs import I18nText
 
 PLAYBOOKS_DIR = Path(__file__).resolve().parent / "playbooks"
-KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 EVENT_PATTERN = re.compile(r"^incident\.[a-z]+(?:_[a-z]+)*$")
 ROLES = tuple(role.value for role in Role)
 DURATION_HINT = "a duration such as 30m, 4h, 3d or 1d12h"
 
 
-class PlaybookError(Exception):
+class PlaybookError(content.ContentError):
     """A playbook file is invalid; ``messages`` lists every problem found."""
 
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("\n".join(messages))
-        self.messages = messages
 
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, which PyYAML would silently overwrite."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _decode_error(filename: str, error: msgspec.ValidationError) -> str:
-    message, _, where = str(error).partition(" - at `$")
-    path = where.rstrip("`").lstrip(".")
+def _explain(message: str, path: str) -> tuple[str, str] | None:
     if message.startswith("Object missing required field `") and message.endswith(("`en`", "`zh-CN`")):
         # Only bilingual texts have these fields: say what the author forgot.
         lang = message.rsplit("`", 2)[1]
-        path, message = f"{path}.{lang}" if path else lang, "missing translation"
-    elif message.startswith("Invalid enum value ") and re.search(r"severities\[\d+\]$", path):
+        return (f"{path}.{lang}" if path else lang), "missing translation"
+    if message.startswith("Invalid enum value ") and re.search(r"severities\[\d+\]$", path):
         value = message.removeprefix("Invalid enum value ")
-        message = f"unknown severity {value} (severities: {', '.join(SEVERITIES)})"
-    elif message.startswith("Invalid value ") and path.endswith(".action"):
-        message = (
-            f"unknown action {message.removeprefix('Invalid value ')} (known: {', '.join(ACTION_NAMES)})"
+        return path, f"unknown severity {value} (severities: {', '.join(SEVERITIES)})"
+    if message.startswith("Invalid value ") and path.endswith(".action"):
+        return (
+            path,
+            f"unknown action {message.removeprefix('Invalid value ')} (known: {', '.join(ACTION_NAMES)})",
         )
-    else:
-        message = message.replace("Object contains unknown field", "unknown field").replace(
-            "Object missing required field", "missing field"
-        )
-        if "got `bool`" in message:
-            # YAML 1.1 reads unquoted yes/no/on/off as booleans.
-            message += " (quote yes/no/on/off in YAML)"
-        message = message[:1].lower() + message[1:]
-    return f"{filename}: {path}: {message}" if path else f"{filename}: {message}"
+    return None
 
 
 def parse_playbook(text: str | bytes, filename: str, *, stem: str | None = None) -> Playbook:
@@ -93,18 +58,7 @@ def parse_playbook(text: str | bytes, filename: str, *, stem: str | None = None)
 
     ``stem`` is the file name without ``.yaml``, which the playbook's key must equal.
     """
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise PlaybookError([f"{filename}: {line}{exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise PlaybookError([f"{filename}: {exc}"]) from exc
-    try:
-        playbook = msgspec.convert(data, Playbook, strict=True)
-    except msgspec.ValidationError as exc:
-        raise PlaybookError([_decode_error(filename, exc)]) from exc
+    playbook = content.decode(text, filename, Playbook, PlaybookError, explain=_explain)
     errors = check_playbook(playbook, filename, stem=stem)
     if errors:
         raise PlaybookError(errors)
@@ -113,22 +67,12 @@ def parse_playbook(text: str | bytes, filename: str, *, stem: str | None = None)
 
 def load_file(path: Path) -> Playbook:
     """Read and validate ``path``; raises PlaybookError listing every problem."""
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise PlaybookError([f"{path.name}: cannot read: {exc.strerror}"]) from exc
-    return parse_playbook(text, path.name, stem=path.stem)
+    return parse_playbook(content.read_file(path, PlaybookError), path.name, stem=path.stem)
 
 
 def validate_files(paths: Iterable[Path]) -> list[str]:
     """Every error in every file, in file order; an empty list means all are valid."""
-    errors: list[str] = []
-    for path in paths:
-        try:
-            load_file(path)
-        except PlaybookError as exc:
-            errors.extend(exc.messages)
-    return errors
+    return content.validate_files(paths, load_file)
 
 
 def load_directory(directory: Path) -> dict[str, Playbook]:
@@ -161,24 +105,15 @@ def check_playbook(playbook: Playbook, filename: str, *, stem: str | None = None
     return _Checker(playbook, filename).run(stem)
 
 
-class _Checker:
+class _Checker(content.Checker):
     def __init__(self, playbook: Playbook, filename: str) -> None:
+        super().__init__(filename)
         self.playbook = playbook
-        self.filename = filename
-        self.errors: list[str] = []
         self.steps: dict[str, int] = {}
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{self.filename}: {path}: {message}")
 
     def run(self, stem: str | None) -> list[str]:
         p = self.playbook
-        if not KEY_PATTERN.match(p.key):
-            self.error("key", f"{p.key!r} must be lowercase letters, digits and hyphens")
-        elif stem is not None and p.key != stem:
-            self.error("key", f"{p.key!r} must equal the file name {stem!r}")
-        if p.version < 1:
-            self.error("version", "must be an integer >= 1")
+        self.key_and_version(p.key, p.version, stem)
         self.text("title", p.title)
         self.text("description", p.description)
         if not p.severities:
@@ -202,12 +137,6 @@ class _Checker:
             self.step(f"steps[{i}]", step, check_order=step.id not in in_cycle)
         self.escalation()
         return self.errors
-
-    def text(self, path: str, text: I18nText) -> None:
-        if not text.zh_cn.strip():
-            self.error(f"{path}.zh-CN", "missing translation")
-        if not text.en.strip():
-            self.error(f"{path}.en", "missing translation")
 
     def role(self, path: str, role: str) -> None:
         if role not in ROLES:

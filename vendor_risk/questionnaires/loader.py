@@ -11,11 +11,10 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import msgspec
-import yaml
 
+from vendor_risk import content
 from vendor_risk.questionnaires.models import (
     CHOICE_TYPES,
     ChoiceValue,
@@ -23,9 +22,7 @@ from vendor_risk.questionnaires.models import (
     Question,
     Template,
 )
-from vendor_risk.structs import I18nText
 
-KEY_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 ISO27001_PATTERN = re.compile(r"^A\.([5-8])\.(\d{1,2})$")
 # Controls per theme in ISO/IEC 27001:2022 Annex A (organizational, people, physical,
@@ -34,42 +31,8 @@ ISO27001_CONTROLS = {5: 37, 6: 8, 7: 14, 8: 34}
 PIPL_ARTICLES = 74
 
 
-class TemplateError(Exception):
+class TemplateError(content.ContentError):
     """A questionnaire file is invalid; `messages` lists every problem found."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("\n".join(messages))
-        self.messages = messages
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, which PyYAML would silently overwrite."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _decode_error(filename: str, error: msgspec.ValidationError) -> str:
-    message, _, where = str(error).partition(" - at `$")
-    message = message.replace("Object contains unknown field", "unknown field").replace(
-        "Object missing required field", "missing field"
-    )
-    if "got `bool`" in message:
-        # YAML 1.1 reads unquoted yes/no/on/off as booleans.
-        message += " (quote yes/no/on/off in YAML)"
-    message = message[:1].lower() + message[1:]
-    path = where.rstrip("`").lstrip(".")
-    return f"{filename}: {path}: {message}" if path else f"{filename}: {message}"
 
 
 def parse_template(text: str | bytes, filename: str, *, stem: str | None = None) -> Template:
@@ -77,18 +40,7 @@ def parse_template(text: str | bytes, filename: str, *, stem: str | None = None)
 
     `stem` is the file name without `.yaml`, which the template's key must equal.
     """
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise TemplateError([f"{filename}: {line}{exc.problem or exc}"]) from exc
-    except yaml.YAMLError as exc:
-        raise TemplateError([f"{filename}: {exc}"]) from exc
-    try:
-        template = msgspec.convert(data, Template, strict=True)
-    except msgspec.ValidationError as exc:
-        raise TemplateError([_decode_error(filename, exc)]) from exc
+    template = content.decode(text, filename, Template, TemplateError)
     errors = check_template(template, filename, stem=stem)
     if errors:
         raise TemplateError(errors)
@@ -97,22 +49,12 @@ def parse_template(text: str | bytes, filename: str, *, stem: str | None = None)
 
 def load_file(path: Path) -> Template:
     """Read and validate `path`; raises TemplateError listing every problem."""
-    try:
-        text = path.read_bytes()
-    except OSError as exc:
-        raise TemplateError([f"{path.name}: cannot read: {exc.strerror}"]) from exc
-    return parse_template(text, path.name, stem=path.stem)
+    return parse_template(content.read_file(path, TemplateError), path.name, stem=path.stem)
 
 
 def validate_files(paths: Iterable[Path]) -> list[str]:
     """Every error in every file, in file order; an empty list means all are valid."""
-    errors: list[str] = []
-    for path in paths:
-        try:
-            load_file(path)
-        except TemplateError as exc:
-            errors.extend(exc.messages)
-    return errors
+    return content.validate_files(paths, load_file)
 
 
 def canonical_json(template: Template) -> bytes:
@@ -152,24 +94,15 @@ def _min_score(question: Question) -> float | None:
     return min((c.score for c in question.effective_choices()), default=None)
 
 
-class _Checker:
+class _Checker(content.Checker):
     def __init__(self, template: Template, filename: str) -> None:
+        super().__init__(filename)
         self.template = template
-        self.filename = filename
-        self.errors: list[str] = []
         self.questions: dict[str, tuple[int, str, Question]] = {}
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append(f"{self.filename}: {path}: {message}")
 
     def run(self, stem: str | None) -> list[str]:
         t = self.template
-        if not KEY_PATTERN.match(t.key):
-            self.error("key", f"{t.key!r} must be lowercase letters, digits and hyphens")
-        elif stem is not None and t.key != stem:
-            self.error("key", f"{t.key!r} must equal the file name {stem!r}")
-        if t.version < 1:
-            self.error("version", "must be an integer >= 1")
+        self.key_and_version(t.key, t.version, stem)
         if not 0 <= t.critical_cap <= 100:
             self.error("critical_cap", f"{t.critical_cap} is not in [0, 100]")
         self.text("title", t.title)
@@ -212,12 +145,6 @@ class _Checker:
     def identifier(self, path: str, value: str) -> None:
         if not ID_PATTERN.match(value):
             self.error(path, f"{value!r} must be letters, digits, '-', '_' or '.'")
-
-    def text(self, path: str, text: I18nText) -> None:
-        if not text.zh_cn.strip():
-            self.error(f"{path}.zh-CN", "missing translation")
-        if not text.en.strip():
-            self.error(f"{path}.en", "missing translation")
 
     def score(self, path: str, value: float) -> None:
         if not 0 <= value <= 1:

@@ -379,6 +379,22 @@ async def _snapshot(conn: asyncpg.Connection, incident_id: UUID) -> Playbook:
     return msgspec.convert(snapshot, Playbook)
 
 
+async def _audit_change(
+    conn: asyncpg.Connection, actor: Actor, action: str, incident_id: UUID, before: Incident, now: datetime
+) -> None:
+    """Audit ``action`` with the incident as it was and as it is now."""
+    after = await load(conn, incident_id, now=now)
+    await audit.record(
+        conn,
+        actor=actor,
+        action=action,
+        entity_type="incident",
+        entity_id=incident_id,
+        before=before,
+        after=after,
+    )
+
+
 async def confirm_incident(
     conn: asyncpg.Connection, user: CurrentUser, incident_id: UUID, *, now: datetime | None = None
 ) -> IncidentDetail:
@@ -397,16 +413,7 @@ async def confirm_incident(
         await _queue_actions(
             conn, incident_id, playbook, before.severity, ready_steps(states), "ready", actor
         )
-        after = await load(conn, incident_id, now=now)
-        await audit.record(
-            conn,
-            actor=actor,
-            action="incident.confirmed",
-            entity_type="incident",
-            entity_id=incident_id,
-            before=before,
-            after=after,
-        )
+        await _audit_change(conn, actor, "incident.confirmed", incident_id, before, now)
         return await load_detail(conn, incident_id, now=now)
 
 
@@ -436,16 +443,7 @@ async def dismiss_incident(
             "dismissed",
             messages.text(f"排除事件：{data.reason}", f"Dismissed the incident: {data.reason}"),
         )
-        after = await load(conn, incident_id, now=now)
-        await audit.record(
-            conn,
-            actor=actor,
-            action="incident.dismissed",
-            entity_type="incident",
-            entity_id=incident_id,
-            before=before,
-            after=after,
-        )
+        await _audit_change(conn, actor, "incident.dismissed", incident_id, before, now)
         return await load_detail(conn, incident_id, now=now)
 
 
@@ -485,16 +483,7 @@ async def update_incident(
                 messages.text("更新事件信息：" + "、".join(changes), "Updated " + ", ".join(changes)),
                 data=changes,
             )
-            after = await load(conn, incident_id, now=now)
-            await audit.record(
-                conn,
-                actor=actor,
-                action="incident.updated",
-                entity_type="incident",
-                entity_id=incident_id,
-                before=before,
-                after=after,
-            )
+            await _audit_change(conn, actor, "incident.updated", incident_id, before, now)
         return await load_detail(conn, incident_id, now=now)
 
 
@@ -670,16 +659,7 @@ async def close_incident(
         await _queue_actions(
             conn, incident_id, playbook, before.severity, [s.id for s in states], "closed", actor
         )
-        after = await load(conn, incident_id, now=now)
-        await audit.record(
-            conn,
-            actor=actor,
-            action="incident.closed",
-            entity_type="incident",
-            entity_id=incident_id,
-            before=before,
-            after=after,
-        )
+        await _audit_change(conn, actor, "incident.closed", incident_id, before, now)
         await emit_event(
             conn,
             "incident.closed",

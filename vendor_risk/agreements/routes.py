@@ -25,14 +25,14 @@ from vendor_risk.agreements.models import (
     Termination,
     TerminationResult,
 )
-from vendor_risk.auth.guards import requires_role
+from vendor_risk.auth.guards import requires_reader, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename
 from vendor_risk.errors import field_error, http_exception_handler
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor
-from vendor_risk.partners.routes import READERS, paged, requires_record_keeper
+from vendor_risk.partners.routes import paged, requires_record_keeper
 from vendor_risk.partners.rules import AgreementKind
 from vendor_risk.partners.service import ensure_exists, today_utc
 from vendor_risk.settings import Settings
@@ -55,7 +55,7 @@ def _too_large(request: Request[Any, Any, Any], _: HTTPException) -> Response[An
 class AgreementController(Controller):
     path = "/api/v1/partners/{partner_id:uuid}/agreements"
     tags = ["agreements"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="CreateAgreement", guards=[requires_record_keeper])
     async def create_agreement(

@@ -24,17 +24,15 @@ from vendor_risk.assessments.models import (
     ReviewCreate,
     SentAssessment,
 )
-from vendor_risk.auth.guards import requires_role
+from vendor_risk.auth.guards import requires_reader, requires_risk_owner, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.settings import Settings
 
-READERS = (Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
 # Procurement sends questionnaires as part of onboarding; a risk owner may too.
 requires_sender = requires_role(Role.PROCUREMENT, Role.RISK_OWNER)
-requires_risk_owner = requires_role(Role.RISK_OWNER)
 # Evidence files are the partner's documents: for the people who assess partners.
 requires_evidence_reader = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR)
 
@@ -57,7 +55,7 @@ async def _list(
 class PartnerAssessmentController(Controller):
     path = "/api/v1/partners/{partner_id:uuid}/assessments"
     tags = ["assessments"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="SendAssessment", guards=[requires_sender], status_code=HTTP_201_CREATED)
     async def send(
@@ -89,7 +87,7 @@ class PartnerAssessmentController(Controller):
 class AssessmentController(Controller):
     path = "/api/v1/assessments"
     tags = ["assessments"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @get("/", operation_id="ListAssessments")
     async def list_assessments(

@@ -35,3 +35,6 @@ def requires_role(*roles: Role) -> Guard:
 
 requires_authenticated = requires_role(*Role)
 requires_admin = requires_role(Role.ADMIN)
+# Staff who read the records; documents and evidence are narrower (see their routes).
+requires_reader = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
+requires_risk_owner = requires_role(Role.RISK_OWNER)

@@ -9,8 +9,7 @@ from uuid import UUID
 from litestar import Controller, Request, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from vendor_risk.auth.guards import requires_role
-from vendor_risk.auth.models import Role
+from vendor_risk.auth.guards import requires_reader, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.findings import repository as repo
@@ -26,9 +25,6 @@ from vendor_risk.findings.models import (
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.questionnaires.models import Severity
 
-READERS = (Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
-requires_risk_owner = requires_role(Role.RISK_OWNER)
-
 
 def _today() -> date:
     return datetime.now(UTC).date()
@@ -37,7 +33,7 @@ def _today() -> date:
 class FindingController(Controller):
     path = "/api/v1/findings"
     tags = ["findings"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="CreateFinding", guards=[requires_risk_owner], status_code=HTTP_201_CREATED)
     async def create(self, request: Request[Any, Any, Any], db: DbConnection, data: FindingCreate) -> Finding:

@@ -9,7 +9,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from vendor_risk.auth.guards import current_user, requires_role
+from vendor_risk.auth.guards import current_user, requires_reader, requires_risk_owner, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
@@ -36,8 +36,6 @@ from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.settings import Settings
 
-READERS = (Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
-requires_risk_owner = requires_role(Role.RISK_OWNER)
 # A risk owner runs any step; procurement and admins complete the steps a playbook gives
 # their role. Auditors only read.
 requires_step_owner = requires_role(Role.RISK_OWNER, Role.PROCUREMENT, Role.ADMIN)
@@ -74,7 +72,7 @@ class PartnerIncidentController(Controller):
 class IncidentController(Controller):
     path = "/api/v1/incidents"
     tags = ["incidents"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @get("/", operation_id="ListIncidents")
     async def list_incidents(
@@ -230,7 +228,7 @@ class IncidentController(Controller):
 class PlaybookController(Controller):
     path = "/api/v1/playbooks"
     tags = ["incidents"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @get("/", operation_id="ListPlaybooks")
     async def list_playbooks(self) -> list[PlaybookSummary]:

@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
-from vendor_risk.auth.guards import current_user, requires_role
+from vendor_risk.auth.guards import current_user, requires_reader, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
@@ -45,17 +45,14 @@ def paged(rows: list[T], limit: int) -> Page[T]:
     return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
 
 
-# Staff who read the registry; documents are narrower (see agreements.routes).
-READERS = (Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
 # Staff who keep the records: procurement onboards, a risk owner may fix a record too.
 requires_record_keeper = requires_role(Role.PROCUREMENT, Role.RISK_OWNER)
-requires_risk_owner = requires_role(Role.RISK_OWNER)
 
 
 class PartnerController(Controller):
     path = "/api/v1/partners"
     tags = ["partners"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="CreatePartner", guards=[requires_record_keeper])
     async def create_partner(
@@ -144,7 +141,7 @@ class PartnerController(Controller):
 class DashboardController(Controller):
     path = "/api/v1/dashboard"
     tags = ["partners"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @get("/", operation_id="GetDashboard")
     async def dashboard(self, db: DbConnection, settings: Settings) -> Dashboard:

@@ -9,12 +9,12 @@ from uuid import UUID
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from vendor_risk.auth.guards import requires_admin, requires_role
+from vendor_risk.auth.guards import requires_admin, requires_reader, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor
-from vendor_risk.partners.routes import READERS, paged, requires_record_keeper, requires_risk_owner
+from vendor_risk.partners.routes import paged, requires_record_keeper
 from vendor_risk.partners.rules import ScopeStatus
 from vendor_risk.partners.service import ensure_exists
 from vendor_risk.scopes import repository as repo
@@ -39,7 +39,7 @@ from vendor_risk.settings import Settings
 class DataCategoryController(Controller):
     path = "/api/v1/data-categories"
     tags = ["scopes"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @get("/", operation_id="ListDataCategories")
     async def list_categories(self, db: DbConnection) -> list[DataCategory]:
@@ -85,7 +85,7 @@ class DataCategoryController(Controller):
 class ScopeController(Controller):
     path = "/api/v1/partners/{partner_id:uuid}/scopes"
     tags = ["scopes"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="RequestScope", guards=[requires_record_keeper])
     async def request_scope(
@@ -171,7 +171,7 @@ class ScopeController(Controller):
 class SubProcessorController(Controller):
     path = "/api/v1/partners/{partner_id:uuid}/sub-processors"
     tags = ["scopes"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="CreateSubProcessor", guards=[requires_record_keeper])
     async def create(
@@ -248,7 +248,7 @@ class SubProcessorController(Controller):
 class ImpactAssessmentController(Controller):
     path = "/api/v1/partners/{partner_id:uuid}/impact-assessments"
     tags = ["scopes"]
-    guards = [requires_role(*READERS)]
+    guards = [requires_reader]
 
     @post("/", operation_id="RecordImpactAssessment", guards=[requires_record_keeper])
     async def record(

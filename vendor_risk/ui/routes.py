@@ -33,6 +33,7 @@ from vendor_risk.assessments import views
 from vendor_risk.assessments.i18n import translator as portal_translator
 from vendor_risk.assessments.models import ReviewComment, ReviewCreate
 from vendor_risk.assessments.routes import requires_evidence_reader
+from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_session
 from vendor_risk.db import DbConnection
@@ -49,7 +50,6 @@ from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.pagination import decode_cursor, encode_cursor
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
-from vendor_risk.partners.routes import requires_risk_owner
 from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
 from vendor_risk.questionnaires.service import get_template
 from vendor_risk.scopes import repository as scopes_repo

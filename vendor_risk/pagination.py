@@ -8,13 +8,25 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+from uuid import UUID
 
 import msgspec
 
 from vendor_risk.errors import field_error
 
 T = TypeVar("T")
+
+
+class _Created(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> UUID: ...
+
+
+CreatedT = TypeVar("CreatedT", bound=_Created)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -50,3 +62,17 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise field_error("limit", f"must be between 1 and {MAX_LIMIT}")
     return limit
+
+
+def created_after(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """The (created_at, id) key a ``paged`` cursor resumes after; None for the first page."""
+    key = decode_cursor(cursor, datetime, UUID)
+    return (key[0], key[1]) if key else None
+
+
+def paged(rows: list[CreatedT], limit: int) -> Page[CreatedT]:
+    """A page from ``limit + 1`` rows ordered by (created_at, id): the extra row only says
+    that there is a next page."""
+    page = rows[:limit]
+    more = len(rows) > limit
+    return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -31,8 +30,8 @@ from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename
 from vendor_risk.errors import field_error, http_exception_handler
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor
-from vendor_risk.partners.routes import paged, requires_record_keeper
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
+from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import AgreementKind
 from vendor_risk.partners.service import ensure_exists, today_utc
 from vendor_risk.settings import Settings
@@ -82,13 +81,13 @@ class AgreementController(Controller):
     ) -> Page[Agreement]:
         """The partner's agreements, newest first, each with its status from its dates."""
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         await ensure_exists(db, partner_id)
         rows = await repo.list_agreements(
             db,
             partner_id,
             kind,
-            (key[0], key[1]) if key else None,
+            after,
             limit + 1,
             today_utc(),
             settings.agreement_expiring_days,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +25,7 @@ from vendor_risk.auth.models import (
 )
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 
 
 def actor_of(request: Request[Any, Any, Any]) -> Actor:
@@ -65,13 +64,9 @@ class UserController(Controller):
         cursor: str | None = None,
     ) -> Page[User]:
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
-        users = await repo.list_users(
-            db, role.value if role else None, tuple(key) if key else None, limit + 1
-        )
-        page = users[:limit]
-        next_cursor = encode_cursor(page[-1].created_at, str(page[-1].id)) if len(users) > limit else None
-        return Page(items=page, next_cursor=next_cursor)
+        after = created_after(cursor)
+        users = await repo.list_users(db, role.value if role else None, after, limit + 1)
+        return paged(users, limit)
 
     @get("/{user_id:uuid}", operation_id="GetUser")
     async def get_user(self, db: DbConnection, user_id: UUID) -> User:

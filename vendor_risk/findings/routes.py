@@ -22,7 +22,7 @@ from vendor_risk.findings.models import (
     FindingStatus,
     FindingUpdate,
 )
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.questionnaires.models import Severity
 
 
@@ -55,7 +55,7 @@ class FindingController(Controller):
     ) -> Page[Finding]:
         """Newest first; every filter is indexed."""
         check_limit(limit)
-        after = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         filters = repo.ListFilters(
             partner_id=partner_id,
             assessment_id=assessment_id,
@@ -65,9 +65,7 @@ class FindingController(Controller):
             overdue=overdue,
         )
         rows = await repo.list_findings(db, filters, _today(), after, limit + 1)
-        page = rows[:limit]
-        more = len(rows) > limit
-        return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
+        return paged(rows, limit)
 
     @get("/{finding_id:uuid}", operation_id="GetFinding")
     async def get_finding(self, db: DbConnection, finding_id: UUID) -> FindingDetail:

@@ -33,7 +33,7 @@ from vendor_risk.incidents.models import (
 )
 from vendor_risk.incidents.playbook import Playbook, Severity
 from vendor_risk.notify.delivery import kick_outbox
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.settings import Settings
 
 # A risk owner runs any step; procurement and admins complete the steps a playbook gives
@@ -87,14 +87,10 @@ class IncidentController(Controller):
     ) -> Page[Incident]:
         """Newest first. ``overdue`` selects live incidents with a step past its deadline."""
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         filters = repo.ListFilters(statuses=status, severities=severity, partner_id=partner, overdue=overdue)
-        rows = await repo.list_incidents(
-            db, filters, datetime.now(UTC), (key[0], key[1]) if key else None, limit + 1
-        )
-        page = rows[:limit]
-        more = len(rows) > limit
-        return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
+        rows = await repo.list_incidents(db, filters, datetime.now(UTC), after, limit + 1)
+        return paged(rows, limit)
 
     @get("/{incident_id:uuid}", operation_id="GetIncident")
     async def get_incident(self, db: DbConnection, incident_id: UUID) -> IncidentDetail:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +17,7 @@ from vendor_risk.notify import service
 from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.notify.events import EVENT_TYPES
 from vendor_risk.notify.models import Channel, NewWebhook, OutboxMessage, OutboxStatus, Webhook, WebhookCreate
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.settings import Settings
 
 
@@ -42,11 +41,9 @@ class WebhookController(Controller):
         self, db: DbConnection, limit: int = DEFAULT_LIMIT, cursor: str | None = None
     ) -> Page[Webhook]:
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
-        webhooks = await repo.list_webhooks(db, (key[0], key[1]) if key else None, limit + 1)
-        page = webhooks[:limit]
-        next_cursor = encode_cursor(page[-1].created_at, str(page[-1].id)) if len(webhooks) > limit else None
-        return Page(items=page, next_cursor=next_cursor)
+        after = created_after(cursor)
+        webhooks = await repo.list_webhooks(db, after, limit + 1)
+        return paged(webhooks, limit)
 
     @get("/event-types", operation_id="ListWebhookEventTypes")
     async def event_types(self) -> list[str]:
@@ -84,13 +81,9 @@ class OutboxController(Controller):
     ) -> Page[OutboxMessage]:
         """Emails and webhook deliveries, newest first, with attempts and the last error."""
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
-        messages = await repo.list_outbox(
-            db, status=status, channel=channel, after=(key[0], key[1]) if key else None, limit=limit + 1
-        )
-        page = messages[:limit]
-        next_cursor = encode_cursor(page[-1].created_at, str(page[-1].id)) if len(messages) > limit else None
-        return Page(items=page, next_cursor=next_cursor)
+        after = created_after(cursor)
+        messages = await repo.list_outbox(db, status=status, channel=channel, after=after, limit=limit + 1)
+        return paged(messages, limit)
 
     @post("/{message_id:uuid}/retry", operation_id="RetryOutboxMessage", status_code=HTTP_200_OK)
     async def retry(

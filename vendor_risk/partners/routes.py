@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, patch, post
@@ -15,7 +14,7 @@ from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.models import (
@@ -33,17 +32,6 @@ from vendor_risk.partners.rules import (
     Tier,
 )
 from vendor_risk.settings import Settings
-
-T = TypeVar("T", bound=Any)
-
-
-def paged(rows: list[T], limit: int) -> Page[T]:
-    """A page from ``limit + 1`` rows ordered by (created_at, id): the extra row only says
-    that there is a next page."""
-    page = rows[:limit]
-    more = len(rows) > limit
-    return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
-
 
 # Staff who keep the records: procurement onboards, a risk owner may fix a record too.
 requires_record_keeper = requires_role(Role.PROCUREMENT, Role.RISK_OWNER)
@@ -77,7 +65,7 @@ class PartnerController(Controller):
         """Newest first. ``q`` matches name or legal name (any script, case-insensitive);
         ``needs_attention`` selects partners with something overdue or expiring."""
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         filters = repo.ListFilters(
             statuses=status,
             tiers=tier,
@@ -88,7 +76,7 @@ class PartnerController(Controller):
         rows = await repo.list_partners(
             db,
             filters,
-            (key[0], key[1]) if key else None,
+            after,
             limit + 1,
             service.today_utc(),
             settings.agreement_expiring_days,

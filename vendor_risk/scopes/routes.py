@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,8 +12,8 @@ from vendor_risk.auth.guards import requires_admin, requires_reader, requires_ri
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor
-from vendor_risk.partners.routes import paged, requires_record_keeper
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
+from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import ScopeStatus
 from vendor_risk.partners.service import ensure_exists
 from vendor_risk.scopes import repository as repo
@@ -104,9 +103,9 @@ class ScopeController(Controller):
         cursor: str | None = None,
     ) -> Page[Scope]:
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         await ensure_exists(db, partner_id)
-        rows = await repo.list_scopes(db, partner_id, status, (key[0], key[1]) if key else None, limit + 1)
+        rows = await repo.list_scopes(db, partner_id, status, after, limit + 1)
         return paged(rows, limit)
 
     @get("/{scope_id:uuid}", operation_id="GetScope")
@@ -193,9 +192,9 @@ class SubProcessorController(Controller):
         cursor: str | None = None,
     ) -> Page[SubProcessor]:
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         await ensure_exists(db, partner_id)
-        rows = await repo.list_sub_processors(db, partner_id, (key[0], key[1]) if key else None, limit + 1)
+        rows = await repo.list_sub_processors(db, partner_id, after, limit + 1)
         return paged(rows, limit)
 
     @get("/{sub_processor_id:uuid}", operation_id="GetSubProcessor")
@@ -271,11 +270,9 @@ class ImpactAssessmentController(Controller):
         cursor: str | None = None,
     ) -> Page[ImpactAssessment]:
         check_limit(limit)
-        key = decode_cursor(cursor, datetime, UUID)
+        after = created_after(cursor)
         await ensure_exists(db, partner_id)
-        rows = await repo.list_impact_assessments(
-            db, partner_id, (key[0], key[1]) if key else None, limit + 1
-        )
+        rows = await repo.list_impact_assessments(db, partner_id, after, limit + 1)
         return paged(rows, limit)
 
     @get("/{impact_assessment_id:uuid}", operation_id="GetImpactAssessment")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -29,6 +29,7 @@ from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.partners.service import today_utc
 from vendor_risk.settings import Settings
 
 # Procurement sends questionnaires as part of onboarding; a risk owner may too.
@@ -37,16 +38,12 @@ requires_sender = requires_role(Role.PROCUREMENT, Role.RISK_OWNER)
 requires_evidence_reader = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR)
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 async def _list(
     db: DbConnection, filters: repo.ListFilters, limit: int, cursor: str | None
 ) -> Page[Assessment]:
     check_limit(limit)
     after = decode_cursor(cursor, datetime, UUID)
-    rows = await repo.list_assessments(db, filters, _today(), after, limit + 1)
+    rows = await repo.list_assessments(db, filters, today_utc(), after, limit + 1)
     page = rows[:limit]
     more = len(rows) > limit
     return Page(items=page, next_cursor=encode_cursor(page[-1].sent_at, page[-1].id) if more else None)
@@ -108,7 +105,7 @@ class AssessmentController(Controller):
     async def get_assessment(self, db: DbConnection, assessment_id: UUID) -> AssessmentDetail:
         """Answers, evidence, score with its breakdown, rating, findings, the changes since
         the previous assessment, and the reviews."""
-        return await service.detail(db, assessment_id, _today())
+        return await service.detail(db, assessment_id, today_utc())
 
     @post(
         "/{assessment_id:uuid}/resend",

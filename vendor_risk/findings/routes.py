@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,11 +22,8 @@ from vendor_risk.findings.models import (
     FindingUpdate,
 )
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
+from vendor_risk.partners.service import today_utc
 from vendor_risk.questionnaires.models import Severity
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 class FindingController(Controller):
@@ -38,7 +34,7 @@ class FindingController(Controller):
     @post("/", operation_id="CreateFinding", guards=[requires_risk_owner], status_code=HTTP_201_CREATED)
     async def create(self, request: Request[Any, Any, Any], db: DbConnection, data: FindingCreate) -> Finding:
         """Raise a finding by hand; rule findings are raised when an assessment is submitted."""
-        return await service.create_finding(db, actor_of(request), data, _today())
+        return await service.create_finding(db, actor_of(request), data, today_utc())
 
     @get("/", operation_id="ListFindings")
     async def list_findings(
@@ -64,19 +60,19 @@ class FindingController(Controller):
             owner_id=owner_id,
             overdue=overdue,
         )
-        rows = await repo.list_findings(db, filters, _today(), after, limit + 1)
+        rows = await repo.list_findings(db, filters, today_utc(), after, limit + 1)
         return paged(rows, limit)
 
     @get("/{finding_id:uuid}", operation_id="GetFinding")
     async def get_finding(self, db: DbConnection, finding_id: UUID) -> FindingDetail:
-        return await service.detail(db, finding_id, _today())
+        return await service.detail(db, finding_id, today_utc())
 
     @patch("/{finding_id:uuid}", operation_id="UpdateFinding", guards=[requires_risk_owner])
     async def update(
         self, request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID, data: FindingUpdate
     ) -> Finding:
         """Status (open, remediating, resolved), owner, due date, plan; carries ``version``."""
-        return await service.update_finding(db, actor_of(request), finding_id, data, _today())
+        return await service.update_finding(db, actor_of(request), finding_id, data, today_utc())
 
     @post(
         "/{finding_id:uuid}/accept",
@@ -89,4 +85,4 @@ class FindingController(Controller):
     ) -> FindingDetail:
         """Accept the risk until a date with a justification: an immutable record that
         lapses at that date, or earlier when a later assessment changes the answer."""
-        return await service.accept_risk(db, actor_of(request), finding_id, data, _today())
+        return await service.accept_risk(db, actor_of(request), finding_id, data, today_utc())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
@@ -77,10 +77,6 @@ PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
 Query = Annotated[str | None, Parameter(max_length=100)]
-
-
-def _today() -> date:
-    return datetime.now(UTC).date()
 
 
 def _form(data: dict[str, Any], name: str) -> str:
@@ -148,7 +144,7 @@ async def dashboard(request: Request[Any, Any, Any], db: DbConnection, settings:
     """What needs attention: the API dashboard's numbers and lists, and the review queue."""
     board = await partners.dashboard(db, settings)
     queue = await assessments_repo.list_assessments(
-        db, assessments_repo.ListFilters(status="submitted"), _today(), None, 10
+        db, assessments_repo.ListFilters(status="submitted"), partners.today_utc(), None, 10
     )
     return page(request, "dashboard", board=board, queue=queue)
 
@@ -278,7 +274,7 @@ async def review_queue(
     """The review queue: submitted assessments, newest first (``status=submitted``)."""
     after = decode_cursor(cursor, datetime, UUID)
     rows = await assessments_repo.list_assessments(
-        db, assessments_repo.ListFilters(status="submitted"), _today(), after, PAGE_SIZE + 1
+        db, assessments_repo.ListFilters(status="submitted"), partners.today_utc(), after, PAGE_SIZE + 1
     )
     items = rows[:PAGE_SIZE]
     more = None
@@ -293,7 +289,7 @@ async def assessment_page(
 ) -> Response[str]:
     """Score with its breakdown, rating with its steps, answers with evidence, findings, the
     diff from the previous assessment, and the review form."""
-    detail = await assessments.detail(db, assessment_id, _today())
+    detail = await assessments.detail(db, assessment_id, partners.today_utc())
     page_language = signed_in(request).locale
     pt = portal_translator(page_language)
     parts = []
@@ -420,7 +416,11 @@ async def finding_list(
     severity = severity if severity in ("low", "medium", "high", "critical") else None
     after = decode_cursor(cursor, datetime, UUID)
     rows = await findings_repo.list_findings(
-        db, findings_repo.ListFilters(status=status, severity=severity), _today(), after, PAGE_SIZE + 1
+        db,
+        findings_repo.ListFilters(status=status, severity=severity),
+        partners.today_utc(),
+        after,
+        PAGE_SIZE + 1,
     )
     items = rows[:PAGE_SIZE]
     more = None
@@ -441,7 +441,7 @@ async def finding_list(
         status=status or "",
         severity=severity or "",
         can_accept=await allows(requires_risk_owner, request),
-        today=_today(),
+        today=partners.today_utc(),
     )
 
 
@@ -455,7 +455,7 @@ async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding
         )
     except msgspec.ValidationError as exc:
         raise _invalid(str(exc)) from exc
-    await findings.accept_risk(db, actor_of(request), finding_id, data, _today())
+    await findings.accept_risk(db, actor_of(request), finding_id, data, partners.today_utc())
     return see_other(f"/ui/findings#f-{finding_id}")
 
 

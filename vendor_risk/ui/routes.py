@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -47,7 +48,7 @@ from vendor_risk.incidents.automation import kick_incident_actions
 from vendor_risk.incidents.models import StepComplete, StepSkip
 from vendor_risk.incidents.routes import requires_step_owner
 from vendor_risk.notify.delivery import kick_outbox
-from vendor_risk.pagination import decode_cursor, encode_cursor
+from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
 from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
@@ -77,6 +78,13 @@ PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
 Query = Annotated[str | None, Parameter(max_length=100)]
+
+
+def _listed(rows: list[CreatedT], path: str, params: Mapping[str, Any]) -> tuple[list[CreatedT], str | None]:
+    """A page from ``PAGE_SIZE + 1`` rows newest first, and the link to the next page if there is one."""
+    listed = paged(rows, PAGE_SIZE)
+    more = with_query(path, {**params, "cursor": listed.next_cursor}) if listed.next_cursor else None
+    return listed.items, more
 
 
 def _form(data: dict[str, Any], name: str) -> str:
@@ -162,7 +170,7 @@ async def partner_list(
 ) -> Response[str]:
     status = status if status in PARTNER_TRANSITIONS else None
     tier = tier if tier in TIERS else None
-    key = decode_cursor(cursor, datetime, UUID)
+    after = created_after(cursor)
     filters = partners_repo.ListFilters(
         statuses=[status] if status else None,
         tiers=[tier] if tier else None,
@@ -172,17 +180,13 @@ async def partner_list(
     rows = await partners_repo.list_partners(
         db,
         filters,
-        (key[0], key[1]) if key else None,
+        after,
         PAGE_SIZE + 1,
         partners.today_utc(),
         settings.agreement_expiring_days,
     )
-    items = rows[:PAGE_SIZE]
-    more = None
-    if len(rows) > PAGE_SIZE:
-        next_cursor = encode_cursor(items[-1].created_at, items[-1].id)
-        params = {"q": q, "status": status, "tier": tier, "attention": "true" if attention else None}
-        more = with_query("/ui/partners", {**params, "cursor": next_cursor})
+    params = {"q": q, "status": status, "tier": tier, "attention": "true" if attention else None}
+    items, more = _listed(rows, "/ui/partners", params)
     return page(
         request,
         "partners",
@@ -414,7 +418,7 @@ async def finding_list(
 ) -> Response[str]:
     status = status if status in ("open", "remediating", "resolved", "accepted") else None
     severity = severity if severity in ("low", "medium", "high", "critical") else None
-    after = decode_cursor(cursor, datetime, UUID)
+    after = created_after(cursor)
     rows = await findings_repo.list_findings(
         db,
         findings_repo.ListFilters(status=status, severity=severity),
@@ -422,17 +426,7 @@ async def finding_list(
         after,
         PAGE_SIZE + 1,
     )
-    items = rows[:PAGE_SIZE]
-    more = None
-    if len(rows) > PAGE_SIZE:
-        more = with_query(
-            "/ui/findings",
-            {
-                "status": status,
-                "severity": severity,
-                "cursor": encode_cursor(items[-1].created_at, items[-1].id),
-            },
-        )
+    items, more = _listed(rows, "/ui/findings", {"status": status, "severity": severity})
     return page(
         request,
         "findings",
@@ -466,14 +460,11 @@ async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding
 async def incident_list(
     request: Request[Any, Any, Any], db: DbConnection, cursor: str | None = None
 ) -> Response[str]:
-    key = decode_cursor(cursor, datetime, UUID)
+    after = created_after(cursor)
     rows = await incidents_repo.list_incidents(
-        db, incidents_repo.ListFilters(), datetime.now(UTC), (key[0], key[1]) if key else None, PAGE_SIZE + 1
+        db, incidents_repo.ListFilters(), datetime.now(UTC), after, PAGE_SIZE + 1
     )
-    items = rows[:PAGE_SIZE]
-    more = None
-    if len(rows) > PAGE_SIZE:
-        more = with_query("/ui/incidents", {"cursor": encode_cursor(items[-1].created_at, items[-1].id)})
+    items, more = _listed(rows, "/ui/incidents", {})
     return page(request, "incidents", items=items, more=more)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post, put
@@ -28,7 +26,7 @@ from vendor_risk.auth.guards import requires_reader, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
-from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename
+from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename, download
 from vendor_risk.errors import field_error, http_exception_handler
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.partners.routes import requires_record_keeper
@@ -175,17 +173,4 @@ class AgreementController(Controller):
     ) -> Response[bytes]:
         """The original bytes of the signed document, with its SHA-256 in ``Repr-Digest``."""
         info, content = await service.download_document(db, partner_id, agreement_id, settings)
-        ascii_name = info.filename.encode("ascii", "replace").decode().replace("?", "_")
-        digest = base64.b64encode(bytes.fromhex(info.sha256)).decode()
-        return Response(
-            content,
-            media_type=info.content_type,
-            headers={
-                "Content-Disposition": (
-                    f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(info.filename)}"
-                ),
-                "Repr-Digest": f"sha-256=:{digest}:",
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "no-store",
-            },
-        )
+        return download(info, content)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
@@ -28,6 +26,7 @@ from vendor_risk.auth.guards import requires_reader, requires_risk_owner, requir
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
+from vendor_risk.documents import download
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.partners.service import today_utc
 from vendor_risk.settings import Settings
@@ -167,17 +166,4 @@ class AssessmentController(Controller):
     ) -> Response[bytes]:
         """The evidence file's original bytes, with its SHA-256 in ``Repr-Digest``."""
         info, content = await service.evidence_file(db, assessment_id, evidence_id, settings)
-        ascii_name = info.filename.encode("ascii", "replace").decode().replace("?", "_")
-        digest = base64.b64encode(bytes.fromhex(info.sha256)).decode()
-        return Response(
-            content,
-            media_type=info.content_type,
-            headers={
-                "Content-Disposition": (
-                    f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(info.filename)}"
-                ),
-                "Repr-Digest": f"sha-256=:{digest}:",
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "no-store",
-            },
-        )
+        return download(info, content)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -79,10 +79,12 @@ LANGUAGE_NAMES: Final = {"zh-CN": "中文", "en": "English"}
 # --- router and its middleware -------------------------------------------------------------------
 
 
-def portal_guard_middleware(app: ASGIApp) -> Any:
-    """The portal's outermost layer: its security headers on every response, and the
-    refusals of the layers inside it (CSRF, rate limits) rendered as portal pages here, so
-    they carry the headers too and the access log sees their real status."""
+def guard_pages(
+    app: ASGIApp, render_refusal: Callable[[Request[Any, Any, Any], HTTPException], Response[Any]]
+) -> Any:
+    """The outermost layer of a page router: its security headers on every response, and
+    the refusals of the layers inside it (CSRF, rate limits) rendered by ``render_refusal``,
+    so they carry the headers too and the access log sees their real status."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -104,10 +106,15 @@ def portal_guard_middleware(app: ASGIApp) -> Any:
             if started:
                 raise
             request: Request[Any, Any, Any] = Request(scope, receive)  # type: ignore[arg-type]
-            response = portal_error(request, exc)
+            response = render_refusal(request, exc)
             await response.to_asgi_response(app=None, request=request)(scope, receive, send_wrapper)  # type: ignore[arg-type]
 
     return middleware
+
+
+def portal_guard_middleware(app: ASGIApp) -> Any:
+    """The portal's outermost layer (see ``guard_pages``), its refusals as portal pages."""
+    return guard_pages(app, portal_error)
 
 
 def _address_key(request: Request[Any, Any, Any]) -> str:

@@ -23,13 +23,13 @@ from litestar.utils.scope.state import ScopeState
 
 from vendor_risk.assessments.emails import format_date, format_time
 from vendor_risk.assessments.i18n import DEFAULT_LANGUAGE, LANGUAGES, Entry, negotiate
-from vendor_risk.assessments.portal import SECURITY_HEADERS
+from vendor_risk.assessments.portal import guard_pages
 from vendor_risk.assessments.rendering import render
 from vendor_risk.auth.guards import current_user
 from vendor_risk.auth.models import CurrentUser
 from vendor_risk.auth.sessions import resolve_session
 from vendor_risk.errors import Problem
-from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
+from vendor_risk.logging import ASGIApp
 
 log = structlog.get_logger("vendor_risk.ui")
 
@@ -190,30 +190,5 @@ def ui_internal_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
 
 
 def ui_guard_middleware(app: ASGIApp) -> Any:
-    """Outermost layer of ``/ui``: the security headers on every response, and refusals of
-    the inner layers (CSRF) rendered as pages that carry them too."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *((name, value) for name, value in SECURITY_HEADERS if name not in present),
-                ]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_wrapper)
-        except HTTPException as exc:
-            if started:
-                raise
-            request: Request[Any, Any, Any] = Request(scope, receive)  # type: ignore[arg-type]
-            response = ui_error(request, exc)
-            await response.to_asgi_response(app=None, request=request)(scope, receive, send_wrapper)  # type: ignore[arg-type]
-
-    return middleware
+    """Outermost layer of ``/ui`` (see ``guard_pages``), its refusals as staff pages."""
+    return guard_pages(app, ui_error)

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
+from tests.helpers import free_port
 from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures shared with the portal tests
     app,
     client,
-    free_port,
     fresh_rate_limits,
     make_user,
     new_partner,

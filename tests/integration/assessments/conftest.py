@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -19,12 +17,11 @@ import httpx
 import msgspec
 import pytest
 import redis.asyncio as aioredis
-from aiosmtpd.controller import Controller
 from litestar import Litestar
 from litestar.stores.redis import RedisStore
 from litestar.testing import AsyncTestClient
 
-from tests.integration.partners.conftest import new_credit_code
+from tests.helpers import Mailbox, new_credit_code, smtp_server
 from vendor_risk.app import create_app
 from vendor_risk.audit.models import SYSTEM
 from vendor_risk.auth import service as auth_service
@@ -44,39 +41,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Mailbox:
-    """What the SMTP server accepted."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 2.0.0 OK"
-
-    def to(self, address: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["To"] == address]
-
-
 @pytest.fixture(scope="package")
 def smtp() -> Iterator[tuple[Mailbox, int]]:
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="package")

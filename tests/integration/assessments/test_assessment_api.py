@@ -7,9 +7,9 @@ from typing import Any
 
 import asyncpg
 
+from tests.helpers import Mailbox
 from tests.integration.assessments.conftest import (
     Client,
-    Mailbox,
     NewPartner,
     Partner,
     Send,

@@ -11,10 +11,10 @@ from typing import Any
 
 import asyncpg
 
+from tests.helpers import Mailbox
 from tests.integration.assessments.conftest import (
     PDF,
     Client,
-    Mailbox,
     NewPartner,
     Partner,
     Send,

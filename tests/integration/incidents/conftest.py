@@ -14,10 +14,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeUser
+from tests.helpers import new_credit_code
 from vendor_risk.db import create_pool
 from vendor_risk.incidents.automation import KICK_JOB_ID
 from vendor_risk.notify.delivery import KICK_JOB_ID as OUTBOX_KICK_JOB_ID
-from vendor_risk.partners.rules import CREDIT_CODE_ALPHABET, credit_code_check_char, org_code_check_char
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.settings import Settings
 
@@ -66,12 +66,6 @@ async def drain_kicks(redis: ArqRedis) -> AsyncIterator[None]:
     for job_id in (KICK_JOB_ID, OUTBOX_KICK_JOB_ID):
         await redis.zrem("arq:queue", job_id)
         await redis.delete(f"arq:job:{job_id}")
-
-
-def new_credit_code() -> str:
-    org = "".join(secrets.choice(CREDIT_CODE_ALPHABET) for _ in range(8))
-    first17 = "91" + "110108" + org + org_code_check_char(org)
-    return first17 + credit_code_check_char(first17)
 
 
 NewPartner = Callable[..., Awaitable[dict[str, Any]]]

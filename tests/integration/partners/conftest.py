@@ -13,11 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeUser
-from vendor_risk.partners.rules import (
-    CREDIT_CODE_ALPHABET,
-    credit_code_check_char,
-    org_code_check_char,
-)
+from tests.helpers import new_credit_code
 
 Client = AsyncTestClient[Litestar]
 User = dict[str, Any]
@@ -33,13 +29,6 @@ ALL_CLAUSES = [
     "return_or_deletion",
 ]
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-def new_credit_code() -> str:
-    """A fresh valid 统一社会信用代码 (check characters computed per GB 11714 / 32100)."""
-    org = "".join(secrets.choice(CREDIT_CODE_ALPHABET) for _ in range(8))
-    first17 = "91" + "310115" + org + org_code_check_char(org)
-    return first17 + credit_code_check_char(first17)
 
 
 def docx_bytes(text: str = "合同") -> bytes:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from tests.helpers import new_credit_code
 from tests.integration.partners.conftest import (
     Client,
     NewPartner,
     NewScope,
     User,
-    new_credit_code,
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.helpers import new_credit_code
 from tests.integration.partners.conftest import (
     PDF,
     Client,
@@ -15,7 +16,6 @@ from tests.integration.partners.conftest import (
     NewPartner,
     User,
     docx_bytes,
-    new_credit_code,
 )
 from vendor_risk.documents import DOCX, MAX_DOCUMENT_BYTES
 

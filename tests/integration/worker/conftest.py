@@ -4,11 +4,8 @@ and a database of the package's own, so that whole-outbox assertions see only it
 from __future__ import annotations
 
 import json
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,52 +14,17 @@ import asyncpg
 import httpx
 import msgspec
 import pytest
-from aiosmtpd.controller import Controller
 
+from tests.helpers import Mailbox, smtp_server
 from vendor_risk.cli import prepare_database
 from vendor_risk.db import create_pool
 from vendor_risk.settings import Settings
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Mailbox:
-    """An aiosmtpd handler that keeps what it accepts and can refuse the next messages."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.refuse_next = 0
-        self.refusals = 0
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.refuse_next > 0:
-            self.refuse_next -= 1
-            self.refusals += 1
-            return "451 4.3.0 greylisted, try again later"
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        assert isinstance(message, EmailMessage)
-        self.messages.append(message)
-        return "250 2.0.0 OK"
-
-    def with_message_id(self, message_id: str) -> list[EmailMessage]:
-        return [m for m in self.messages if m["Message-ID"] == message_id]
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    handler = Mailbox()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 class Delivery(msgspec.Struct):

@@ -13,7 +13,8 @@ import httpx
 import msgspec
 import pytest
 
-from tests.integration.worker.conftest import Mailbox, Receiver, ctx_for
+from tests.helpers import Mailbox
+from tests.integration.worker.conftest import Receiver, ctx_for
 from tests.integration.worker.test_outbox_webhooks import subscribe
 from vendor_risk.agreements.models import AgreementCreate, Signatory
 from vendor_risk.agreements.service import create_agreement

@@ -10,7 +10,8 @@ import httpx
 import msgspec
 import pytest
 
-from tests.integration.worker.conftest import Mailbox, ctx_for
+from tests.helpers import Mailbox
+from tests.integration.worker.conftest import ctx_for
 from vendor_risk.notify.delivery import MAX_ATTEMPTS, RETRY_CAP, deliver_due
 from vendor_risk.notify.email import message_id_for
 from vendor_risk.notify.outbox import Email, enqueue_email

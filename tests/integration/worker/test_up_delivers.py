@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.integration.worker.conftest import Mailbox, free_port
+from tests.helpers import Mailbox, free_port
 from tests.integration.worker.test_outbox_email import queue_email
 from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.queue import create_arq_pool

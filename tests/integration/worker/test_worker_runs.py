@@ -19,7 +19,8 @@ from arq.connections import ArqRedis
 from arq.worker import Retry
 from prometheus_client import REGISTRY
 
-from tests.integration.worker.conftest import Mailbox, Receiver, ctx_for, free_port
+from tests.helpers import Mailbox, free_port
+from tests.integration.worker.conftest import Receiver, ctx_for
 from tests.integration.worker.test_outbox_email import queue_email
 from tests.integration.worker.test_outbox_webhooks import emit, subscribe
 from vendor_risk.db import create_pool

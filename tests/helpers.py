@@ -1,0 +1,67 @@
+"""Helpers the test packages share: free ports, a real SMTP server, valid credit codes."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from vendor_risk.partners.rules import CREDIT_CODE_ALPHABET, credit_code_check_char, org_code_check_char
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def new_credit_code() -> str:
+    """A fresh valid 统一社会信用代码 (check characters computed per GB 11714 / 32100)."""
+    org = "".join(secrets.choice(CREDIT_CODE_ALPHABET) for _ in range(8))
+    first17 = "91" + "310115" + org + org_code_check_char(org)
+    return first17 + credit_code_check_char(first17)
+
+
+class Mailbox:
+    """An aiosmtpd handler that keeps what it accepts and can refuse the next messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.refuse_next = 0
+        self.refusals = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.refuse_next > 0:
+            self.refuse_next -= 1
+            self.refusals += 1
+            return "451 4.3.0 greylisted, try again later"
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 2.0.0 OK"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def with_message_id(self, message_id: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["Message-ID"] == message_id]
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple[Mailbox, int]]:
+    """A real SMTP server on a free loopback port: its mailbox and its port."""
+    handler = Mailbox()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()

@@ -12,6 +12,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -59,31 +60,29 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-async def create_database(admin_url: str) -> tuple[str, str]:
-    name = f"vr_test_{secrets.token_hex(6)}"
+@asynccontextmanager
+async def fresh_database(admin_url: str, name: str | None = None) -> AsyncIterator[str]:
+    """A new empty database on ``admin_url``'s server, dropped on exit: yields its URL."""
+    name = name or f"vr_test_{secrets.token_hex(6)}"
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return name, with_database(admin_url, name)
-
-
-async def drop_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield with_database(admin_url, name)
     finally:
-        await conn.close()
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
 
 
 @pytest.fixture(scope="session")
 async def database_url(servers: Servers) -> AsyncIterator[str]:
-    name, url = await create_database(servers.admin_database_url)
-    try:
+    async with fresh_database(servers.admin_database_url) as url:
         yield url
-    finally:
-        await drop_database(servers.admin_database_url, name)
 
 
 @pytest.fixture(scope="session")

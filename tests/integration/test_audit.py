@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import MakeUser, Servers, create_database, drop_database
+from tests.conftest import MakeUser, Servers, fresh_database
 from vendor_risk import audit
 from vendor_risk.audit.models import Actor
 from vendor_risk.audit.service import verify
@@ -69,16 +69,13 @@ async def test_audit_list_pages_newest_first(client: Client, admin: dict[str, An
 
 @pytest.fixture
 async def scratch_db(servers: Servers) -> AsyncIterator[str]:
-    name, url = await create_database(servers.admin_database_url)
-    conn = await connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    try:
+    async with fresh_database(servers.admin_database_url) as url:
+        conn = await connect(url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
         yield url
-    finally:
-        await drop_database(servers.admin_database_url, name)
 
 
 async def write_events(url: str, count: int, writers: int = 1) -> None:

@@ -9,18 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Servers, create_database, drop_database
+from tests.conftest import Servers, fresh_database
 from vendor_risk.auth.keys import hash_key
 from vendor_risk.db import MigrationError, connect, migrate
 
 
 @pytest.fixture
 async def scratch_url(servers: Servers) -> AsyncIterator[str]:
-    name, url = await create_database(servers.admin_database_url)
-    try:
+    async with fresh_database(servers.admin_database_url) as url:
         yield url
-    finally:
-        await drop_database(servers.admin_database_url, name)
 
 
 def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -21,6 +21,7 @@ from litestar import Litestar
 from litestar.stores.redis import RedisStore
 from litestar.testing import AsyncTestClient
 
+from tests.conftest import fresh_database
 from tests.helpers import Mailbox, new_credit_code, smtp_server
 from vendor_risk.app import create_app
 from vendor_risk.audit.models import SYSTEM
@@ -54,27 +55,15 @@ async def settings(settings: Settings, smtp: tuple[Mailbox, int]) -> AsyncIterat
     shared = settings.database_url or ""
     # Unique: the browser tests set up this same fixture for their own package.
     name = f"{urlsplit(shared).path.lstrip('/')}_assess_{secrets.token_hex(3)}"
-    conn = await asyncpg.connect(shared)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = urlunsplit(urlsplit(shared)._replace(path=f"/{name}"))
-    own = msgspec.structs.replace(settings, database_url=url, smtp_url=f"smtp://127.0.0.1:{smtp[1]}")
-    await prepare_database(own, quiet=True)
-    conn = await connect(url)
-    try:
-        await load_template(conn, load_file(EXAMPLE), EXAMPLE.name)
-    finally:
-        await conn.close()
-    try:
-        yield own
-    finally:
-        conn = await asyncpg.connect(shared)
+    async with fresh_database(shared, name) as url:
+        own = msgspec.structs.replace(settings, database_url=url, smtp_url=f"smtp://127.0.0.1:{smtp[1]}")
+        await prepare_database(own, quiet=True)
+        conn = await connect(url)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await load_template(conn, load_file(EXAMPLE), EXAMPLE.name)
         finally:
             await conn.close()
+        yield own
 
 
 @pytest.fixture(scope="package")

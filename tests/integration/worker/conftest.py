@@ -8,13 +8,14 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import msgspec
 import pytest
 
+from tests.conftest import fresh_database
 from tests.helpers import Mailbox, smtp_server
 from vendor_risk.cli import prepare_database
 from vendor_risk.db import create_pool
@@ -88,23 +89,10 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="package")
 async def worker_settings(settings: Settings) -> AsyncIterator[Settings]:
     shared = settings.database_url or ""
-    name = f"{urlsplit(shared).path.lstrip('/')}_worker"
-    conn = await asyncpg.connect(shared)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = urlunsplit(urlsplit(shared)._replace(path=f"/{name}"))
-    worker_settings = msgspec.structs.replace(settings, database_url=url, allow_private_webhooks=True)
-    await prepare_database(worker_settings, quiet=True)
-    try:
+    async with fresh_database(shared, f"{urlsplit(shared).path.lstrip('/')}_worker") as url:
+        worker_settings = msgspec.structs.replace(settings, database_url=url, allow_private_webhooks=True)
+        await prepare_database(worker_settings, quiet=True)
         yield worker_settings
-    finally:
-        conn = await asyncpg.connect(shared)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
 
 
 @pytest.fixture(scope="package")

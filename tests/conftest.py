@@ -134,9 +134,9 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 MakeUser = Callable[..., Awaitable[dict[str, Any]]]
 
 
-@pytest.fixture(scope="session")
-async def make_user(settings: Settings) -> MakeUser:
-    """Create a user with a role; returns its id, email, key and auth headers."""
+def user_maker(settings: Settings) -> MakeUser:
+    """``make(role, **fields)`` creates a user in ``settings``' database; it returns the
+    user's id, email, key and auth headers."""
 
     async def make(role: Role | str = Role.ADMIN, **fields: Any) -> dict[str, Any]:
         role = Role(role)
@@ -155,6 +155,12 @@ async def make_user(settings: Settings) -> MakeUser:
         }
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_user(settings: Settings) -> MakeUser:
+    """Create a user with a role; returns its id, email, key and auth headers."""
+    return user_maker(settings)
 
 
 @pytest.fixture(scope="session")

@@ -21,12 +21,9 @@ from litestar import Litestar
 from litestar.stores.redis import RedisStore
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import fresh_database
+from tests.conftest import MakeUser, fresh_database, user_maker
 from tests.helpers import Mailbox, new_credit_code, smtp_server
 from vendor_risk.app import create_app
-from vendor_risk.audit.models import SYSTEM
-from vendor_risk.auth import service as auth_service
-from vendor_risk.auth.models import Role, UserCreate
 from vendor_risk.cli import prepare_database
 from vendor_risk.db import connect, create_pool
 from vendor_risk.notify.delivery import deliver_due
@@ -86,15 +83,6 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
         await pool.close()
 
 
-@pytest.fixture
-async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await connect(settings.database_url or "")
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(autouse=True)
 async def fresh_rate_limits(settings: Settings) -> None:
     """Every test starts with unspent portal rate limits (all tests share one client address)."""
@@ -105,26 +93,9 @@ async def fresh_rate_limits(settings: Settings) -> None:
         await redis.aclose()
 
 
-MakeUser = Callable[..., Awaitable[User]]
-
-
 @pytest.fixture(scope="package")
-async def make_user(settings: Settings) -> MakeUser:
-    async def make(role: str, **fields: Any) -> User:
-        email = fields.pop("email", f"{role}-{secrets.token_hex(4)}@example.com")
-        data = UserCreate(email=email, name=fields.pop("name", f"Test {role}"), role=Role(role), **fields)
-        conn = await connect(settings.database_url or "")
-        try:
-            created = await auth_service.create_user(conn, SYSTEM, data)
-        finally:
-            await conn.close()
-        return {
-            "id": str(created.user.id),
-            "email": email,
-            "headers": {"Authorization": f"Bearer {created.key}"},
-        }
-
-    return make
+def make_user(settings: Settings) -> MakeUser:
+    return user_maker(settings)
 
 
 @pytest.fixture(scope="package")
@@ -156,7 +127,7 @@ def new_partner(client: Client, procurement: User, risk_owner: User) -> NewPartn
             "country": "CN",
             "business_criticality": "medium",
             "services": ["cloud accounting"],
-            "owner_id": risk_owner["id"],
+            "owner_id": str(risk_owner["id"]),
             "contacts": [
                 {
                     "name": "李雷",

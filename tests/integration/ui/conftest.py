@@ -16,7 +16,6 @@ from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures sh
     app,
     auditor,
     client,
-    db,
     fresh_rate_limits,
     make_user,
     new_partner,

@@ -4,7 +4,6 @@ JavaScript would: each staff member has a cookie jar of their own."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures sh
     app,
     auditor,
     client,
+    csrf_of,
     fresh_rate_limits,
     make_user,
     new_partner,
@@ -27,14 +27,6 @@ from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures sh
     settings,
     smtp,
 )
-
-CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    match = CSRF_FIELD.search(html)
-    assert match, "the page has no form with a CSRF field"
-    return match.group(1)
 
 
 class Browser:

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
-from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete
-from tests.integration.ui.conftest import OpenBrowser, csrf_of, key_of
+from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete, csrf_of
+from tests.integration.ui.conftest import OpenBrowser, key_of
 
 SCRIPT = "<script>alert('x')</script>"
 

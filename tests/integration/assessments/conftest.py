@@ -276,6 +276,29 @@ async def complete(me: Partner, **answers: Any) -> httpx.Response:
     return submitted
 
 
+async def make_active_ready(client: Client, partner_id: str, procurement: User) -> None:
+    """An NDA in force and the partner onboarding: only the assessment gates remain."""
+    nda = await client.post(
+        f"/api/v1/partners/{partner_id}/agreements",
+        json={
+            "kind": "nda",
+            "title": "保密协议",
+            "signed_on": "2025-01-10",
+            "effective_from": "2025-01-10",
+            "signatories": [{"party": "us", "name": "张三"}, {"party": "partner", "name": "李雷"}],
+            "category_ids": [],
+        },
+        headers=procurement["headers"],
+    )
+    assert nda.status_code == 201, nda.text
+    moved = await client.post(
+        f"/api/v1/partners/{partner_id}/transitions",
+        json={"to": "onboarding", "reason": "开始准入"},
+        headers=procurement["headers"],
+    )
+    assert moved.status_code == 200, moved.text
+
+
 Review = Callable[..., Awaitable[dict[str, Any]]]
 
 

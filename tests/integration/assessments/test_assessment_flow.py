@@ -21,6 +21,7 @@ from tests.integration.assessments.conftest import (
     User,
     deliver,
     link_in,
+    make_active_ready,
 )
 from vendor_risk.settings import Settings
 
@@ -168,25 +169,7 @@ async def test_send_answer_review_and_activate(
     assert approve.json()["status"] == "approved"
 
     # The partner can now be activated: NDA in force and the approved onboarding assessment.
-    nda = await client.post(
-        f"/api/v1/partners/{partner['id']}/agreements",
-        json={
-            "kind": "nda",
-            "title": "保密协议",
-            "signed_on": "2025-01-10",
-            "effective_from": "2025-01-10",
-            "signatories": [{"party": "us", "name": "张三"}, {"party": "partner", "name": "李雷"}],
-            "category_ids": [],
-        },
-        headers=procurement["headers"],
-    )
-    assert nda.status_code == 201, nda.text
-    onboarding = await client.post(
-        f"/api/v1/partners/{partner['id']}/transitions",
-        json={"to": "onboarding", "reason": "开始准入"},
-        headers=procurement["headers"],
-    )
-    assert onboarding.status_code == 200, onboarding.text
+    await make_active_ready(client, partner["id"], procurement)
     active = await client.post(
         f"/api/v1/partners/{partner['id']}/transitions",
         json={"to": "active", "reason": "评估通过"},

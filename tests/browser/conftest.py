@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.async_api import Browser, async_playwright
 
 from tests.helpers import free_port
 from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures shared with the portal tests
@@ -25,6 +27,13 @@ from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures sh
 )
 from vendor_risk.app import create_app
 from vendor_risk.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+requires_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)",
+)
 
 
 @pytest.fixture(scope="package")
@@ -47,3 +56,17 @@ def live_url(settings: Settings) -> Iterator[str]:  # noqa: F811 - the imported 
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@pytest.fixture
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, expect
 
+from tests.browser.conftest import requires_chromium
 from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)",
-)
+pytestmark = requires_chromium
 
 
 async def test_risk_owner_requests_changes_on_a_phone(
     live_url: str,
+    chromium: Browser,
     client: Client,
     new_partner: NewPartner,
     send: Send,
@@ -32,45 +28,37 @@ async def test_risk_owner_requests_changes_on_a_phone(
     await complete(Partner(client, sent["link"]), **{"dh-1": "none", "dh-2": "<script>alert(1)</script>"})
     key = risk_owner["headers"]["Authorization"].removeprefix("Bearer ")
 
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            page = await browser.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("dialog", lambda d: problems.append(f"dialog {d.message}"))
+    page = await chromium.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("dialog", lambda d: problems.append(f"dialog {d.message}"))
 
-            async def fits(name: str) -> None:
-                await page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
-                width = await page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 390, f"{name} is {width}px wide on a 390px screen"
+    async def fits(name: str) -> None:
+        await page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{name} is {width}px wide on a 390px screen"
 
-            await page.goto(f"{live_url}/ui/reviews")
-            await expect(page.get_by_role("heading", level=1)).to_have_text("登录")
-            await fits("login")
-            await page.get_by_label("API 密钥").fill(key)
-            await page.get_by_role("button", name="登录").click()
+    await page.goto(f"{live_url}/ui/reviews")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("登录")
+    await fits("login")
+    await page.get_by_label("API 密钥").fill(key)
+    await page.get_by_role("button", name="登录").click()
 
-            await expect(page.get_by_role("heading", level=1)).to_have_text("审核队列")
-            await fits("reviews")
-            await page.get_by_role("link", name=partner["name"]).click()
-            await expect(page.locator("#answers")).to_contain_text("<script>alert(1)</script>")
-            await fits("assessment")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("审核队列")
+    await fits("reviews")
+    await page.get_by_role("link", name=partner["name"]).click()
+    await expect(page.locator("#answers")).to_contain_text("<script>alert(1)</script>")
+    await fits("assessment")
 
-            await page.locator("textarea[name='c:valid-example:dh-1']").fill("请说明加密方式")
-            await page.get_by_role("button", name="要求修改").click()
-            await expect(page.locator("#reviews")).to_contain_text("请说明加密方式")
-            await expect(page.locator("dl.facts")).to_contain_text("待修改")
+    await page.locator("textarea[name='c:valid-example:dh-1']").fill("请说明加密方式")
+    await page.get_by_role("button", name="要求修改").click()
+    await expect(page.locator("#reviews")).to_contain_text("请说明加密方式")
+    await expect(page.locator("dl.facts")).to_contain_text("待修改")
 
-            await page.goto(f"{live_url}/ui?lang=en")
-            await expect(page.get_by_role("heading", level=1)).to_have_text("What needs attention")
-            await fits("dashboard")
-            await page.goto(f"{live_url}/ui/partners/{partner['id']}")
-            await fits("partner")
-            assert problems == []
-        finally:
-            await browser.close()
+    await page.goto(f"{live_url}/ui?lang=en")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("What needs attention")
+    await fits("dashboard")
+    await page.goto(f"{live_url}/ui/partners/{partner['id']}")
+    await fits("partner")
+    assert problems == []

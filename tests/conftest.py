@@ -60,23 +60,32 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-@asynccontextmanager
-async def fresh_database(admin_url: str, name: str | None = None) -> AsyncIterator[str]:
-    """A new empty database on ``admin_url``'s server, dropped on exit: yields its URL."""
+async def create_database(admin_url: str, name: str | None = None) -> tuple[str, str]:
     name = name or f"vr_test_{secrets.token_hex(6)}"
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+    return name, with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
     try:
-        yield with_database(admin_url, name)
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await conn.close()
+
+
+@asynccontextmanager
+async def fresh_database(admin_url: str, name: str | None = None) -> AsyncIterator[str]:
+    """A new empty database on ``admin_url``'s server, dropped on exit: yields its URL."""
+    name, url = await create_database(admin_url, name)
+    try:
+        yield url
+    finally:
+        await drop_database(admin_url, name)
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,12 @@ import argparse
 import asyncio
 import base64
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +30,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import create_database, drop_database  # noqa: E402
+from tests.conftest import fresh_database  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 from vendor_risk.audit.models import SYSTEM  # noqa: E402
 from vendor_risk.auth import service  # noqa: E402
 from vendor_risk.auth.models import Role, UserCreate  # noqa: E402
 from vendor_risk.db import connect, migrate  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -105,6 +100,53 @@ def serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[b
     raise RuntimeError("server did not start")
 
 
+@asynccontextmanager
+async def scratch_database() -> AsyncIterator[tuple[str, str]]:
+    """A migrated empty database's URL and a Redis URL: on the servers that
+    VENDOR_RISK_TEST_DATABASE_URL / VENDOR_RISK_TEST_REDIS_URL name, else on embedded ones."""
+    embedded = None
+    admin_url = os.environ.get("VENDOR_RISK_TEST_DATABASE_URL")
+    redis_url = os.environ.get("VENDOR_RISK_TEST_REDIS_URL")
+    if not (admin_url and redis_url):
+        from vendor_risk.embedded import EmbeddedServers
+
+        embedded = EmbeddedServers(Path(tempfile.mkdtemp(prefix="vr-bench-")), delete_on_stop=True).start()
+        admin_url, redis_url = embedded.database_url, embedded.redis_url
+    try:
+        async with fresh_database(admin_url) as url:
+            conn = await connect(url)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+            yield url, redis_url
+    finally:
+        if embedded:
+            embedded.stop()
+
+
+def bench_env() -> dict[str, str]:
+    """This environment without any VENDOR_RISK_ setting, so a server reads only ours."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
+
+
+def serve_bare(factory: str, url: str, port: int) -> subprocess.Popen[bytes]:
+    """A bare Litestar + asyncpg app (``module:function``) on ``port``."""
+    return serve(["--factory", factory], {**bench_env(), "BENCH_DATABASE_URL": url}, port)
+
+
+def serve_ours(url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]:
+    """vendor-risk itself on ``port``, configured by its environment."""
+    env = {
+        **bench_env(),
+        "VENDOR_RISK_DATABASE_URL": url,
+        "VENDOR_RISK_REDIS_URL": redis_url,
+        "VENDOR_RISK_DATA_KEYS": f"b:{base64.b64encode(b'b' * 32).decode()}",
+        "VENDOR_RISK_LOG_LEVEL": "WARNING",
+    }
+    return serve(["--factory", "vendor_risk.app:app_from_env"], env, port)
+
+
 async def measure(
     name: str, proc: subprocess.Popen[bytes], port: int, path: str, headers: dict[str, str], opts: Any
 ) -> tuple[float, float]:
@@ -126,57 +168,34 @@ async def measure(
 
 
 async def main(opts: Any) -> None:
-    embedded = None
-    admin_url = os.environ.get("VENDOR_RISK_TEST_DATABASE_URL")
-    redis_url = os.environ.get("VENDOR_RISK_TEST_REDIS_URL")
-    if not (admin_url and redis_url):
-        from vendor_risk.embedded import EmbeddedServers
-
-        embedded = EmbeddedServers(Path(tempfile.mkdtemp(prefix="vr-bench-")), delete_on_stop=True).start()
-        admin_url, redis_url = embedded.database_url, embedded.redis_url
-    name, url = await create_database(admin_url)
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
+    async with scratch_database() as (url, redis_url):
         conn = await connect(url)
-        await migrate(conn)
         created = await service.create_user(
             conn, SYSTEM, UserCreate(email="bench@example.com", name="Bench", role=Role.ADMIN)
         )
         await conn.close()
         path = f"/users/{created.user.id}"
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            bare_port = free_port()
+            bare = serve_bare("bench.bare_app:create", url, bare_port)
+            procs.append(bare)
+            ours_port = free_port()
+            ours = serve_ours(url, redis_url, ours_port)
+            procs.append(ours)
 
-        bare_port = free_port()
-        bare = serve(
-            ["--factory", "bench.bare_app:create"], {**base_env, "BENCH_DATABASE_URL": url}, bare_port
-        )
-        procs.append(bare)
-        ours_port = free_port()
-        ours_env = {
-            **base_env,
-            "VENDOR_RISK_DATABASE_URL": url,
-            "VENDOR_RISK_REDIS_URL": redis_url,
-            "VENDOR_RISK_DATA_KEYS": f"b:{base64.b64encode(b'b' * 32).decode()}",
-            "VENDOR_RISK_LOG_LEVEL": "WARNING",
-        }
-        ours = serve(["--factory", "vendor_risk.app:app_from_env"], ours_env, ours_port)
-        procs.append(ours)
-
-        print(f"GET one user by id, {opts.concurrency} keep-alive connections, {opts.seconds:.0f} s each")
-        bare_latency, bare_us = await measure("bare litestar+asyncpg", bare, bare_port, path, {}, opts)
-        auth = {"Authorization": f"Bearer {created.key}"}
-        ours_latency, ours_us = await measure(
-            "vendor-risk (auth)", ours, ours_port, f"/api/v1{path}", auth, opts
-        )
-        print(f"ratio, latency of a request:        {ours_latency / bare_latency:.2f}x   (bar: <= 1.4x)")
-        print(f"ratio, server CPU per request:      {ours_us / bare_us:.2f}x")
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait()
-        await drop_database(admin_url, name)
-        if embedded:
-            embedded.stop()
+            print(f"GET one user by id, {opts.concurrency} keep-alive connections, {opts.seconds:.0f} s each")
+            bare_latency, bare_us = await measure("bare litestar+asyncpg", bare, bare_port, path, {}, opts)
+            auth = {"Authorization": f"Bearer {created.key}"}
+            ours_latency, ours_us = await measure(
+                "vendor-risk (auth)", ours, ours_port, f"/api/v1{path}", auth, opts
+            )
+            print(f"ratio, latency of a request:        {ours_latency / bare_latency:.2f}x   (bar: <= 1.4x)")
+            print(f"ratio, server CPU per request:      {ours_us / bare_us:.2f}x")
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
 
 
 if __name__ == "__main__":

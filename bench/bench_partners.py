@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,12 +37,12 @@ from litestar.datastructures import State
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_auth_read import free_port, measure, serve  # noqa: E402
-from tests.conftest import create_database, drop_database  # noqa: E402
+from bench.bench_auth_read import measure, scratch_database, serve_bare, serve_ours  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
 from vendor_risk.audit.models import SYSTEM  # noqa: E402
 from vendor_risk.auth import service  # noqa: E402
 from vendor_risk.auth.models import Role, UserCreate  # noqa: E402
-from vendor_risk.db import connect, init_connection, migrate  # noqa: E402
+from vendor_risk.db import connect, init_connection  # noqa: E402
 from vendor_risk.partners import repository as repo  # noqa: E402
 from vendor_risk.partners.models import PartnerSummary  # noqa: E402
 from vendor_risk.partners.rules import (  # noqa: E402
@@ -229,19 +227,8 @@ def create_bare() -> Litestar:
 
 
 async def main(opts: Any) -> None:
-    embedded = None
-    admin_url = os.environ.get("VENDOR_RISK_TEST_DATABASE_URL")
-    redis_url = os.environ.get("VENDOR_RISK_TEST_REDIS_URL")
-    if not (admin_url and redis_url):
-        from vendor_risk.embedded import EmbeddedServers
-
-        embedded = EmbeddedServers(Path(tempfile.mkdtemp(prefix="vr-bench-")), delete_on_stop=True).start()
-        admin_url, redis_url = embedded.database_url, embedded.redis_url
-    name, url = await create_database(admin_url)
-    procs = []
-    try:
+    async with scratch_database() as (url, redis_url):
         conn = await connect(url)
-        await migrate(conn)
         owner = await service.create_user(
             conn, SYSTEM, UserCreate(email="owner@example.com", name="Owner", role=Role.RISK_OWNER)
         )
@@ -255,45 +242,30 @@ async def main(opts: Any) -> None:
         await time_queries(conn, opts.runs)
         await conn.close()
 
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
-        bare_port = free_port()
-        procs.append(
-            serve(
-                ["--factory", "bench.bench_partners:create_bare"],
-                {**base_env, "BENCH_DATABASE_URL": url},
-                bare_port,
+        procs = []
+        try:
+            bare_port = free_port()
+            procs.append(serve_bare("bench.bench_partners:create_bare", url, bare_port))
+            ours_port = free_port()
+            procs.append(serve_ours(url, redis_url, ours_port))
+            query = "?" + urlencode({"q": "金蝶"})
+            print(
+                f"\nGET the first 50 partners matching q=金蝶, {opts.concurrency} keep-alive "
+                f"connections, {opts.seconds:.0f} s each"
             )
-        )
-        ours_port = free_port()
-        ours_env = {
-            **base_env,
-            "VENDOR_RISK_DATABASE_URL": url,
-            "VENDOR_RISK_REDIS_URL": redis_url,
-            "VENDOR_RISK_DATA_KEYS": f"b:{base64.b64encode(b'b' * 32).decode()}",
-            "VENDOR_RISK_LOG_LEVEL": "WARNING",
-        }
-        procs.append(serve(["--factory", "vendor_risk.app:app_from_env"], ours_env, ours_port))
-        query = "?" + urlencode({"q": "金蝶"})
-        print(
-            f"\nGET the first 50 partners matching q=金蝶, {opts.concurrency} keep-alive "
-            f"connections, {opts.seconds:.0f} s each"
-        )
-        bare_latency, bare_us = await measure(
-            "bare litestar+asyncpg", procs[0], bare_port, f"/partners{query}", {}, opts
-        )
-        auth = {"Authorization": f"Bearer {reader.key}"}
-        ours_latency, ours_us = await measure(
-            "vendor-risk (auth)", procs[1], ours_port, f"/api/v1/partners{query}", auth, opts
-        )
-        print(f"ratio, latency of a request:   {ours_latency / bare_latency:.2f}x")
-        print(f"ratio, server CPU per request: {ours_us / bare_us:.2f}x")
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait()
-        await drop_database(admin_url, name)
-        if embedded:
-            embedded.stop()
+            bare_latency, bare_us = await measure(
+                "bare litestar+asyncpg", procs[0], bare_port, f"/partners{query}", {}, opts
+            )
+            auth = {"Authorization": f"Bearer {reader.key}"}
+            ours_latency, ours_us = await measure(
+                "vendor-risk (auth)", procs[1], ours_port, f"/api/v1/partners{query}", auth, opts
+            )
+            print(f"ratio, latency of a request:   {ours_latency / bare_latency:.2f}x")
+            print(f"ratio, server CPU per request: {ours_us / bare_us:.2f}x")
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
 
 
 if __name__ == "__main__":

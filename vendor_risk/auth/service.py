@@ -28,8 +28,6 @@ async def create_user(conn: asyncpg.Connection, actor: Actor, data: UserCreate) 
                 user_id=str(existing.id),
             )
         user = await repo.insert_user(conn, data.email, data.name, data.role.value, data.locale)
-        key = generate_key()
-        api_key = await repo.insert_key(conn, user.id, "default", key)
         await audit.record(
             conn,
             actor=actor,
@@ -38,15 +36,8 @@ async def create_user(conn: asyncpg.Connection, actor: Actor, data: UserCreate) 
             entity_id=user.id,
             after=user,
         )
-        await audit.record(
-            conn,
-            actor=actor,
-            action="api_key.created",
-            entity_type="api_key",
-            entity_id=api_key.id,
-            after=api_key,
-        )
-    return UserWithKey(user=user, api_key=api_key, key=key)
+        issued = await _issue_key(conn, actor, user.id, "default")
+    return UserWithKey(user=user, api_key=issued.api_key, key=issued.key)
 
 
 async def update_user(conn: asyncpg.Connection, actor: Actor, user_id: UUID, data: UserUpdate) -> User:
@@ -94,16 +85,20 @@ async def create_key(conn: asyncpg.Connection, actor: Actor, user_id: UUID, name
             raise not_found("user", user_id)
         if user.disabled:
             raise Problem(409, "user-disabled", f"user {user_id} is disabled; enable it first")
-        key = generate_key()
-        api_key = await repo.insert_key(conn, user_id, name, key)
-        await audit.record(
-            conn,
-            actor=actor,
-            action="api_key.created",
-            entity_type="api_key",
-            entity_id=api_key.id,
-            after=api_key,
-        )
+        return await _issue_key(conn, actor, user_id, name)
+
+
+async def _issue_key(conn: asyncpg.Connection, actor: Actor, user_id: UUID, name: str) -> NewApiKey:
+    key = generate_key()
+    api_key = await repo.insert_key(conn, user_id, name, key)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="api_key.created",
+        entity_type="api_key",
+        entity_id=api_key.id,
+        after=api_key,
+    )
     return NewApiKey(api_key=api_key, key=key)
 
 

@@ -20,9 +20,6 @@ AssessmentStatus = Literal[
 Decision = Literal["approve", "reject", "request_changes"]
 RiskLevel = Literal["low", "medium", "high", "critical"]
 
-# Awaiting the partner or the reviewer: at most one such assessment per partner and
-# purpose (security or offboarding), enforced by a unique partial index.
-OPEN_STATUSES: tuple[AssessmentStatus, ...] = ("sent", "in_progress", "submitted", "changes_requested")
 # The partner may still change answers.
 EDITABLE_STATUSES: tuple[AssessmentStatus, ...] = ("sent", "in_progress", "changes_requested")
 # The answers were submitted at least once and are locked.

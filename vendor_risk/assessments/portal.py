@@ -398,7 +398,6 @@ def _locate(view: service.PortalView, part: int, section_id: str) -> tuple[Any, 
 
 
 def _section_context(
-    request: Request[Any, Any, Any],
     view: service.PortalView,
     token: str,
     part: int,
@@ -484,9 +483,7 @@ async def section_page(
                 flash.append(t("uploaded", filename=e.filename, sha256=e.sha256))
     if removed := request.query_params.get("removed"):
         flash.append(t("removed", filename=removed[:200]))
-    return _page(
-        request, "section", **_section_context(request, view, token, part, section_id, lang, flash=flash)
-    )
+    return _page(request, "section", **_section_context(view, token, part, section_id, lang, flash=flash))
 
 
 def _form_lists(form: Any) -> dict[str, list[str]]:
@@ -551,7 +548,7 @@ async def save_section(
             "section",
             status=422,
             **_section_context(
-                request, view, token, part, section_id, lang, raw=parsed.raw, field_errors=result.errors
+                view, token, part, section_id, lang, raw=parsed.raw, field_errors=result.errors
             ),
         )
     if result.outcome == "conflict":

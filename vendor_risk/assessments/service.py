@@ -970,14 +970,13 @@ async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> 
         score_breakdown=combined,
         rating=rating,
         findings=findings,
-        diff=await _diff(conn, assessment_id, state.previous_assessment_id, parts, assessment.score),
+        diff=await _diff(conn, state.previous_assessment_id, parts, assessment.score),
         reviews=await repo.list_reviews(conn, assessment_id),
     )
 
 
 async def _diff(
     conn: asyncpg.Connection,
-    assessment_id: UUID,
     previous_id: UUID | None,
     parts: Sequence[repo.PartRow],
     current_score: float | None,

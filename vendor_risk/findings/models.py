@@ -15,7 +15,6 @@ FindingStatus = Literal["open", "remediating", "resolved", "accepted"]
 FindingSource = Literal["rule", "manual"]
 # Statuses a risk owner sets with PATCH; `accepted` is only reached through a risk acceptance.
 SettableStatus = Literal["open", "remediating", "resolved"]
-LIVE_STATUSES: tuple[FindingStatus, ...] = ("open", "remediating", "accepted")
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 LongText = Annotated[str, msgspec.Meta(max_length=10_000)]

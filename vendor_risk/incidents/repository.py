@@ -15,8 +15,6 @@ from vendor_risk.incidents.models import Incident, NotificationRecord, Notificat
 from vendor_risk.incidents.rules import PlannedStep, StepState
 from vendor_risk.structs import I18nText
 
-LIVE_STATUSES = ("suspected", "open")
-
 INCIDENT_SELECT = """
 SELECT i.id, i.partner_id, p.name AS partner_name, i.title, i.severity, i.status, i.detected_at,
        i.playbook_key, i.playbook_version, i.playbook -> 'title' AS playbook_title,

@@ -65,14 +65,6 @@ async def get_version(
     return _stored(row) if row else None
 
 
-async def get_by_id(conn: asyncpg.Connection, template_id: UUID) -> StoredTemplate | None:
-    row = await conn.fetchrow(
-        f"SELECT {_STORED_COLUMNS} FROM questionnaire_templates WHERE id = $1",
-        template_id,
-    )
-    return _stored(row) if row else None
-
-
 async def versions_of(conn: asyncpg.Connection, key: str) -> dict[int, str]:
     """Version -> content hash, for every loaded version of `key`."""
     rows = await conn.fetch("SELECT version, content_sha256 FROM questionnaire_templates WHERE key = $1", key)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from uuid import UUID
 
 import asyncpg
 
@@ -111,13 +110,6 @@ async def get_template(conn: asyncpg.Connection, key: str, version: int | None =
     stored = await repo.get_version(conn, key, version)
     if stored is None:
         raise not_found("questionnaire", key if version is None else f"{key} version {version}")
-    return stored
-
-
-async def get_template_by_id(conn: asyncpg.Connection, template_id: UUID) -> StoredTemplate:
-    stored = await repo.get_by_id(conn, template_id)
-    if stored is None:
-        raise not_found("questionnaire version", template_id)
     return stored
 
 

@@ -100,7 +100,7 @@ def system_actor(incident: Incident) -> Actor:
 
 
 async def _suspend_scopes(
-    conn: asyncpg.Connection, incident: Incident, action: SuspendScopes, actor: Actor, settings: Settings
+    conn: asyncpg.Connection, incident: Incident, action: SuspendScopes, actor: Actor
 ) -> Outcome:
     scopes = await scopes_repo.list_scopes(conn, incident.partner_id, ["approved"], None, MAX_SCOPES)
     codes = {str(s.id): s.category.code for s in scopes}
@@ -135,7 +135,7 @@ async def _suspend_scopes(
 
 
 async def _suspend_partner(
-    conn: asyncpg.Connection, incident: Incident, action: SuspendPartner, actor: Actor, settings: Settings
+    conn: asyncpg.Connection, incident: Incident, actor: Actor, settings: Settings
 ) -> Outcome:
     status = await partners_repo.status_of(conn, incident.partner_id)
     if status != "active":
@@ -154,9 +154,7 @@ async def _suspend_partner(
     return Outcome(status="succeeded", summary=_text("已暂停合作方", "Suspended the partner"), data={})
 
 
-async def _revoke_portal_links(
-    conn: asyncpg.Connection, incident: Incident, action: RevokePortalLinks, actor: Actor
-) -> Outcome:
+async def _revoke_portal_links(conn: asyncpg.Connection, incident: Incident, actor: Actor) -> Outcome:
     revoked = await assessments_service.revoke_partner_links(
         conn, actor, incident.partner_id, f"incident containment: {incident.title}"
     )
@@ -176,7 +174,6 @@ async def _revoke_portal_links(
 async def _send_triggered_assessment(
     conn: asyncpg.Connection,
     incident: Incident,
-    action: SendTriggeredAssessment,
     actor: Actor,
     settings: Settings,
     now: datetime,
@@ -226,7 +223,6 @@ async def _notify(
     conn: asyncpg.Connection,
     incident: Incident,
     action: Notify,
-    actor: Actor,
     settings: Settings,
     *,
     run_id: UUID,
@@ -284,17 +280,17 @@ async def _execute(
 ) -> Outcome:
     match action:
         case SuspendScopes():
-            return await _suspend_scopes(conn, incident, action, actor, settings)
+            return await _suspend_scopes(conn, incident, action, actor)
         case SuspendPartner():
-            return await _suspend_partner(conn, incident, action, actor, settings)
+            return await _suspend_partner(conn, incident, actor, settings)
         case Notify():
             steps = await repo.get_steps(conn, incident.id)
             title = next(msgspec.convert(s["title"], I18nText) for s in steps if s["id"] == run.step_id)
-            return await _notify(conn, incident, action, actor, settings, run_id=run.id, step_title=title)
+            return await _notify(conn, incident, action, settings, run_id=run.id, step_title=title)
         case RevokePortalLinks():
-            return await _revoke_portal_links(conn, incident, action, actor)
+            return await _revoke_portal_links(conn, incident, actor)
         case SendTriggeredAssessment():
-            return await _send_triggered_assessment(conn, incident, action, actor, settings, now)
+            return await _send_triggered_assessment(conn, incident, actor, settings, now)
 
 
 # --- running them -----------------------------------------------------------------------

@@ -42,7 +42,7 @@ def test_edited_applied_file_is_refused(tmp_path: Path) -> None:
         check_applied(discover_migrations(tmp_path), applied)
 
 
-def test_missing_applied_file_is_refused(tmp_path: Path) -> None:
+def test_missing_applied_file_is_refused() -> None:
     with pytest.raises(MigrationError, match="file is missing"):
         check_applied([], {1: "abc"})
 

@@ -60,7 +60,6 @@ async def test_by_default_the_tier_questionnaires_are_bundled_for_the_primary_co
 
 
 async def test_sending_to_an_english_contact_speaks_english(
-    client: Client,
     settings: Settings,
     pool: asyncpg.Pool,
     smtp: tuple[Mailbox, int],

@@ -41,7 +41,7 @@ async def test_guessing_tokens_is_rate_limited_per_address(client: Client) -> No
 
 
 async def test_one_link_is_rate_limited_on_its_own(
-    client: Client, new_partner: NewPartner, send: Send, db: asyncpg.Connection
+    client: Client, new_partner: NewPartner, send: Send
 ) -> None:
     sent = await send((await new_partner())["id"])
     me = Partner(client, sent["link"])

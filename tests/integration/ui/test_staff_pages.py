@@ -73,7 +73,7 @@ async def test_a_wrong_key_is_refused(browser: OpenBrowser) -> None:
 
 
 async def test_a_disabled_user_or_revoked_key_loses_the_session_at_once(
-    browser: OpenBrowser, make_user: Any, client: Client, settings: Any
+    browser: OpenBrowser, make_user: Any, client: Client
 ) -> None:
     admin = await make_user("admin")
     for how in ("disable", "revoke"):

@@ -13,8 +13,3 @@ LIBRARY = Path(__file__).parents[3] / "questionnaires"
 def example() -> Template:
     """tests/fixtures/questionnaires/valid-example.yaml: two sections, every question type."""
     return load_file(FIXTURES / "valid-example.yaml")
-
-
-@pytest.fixture(scope="session")
-def lite() -> Template:
-    return load_file(LIBRARY / "lite-screening.yaml")

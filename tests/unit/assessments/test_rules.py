@@ -63,7 +63,7 @@ def test_section_validation_refuses_questions_of_other_sections(example: Templat
     assert {e.field for e in errors} == {"answers.dh-1", "answers.ac-1.value"}
 
 
-def test_saving_a_section_keeps_every_other_answer(example: Template) -> None:
+def test_saving_a_section_keeps_every_other_answer() -> None:
     stored = {"ac-1": Answer(value="no"), "dh-1": Answer(value="none"), "dh-2": Answer(value="paper")}
     merged = merge_section(
         stored, ["dh-1", "dh-2", "dh-3", "dh-4"], {"dh-1": Answer(value="aes256"), "dh-3": None}
@@ -90,9 +90,7 @@ def test_missing_items_list_answers_evidence_and_unconfirmed_sections_in_order(e
     assert missing_items([PartState(template=example, answers=COMPLETE, evidence=frozenset({"dh-3"}))]) == []
 
 
-def test_combined_score_is_the_mean_and_a_failed_critical_question_caps_it(
-    example: Template, lite: Template
-) -> None:
+def test_combined_score_is_the_mean_and_a_failed_critical_question_caps_it(example: Template) -> None:
     good = score(example, COMPLETE)
     combined = combine_scores([(example, good), (example, good)])
     assert combined.score == good.score

@@ -183,7 +183,7 @@ def test_valid_answers_pass(example: Template) -> None:
     assert validate_answers(example, answers) == []
 
 
-def test_answers_decode_from_json_with_field_errors(example: Template) -> None:
+def test_answers_decode_from_json_with_field_errors() -> None:
     payload = b'{"ac-1": {"value": "yes"}, "ac-2": {"value": 2, "note": "x"}}'
 
     with pytest.raises(msgspec.ValidationError, match=r"unknown field `note` - at `\$\[...\]`"):

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -74,6 +74,7 @@ from vendor_risk.ui.web import (
     with_query,
 )
 
+T = TypeVar("T")
 PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
@@ -94,8 +95,12 @@ def _form(data: dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
-def _invalid(detail: str) -> Problem:
-    return Problem(400, "validation", detail)
+def _decoded(values: dict[str, Any], type_: type[T]) -> T:
+    """Form values as ``type_``; a 400 naming the problem when they do not fit."""
+    try:
+        return msgspec.convert(values, type_)
+    except msgspec.ValidationError as exc:
+        raise Problem(400, "validation", str(exc)) from exc
 
 
 # --- sign-in -----------------------------------------------------------------------------------------
@@ -368,18 +373,15 @@ async def review(
         for name, value in form.items()
         if name.startswith("c:") and name.count(":") >= 2 and str(value).strip()
     ]
-    try:
-        data = msgspec.convert(
-            {
-                "decision": _form(form, "decision"),
-                "note": _form(form, "note"),
-                "comments": [msgspec.to_builtins(c) for c in comments],
-                "version": int(_form(form, "version")) if _form(form, "version").isdigit() else None,
-            },
-            ReviewCreate,
-        )
-    except msgspec.ValidationError as exc:
-        raise _invalid(str(exc)) from exc
+    data = _decoded(
+        {
+            "decision": _form(form, "decision"),
+            "note": _form(form, "note"),
+            "comments": [msgspec.to_builtins(c) for c in comments],
+            "version": int(_form(form, "version")) if _form(form, "version").isdigit() else None,
+        },
+        ReviewCreate,
+    )
     await assessments.review(db, actor_of(request), assessment_id, data, settings, now=datetime.now(UTC))
     return see_other(f"/ui/assessments/{assessment_id}")
 
@@ -443,12 +445,9 @@ async def finding_list(
 async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID) -> Redirect:
     """Accept a finding's risk until a date, with a justification."""
     form = dict((await request.form()).multi_items())
-    try:
-        data = msgspec.convert(
-            {"until": _form(form, "until"), "justification": _form(form, "justification")}, AcceptanceCreate
-        )
-    except msgspec.ValidationError as exc:
-        raise _invalid(str(exc)) from exc
+    data = _decoded(
+        {"until": _form(form, "until"), "justification": _form(form, "justification")}, AcceptanceCreate
+    )
     await findings.accept_risk(db, actor_of(request), finding_id, data, partners.today_utc())
     return see_other(f"/ui/findings#f-{finding_id}")
 
@@ -498,10 +497,7 @@ async def complete_step(
     request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID, step_id: str
 ) -> Redirect:
     form = dict((await request.form()).multi_items())
-    try:
-        data = msgspec.convert({"note": _form(form, "note")}, StepComplete)
-    except msgspec.ValidationError as exc:
-        raise _invalid(str(exc)) from exc
+    data = _decoded({"note": _form(form, "note")}, StepComplete)
     await incidents.complete_step(db, signed_in(request), incident_id, step_id, data)
     await _kick(request)
     return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
@@ -517,10 +513,7 @@ async def skip_step(
     request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID, step_id: str
 ) -> Redirect:
     form = dict((await request.form()).multi_items())
-    try:
-        data = msgspec.convert({"reason": _form(form, "reason")}, StepSkip)
-    except msgspec.ValidationError as exc:
-        raise _invalid(str(exc)) from exc
+    data = _decoded({"reason": _form(form, "reason")}, StepSkip)
     await incidents.skip_step(db, signed_in(request), incident_id, step_id, data)
     await _kick(request)
     return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")

@@ -19,12 +19,14 @@ ACCEPTANCE_COLUMNS = """
 """
 # A live acceptance: not stale and not past its date.
 LIVE_ACCEPTANCE_SQL = "(r.stale_at IS NULL AND r.until >= $1::date)"
+# Open or remediating past its due date (NULL without a due date); findings_overdue_idx.
+OVERDUE_SQL = "(f.status IN ('open', 'remediating') AND f.due_on < $1::date)"
 
 FINDING_COLUMNS = f"""
     f.id, f.partner_id, p.name AS partner_name, f.assessment_id, f.source,
     f.template_key AS questionnaire, f.question_id, f.section_id, f.severity, f.title,
     f.description, f.remediation, f.refs AS "references", f.answer, f.status, f.owner_id,
-    f.due_on, coalesce(f.status IN ('open', 'remediating') AND f.due_on < $1::date, false) AS overdue,
+    f.due_on, coalesce({OVERDUE_SQL}, false) AS overdue,
     f.remediation_plan, f.partner_plan, f.partner_planned_on, f.partner_responded_at,
     f.resolution_note, f.resolved_at,
     (SELECT to_jsonb(x) FROM (
@@ -80,32 +82,42 @@ async def list_findings(
     conn: asyncpg.Connection, filters: ListFilters, today: date, after: Sequence[Any] | None, limit: int
 ) -> list[Finding]:
     """Newest first by (created_at, id). ``assessment_id`` matches the assessment that
-    raised a finding or raised it again."""
+    raised a finding or raised it again.
+
+    The WHERE clause is assembled from fixed fragments (never from input) so each filter
+    reaches the planner as a plain predicate its index can serve.
+    """
+    params: list[Any] = [today]
+    where: list[str] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if filters.partner_id is not None:
+        where.append(f"f.partner_id = {param(filters.partner_id)}")
+    if filters.assessment_id is not None:
+        assessment = param(filters.assessment_id)
+        where.append(f"(f.assessment_id = {assessment} OR f.last_assessment_id = {assessment})")
+    if filters.status is not None:
+        where.append(f"f.status = {param(filters.status)}")
+    if filters.severity is not None:
+        where.append(f"f.severity = {param(filters.severity)}")
+    if filters.owner_id is not None:
+        where.append(f"f.owner_id = {param(filters.owner_id)}")
+    if filters.overdue is not None:
+        where.append(OVERDUE_SQL if filters.overdue else f"NOT coalesce({OVERDUE_SQL}, false)")
+    if after is not None:
+        where.append(f"(f.created_at, f.id) < ({param(after[0])}, {param(after[1])}::uuid)")
     rows = await conn.fetch(
         f"""
         SELECT {FINDING_COLUMNS}
         FROM findings f JOIN partners p ON p.id = f.partner_id
-        WHERE ($2::uuid IS NULL OR f.partner_id = $2)
-          AND ($3::uuid IS NULL OR f.assessment_id = $3 OR f.last_assessment_id = $3)
-          AND ($4::text IS NULL OR f.status = $4)
-          AND ($5::text IS NULL OR f.severity = $5)
-          AND ($6::uuid IS NULL OR f.owner_id = $6)
-          AND ($7::boolean IS NULL
-               OR coalesce(f.status IN ('open', 'remediating') AND f.due_on < $1::date, false) = $7)
-          AND ($8::timestamptz IS NULL OR (f.created_at, f.id) < ($8, $9::uuid))
+        WHERE {" AND ".join(where) or "true"}
         ORDER BY f.created_at DESC, f.id DESC
-        LIMIT $10
+        LIMIT {param(limit)}
         """,
-        today,
-        filters.partner_id,
-        filters.assessment_id,
-        filters.status,
-        filters.severity,
-        filters.owner_id,
-        filters.overdue,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
+        *params,
     )
     return [to_finding(r) for r in rows]
 

@@ -41,7 +41,7 @@ from vendor_risk.settings import Settings
 requires_step_owner = requires_role(Role.RISK_OWNER, Role.PROCUREMENT, Role.ADMIN)
 
 
-async def _kick(request: Request[Any, Any, Any]) -> None:
+async def kick_incident_work(request: Request[Any, Any, Any]) -> None:
     """After a commit: run the queued actions and deliver the messages now, not in a minute."""
     await kick_incident_actions(request.app.state.redis)
     await kick_outbox(request.app.state.redis)
@@ -65,7 +65,7 @@ class PartnerIncidentController(Controller):
         and the severity, and containment is queued for the worker at once. Procurement
         may only report it as ``suspected``; a risk owner then confirms or dismisses it."""
         detail = await service.open_incident(db, current_user(request), partner_id, data, settings)
-        await _kick(request)
+        await kick_incident_work(request)
         return detail
 
 
@@ -115,7 +115,7 @@ class IncidentController(Controller):
     ) -> IncidentDetail:
         """Confirm a suspected incident: it opens and its containment runs."""
         detail = await service.confirm_incident(db, current_user(request), incident_id)
-        await _kick(request)
+        await kick_incident_work(request)
         return detail
 
     @post(
@@ -146,7 +146,7 @@ class IncidentController(Controller):
     ) -> IncidentDetail:
         """Complete a step whose dependencies are done or skipped (409 naming them otherwise)."""
         detail = await service.complete_step(db, current_user(request), incident_id, step_id, data)
-        await _kick(request)
+        await kick_incident_work(request)
         return detail
 
     @post(
@@ -165,7 +165,7 @@ class IncidentController(Controller):
     ) -> IncidentDetail:
         """Skip a step that does not apply, with the reason."""
         detail = await service.skip_step(db, current_user(request), incident_id, step_id, data)
-        await _kick(request)
+        await kick_incident_work(request)
         return detail
 
     @post(
@@ -180,7 +180,7 @@ class IncidentController(Controller):
         """Close once every step is done or skipped (409 listing the open ones); the
         playbook's closing actions (a triggered reassessment) follow."""
         detail = await service.close_incident(db, current_user(request), incident_id, data)
-        await _kick(request)
+        await kick_incident_work(request)
         return detail
 
     @get("/{incident_id:uuid}/notification-record", operation_id="GetNotificationRecord")

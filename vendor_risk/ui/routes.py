@@ -44,10 +44,8 @@ from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
-from vendor_risk.incidents.automation import kick_incident_actions
 from vendor_risk.incidents.models import StepComplete, StepSkip
-from vendor_risk.incidents.routes import requires_step_owner
-from vendor_risk.notify.delivery import kick_outbox
+from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
 from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
@@ -482,11 +480,6 @@ async def incident_page(
     )
 
 
-async def _kick(request: Request[Any, Any, Any]) -> None:
-    await kick_incident_actions(request.app.state.redis)
-    await kick_outbox(request.app.state.redis)
-
-
 @post(
     "/incidents/{incident_id:uuid}/steps/{step_id:str}/complete",
     guards=[requires_step_owner],
@@ -499,7 +492,7 @@ async def complete_step(
     form = dict((await request.form()).multi_items())
     data = _decoded({"note": _form(form, "note")}, StepComplete)
     await incidents.complete_step(db, signed_in(request), incident_id, step_id, data)
-    await _kick(request)
+    await kick_incident_work(request)
     return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
 
 
@@ -515,7 +508,7 @@ async def skip_step(
     form = dict((await request.form()).multi_items())
     data = _decoded({"reason": _form(form, "reason")}, StepSkip)
     await incidents.skip_step(db, signed_in(request), incident_id, step_id, data)
-    await _kick(request)
+    await kick_incident_work(request)
     return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
 
 

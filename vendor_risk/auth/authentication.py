@@ -11,7 +11,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from vendor_risk.auth.cache import KeyCache
 from vendor_risk.auth.keys import hash_key, looks_like_key
-from vendor_risk.auth.models import CurrentUser, Role
+from vendor_risk.auth.repository import to_current_user
 from vendor_risk.errors import Problem
 
 # last_used_at is for humans ("is this key still used?"): minute precision is plenty and
@@ -54,14 +54,7 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRo
         row = await pool.fetchrow(LOOKUP, key_hash)
         if row is None:
             raise _unauthenticated("the API key is not valid, revoked, or its user is disabled")
-        user = CurrentUser(
-            id=row["id"],
-            email=row["email"],
-            name=row["name"],
-            role=Role(row["role"]),
-            locale=row["locale"],
-            key_id=row["key_id"],
-        )
+        user = to_current_user(row)
         last_used_at = row["last_used_at"]
         cache.put(key_hash, user, last_used_at)
     now = datetime.now(UTC)

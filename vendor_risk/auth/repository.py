@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from vendor_risk.auth.keys import display_prefix, hash_key
-from vendor_risk.auth.models import ApiKey, User
+from vendor_risk.auth.models import ApiKey, CurrentUser, Role, User
 
 USER_COLUMNS = "id, email, name, role, locale, disabled_at IS NOT NULL AS disabled, created_at, version"
 KEY_COLUMNS = "id, user_id, name, prefix, created_at, last_used_at, revoked_at IS NOT NULL AS revoked"
@@ -20,6 +20,18 @@ def to_user(row: asyncpg.Record) -> User:
 
 def to_key(row: asyncpg.Record) -> ApiKey:
     return ApiKey(**dict(row))
+
+
+def to_current_user(row: asyncpg.Record) -> CurrentUser:
+    """The caller, from a row with the user's columns and its key's ``key_id``."""
+    return CurrentUser(
+        id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=Role(row["role"]),
+        locale=row["locale"],
+        key_id=row["key_id"],
+    )
 
 
 async def insert_user(conn: asyncpg.Connection, email: str, name: str, role: str, locale: str) -> User:

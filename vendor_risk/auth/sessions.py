@@ -16,7 +16,8 @@ from typing import Final
 import asyncpg
 
 from vendor_risk.auth.keys import hash_key, looks_like_key
-from vendor_risk.auth.models import CurrentUser, Role
+from vendor_risk.auth.models import CurrentUser
+from vendor_risk.auth.repository import to_current_user
 
 IDLE_TIMEOUT: Final = timedelta(hours=12)
 ABSOLUTE_TIMEOUT: Final = timedelta(days=7)
@@ -75,14 +76,7 @@ async def resolve_session(
     row = await conn.fetchrow(RESOLVE, session_hash(token), lang, IDLE_TIMEOUT)
     if row is None:
         return None
-    return CurrentUser(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        role=Role(row["role"]),
-        locale=row["locale"],
-        key_id=row["key_id"],
-    )
+    return to_current_user(row)
 
 
 async def close_session(conn: asyncpg.Connection, token: str) -> None:

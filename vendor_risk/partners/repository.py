@@ -229,7 +229,8 @@ async def find_by_legal_id(
     return (row["id"], row["name"], row["field"]) if row else None
 
 
-_PARTNER_WRITABLE = (
+# The columns a partner create or update writes, in the order of their $n parameters.
+PARTNER_WRITABLE = (
     "name",
     "legal_name",
     "credit_code",
@@ -254,7 +255,7 @@ async def insert_partner(
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
         RETURNING id
         """,
-        *(fields[name] for name in _PARTNER_WRITABLE),
+        *(fields[name] for name in PARTNER_WRITABLE),
         tier.tier,
         tier.points,
         tier.factors,
@@ -274,7 +275,7 @@ async def update_partner(conn: asyncpg.Connection, partner_id: UUID, fields: dic
         WHERE id = $1
         """,
         partner_id,
-        *(fields[name] for name in _PARTNER_WRITABLE),
+        *(fields[name] for name in PARTNER_WRITABLE),
     )
 
 

@@ -189,21 +189,7 @@ async def update_partner(
             raise stale_version("partner", data.version, before.version)
         if before.status == "offboarded":
             raise Problem(409, "partner-offboarded", "an offboarded partner is read-only")
-        fields = {
-            name: getattr(before, name)
-            for name in (
-                "name",
-                "legal_name",
-                "credit_code",
-                "registration_number",
-                "country",
-                "website",
-                "domain",
-                "services",
-                "business_criticality",
-                "owner_id",
-            )
-        }
+        fields = {name: getattr(before, name) for name in repo.PARTNER_WRITABLE}
         changes = {
             name: value
             for name, value in msgspec.structs.asdict(data).items()

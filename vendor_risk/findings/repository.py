@@ -260,14 +260,6 @@ async def partner_open_findings(conn: asyncpg.Connection, partner_id: UUID) -> l
     return [msgspec.convert(dict(r), PortalFinding) for r in rows]
 
 
-async def count_partner_open(conn: asyncpg.Connection, partner_id: UUID) -> int:
-    count: int = await conn.fetchval(
-        "SELECT count(*) FROM findings WHERE partner_id = $1 AND status IN ('open', 'remediating')",
-        partner_id,
-    )
-    return count
-
-
 async def open_counts(conn: asyncpg.Connection, partner_id: UUID, today: date) -> dict[str, int]:
     """Findings by severity that carry risk nobody accepted: open, remediating, or accepted
     with an acceptance that lapsed before the sweep reopened it."""

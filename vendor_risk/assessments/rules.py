@@ -30,7 +30,14 @@ from vendor_risk.assessments.models import (
     ScoreChange,
 )
 from vendor_risk.questionnaires.models import Answer, AnswerError, FindingToRaise, ScoreResult, Template
-from vendor_risk.questionnaires.scoring import check_completeness, is_answered, validate_answers, visibility
+from vendor_risk.questionnaires.scoring import (
+    apportion,
+    check_completeness,
+    is_answered,
+    to_fraction,
+    validate_answers,
+    visibility,
+)
 
 LEVELS: Final[tuple[RiskLevel, ...]] = ("low", "medium", "high", "critical")
 
@@ -198,19 +205,6 @@ def _tenths(value: Fraction) -> int:
     return math.floor(value * 10 + Fraction(1, 2))
 
 
-def _frac(value: float) -> Fraction:
-    return Fraction(repr(value))
-
-
-def _apportion(parts: list[Fraction], target: int) -> list[int]:
-    """Round tenths so they add up to ``target`` (largest remainder, ties by order)."""
-    floors = [math.floor(p) for p in parts]
-    spare = target - sum(floors)
-    for i in sorted(range(len(parts)), key=lambda i: (floors[i] - parts[i], i))[:spare]:
-        floors[i] += 1
-    return floors
-
-
 def combine_scores(parts: Sequence[tuple[Template, ScoreResult]]) -> CombinedScore:
     """The mean of the questionnaires' scores (those that counted anything), capped at the
     lowest ``critical_cap`` of any questionnaire whose critical question failed.
@@ -220,13 +214,13 @@ def combine_scores(parts: Sequence[tuple[Template, ScoreResult]]) -> CombinedSco
     """
     counted = [i for i, (_, r) in enumerate(parts) if r.score is not None]
     failed = [f"{t.key}:{qid}" for t, r in parts for qid in r.failed_critical]
-    caps = [_frac(t.critical_cap) for t, r in parts if r.failed_critical]
-    shares = {i: _frac(parts[i][1].score or 0.0) / len(counted) for i in counted}
+    caps = [to_fraction(t.critical_cap) for t, r in parts if r.failed_critical]
+    shares = {i: to_fraction(parts[i][1].score or 0.0) / len(counted) for i in counted}
     raw = sum(shares.values(), Fraction(0))
     cap = min(caps) if caps else None
     total = min(raw, cap) if cap is not None else raw
     raw_units, total_units = _tenths(raw), _tenths(total)
-    units = dict(zip(counted, _apportion([shares[i] * 10 for i in counted], raw_units), strict=True))
+    units = dict(zip(counted, apportion([shares[i] * 10 for i in counted], raw_units), strict=True))
     return CombinedScore(
         score=total_units / 10 if counted else None,
         raw_score=raw_units / 10 if counted else None,

@@ -198,8 +198,8 @@ def check_completeness(
 
 
 @cache
-def _frac(value: float) -> Fraction:
-    # Through the decimal text, so that 0.1 in a YAML file means exactly 1/10.
+def to_fraction(value: float) -> Fraction:
+    """``value`` exactly as written: through the decimal text, 0.1 in a YAML file is 1/10."""
     return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
@@ -211,12 +211,12 @@ def question_score(question: Question, answer: Answer) -> Fraction:
         # The loader guarantees that the last band has no max: it is the "else".
         for band in bands[:-1]:
             if band.max is not None and value <= band.max:
-                return _frac(band.score)
-        return _frac(bands[-1].score)
+                return to_fraction(band.score)
+        return to_fraction(bands[-1].score)
     scores = {choice.value: choice.score for choice in question.effective_choices()}
     if isinstance(value, list):
-        return min(Fraction(1), sum((_frac(scores[item]) for item in value), Fraction(0)))
-    return _frac(scores[str(value)])
+        return min(Fraction(1), sum((to_fraction(scores[item]) for item in value), Fraction(0)))
+    return to_fraction(scores[str(value)])
 
 
 def _status(question: Question, answer: Answer | None, shown: bool) -> QuestionStatus:
@@ -233,7 +233,7 @@ def _half_up(value: Fraction) -> int:
     return math.floor(value + Fraction(1, 2))
 
 
-def _apportion(parts: list[Fraction], target: int) -> list[int]:
+def apportion(parts: list[Fraction], target: int) -> list[int]:
     """Round `parts` to integers that sum to `target` (largest remainder, ties by order)."""
     floors = [part.numerator // part.denominator for part in parts]
     spare = target - sum(floors)
@@ -276,18 +276,18 @@ def score(template: Template, answers: Mapping[str, Answer]) -> ScoreResult:
             elif status == "unanswered":
                 value = Fraction(0)
             if value is not None:
-                counted_weight[si] += _frac(question.weight)
-                weighted_sum[si] += _frac(question.weight) * value
+                counted_weight[si] += to_fraction(question.weight)
+                weighted_sum[si] += to_fraction(question.weight) * value
             rows.append((si, question, status, value))
     total_weight = sum(
-        (_frac(s.weight) for s, w in zip(template.sections, counted_weight, strict=True) if w),
+        (to_fraction(s.weight) for s, w in zip(template.sections, counted_weight, strict=True) if w),
         Fraction(0),
     )
 
     # Tenths of a point per unit of question weight, per section: a question's share of
     # the 100 points is its weight times this, and it earns that share times its score.
     tenths_per_weight = [
-        1000 * _frac(section.weight) / (total_weight * weight) if weight else Fraction(0)
+        1000 * to_fraction(section.weight) / (total_weight * weight) if weight else Fraction(0)
         for section, weight in zip(template.sections, counted_weight, strict=True)
     ]
     earned: list[Fraction] = []
@@ -299,22 +299,22 @@ def score(template: Template, answers: Mapping[str, Answer]) -> ScoreResult:
             lost.append(Fraction(0))
             failed.append(False)
             continue
-        share = tenths_per_weight[si] * _frac(question.weight)
+        share = tenths_per_weight[si] * to_fraction(question.weight)
         earned.append(share * value)
         lost.append(share - earned[-1])
-        failed.append(value < _frac(question.fails_below))
+        failed.append(value < to_fraction(question.fails_below))
 
     raw = sum(earned, Fraction(0)) / 10
     failed_critical = [row[1].id for row, f in zip(rows, failed, strict=True) if f and row[1].critical]
-    cut = min(Fraction(0), _frac(template.critical_cap) - raw) if failed_critical else Fraction(0)
+    cut = min(Fraction(0), to_fraction(template.critical_cap) - raw) if failed_critical else Fraction(0)
 
     # Presented in tenths. Earned and lost are apportioned separately so that each adds up
     # to its rounded total; a question's max is then their sum, and the sections' max
     # points add up to 100.
     raw_units = _half_up(raw * 10)
     total_units = _half_up((raw + cut) * 10)
-    earned_units = _apportion(earned, raw_units)
-    lost_units = _apportion(lost, (1000 - raw_units) if total_weight else 0)
+    earned_units = apportion(earned, raw_units)
+    lost_units = apportion(lost, (1000 - raw_units) if total_weight else 0)
 
     per_section: list[list[QuestionScore]] = [[] for _ in template.sections]
     findings: list[FindingToRaise] = []

@@ -127,12 +127,12 @@ def _token_key(request: Request[Any, Any, Any]) -> str:
     return f"portal-token:{token_fingerprint(token)}"
 
 
-def csrf_secret(settings: Settings) -> str:
+def csrf_secret(settings: Settings, pages: str = "portal") -> str:
     """The same secret in every process (derived from the data key), so a form rendered by
-    one API replica is accepted by another."""
+    one API replica is accepted by another; each set of ``pages`` has its own."""
     if not settings.data_keys:
         return secrets.token_hex(32)
-    return hashlib.sha256(b"vendor-risk:portal-csrf:" + settings.data_keys[0].key).hexdigest()
+    return hashlib.sha256(f"vendor-risk:{pages}-csrf:".encode() + settings.data_keys[0].key).hexdigest()
 
 
 def register_rate_limit_store(app: Any) -> None:

@@ -10,8 +10,6 @@ partner typed is shown as text.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -33,6 +31,7 @@ from vendor_risk.assessments import service as assessments
 from vendor_risk.assessments import views
 from vendor_risk.assessments.i18n import translator as portal_translator
 from vendor_risk.assessments.models import ReviewComment, ReviewCreate
+from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.assessments.routes import requires_evidence_reader
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
@@ -515,18 +514,10 @@ async def skip_step(
 # --- the router --------------------------------------------------------------------------------------
 
 
-def csrf_secret(settings: Settings) -> str:
-    """The same secret in every process (derived from the data key), distinct from the
-    portal's, so a form rendered by one replica is accepted by another."""
-    if not settings.data_keys:
-        return secrets.token_hex(32)
-    return hashlib.sha256(b"vendor-risk:staff-csrf:" + settings.data_keys[0].key).hexdigest()
-
-
 def ui_router(settings: Settings) -> Router:
     """The staff pages, outside the API router: a session cookie, not a Bearer key."""
     csrf = CSRFConfig(
-        secret=csrf_secret(settings),
+        secret=csrf_secret(settings, "staff"),
         cookie_name=CSRF_COOKIE,
         cookie_path="/ui",
         cookie_httponly=True,

@@ -1,6 +1,6 @@
 """The partner list at scale: 100k partners, their agreements and scopes.
 
-Generates the data with COPY into a fresh database, then prints
+Generates the data with COPY into a fresh database (``datagen.generate_partners``), then prints
 
 1. the list query's time per filter (name search in Chinese and Latin, status, tier,
    needs_attention, a deep keyset page), run directly on a connection;
@@ -18,17 +18,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import statistics
 import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID, uuid4
 
 import asyncpg
 from litestar import Litestar, get
@@ -38,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_auth_read import measure, scratch_database, serve_bare, serve_ours  # noqa: E402
+from bench.datagen import generate_partners  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from vendor_risk.audit.models import SYSTEM  # noqa: E402
 from vendor_risk.auth import service  # noqa: E402
@@ -45,118 +44,6 @@ from vendor_risk.auth.models import Role, UserCreate  # noqa: E402
 from vendor_risk.db import connect, init_connection  # noqa: E402
 from vendor_risk.partners import repository as repo  # noqa: E402
 from vendor_risk.partners.models import PartnerSummary  # noqa: E402
-from vendor_risk.partners.rules import (  # noqa: E402
-    CREDIT_CODE_ALPHABET,
-    credit_code_check_char,
-    org_code_check_char,
-)
-
-# Realistic-looking names: city + two characters + trade, a fifth with a Latin brand.
-CITIES = "北京 上海 广州 深圳 杭州 成都 武汉 南京 苏州 西安 重庆 天津 厦门 青岛 宁波".split()  # noqa: SIM905
-WORDS = list("金蝶用友云账税财信达恒通华盛泰安顺德利新创智汇联科鑫源丰")
-TRADES = "会计服务 税务师事务所 信息技术 人力资源 软件 数据科技 档案管理 印务 快递 咨询".split()  # noqa: SIM905
-LATIN = "Acme Kingdee Yonyou Cloud Ledger Tax Payroll Archive Print Data Global Star".split()  # noqa: SIM905
-STATUSES = ["proposed", "onboarding", "active", "active", "active", "suspended", "offboarding"]
-TIERS = ["low", "medium", "medium", "high", "critical"]
-
-
-def credit_code(rng: random.Random) -> str:
-    org = "".join(rng.choice(CREDIT_CODE_ALPHABET) for _ in range(8))
-    first17 = "91" + "310115" + org + org_code_check_char(org)
-    return first17 + credit_code_check_char(first17)
-
-
-async def generate(conn: asyncpg.Connection, count: int, owner: UUID) -> None:
-    """Partners (COPY), an NDA for two in three, a scope for each, in a few seconds."""
-    rng = random.Random(42)
-    now = datetime.now(UTC)
-    today = now.date()
-    categories = [r["id"] for r in await conn.fetch("SELECT id FROM data_categories")]
-    partners, agreements, scopes, seen = [], [], [], set()
-    for i in range(count):
-        code = credit_code(rng)
-        while code in seen:
-            code = credit_code(rng)
-        seen.add(code)
-        name = rng.choice(CITIES) + "".join(rng.sample(WORDS, 2)) + rng.choice(TRADES)
-        if i % 5 == 0:
-            name = f"{rng.choice(LATIN)} {rng.choice(LATIN)} {name}"
-        pid = uuid4()
-        created = now - timedelta(minutes=count - i)
-        partners.append(
-            (
-                pid,
-                name,
-                name + "有限公司",
-                code,
-                "CN",
-                rng.choice(["low", "medium", "high", "critical"]),
-                owner if i % 3 else None,
-                rng.choice(STATUSES),
-                rng.choice(TIERS),
-                created,
-                created,
-            )
-        )
-        if i % 3:
-            expires = today + timedelta(days=rng.randint(-100, 1500))
-            agreements.append((uuid4(), pid, "nda", "NDA", today - timedelta(days=400), expires))
-        scopes.append(
-            (
-                uuid4(),
-                pid,
-                rng.choice(categories),
-                "代理记账",
-                ["process"],
-                "api",
-                today - timedelta(days=300),
-                today + timedelta(days=rng.randint(-30, 900)),
-                365,
-                "1k_10k",
-                rng.choice(["requested", "approved", "approved", "revoked"]),
-            )
-        )
-    await conn.copy_records_to_table(
-        "partners",
-        records=partners,
-        columns=[
-            "id",
-            "name",
-            "legal_name",
-            "credit_code",
-            "country",
-            "business_criticality",
-            "owner_id",
-            "status",
-            "tier",
-            "created_at",
-            "updated_at",
-        ],
-    )
-    await conn.copy_records_to_table(
-        "agreements",
-        records=[(*a[:5], a[4], a[5]) for a in agreements],
-        columns=["id", "partner_id", "kind", "title", "signed_on", "effective_from", "expires_on"],
-    )
-    await conn.copy_records_to_table(
-        "scopes",
-        records=scopes,
-        columns=[
-            "id",
-            "partner_id",
-            "category_id",
-            "purpose",
-            "processing_methods",
-            "transfer_method",
-            "starts_on",
-            "ends_on",
-            "retention_days",
-            "volume_band",
-            "status",
-        ],
-    )
-    await conn.execute("ANALYZE")
-
 
 CASES: list[tuple[str, dict[str, Any]]] = [
     ("first page, no filter", {}),
@@ -236,7 +123,7 @@ async def main(opts: Any) -> None:
             conn, SYSTEM, UserCreate(email="reader@example.com", name="Reader", role=Role.AUDITOR)
         )
         t0 = time.perf_counter()
-        await generate(conn, opts.partners, owner.user.id)
+        await generate_partners(conn, opts.partners, [owner.user.id])
         elapsed = time.perf_counter() - t0
         print(f"generated {opts.partners:,} partners with agreements and scopes in {elapsed:.1f}s")
         await time_queries(conn, opts.runs)

@@ -1,0 +1,510 @@
+"""Every list, its main filters and the main reads, at realistic volume.
+
+Generates the data once (``bench/datagen.py``: 100k partners, ~314k assessments, 1M
+findings, 1M audit events, 500k outbox messages by default), then prints
+
+1. each list query's time alone (median and p95 of ``--runs`` calls on one connection,
+   so PostgreSQL's plan cache behaves as in production);
+2. the worker sweeps' queries at that volume (writes rolled back);
+3. per list and read: the time of one request through the authenticated API against
+   the same query behind a bare Litestar + asyncpg handler (``create_bare``), both
+   served by uvicorn, measured in alternating slices so that background load hits both
+   alike, and the ratio (our bar: at most ~1.4x).
+
+    uv run python bench/bench_lists.py [--partners 100000] [--seconds 0.6] [--explain]
+
+``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of every list query. Uses
+VENDOR_RISK_TEST_DATABASE_URL / VENDOR_RISK_TEST_REDIS_URL when set, else embedded
+servers in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import asyncpg
+from litestar import Litestar, get
+from litestar.datastructures import State
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_auth_read import cpu_seconds, load, scratch_database, serve_bare, serve_ours  # noqa: E402
+from bench.datagen import Dataset, generate, sample_ids  # noqa: E402
+from tests.helpers import free_port  # noqa: E402
+from vendor_risk import sweeps  # noqa: E402
+from vendor_risk.agreements import repository as agreements  # noqa: E402
+from vendor_risk.assessments import repository as assessments  # noqa: E402
+from vendor_risk.assessments import service as assessments_service  # noqa: E402
+from vendor_risk.auth import repository as users  # noqa: E402
+from vendor_risk.db import connect, init_connection  # noqa: E402
+from vendor_risk.findings import repository as findings  # noqa: E402
+from vendor_risk.findings import service as findings_service  # noqa: E402
+from vendor_risk.incidents import repository as incidents  # noqa: E402
+from vendor_risk.incidents import service as incidents_service  # noqa: E402
+from vendor_risk.metrics import refresh_outbox_gauges  # noqa: E402
+from vendor_risk.notify import repository as notify  # noqa: E402
+from vendor_risk.partners import repository as partners  # noqa: E402
+from vendor_risk.partners import service as partners_service  # noqa: E402
+from vendor_risk.questionnaires import repository as questionnaires  # noqa: E402
+from vendor_risk.scopes import repository as scopes  # noqa: E402
+from vendor_risk.settings import Settings  # noqa: E402
+
+SETTINGS = Settings()
+WINDOW = SETTINGS.agreement_expiring_days
+PAGE = 51  # what a handler asks for: the default limit of 50 plus one to see a next page
+
+Query = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A request to the API and the query its handler runs, for the bare app to run alone."""
+
+    name: str
+    path: str
+    role: str
+    query: Query
+
+
+def _audit_query(**filters: Any) -> Query:
+    """The audit list's statement (it lives in its route), with the same parameters."""
+
+    async def run(conn: asyncpg.Connection) -> Any:
+        return await conn.fetch(
+            """
+            SELECT * FROM audit_events
+            WHERE ($1::text IS NULL OR entity_type = $1)
+              AND ($2::text IS NULL OR entity_id = $2)
+              AND ($3::uuid IS NULL OR actor_id = $3)
+              AND ($4::text IS NULL OR action = $4)
+              AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+              AND ($6::timestamptz IS NULL OR occurred_at < $6)
+              AND ($7::bigint IS NULL OR seq < $7)
+            ORDER BY seq DESC
+            LIMIT $8
+            """,
+            filters.get("entity_type"),
+            filters.get("entity_id"),
+            filters.get("actor_id"),
+            filters.get("action"),
+            filters.get("since"),
+            filters.get("until"),
+            None,
+            PAGE,
+        )
+
+    return run
+
+
+def cases(sample: dict[str, Any]) -> list[Case]:
+    """The requests measured, each with the query its handler runs; ``sample`` names ids
+    in the generated data (see Dataset)."""
+    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    pid, owner = sample["partner_id"], sample["owner_id"]
+    pf, af, ff, inf = (
+        partners.ListFilters,
+        assessments.ListFilters,
+        findings.ListFilters,
+        incidents.ListFilters,
+    )
+    day = now - timedelta(days=400)
+
+    def q(path: str, **params: Any) -> str:
+        return f"{path}?{urlencode(params, doseq=True)}" if params else path
+
+    def p_list(filters: partners.ListFilters) -> Query:
+        return lambda c: partners.list_partners(c, filters, None, PAGE, today, WINDOW)
+
+    def a_list(filters: assessments.ListFilters) -> Query:
+        return lambda c: assessments.list_assessments(c, filters, today, None, PAGE)
+
+    def f_list(filters: findings.ListFilters) -> Query:
+        return lambda c: findings.list_findings(c, filters, today, None, PAGE)
+
+    def i_list(filters: incidents.ListFilters) -> Query:
+        return lambda c: incidents.list_incidents(c, filters, now, None, PAGE)
+
+    def o_list(**filters: Any) -> Query:
+        return lambda c: notify.list_outbox(c, after=None, limit=PAGE, **filters)
+
+    return [
+        Case("partners", "/partners", "auditor", p_list(pf())),
+        Case("partners q=金蝶", q("/partners", q="金蝶"), "auditor", p_list(pf(q="金蝶"))),
+        Case(
+            "partners q=kingdee cloud",
+            q("/partners", q="kingdee cloud"),
+            "auditor",
+            p_list(pf(q="kingdee cloud")),
+        ),
+        Case(
+            "partners status=active",
+            q("/partners", status="active"),
+            "auditor",
+            p_list(pf(statuses=["active"])),
+        ),
+        Case(
+            "partners tier=critical",
+            q("/partners", tier="critical"),
+            "auditor",
+            p_list(pf(tiers=["critical"])),
+        ),
+        Case("partners owner", q("/partners", owner=owner), "auditor", p_list(pf(owner_id=owner))),
+        Case(
+            "partners needs_attention=true",
+            q("/partners", needs_attention="true"),
+            "auditor",
+            p_list(pf(needs_attention=True)),
+        ),
+        Case(
+            "partners needs_attention=false",
+            q("/partners", needs_attention="false"),
+            "auditor",
+            p_list(pf(needs_attention=False)),
+        ),
+        Case(
+            "partner (read)", f"/partners/{pid}", "auditor", lambda c: partners_service.load(c, pid, SETTINGS)
+        ),
+        Case(
+            "agreements of a partner",
+            f"/partners/{pid}/agreements",
+            "auditor",
+            lambda c: agreements.list_agreements(c, pid, None, None, PAGE, today, WINDOW),
+        ),
+        Case(
+            "scopes of a partner",
+            f"/partners/{pid}/scopes",
+            "auditor",
+            lambda c: scopes.list_scopes(c, pid, None, None, PAGE),
+        ),
+        Case("assessments", "/assessments", "auditor", a_list(af())),
+        Case(
+            "assessments status=submitted",
+            q("/assessments", status="submitted"),
+            "auditor",
+            a_list(af(status="submitted")),
+        ),
+        Case(
+            "assessments overdue=true", q("/assessments", overdue="true"), "auditor", a_list(af(overdue=True))
+        ),
+        Case(
+            "assessments kind=triggered",
+            q("/assessments", kind="triggered"),
+            "auditor",
+            a_list(af(kind="triggered")),
+        ),
+        Case(
+            "assessments of a partner",
+            q("/assessments", partner_id=pid),
+            "auditor",
+            a_list(af(partner_id=pid)),
+        ),
+        Case(
+            "assessment (read)",
+            f"/assessments/{sample['assessment_id']}",
+            "auditor",
+            lambda c: assessments_service.detail(c, sample["assessment_id"], today),
+        ),
+        Case("findings", "/findings", "auditor", f_list(ff())),
+        Case("findings status=open", q("/findings", status="open"), "auditor", f_list(ff(status="open"))),
+        Case(
+            "findings severity=critical",
+            q("/findings", severity="critical"),
+            "auditor",
+            f_list(ff(severity="critical")),
+        ),
+        Case("findings overdue=true", q("/findings", overdue="true"), "auditor", f_list(ff(overdue=True))),
+        Case("findings owner_id", q("/findings", owner_id=owner), "auditor", f_list(ff(owner_id=owner))),
+        Case("findings of a partner", q("/findings", partner_id=pid), "auditor", f_list(ff(partner_id=pid))),
+        Case(
+            "findings of an assessment",
+            q("/findings", assessment_id=sample["assessment_id"]),
+            "auditor",
+            f_list(ff(assessment_id=sample["assessment_id"])),
+        ),
+        Case(
+            "finding (read)",
+            f"/findings/{sample['finding_id']}",
+            "auditor",
+            lambda c: findings_service.detail(c, sample["finding_id"], today),
+        ),
+        Case("incidents", "/incidents", "auditor", i_list(inf())),
+        Case(
+            "incidents status=open", q("/incidents", status="open"), "auditor", i_list(inf(statuses=["open"]))
+        ),
+        Case("incidents overdue=true", q("/incidents", overdue="true"), "auditor", i_list(inf(overdue=True))),
+        Case(
+            "incident (read)",
+            f"/incidents/{sample['incident_id']}",
+            "auditor",
+            lambda c: incidents_service.load_detail(c, sample["incident_id"]),
+        ),
+        Case("audit-events", "/audit-events", "auditor", _audit_query()),
+        Case(
+            "audit-events entity_type=webhook",
+            q("/audit-events", entity_type="webhook"),
+            "auditor",
+            _audit_query(entity_type="webhook"),
+        ),
+        Case(
+            "audit-events of a partner",
+            q("/audit-events", entity_type="partner", entity_id=sample["audit_partner_id"]),
+            "auditor",
+            _audit_query(entity_type="partner", entity_id=sample["audit_partner_id"]),
+        ),
+        Case(
+            "audit-events actor_id",
+            q("/audit-events", actor_id=owner),
+            "auditor",
+            _audit_query(actor_id=owner),
+        ),
+        Case(
+            "audit-events one day",
+            q("/audit-events", **{"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}),
+            "auditor",
+            _audit_query(since=day, until=day + timedelta(days=1)),
+        ),
+        Case("outbox", "/outbox", "admin", o_list(status=None, channel=None)),
+        Case("outbox status=dead", q("/outbox", status="dead"), "admin", o_list(status="dead", channel=None)),
+        Case(
+            "outbox status=pending",
+            q("/outbox", status="pending"),
+            "admin",
+            o_list(status="pending", channel=None),
+        ),
+        Case(
+            "outbox channel=webhook",
+            q("/outbox", channel="webhook"),
+            "admin",
+            o_list(status=None, channel="webhook"),
+        ),
+        Case(
+            "users role=risk_owner",
+            q("/users", role="risk_owner"),
+            "admin",
+            lambda c: users.list_users(c, "risk_owner", None, PAGE),
+        ),
+        Case("webhooks", "/webhooks", "admin", lambda c: notify.list_webhooks(c, None, PAGE)),
+        Case("questionnaires", "/questionnaires", "auditor", questionnaires.latest_versions),
+        Case("dashboard", "/dashboard", "auditor", lambda c: partners_service.dashboard(c, SETTINGS)),
+    ]
+
+
+def sweep_queries() -> list[tuple[str, Query]]:
+    """What the worker's sweeps read (and claim) at this volume; run in a transaction that
+    is rolled back, so a claim or a lapse changes nothing."""
+    now = datetime.now(UTC)
+    today = now.date()
+
+    async def reminders(conn: asyncpg.Connection) -> Any:
+        return await assessments_service.reminders_due(conn, today)
+
+    return [
+        ("reassessments due (hourly)", lambda c: sweeps.reassessments_due(c, now)),
+        ("agreements expiring (daily)", lambda c: sweeps.agreements_expiring(c, today)),
+        ("agreements expired (daily)", lambda c: sweeps.agreements_expired(c, today)),
+        ("scopes past their end (daily)", lambda c: sweeps.expire_ended_scopes(c, today)),
+        ("reminders due (daily)", reminders),
+        (
+            "assessments past grace (daily)",
+            lambda c: assessments.overdue_beyond(c, today - timedelta(days=14)),
+        ),
+        ("risk acceptances lapsed (daily)", lambda c: findings.lapse_expired(c, today)),
+        (
+            "outbox claim (each delivery)",
+            lambda c: notify.claim_due(c, now=None, lease=timedelta(minutes=5), limit=10),
+        ),
+        ("incident action claim (minute)", lambda c: incidents.claim_action_run(c, now)),
+        ("incident steps overdue (minute)", lambda c: incidents.claim_overdue_steps(c, now, 100)),
+        ("outbox gauges (each /metrics)", refresh_outbox_gauges),
+    ]
+
+
+class _Recorder:
+    """Stands in for a connection to note each statement a repository function runs."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+        self.statements: list[tuple[str, tuple[Any, ...]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, args))
+        return await self.conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, args))
+        return await self.conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        self.statements.append((sql, args))
+        return await self.conn.fetchval(sql, *args)
+
+
+def _ms(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
+
+
+async def time_queries(conn: asyncpg.Connection, sample: dict[str, Any], runs: int, explain: bool) -> None:
+    print(f"\n{'query alone (one connection)':<36} {'median':>9} {'p95':>9}  statements")
+    for case in cases(sample):
+        timings = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await case.query(conn)
+            timings.append((time.perf_counter() - t0) * 1000)
+        recorder = _Recorder(conn)
+        await case.query(recorder)  # type: ignore[arg-type]
+        median, p95 = _ms(timings)
+        print(f"{case.name:<36} {median:>7.2f}ms {p95:>7.2f}ms  {len(recorder.statements)}")
+        if explain:
+            for sql, args in recorder.statements:
+                plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+                print("\n".join(f"    {r[0]}" for r in plan))
+
+
+async def time_sweeps(pool: asyncpg.Pool, runs: int) -> None:
+    print(f"\n{'sweep query':<36} {'median':>9} {'max':>9}  rows")
+    for name, query in sweep_queries():
+        timings, rows = [], None
+        for _ in range(max(3, runs // 5)):
+            async with pool.acquire() as conn:
+                tr = conn.transaction()
+                await tr.start()
+                t0 = time.perf_counter()
+                rows = await query(pool if query is refresh_outbox_gauges else conn)
+                timings.append((time.perf_counter() - t0) * 1000)
+                await tr.rollback()
+        count = len(rows) if isinstance(rows, list) else "-"
+        print(f"{name:<36} {statistics.median(timings):>7.2f}ms {max(timings):>7.2f}ms  {count}")
+
+
+def create_bare() -> Litestar:
+    """The yardstick: each case's query behind a bare Litestar + asyncpg handler."""
+    queries: list[Query] = []
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        app.state.pool = await asyncpg.create_pool(
+            os.environ["BENCH_DATABASE_URL"], min_size=2, max_size=10, init=init_connection
+        )
+        async with app.state.pool.acquire() as conn:
+            queries.extend(case.query for case in cases(await sample_ids(conn)))
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    @get("/case/{index:int}")
+    async def run_case(state: State, index: int) -> Any:
+        async with state.pool.acquire() as conn:
+            result = await queries[index](conn)
+        if isinstance(result, list):
+            return [dict(r) if isinstance(r, asyncpg.Record) else r for r in result[: PAGE - 1]]
+        return result
+
+    return Litestar([run_case], lifespan=[lifespan])
+
+
+async def measure_pair(
+    bare: tuple[Any, int, str], ours: tuple[Any, int, str, dict[str, str]], seconds: float
+) -> tuple[float, float, float, float]:
+    """Alternate short slices of one-at-a-time requests to both servers; returns (bare µs,
+    our µs) per request and each server's CPU µs per request."""
+    slices = 4
+    totals = {"bare": [0, 0.0, 0.0], "ours": [0, 0.0, 0.0]}
+    await load(bare[1], bare[2], {}, 0.1, 1)
+    await load(ours[1], ours[2], ours[3], 0.1, 1)
+    for _ in range(slices):
+        for key, (proc, port, path, headers) in (("bare", (*bare, {})), ("ours", ours)):
+            cpu0, t0 = cpu_seconds(proc.pid), time.perf_counter()
+            count = await load(port, path, headers, seconds / slices, 1)
+            totals[key][0] += count
+            totals[key][1] += time.perf_counter() - t0
+            totals[key][2] += cpu_seconds(proc.pid) - cpu0
+    b, o = totals["bare"], totals["ours"]
+    return b[1] / b[0] * 1e6, o[1] / o[0] * 1e6, b[2] / b[0] * 1e6, o[2] / o[0] * 1e6
+
+
+async def main(opts: Any) -> None:
+    procs = []
+    async with scratch_database() as (url, redis_url):
+        try:
+            conn = await connect(url)
+            t0 = time.perf_counter()
+            print(f"generating {opts.partners:,} partners and their history")
+            data: Dataset = await generate(conn, opts.partners)
+            counts = await conn.fetch(
+                """
+                SELECT relname, n_live_tup FROM pg_stat_user_tables
+                WHERE relname IN ('partners', 'agreements', 'scopes', 'assessments', 'findings',
+                                  'audit_events', 'outbox', 'incidents')
+                ORDER BY n_live_tup DESC
+                """
+            )
+            print(
+                f"generated in {time.perf_counter() - t0:.0f}s: "
+                + ", ".join(f"{r['n_live_tup']:,} {r['relname']}" for r in counts)
+            )
+            await time_queries(conn, data.sample, opts.runs, opts.explain)
+            await conn.close()
+            pool = await asyncpg.create_pool(url, min_size=1, max_size=2, init=init_connection)
+            await time_sweeps(pool, opts.runs)
+            await pool.close()
+
+            bare_port, ours_port = free_port(), free_port()
+            procs.append(serve_bare("bench.bench_lists:create_bare", url, bare_port))
+            procs.append(serve_ours(url, redis_url, ours_port))
+            print(
+                f"\none request at a time, {opts.seconds:.1f}s per server and case, in alternating slices\n"
+                f"{'request':<36} {'bare':>8} {'API':>8} {'ratio':>6}"
+                f"   {'CPU bare':>8} {'API':>7} {'ratio':>6}"
+            )
+            ratios = []
+            for index, case in enumerate(cases(data.sample)):
+                headers = {"Authorization": f"Bearer {data.keys[case.role]}"}
+                bare_us, ours_us, bare_cpu, ours_cpu = await measure_pair(
+                    (procs[0], bare_port, f"/case/{index}"),
+                    (procs[1], ours_port, f"/api/v1{case.path}", headers),
+                    opts.seconds,
+                )
+                ratios.append(ours_us / bare_us)
+                print(
+                    f"{case.name:<36} {bare_us:>6.0f}µs {ours_us:>6.0f}µs {ours_us / bare_us:>5.2f}x"
+                    f"   {bare_cpu:>6.0f}µs {ours_cpu:>5.0f}µs {ours_cpu / bare_cpu:>5.2f}x"
+                )
+            print(
+                f"ratio of request times: median {statistics.median(ratios):.2f}x, "
+                f"worst {max(ratios):.2f}x (bar: <= 1.4x)"
+            )
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--partners", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=15, help="calls per query when timed alone")
+    parser.add_argument("--seconds", type=float, default=0.6, help="per server and request")
+    parser.add_argument("--explain", action="store_true", help="print each list query's plan")
+    asyncio.run(main(parser.parse_args()))

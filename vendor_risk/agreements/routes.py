@@ -80,7 +80,6 @@ class AgreementController(Controller):
         """The partner's agreements, newest first, each with its status from its dates."""
         check_limit(limit)
         after = created_after(cursor)
-        await ensure_exists(db, partner_id)
         rows = await repo.list_agreements(
             db,
             partner_id,
@@ -90,6 +89,8 @@ class AgreementController(Controller):
             today_utc(),
             settings.agreement_expiring_days,
         )
+        if not rows:  # a listed row proves the partner exists: only an empty page asks
+            await ensure_exists(db, partner_id)
         return paged(rows, limit)
 
     @get("/{agreement_id:uuid}", operation_id="GetAgreement")

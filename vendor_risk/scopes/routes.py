@@ -104,8 +104,9 @@ class ScopeController(Controller):
     ) -> Page[Scope]:
         check_limit(limit)
         after = created_after(cursor)
-        await ensure_exists(db, partner_id)
         rows = await repo.list_scopes(db, partner_id, status, after, limit + 1)
+        if not rows:  # a listed row proves the partner exists: only an empty page asks
+            await ensure_exists(db, partner_id)
         return paged(rows, limit)
 
     @get("/{scope_id:uuid}", operation_id="GetScope")
@@ -193,8 +194,9 @@ class SubProcessorController(Controller):
     ) -> Page[SubProcessor]:
         check_limit(limit)
         after = created_after(cursor)
-        await ensure_exists(db, partner_id)
         rows = await repo.list_sub_processors(db, partner_id, after, limit + 1)
+        if not rows:  # a listed row proves the partner exists: only an empty page asks
+            await ensure_exists(db, partner_id)
         return paged(rows, limit)
 
     @get("/{sub_processor_id:uuid}", operation_id="GetSubProcessor")
@@ -271,8 +273,9 @@ class ImpactAssessmentController(Controller):
     ) -> Page[ImpactAssessment]:
         check_limit(limit)
         after = created_after(cursor)
-        await ensure_exists(db, partner_id)
         rows = await repo.list_impact_assessments(db, partner_id, after, limit + 1)
+        if not rows:  # a listed row proves the partner exists: only an empty page asks
+            await ensure_exists(db, partner_id)
         return paged(rows, limit)
 
     @get("/{impact_assessment_id:uuid}", operation_id="GetImpactAssessment")

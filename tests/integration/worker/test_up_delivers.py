@@ -91,7 +91,13 @@ async def test_up_delivers_outbox_email_to_the_configured_server(
         await wait_for(arrived, "the email arriving", log)
         [email] = newcomers()
         assert email["Subject"] == "第一封邮件 / first email"
-        assert await pool.fetchval("SELECT status FROM outbox WHERE id = $1", message_id) == "delivered"
+
+        # The worker records the outcome just after the SMTP server accepted the message.
+        async def recorded() -> bool:
+            status = await pool.fetchval("SELECT status FROM outbox WHERE id = $1", message_id)
+            return bool(status == "delivered")
+
+        await wait_for(recorded, "the delivery being recorded", log)
     finally:
         up.send_signal(signal.SIGINT)
         try:

@@ -133,7 +133,8 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     )
     assert [(r["step_id"], r["level"], r["roles"]) for r in levels] == [("contain", 1, ["risk_owner"])]
     emails = await db.fetch(
-        "SELECT payload FROM outbox WHERE topic = 'incident.step_overdue' AND dedupe_key LIKE $1",
+        "SELECT payload FROM outbox WHERE channel = 'email' AND topic = 'incident.step_overdue'"
+        " AND dedupe_key LIKE $1",
         f"incident.step_overdue:{iid}:contain:1:%",
     )
     to_risk_owner = [e["payload"] for e in emails if e["payload"]["to"] == risk_owner["email"]]

@@ -57,7 +57,9 @@ async def test_procurement_reports_a_suspected_incident_that_a_risk_owner_confir
     # Nothing is contained on a report alone; the risk owners are told to decide.
     assert await queued(db, iid) == []
     told = await db.fetch(
-        "SELECT payload FROM outbox WHERE topic = 'incident.opened' AND dedupe_key LIKE $1", f"%{iid}%"
+        "SELECT payload FROM outbox WHERE channel = 'email' AND topic = 'incident.opened'"
+        " AND dedupe_key LIKE $1",
+        f"%{iid}%",
     )
     assert risk_owner["email"] in [m["payload"]["to"] for m in told]
     assert all(

@@ -17,6 +17,7 @@ import msgspec
 
 PREFIX = "VENDOR_RISK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ROLES = ("admin", "procurement", "risk_owner", "auditor")
 
 
 class SettingsError(ValueError):
@@ -57,6 +58,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_metrics_port: int = 0
     # An assessment not submitted this many days after its due date expires (its link dies).
     assessment_grace_days: int = 14
+    # Sign-in: the roles that must use a second factor (TOTP) with a password.
+    totp_required_roles: tuple[str, ...] = ("admin", "risk_owner")
+    # Single sign-on with OpenID Connect; off while no issuer is set.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # Email domains allowed to sign in through the provider; empty allows none.
+    oidc_allowed_domains: tuple[str, ...] = ()
+    # The ID token claim whose value is the role of a user created at first sign-in.
+    oidc_role_claim: str = "vendor_risk_role"
+    # Create unknown users at their first single sign-on (off: they ask an administrator).
+    oidc_provision: bool = False
+    # Password sign-in; may be switched off only while single sign-on is on.
+    password_signin: bool = True
 
     @property
     def current_data_key(self) -> DataKey:
@@ -171,8 +186,33 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if port > 65535:
             raise SettingsError(f"{item[0]}: not a port number: {port}")
         values["worker_metrics_port"] = port
+    if item := get("totp_required_roles"):
+        # "none" is an explicit empty list: an empty variable means "the default".
+        raw = "" if item[1].strip().lower() == "none" else item[1]
+        roles = tuple(r.strip() for r in raw.split(",") if r.strip())
+        if bad := [r for r in roles if r not in ROLES]:
+            raise SettingsError(f"{item[0]}: unknown role {bad[0]!r} (one of {', '.join(ROLES)}, or none)")
+        values["totp_required_roles"] = roles
+    if item := get("oidc_issuer"):
+        values["oidc_issuer"] = _parse_url(*item, schemes=("https", "http")).rstrip("/")
+    for name in ("oidc_client_id", "oidc_client_secret", "oidc_role_claim"):
+        if item := get(name):
+            values[name] = item[1].strip()
+    if item := get("oidc_allowed_domains"):
+        values["oidc_allowed_domains"] = tuple(
+            d.strip().lower().lstrip("@") for d in item[1].split(",") if d.strip()
+        )
+    for name in ("oidc_provision", "password_signin"):
+        if item := get(name):
+            values[name] = _parse_bool(*item)
     values.update(overrides)
     settings = Settings(**values)
     if settings.db_pool_min > settings.db_pool_max:
         raise SettingsError(f"{PREFIX}DB_POOL_MIN: must not exceed {PREFIX}DB_POOL_MAX")
+    if settings.oidc_issuer and not settings.oidc_client_id:
+        raise SettingsError(f"{PREFIX}OIDC_CLIENT_ID: required when {PREFIX}OIDC_ISSUER is set")
+    if not settings.password_signin and not settings.oidc_issuer:
+        raise SettingsError(
+            f"{PREFIX}PASSWORD_SIGNIN: may be false only with single sign-on ({PREFIX}OIDC_ISSUER)"
+        )
     return settings

@@ -32,6 +32,8 @@ class CurrentUser(msgspec.Struct, frozen=True, kw_only=True):
     role: Role
     locale: str
     key_id: UUID | None = None
+    # The staff session the request came with, when it came from the pages.
+    session_id: UUID | None = None
 
     @property
     def label(self) -> str:
@@ -47,6 +49,10 @@ class User(Base):
     disabled: bool
     created_at: datetime
     version: int
+    # How the user can sign in: a password set, a second factor enrolled, single sign-on linked.
+    has_password: bool = False
+    second_factor: bool = False
+    sso_linked: bool = False
 
 
 class UserCreate(Base):
@@ -89,3 +95,28 @@ class UserWithKey(Base):
     user: User
     api_key: ApiKey
     key: str
+
+
+class Invited(Base):
+    """A user created by invitation: the link went to their email, never to the caller."""
+
+    user: User
+    invitation_expires_at: datetime
+
+
+class Session(Base):
+    """A signed-in browser: where and when it was last seen; never its token."""
+
+    id: UUID
+    user_id: UUID
+    method: str
+    user_agent: str
+    address: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    current: bool = False
+
+
+class SessionsEnded(Base):
+    ended: int

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from vendor_risk.auth.keys import display_prefix, hash_key
-from vendor_risk.auth.models import ApiKey, CurrentUser, Role, User
+from vendor_risk.auth.models import ApiKey, CurrentUser, Role, Session, User
 
-USER_COLUMNS = "id, email, name, role, locale, disabled_at IS NOT NULL AS disabled, created_at, version"
+USER_COLUMNS = (
+    "id, email, name, role, locale, disabled_at IS NOT NULL AS disabled, created_at, version, "
+    "password_hash IS NOT NULL AS has_password, totp_enabled_at IS NOT NULL AS second_factor, "
+    "oidc_subject IS NOT NULL AS sso_linked"
+)
 KEY_COLUMNS = "id, user_id, name, prefix, created_at, last_used_at, revoked_at IS NOT NULL AS revoked"
 
 
@@ -31,16 +36,28 @@ def to_current_user(row: asyncpg.Record) -> CurrentUser:
         role=Role(row["role"]),
         locale=row["locale"],
         key_id=row["key_id"],
+        session_id=row.get("session_id"),
     )
 
 
-async def insert_user(conn: asyncpg.Connection, email: str, name: str, role: str, locale: str) -> User:
+async def insert_user(
+    conn: asyncpg.Connection,
+    email: str,
+    name: str,
+    role: str,
+    locale: str,
+    oidc_subject: str | None = None,
+) -> User:
     row = await conn.fetchrow(
-        f"INSERT INTO users (email, name, role, locale) VALUES ($1, $2, $3, $4) RETURNING {USER_COLUMNS}",
+        f"""
+        INSERT INTO users (email, name, role, locale, oidc_subject) VALUES ($1, $2, $3, $4, $5)
+        RETURNING {USER_COLUMNS}
+        """,
         email,
         name,
         role,
         locale,
+        oidc_subject,
     )
     return to_user(row)
 
@@ -119,3 +136,75 @@ async def keys_of_user(conn: asyncpg.Connection, user_id: UUID) -> list[ApiKey]:
         user_id,
     )
     return [to_key(r) for r in rows]
+
+
+async def admins_who_can_sign_in(
+    conn: asyncpg.Connection, password_signin: bool, sso_domains: list[str]
+) -> int:
+    """Enabled admins left with a way in: a password (while password sign-in is on), a live
+    API key, an open invitation, or single sign-on for their email's domain."""
+    count: int = await conn.fetchval(
+        """
+        SELECT count(*) FROM users u
+        WHERE u.role = 'admin' AND u.disabled_at IS NULL AND (
+            ($1 AND u.password_hash IS NOT NULL)
+            OR split_part(lower(u.email), '@', 2) = ANY ($2::text[])
+            OR EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id AND k.revoked_at IS NULL)
+            OR EXISTS (
+                SELECT 1 FROM user_tokens t
+                WHERE t.user_id = u.id AND t.used_at IS NULL AND t.expires_at > now()
+            )
+        )
+        """,
+        password_signin,
+        sso_domains,
+    )
+    return count
+
+
+async def insert_token(
+    conn: asyncpg.Connection, user_id: UUID, purpose: str, token_hash: bytes, lifetime: timedelta
+) -> datetime:
+    expires: datetime = await conn.fetchval(
+        """
+        INSERT INTO user_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, now() + $4)
+        RETURNING expires_at
+        """,
+        token_hash,
+        user_id,
+        purpose,
+        lifetime,
+    )
+    return expires
+
+
+async def retire_tokens(conn: asyncpg.Connection, user_id: UUID, purpose: str | None = None) -> None:
+    await conn.execute(
+        """
+        UPDATE user_tokens SET used_at = now()
+        WHERE user_id = $1 AND used_at IS NULL AND ($2::text IS NULL OR purpose = $2)
+        """,
+        user_id,
+        purpose,
+    )
+
+
+async def end_sessions(conn: asyncpg.Connection, user_id: UUID) -> int:
+    result: str = await conn.execute("DELETE FROM staff_sessions WHERE user_id = $1", user_id)
+    return int(result.rsplit(" ", 1)[-1])
+
+
+SESSION_COLUMNS = "id, user_id, method, user_agent, address, created_at, last_seen_at, expires_at"
+
+
+async def sessions_of_user(conn: asyncpg.Connection, user_id: UUID, idle: timedelta) -> list[Session]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {SESSION_COLUMNS} FROM staff_sessions
+        WHERE user_id = $1 AND expires_at > now() AND last_seen_at > now() - $2::interval
+        ORDER BY last_seen_at DESC
+        """,
+        user_id,
+        idle,
+    )
+    return [Session(**dict(r)) for r in rows]

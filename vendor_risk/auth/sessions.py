@@ -1,9 +1,10 @@
-"""Staff sessions for the ``/ui`` pages: opened with an API key, carried by a cookie.
+"""Staff sessions for the ``/ui`` pages: opened by a sign-in, carried by a cookie.
 
-The browser holds a random token; PostgreSQL holds only its SHA-256, the key the session
-was opened with and two ends (idle and absolute). Each request resolves the token in one
-query that also checks the user and the key, so disabling a user or revoking the key ends
-the session at once, on every process, without any cache to invalidate.
+The browser holds a random token; PostgreSQL holds only its SHA-256, the user, where the
+session was opened (device and address, for the user's own list) and two ends (idle and
+absolute). Each request resolves the token in one query that also checks the user, so
+disabling a user ends the session at once, on every process, without any cache to
+invalidate. A password reset, an administrator's "end all" and a disable delete the rows.
 """
 
 from __future__ import annotations
@@ -12,41 +13,42 @@ import hashlib
 import secrets
 from datetime import timedelta
 from typing import Final
+from uuid import UUID
 
 import asyncpg
 
-from vendor_risk.auth.keys import hash_key, looks_like_key
 from vendor_risk.auth.models import CurrentUser
 from vendor_risk.auth.repository import to_current_user
 
 IDLE_TIMEOUT: Final = timedelta(hours=12)
 ABSOLUTE_TIMEOUT: Final = timedelta(days=7)
 TOKEN_BYTES: Final = 32
+USER_AGENT_MAX: Final = 300
 
 # One statement, one index probe (the primary key): extends the idle end and records a
-# language picked with the switch, but only while user and key are still good.
+# language picked with the switch, but only while the user is still enabled.
 RESOLVE = """
 UPDATE staff_sessions s
 SET last_seen_at = now(), lang = coalesce($2, s.lang)
-FROM api_keys k JOIN users u ON u.id = k.user_id
+FROM users u
 WHERE s.token_hash = $1
-  AND k.id = s.api_key_id
+  AND u.id = s.user_id
   AND s.expires_at > now()
   AND s.last_seen_at > now() - $3::interval
-  AND k.revoked_at IS NULL
   AND u.disabled_at IS NULL
-RETURNING u.id, u.email, u.name, u.role, coalesce(s.lang, u.locale) AS locale, k.id AS key_id
+RETURNING u.id, u.email, u.name, u.role, coalesce(s.lang, u.locale) AS locale,
+          s.api_key_id AS key_id, s.id AS session_id
 """
 
-OPEN_WITH_KEY = """
+OPEN = """
 WITH swept AS (
     DELETE FROM staff_sessions WHERE expires_at <= now() OR last_seen_at <= now() - $4::interval
 )
-INSERT INTO staff_sessions (token_hash, user_id, api_key_id, expires_at)
-SELECT $1, u.id, k.id, now() + $3::interval
-FROM api_keys k JOIN users u ON u.id = k.user_id
-WHERE k.key_hash = $2 AND k.revoked_at IS NULL AND u.disabled_at IS NULL
-RETURNING user_id
+INSERT INTO staff_sessions (token_hash, user_id, expires_at, method, address, user_agent)
+SELECT $1, u.id, now() + $3::interval, $5, $6, $7
+FROM users u
+WHERE u.id = $2 AND u.disabled_at IS NULL
+RETURNING id
 """
 
 
@@ -54,18 +56,24 @@ def session_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def open_session(conn: asyncpg.Connection, api_key: str) -> str | None:
-    """Open a session for the holder of ``api_key``; the token to put in the cookie, or
-    None when the key is unknown, revoked, or its user disabled. Ended sessions are swept
-    on the way, so the table holds live ones only (plus those ended since the last sign-in)."""
-    api_key = api_key.strip()
-    if not looks_like_key(api_key):
-        return None
+async def open_session(
+    conn: asyncpg.Connection, user_id: UUID, *, method: str, address: str, user_agent: str
+) -> tuple[str, UUID] | None:
+    """Open a session for an enabled user: the token for the cookie and the session's id, or
+    None when the user is disabled. Ended sessions are swept on the way, so the table holds
+    live ones only (plus those ended since the last sign-in)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    opened = await conn.fetchval(
-        OPEN_WITH_KEY, session_hash(token), hash_key(api_key), ABSOLUTE_TIMEOUT, IDLE_TIMEOUT
+    session_id = await conn.fetchval(
+        OPEN,
+        session_hash(token),
+        user_id,
+        ABSOLUTE_TIMEOUT,
+        IDLE_TIMEOUT,
+        method,
+        address[:100],
+        user_agent[:USER_AGENT_MAX],
     )
-    return token if opened is not None else None
+    return (token, session_id) if session_id is not None else None
 
 
 async def resolve_session(
@@ -79,5 +87,9 @@ async def resolve_session(
     return to_current_user(row)
 
 
-async def close_session(conn: asyncpg.Connection, token: str) -> None:
-    await conn.execute("DELETE FROM staff_sessions WHERE token_hash = $1", session_hash(token))
+async def close_session(conn: asyncpg.Connection, token: str) -> UUID | None:
+    """End the session of this token; its user's id when there was one."""
+    user_id: UUID | None = await conn.fetchval(
+        "DELETE FROM staff_sessions WHERE token_hash = $1 RETURNING user_id", session_hash(token)
+    )
+    return user_id

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import pyotp
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -26,6 +27,7 @@ from vendor_risk.app import create_app
 from vendor_risk.audit.models import SYSTEM
 from vendor_risk.auth import service as auth_service
 from vendor_risk.auth.models import Role, UserCreate
+from vendor_risk.auth.passwords import hash_password
 from vendor_risk.cli import prepare_database
 from vendor_risk.db import connect
 from vendor_risk.settings import Settings, load_settings, parse_data_keys
@@ -141,19 +143,40 @@ async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
 
 
 MakeUser = Callable[..., Awaitable[dict[str, Any]]]
+# Every test user signs in to the pages with this password (hashed once per run).
+TEST_PASSWORD = "correct staff password 2026"
+_test_password_hash: list[str] = []
+
+
+async def _password_hash() -> str:
+    if not _test_password_hash:
+        _test_password_hash.append(await hash_password(TEST_PASSWORD))
+    return _test_password_hash[0]
 
 
 def user_maker(settings: Settings) -> MakeUser:
     """``make(role, **fields)`` creates a user in ``settings``' database; it returns the
-    user's id, email, key and auth headers."""
+    user's id, email, key and auth headers, and the password (and TOTP secret, where the
+    role requires a second factor) that the staff pages' ``browser(user)`` signs in with."""
 
     async def make(role: Role | str = Role.ADMIN, **fields: Any) -> dict[str, Any]:
         role = Role(role)
         email = fields.pop("email", f"{role.value}-{secrets.token_hex(4)}@example.com")
         data = UserCreate(email=email, name=fields.pop("name", f"Test {role.value}"), role=role, **fields)
+        totp_secret = pyotp.random_base32() if role.value in settings.totp_required_roles else None
         conn = await connect(settings.database_url or "")
         try:
             created = await auth_service.create_user(conn, SYSTEM, data)
+            await conn.execute(
+                """
+                UPDATE users SET password_hash = $2, totp_secret = $3,
+                    totp_enabled_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END
+                WHERE id = $1
+                """,
+                created.user.id,
+                await _password_hash(),
+                totp_secret,
+            )
         finally:
             await conn.close()
         return {
@@ -161,6 +184,9 @@ def user_maker(settings: Settings) -> MakeUser:
             "email": email,
             "key": created.key,
             "headers": {"Authorization": f"Bearer {created.key}"},
+            "password": TEST_PASSWORD,
+            "totp_secret": totp_secret,
+            "database_url": settings.database_url,
         }
 
     return make

@@ -19,8 +19,9 @@ USER_COLUMNS = (
 KEY_COLUMNS = "id, user_id, name, prefix, created_at, last_used_at, revoked_at IS NOT NULL AS revoked"
 
 
-def to_user(row: asyncpg.Record) -> User:
-    return User(**dict(row))
+def to_user(row: asyncpg.Record | dict[str, Any]) -> User:
+    values = dict(row)
+    return User(**{**values, "role": Role(values["role"])})
 
 
 def to_key(row: asyncpg.Record) -> ApiKey:

@@ -16,16 +16,20 @@ from vendor_risk.auth.models import (
     ApiKey,
     ApiKeyCreate,
     CurrentUser,
+    Invited,
     NewApiKey,
     Role,
+    Session,
+    SessionsEnded,
     User,
     UserCreate,
     UserUpdate,
-    UserWithKey,
 )
+from vendor_risk.auth.sessions import IDLE_TIMEOUT
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
+from vendor_risk.settings import Settings
 
 
 def actor_of(request: Request[Any, Any, Any]) -> Actor:
@@ -42,18 +46,67 @@ class MeController(Controller):
     async def me(self, request: Request[CurrentUser, Any, Any]) -> CurrentUser:
         return current_user(request)
 
+    @get("/api-keys", operation_id="ListMyApiKeys")
+    async def my_keys(self, request: Request[Any, Any, Any], db: DbConnection) -> list[ApiKey]:
+        return await repo.keys_of_user(db, current_user(request).id)
+
+    @post("/api-keys", operation_id="CreateMyApiKey")
+    async def create_my_key(
+        self, request: Request[Any, Any, Any], db: DbConnection, data: ApiKeyCreate
+    ) -> NewApiKey:
+        """A new key of your own; the key is in this response only."""
+        return await service.create_key(db, actor_of(request), current_user(request).id, data.name)
+
+    @delete("/api-keys/{key_id:uuid}", operation_id="RevokeMyApiKey", status_code=HTTP_200_OK)
+    async def revoke_my_key(
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, key_id: UUID
+    ) -> ApiKey:
+        key = await service.revoke_key(
+            db, actor_of(request), key_id, settings, owner=current_user(request).id
+        )
+        request.app.state.key_cache.clear()
+        return key
+
 
 class UserController(Controller):
     path = "/api/v1/users"
     tags = ["auth"]
     guards = [requires_admin]
 
-    @post("/", operation_id="CreateUser")
+    @post("/", operation_id="InviteUser")
     async def create_user(
-        self, request: Request[Any, Any, Any], db: DbConnection, data: UserCreate
-    ) -> UserWithKey:
-        """Create a staff user; the response holds its first API key, shown only once."""
-        return await service.create_user(db, actor_of(request), data)
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, data: UserCreate
+    ) -> Invited:
+        """Invite a person: the user is created and emailed a one-time link (72 hours) to set
+        their password. Neither the link nor any key is in the response."""
+        invited, _link = await service.invite_user(db, actor_of(request), data, settings)
+        return invited
+
+    @post("/{user_id:uuid}/invitation", operation_id="ResendInvitation", status_code=HTTP_200_OK)
+    async def resend_invitation(
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, user_id: UUID
+    ) -> Invited:
+        """A new invitation link by email; earlier ones stop working."""
+        invited, _link = await service.resend_invitation(db, actor_of(request), user_id, settings)
+        return invited
+
+    @get("/{user_id:uuid}/sessions", operation_id="ListUserSessions")
+    async def list_sessions(self, db: DbConnection, user_id: UUID) -> list[Session]:
+        return await repo.sessions_of_user(db, user_id, IDLE_TIMEOUT)
+
+    @post("/{user_id:uuid}/sessions/end", operation_id="EndUserSessions", status_code=HTTP_200_OK)
+    async def end_sessions(
+        self, request: Request[Any, Any, Any], db: DbConnection, user_id: UUID
+    ) -> SessionsEnded:
+        """Sign the user out of every browser at once."""
+        return SessionsEnded(ended=await service.end_all_sessions(db, actor_of(request), user_id))
+
+    @post("/{user_id:uuid}/second-factor/reset", operation_id="ResetSecondFactor", status_code=HTTP_200_OK)
+    async def reset_second_factor(
+        self, request: Request[Any, Any, Any], db: DbConnection, user_id: UUID
+    ) -> User:
+        """Clear a user's second factor (a lost phone): they enrol again at their next sign-in."""
+        return await service.reset_second_factor(db, actor_of(request), user_id)
 
     @get("/", operation_id="ListUsers")
     async def list_users(
@@ -80,11 +133,13 @@ class UserController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbConnection,
+        settings: Settings,
         user_id: UUID,
         data: UserUpdate,
     ) -> User:
-        """Rename, change role or locale, disable or enable; disabling stops its keys at once."""
-        user = await service.update_user(db, actor_of(request), user_id, data)
+        """Rename, change role or locale, disable or enable; disabling stops its keys and
+        sessions at once. The last admin who can sign in cannot be disabled or demoted (409)."""
+        user = await service.update_user(db, actor_of(request), user_id, data, settings)
         # Other processes drop their caches on the NOTIFY; this one does not wait for it.
         request.app.state.key_cache.clear()
         return user
@@ -101,7 +156,7 @@ class UserController(Controller):
         user_id: UUID,
         data: ApiKeyCreate,
     ) -> NewApiKey:
-        """Issue another key for a user; the key is in this response only."""
+        """Issue another key for yourself (403 for anyone else: a key acts as its user)."""
         return await service.create_key(db, actor_of(request), user_id, data.name)
 
 
@@ -111,7 +166,9 @@ class ApiKeyController(Controller):
     guards = [requires_admin]
 
     @delete("/{key_id:uuid}", operation_id="RevokeApiKey", status_code=HTTP_200_OK)
-    async def revoke(self, request: Request[Any, Any, Any], db: DbConnection, key_id: UUID) -> ApiKey:
-        key = await service.revoke_key(db, actor_of(request), key_id)
+    async def revoke(
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, key_id: UUID
+    ) -> ApiKey:
+        key = await service.revoke_key(db, actor_of(request), key_id, settings)
         request.app.state.key_cache.clear()
         return key

@@ -32,9 +32,9 @@ from vendor_risk.assessments import views
 from vendor_risk.assessments.models import ReviewComment, ReviewCreate
 from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.assessments.routes import requires_evidence_reader
+from vendor_risk.auth import pages as auth_pages
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
-from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_session
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
@@ -56,11 +56,8 @@ from vendor_risk.scopes.models import ScopeApproval
 from vendor_risk.settings import Settings
 from vendor_risk.ui.web import (
     CSRF_COOKIE,
-    PUBLIC,
-    SESSION_COOKIE,
     allows,
     page,
-    page_lang,
     require_session,
     see_other,
     signed_in,
@@ -97,52 +94,6 @@ def _decoded(values: dict[str, Any], type_: type[T]) -> T:
         return msgspec.convert(values, type_)
     except msgspec.ValidationError as exc:
         raise Problem(400, "validation", str(exc)) from exc
-
-
-# --- sign-in -----------------------------------------------------------------------------------------
-
-
-def _safe_next(target: str | None) -> str:
-    # Only a path of these pages: never another site (open redirect).
-    if target and target.startswith("/ui") and not target.startswith("//"):
-        return target
-    return "/ui"
-
-
-@get("/login", opt={PUBLIC: True}, name="ui:login")
-async def login_page(request: Request[Any, Any, Any], next: Query = None) -> Response[str]:
-    return page(request, "login", next=_safe_next(next), error=None)
-
-
-@post("/login", opt={PUBLIC: True}, name="ui:sign-in", status_code=303)
-async def sign_in(request: Request[Any, Any, Any], db: DbConnection, settings: Settings) -> Response[Any]:
-    """Open a session for the holder of a valid API key; a wrong key is refused with 401."""
-    data = await request.form()
-    key = _form(dict(data), "api_key")
-    target = _safe_next(_form(dict(data), "next"))
-    token = await open_session(db, key)
-    if token is None:
-        t = translator(page_lang(request))
-        return page(request, "login", status_code=401, next=target, error=t("login_refused"))
-    response = see_other(target)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        path="/ui",
-        max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
-        httponly=True,
-        secure=settings.public_url.startswith("https://"),
-        samesite="lax",
-    )
-    return response
-
-
-@post("/logout", name="ui:sign-out", status_code=303)
-async def sign_out(request: Request[Any, Any, Any], db: DbConnection) -> Redirect:
-    await close_session(db, request.cookies.get(SESSION_COOKIE, ""))
-    response = see_other("/ui/login")
-    response.delete_cookie(SESSION_COOKIE, path="/ui")
-    return response
 
 
 # --- dashboard and partners --------------------------------------------------------------------------
@@ -526,9 +477,8 @@ def ui_router(settings: Settings) -> Router:
     return Router(
         path="/ui",
         route_handlers=[
-            login_page,
-            sign_in,
-            sign_out,
+            # Sign-in, account and user administration pages (vendor_risk.auth.pages).
+            *auth_pages.ROUTE_HANDLERS,
             dashboard,
             partner_list,
             partner_page,

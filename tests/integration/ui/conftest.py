@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
+import pyotp
 import pytest
 
 from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures shared with this package
@@ -52,12 +54,40 @@ class Browser:
     async def post(self, path: str, data: dict[str, Any] | None = None, **params: str) -> httpx.Response:
         return await self.request("POST", path, data=data, params=params or None)
 
-    async def sign_in(self, key: str, lang: str = "en") -> httpx.Response:
+    async def sign_in(
+        self, email: str, password: str, lang: str = "en", next_page: str = "/ui"
+    ) -> httpx.Response:
+        """The first step: email and password (a 303 to the page or to the second step)."""
         page = await self.get("/ui/login", lang=lang)
         assert page.status_code == 200, page.text
         return await self.post(
-            "/ui/login", {"_csrf_token": csrf_of(page.text), "api_key": key, "next": "/ui"}, lang=lang
+            "/ui/login",
+            {"_csrf_token": csrf_of(page.text), "email": email, "password": password, "next": next_page},
+            lang=lang,
         )
+
+    async def enter_code(self, code: str, lang: str = "en") -> httpx.Response:
+        page = await self.get("/ui/login/code", lang=lang)
+        assert page.status_code == 200, page.text
+        return await self.post("/ui/login/code", {"_csrf_token": csrf_of(page.text), "code": code}, lang=lang)
+
+    async def sign_in_as(self, user: dict[str, Any]) -> httpx.Response:
+        """Both steps for a test user: password, then a TOTP code where the role needs one."""
+        signed = await self.sign_in(user["email"], user["password"])
+        assert signed.status_code == 303, signed.text
+        if user.get("totp_secret"):
+            assert signed.headers["location"] == "/ui/login/code", signed.headers
+            # A code is accepted once: forget the last one used, so that the same test user
+            # can sign in again within the same 30 seconds.
+            conn = await asyncpg.connect(user["database_url"])
+            try:
+                await conn.execute("UPDATE users SET totp_last_step = NULL WHERE id = $1", user["id"])
+            finally:
+                await conn.close()
+            signed = await self.enter_code(pyotp.TOTP(user["totp_secret"]).now())
+            assert signed.status_code == 303, signed.text
+        assert signed.headers["location"] == "/ui", signed.headers
+        return signed
 
     async def submit(
         self, page_path: str, action: str, fields: dict[str, Any] | None = None
@@ -66,11 +96,6 @@ class Browser:
         page = await self.get(page_path)
         assert page.status_code == 200, page.text
         return await self.post(action, {"_csrf_token": csrf_of(page.text), **(fields or {})})
-
-
-def key_of(user: dict[str, Any]) -> str:
-    key: str = user["headers"]["Authorization"].removeprefix("Bearer ")
-    return key
 
 
 OpenBrowser = Callable[..., Awaitable[Browser]]
@@ -83,8 +108,7 @@ def browser(client: Client) -> OpenBrowser:  # noqa: F811 - the imported fixture
     async def open_as(user: dict[str, Any] | None = None) -> Browser:
         me = Browser(client)
         if user is not None:
-            signed = await me.sign_in(key_of(user))
-            assert signed.status_code == 303, signed.text
+            await me.sign_in_as(user)
         return me
 
     return open_as

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import asyncpg
 
 from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete, csrf_of
-from tests.integration.ui.conftest import OpenBrowser, key_of
+from tests.integration.ui.conftest import OpenBrowser
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -23,7 +23,7 @@ async def _submitted(client: Client, new_partner: NewPartner, send: Send, **answ
     return {"partner": partner, "assessment_id": sent["assessment"]["id"]}
 
 
-async def test_a_key_opens_a_session_that_sign_out_ends(
+async def test_password_and_code_open_a_session_that_sign_out_ends(
     browser: OpenBrowser, risk_owner: User, db: asyncpg.Connection
 ) -> None:
     me = await browser()
@@ -31,9 +31,7 @@ async def test_a_key_opens_a_session_that_sign_out_ends(
     assert anonymous.status_code == 303
     assert anonymous.headers["location"] == "/ui/login?next=%2Fui%2Fpartners"
 
-    signed = await me.sign_in(key_of(risk_owner))
-    assert signed.status_code == 303
-    assert signed.headers["location"] == "/ui"
+    signed = await me.sign_in_as(risk_owner)
     cookie = signed.headers["set-cookie"]
     assert "vr_ui_session=" in cookie
     assert "HttpOnly" in cookie
@@ -63,20 +61,22 @@ async def test_a_key_opens_a_session_that_sign_out_ends(
     assert (await me.get("/ui")).status_code == 303
 
 
-async def test_a_wrong_key_is_refused(browser: OpenBrowser) -> None:
+async def test_a_wrong_password_is_refused(browser: OpenBrowser, make_user: Any) -> None:
+    someone = await make_user("auditor")
     me = await browser()
-    refused = await me.sign_in("vrk_" + "x" * 43)
+    refused = await me.sign_in(someone["email"], "not the password at all")
     assert refused.status_code == 401
-    assert "The key is not valid" in refused.text
+    assert "The email or password is wrong." in refused.text
+    assert someone["email"] in refused.text  # what was typed is kept
     assert "vr_ui_session" not in me.cookies
     assert (await me.get("/ui")).status_code == 303
 
 
-async def test_a_disabled_user_or_revoked_key_loses_the_session_at_once(
+async def test_a_disabled_user_or_ended_sessions_lose_the_session_at_once(
     browser: OpenBrowser, make_user: Any, client: Client
 ) -> None:
     admin = await make_user("admin")
-    for how in ("disable", "revoke"):
+    for how in ("disable", "end-all"):
         someone = await make_user("risk_owner")
         me = await browser(someone)
         assert (await me.get("/ui")).status_code == 200
@@ -88,10 +88,10 @@ async def test_a_disabled_user_or_revoked_key_loses_the_session_at_once(
                 headers=admin["headers"],
             )
         else:
-            [key] = (
-                await client.get(f"/api/v1/users/{someone['id']}/api-keys", headers=admin["headers"])
-            ).json()
-            changed = await client.delete(f"/api/v1/api-keys/{key['id']}", headers=admin["headers"])
+            changed = await client.post(
+                f"/api/v1/users/{someone['id']}/sessions/end", headers=admin["headers"]
+            )
+            assert changed.json() == {"ended": 1}
         assert changed.status_code == 200, changed.text
         after = await me.get("/ui")
         assert after.status_code == 303, how
@@ -106,7 +106,8 @@ async def test_a_form_without_its_csrf_token_is_refused(browser: OpenBrowser, ri
     # Still signed in: the refused form changed nothing.
     assert (await me.get("/ui")).status_code == 200
     stranger = await browser()
-    assert (await stranger.post("/ui/login", {"api_key": key_of(risk_owner)})).status_code == 403
+    forged = {"email": risk_owner["email"], "password": risk_owner["password"]}
+    assert (await stranger.post("/ui/login", forged)).status_code == 403
 
 
 async def test_roles_see_what_their_api_role_may_and_write_only_what_it_may_write(

@@ -69,9 +69,10 @@ def _print_load_report(report: Any, *, quiet: bool = False, unchanged: bool = Fa
         print(f"questionnaire refused: {error}", file=sys.stderr)
 
 
-async def _ensure_first_admin(settings: Settings) -> str | None:
-    """Create the first admin on an empty database and return its key (shown once)."""
-    from vendor_risk.audit.models import SYSTEM
+async def _ensure_first_admin(settings: Settings) -> tuple[str, str] | None:
+    """Create the first admin on an empty database: its one-time invitation link (to set a
+    password for the pages) and an API key (for the API), both shown once."""
+    from vendor_risk.audit.models import SYSTEM, Actor
     from vendor_risk.auth import service
     from vendor_risk.auth.models import Role, UserCreate
     from vendor_risk.db import connect, database_url
@@ -83,12 +84,15 @@ async def _ensure_first_admin(settings: Settings) -> str | None:
             await conn.execute("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
             if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM users)"):
                 return None
-            created = await service.create_user(
+            data = UserCreate(email="admin@localhost", name="Administrator", role=Role.ADMIN)
+            invited, link = await service.invite_user(conn, SYSTEM, data, settings)
+            issued = await service.create_key(
                 conn,
-                SYSTEM,
-                UserCreate(email="admin@localhost", name="Administrator", role=Role.ADMIN),
+                Actor(id=invited.user.id, label="Administrator <admin@localhost>"),
+                invited.user.id,
+                "default",
             )
-        return created.key
+        return link, issued.key
     finally:
         await conn.close()
 
@@ -149,9 +153,12 @@ def cmd_up(args: argparse.Namespace) -> None:
         settings = msgspec.structs.replace(settings, public_url=f"http://{args.host}:{args.port}")
     with _embedded_if_needed(settings) as settings:
         asyncio.run(prepare_database(settings))
-        key = asyncio.run(_ensure_first_admin(settings))
-        if key:
-            print("\nCreated the first admin user (admin@localhost). Its API key, shown only once:")
+        first = asyncio.run(_ensure_first_admin(settings))
+        if first:
+            link, key = first
+            print("\nCreated the first admin user (admin@localhost). Set its password for the pages here")
+            print(f"(one-time link, valid 72 hours):\n\n    {link}\n")
+            print("Its API key, shown only once:")
             print(f"\n    {key}\n")
             print(
                 f"Next: curl -H 'Authorization: Bearer {key}' {settings.public_url}/api/v1/me"
@@ -322,12 +329,26 @@ def cmd_users_create(args: argparse.Namespace) -> None:
     except msgspec.ValidationError as exc:
         _fail(str(exc))
     actor = Actor(id=None, label=f"cli:{os.environ.get('USER', 'unknown')}")
+    settings = _db_settings()
+
+    async def create(conn: Any) -> tuple[Any, str, str | None]:
+        async with conn.transaction():
+            invited, link = await service.invite_user(conn, actor, data, settings)
+            key = None
+            if args.api_key:
+                # The key is the new user's own, created in their name for the operator.
+                own = Actor(id=invited.user.id, label=f"{invited.user.name} <{invited.user.email}>")
+                key = (await service.create_key(conn, own, invited.user.id, "default")).key
+        return invited, link, key
+
     try:
-        created = asyncio.run(_with_conn(_db_settings(), lambda c: service.create_user(c, actor, data)))
+        invited, link, key = asyncio.run(_with_conn(settings, create))
     except Problem as exc:
         _fail(exc.detail)
-    print(f"created {created.user.role} {created.user.email} ({created.user.id})")
-    print(f"API key (shown only once): {created.key}")
+    print(f"created {invited.user.role} {invited.user.email} ({invited.user.id})")
+    print(f"invitation link (one-time, valid 72 hours, also emailed): {link}")
+    if key:
+        print(f"API key (shown only once): {key}")
 
 
 def cmd_users_list(args: argparse.Namespace) -> None:
@@ -344,19 +365,24 @@ def cmd_users_disable(args: argparse.Namespace) -> None:
     from vendor_risk.auth import repository as repo
     from vendor_risk.auth import service
     from vendor_risk.auth.models import UserUpdate
+    from vendor_risk.errors import Problem
 
     actor = Actor(id=None, label=f"cli:{os.environ.get('USER', 'unknown')}")
+    settings = _db_settings()
 
     async def disable(conn: Any) -> Any:
         user = await repo.find_user_by_email(conn, args.email)
         if user is None:
             raise SystemExit(f"vendor-risk: no user with email {args.email}")
         return await service.update_user(
-            conn, actor, user.id, UserUpdate(version=user.version, disabled=True)
+            conn, actor, user.id, UserUpdate(version=user.version, disabled=True), settings
         )
 
-    user = asyncio.run(_with_conn(_db_settings(), disable))
-    print(f"disabled {user.email}; its API keys no longer work")
+    try:
+        user = asyncio.run(_with_conn(settings, disable))
+    except Problem as exc:
+        _fail(exc.detail)
+    print(f"disabled {user.email}; its sessions and API keys no longer work")
 
 
 # --- questionnaires --------------------------------------------------------------------
@@ -438,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run everything in one process (embedded databases when none are configured)",
         description="Start the API, the partner portal and the worker in one process. Without "
         f"{PREFIX}DATABASE_URL/{PREFIX}REDIS_URL it runs embedded PostgreSQL and Redis with their "
-        "data under .vendor-risk/. On first run it creates an admin and prints its API key once.",
+        "data under .vendor-risk/. On first run it creates an admin and prints its invitation link "
+        "and API key once.",
     )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
@@ -461,14 +488,17 @@ def build_parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", help="manage staff users").add_subparsers(
         dest="users_command", required=True
     )
-    create = users.add_parser("create", help="create a user and print its first API key once")
+    create = users.add_parser(
+        "create", help="invite a user: print (and email) the one-time link to set a password"
+    )
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)
     create.add_argument("--role", required=True, choices=["admin", "procurement", "risk_owner", "auditor"])
     create.add_argument("--locale", default="zh-CN", choices=["zh-CN", "en"])
+    create.add_argument("--api-key", action="store_true", help="also create the user's first API key")
     create.set_defaults(func=cmd_users_create)
     users.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
-    disable = users.add_parser("disable", help="disable a user; its keys stop working at once")
+    disable = users.add_parser("disable", help="disable a user; its sessions and keys stop at once")
     disable.add_argument("--email", required=True)
     disable.set_defaults(func=cmd_users_disable)
 

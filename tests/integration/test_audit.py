@@ -36,17 +36,20 @@ async def test_changes_are_audited_and_listed(
         headers=auditor["headers"],
     )
     assert events.status_code == 200
-    [event] = events.json()["items"]
-    assert event["action"] == "user.created"
+    listed = events.json()["items"]
+    assert [e["action"] for e in listed] == ["user.invited", "user.created"]  # newest first
+    event = listed[1]
     assert event["actor_id"] == str(admin["id"])
     assert event["after"]["email"] == "audited@example.com"
     assert len(event["hash"]) == 64
     by_actor = await client.get(
         "/api/v1/audit-events",
-        params={"actor_id": str(admin["id"]), "action": "api_key.created"},
+        params={"actor_id": str(admin["id"]), "action": "user.invited"},
         headers=auditor["headers"],
     )
-    assert all(e["action"] == "api_key.created" for e in by_actor.json()["items"])
+    assert all(e["action"] == "user.invited" for e in by_actor.json()["items"])
+    # The invitation's secret link is in no event.
+    assert all("/ui/password/" not in str(e) for e in listed)
     assert by_actor.json()["items"]
     procurement = await make_user("procurement")
     assert (await client.get("/api/v1/audit-events", headers=procurement["headers"])).status_code == 403

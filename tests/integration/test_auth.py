@@ -2,6 +2,7 @@
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -46,7 +47,7 @@ async def test_wrong_role_is_403(client: Client, make_user: MakeUser) -> None:
     assert "admin" in response.json()["detail"]
 
 
-async def test_admin_creates_user_whose_key_works_once_shown(
+async def test_admin_invites_a_user_and_sees_no_secret(
     client: Client, admin: dict[str, Any], db: Any
 ) -> None:
     response = await client.post(
@@ -54,17 +55,21 @@ async def test_admin_creates_user_whose_key_works_once_shown(
         json={"email": "Risk.Owner@Example.com", "name": "王芳", "role": "risk_owner", "locale": "zh-CN"},
         headers=admin["headers"],
     )
-    assert response.status_code == 201
+    assert response.status_code == 201, response.text
     body = response.json()
-    key = body["key"]
-    assert key.startswith("vrk_")
-    assert body["api_key"]["prefix"] == key[:10]
-    # Only the hash is stored.
-    stored = await db.fetchval("SELECT count(*) FROM api_keys WHERE prefix = $1", key[:10])
-    assert stored == 1
-    assert await db.fetchval("SELECT count(*) FROM api_keys WHERE key_hash::text LIKE $1", f"%{key}%") == 0
-    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
-    assert me.json()["name"] == "王芳"
+    assert set(body) == {"user", "invitation_expires_at"}
+    assert body["user"]["has_password"] is False
+    assert "vrk_" not in response.text
+    assert "/ui/password/" not in response.text
+    # The link went to the outbox (the user's email), its token stored only as a hash.
+    [payload] = await db.fetch(
+        "SELECT payload FROM outbox WHERE topic = 'auth_invitation' AND payload->>'to' = $1",
+        "Risk.Owner@Example.com",
+    )
+    assert "/ui/password/" in payload["payload"]["text"]
+    assert (
+        await db.fetchval("SELECT count(*) FROM api_keys WHERE user_id = $1", UUID(body["user"]["id"])) == 0
+    )
     # Email uniqueness ignores case.
     again = await client.post(
         "/api/v1/users",
@@ -118,16 +123,24 @@ async def test_disabled_user_keys_stop_at_once(
     assert stale.json()["type"] == "urn:vendor-risk:problem:stale-version"
 
 
-async def test_keys_can_be_added_and_revoked(
-    client: Client, admin: dict[str, Any], make_user: MakeUser
+async def test_keys_are_created_by_their_own_user_only(
+    client: Client, admin: dict[str, Any], make_user: MakeUser, db: Any
 ) -> None:
     user = await make_user("risk_owner")
-    created = await client.post(
+    # An admin cannot mint a key for someone else and act as them.
+    for_other = await client.post(
         f"/api/v1/users/{user['id']}/api-keys", json={"name": "ci"}, headers=admin["headers"]
     )
+    assert for_other.status_code == 403
+    assert for_other.json()["type"] == "urn:vendor-risk:problem:own-keys-only"
+    assert (
+        await db.fetchval("SELECT count(*) FROM api_keys WHERE user_id = $1 AND name = 'ci'", user["id"]) == 0
+    )
+    created = await client.post("/api/v1/me/api-keys", json={"name": "ci"}, headers=user["headers"])
     assert created.status_code == 201
     second = {"Authorization": f"Bearer {created.json()['key']}"}
     assert (await client.get("/api/v1/me", headers=second)).status_code == 200
+    # The admin may list and revoke anyone's keys.
     revoked = await client.delete(
         f"/api/v1/api-keys/{created.json()['api_key']['id']}", headers=admin["headers"]
     )
@@ -140,6 +153,12 @@ async def test_keys_can_be_added_and_revoked(
     first = next(k for k in keys.json() if k["name"] == "default")
     assert first["last_used_at"] is not None
     assert "key" not in first
+    # A user revokes their own key, never another's.
+    other = await make_user("auditor")
+    [theirs] = (await client.get("/api/v1/me/api-keys", headers=other["headers"])).json()
+    assert (
+        await client.delete(f"/api/v1/me/api-keys/{theirs['id']}", headers=user["headers"])
+    ).status_code == 404
 
 
 async def test_user_list_paginates(client: Client, admin: dict[str, Any], make_user: MakeUser) -> None:

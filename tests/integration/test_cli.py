@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -41,15 +42,42 @@ async def test_migrate_then_manage_users(scratch_url: str) -> None:
     assert "applied" not in again.stdout
 
     created = await run(
-        scratch_url, "users", "create", "--email", "li@example.com", "--name", "李雷", "--role", "risk_owner"
+        scratch_url,
+        "users",
+        "create",
+        "--email",
+        "li@example.com",
+        "--name",
+        "李雷",
+        "--role",
+        "risk_owner",
+        "--api-key",
     )
     assert created.returncode == 0, created.stderr
     key = created.stdout.split("shown only once): ")[1].strip()
+    link = re.search(r"/ui/password/([A-Za-z0-9_-]{43})", created.stdout)
+    assert link, created.stdout
     conn = await connect(scratch_url)
     try:
         assert await conn.fetchval("SELECT count(*) FROM api_keys WHERE key_hash = $1", hash_key(key)) == 1
+        # The link is live (only its hash is stored) and its email waits in the outbox.
+        assert (
+            await conn.fetchval(
+                "SELECT purpose FROM user_tokens"
+                " WHERE token_hash = sha256($1::text::bytea) AND used_at IS NULL",
+                link.group(1),
+            )
+            == "invitation"
+        )
+        assert await conn.fetchval("SELECT count(*) FROM outbox WHERE topic = 'auth_invitation'") == 1
     finally:
         await conn.close()
+    without_key = await run(
+        scratch_url, "users", "create", "--email", "han@example.com", "--name", "Han", "--role", "auditor"
+    )
+    assert without_key.returncode == 0, without_key.stderr
+    assert "vrk_" not in without_key.stdout
+    assert "/ui/password/" in without_key.stdout
 
     duplicate = await run(
         scratch_url, "users", "create", "--email", "LI@example.com", "--name", "x", "--role", "auditor"

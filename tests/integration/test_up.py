@@ -89,6 +89,10 @@ def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
         assert match, printed
         key = match.group(1)
         base = f"http://127.0.0.1:{port}"
+        # The first admin's one-time link opens the page that sets its password.
+        link = re.search(r"(http://\S+/ui/password/[A-Za-z0-9_-]{43})", printed)
+        assert link, printed
+        assert httpx.get(link.group(1)).status_code == 200
         assert (
             httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {key}"}).json()["role"]
             == "admin"
@@ -114,6 +118,7 @@ def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
     try:
         printed = wait_ready(proc, port, log)
         assert "vrk_" not in printed  # the admin exists already; no new key printed
+        assert "/ui/password/" not in printed
         me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 200
     finally:

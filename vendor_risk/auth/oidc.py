@@ -18,6 +18,7 @@ from typing import Any, Final
 import asyncpg
 import httpx
 import msgspec
+import structlog
 from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -33,6 +34,7 @@ from vendor_risk.auth.models import Role, User
 from vendor_risk.auth.service import Client, SignedIn, actor_for, open_signed_in
 from vendor_risk.settings import Settings
 
+log = structlog.get_logger("vendor_risk.auth")
 FLOW_LIFETIME: Final = timedelta(minutes=10)
 HTTP_TIMEOUT: Final = 10.0
 METADATA_TTL: Final = 3600.0
@@ -128,6 +130,7 @@ async def finish(
     try:
         return await _finish(conn, http, settings, flow_token, params, client)
     except SsoRefused as refused:
+        log.warning("single sign-on refused", reason=refused.reason, detail=refused.detail)
         async with conn.transaction():
             await audit.record(
                 conn,

@@ -1,5 +1,5 @@
-"""A risk owner signs in with password and TOTP, in Chinese, and reviews an assessment in a real browser (Debian's Chromium,
-headless) at a phone's width: no script is needed, nothing breaks the strict
+"""A risk owner signs in with password and TOTP, in Chinese, and reviews an assessment in a
+real browser (Debian's Chromium, headless) at a phone's width: no script is needed, nothing breaks the strict
 Content-Security-Policy, and no page is wider than the screen."""
 
 from __future__ import annotations

@@ -106,9 +106,13 @@ def content_disposition(ascii_name: str, local_name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(local_name)}"
 
 
+_UNSAFE_IN_NAMES = str.maketrans(dict.fromkeys('/\\:*?"<>|\r\n\t', "_"))
+
+
 def file_names(spec_name: str, title: str, moment: datetime, extension: str) -> tuple[str, str]:
+    """The ASCII and the localised file name, each saying what and when."""
     when = stamp(moment)
-    return f"{spec_name}-{when}.{extension}", f"{title}-{when}.{extension}"
+    return f"{spec_name}-{when}.{extension}", f"{title.translate(_UNSAFE_IN_NAMES)[:120]}-{when}.{extension}"
 
 
 def _datetime_text(value: datetime) -> str:

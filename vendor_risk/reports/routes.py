@@ -4,8 +4,9 @@ the audit extract is for admins and auditors, as the audit trail is."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from litestar import Controller, Request, get
 from litestar.params import Parameter, QueryParameter
@@ -14,10 +15,11 @@ from litestar.response import Stream
 from vendor_risk.auth.guards import requires_reader, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
+from vendor_risk.db import DbConnection
 from vendor_risk.i18n import negotiate
 from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.rules import PartnerStatus, Tier
-from vendor_risk.reports import service
+from vendor_risk.reports import charts, service, snapshots
 from vendor_risk.reports.exports import Format
 from vendor_risk.settings import Settings
 
@@ -135,3 +137,98 @@ class ExportController(Controller):
         exclusive) and entity, with each event's hash for checking against the chain."""
         filters = {"from": since, "to": until, "entity_type": entity_type, "entity_id": entity_id}
         return await self._export(request, settings, "audit-extract", format, lang, filters)
+
+
+class DocumentController(Controller):
+    path = "/api/v1/documents"
+    tags = ["reports"]
+    guards = [requires_reader]
+
+    async def _document(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        kind: Literal["assessment-report", "partner-dossier", "notification-record", "portfolio-report"],
+        entity_id: UUID | None,
+        lang: str | None,
+        fmt: service.DocumentFormat,
+    ) -> Stream:
+        download = await service.document(
+            db, actor_of(request), kind, entity_id, language(request, lang), fmt, settings
+        )
+        return send(download)
+
+    @get("/assessments/{assessment_id:uuid}/report", operation_id="GetAssessmentReport")
+    async def assessment_report(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        assessment_id: UUID,
+        lang: Lang = None,
+        format: service.DocumentFormat = "pdf",
+    ) -> Stream:
+        """The assessment report (PDF): partner identity, scopes, score with its breakdown,
+        rating with its steps, answers, findings and acceptances, the decision, signature lines."""
+        return await self._document(request, db, settings, "assessment-report", assessment_id, lang, format)
+
+    @get("/partners/{partner_id:uuid}/dossier", operation_id="GetPartnerDossier")
+    async def partner_dossier(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        partner_id: UUID,
+        lang: Lang = None,
+        format: service.DocumentFormat = "pdf",
+    ) -> Stream:
+        """Everything the firm holds on one partner (PDF)."""
+        return await self._document(request, db, settings, "partner-dossier", partner_id, lang, format)
+
+    @get("/incidents/{incident_id:uuid}/notification-record", operation_id="GetNotificationRecordDocument")
+    async def notification_record(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        incident_id: UUID,
+        lang: Lang = None,
+        format: service.DocumentFormat = "pdf",
+    ) -> Stream:
+        """The PIPL art. 57 notification record (PDF) with the partner's legal name and credit
+        code, signature lines and room for the company seal."""
+        return await self._document(request, db, settings, "notification-record", incident_id, lang, format)
+
+    @get("/portfolio", operation_id="GetPortfolioReport")
+    async def portfolio(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        lang: Lang = None,
+        format: service.DocumentFormat = "pdf",
+    ) -> Stream:
+        """The portfolio report (PDF): heat map, 12-month trends, partners that need action."""
+        return await self._document(request, db, settings, "portfolio-report", None, lang, format)
+
+
+class ChartController(Controller):
+    path = "/api/v1/reports"
+    tags = ["reports"]
+    guards = [requires_reader]
+
+    @get("/heat-map", operation_id="GetHeatMap")
+    async def heat_map(self, db: DbConnection) -> snapshots.HeatMap:
+        """Live partners counted by tier × residual rating (``unrated`` without one)."""
+        return await snapshots.heat_map(db)
+
+    @get("/trends", operation_id="GetTrends")
+    async def trends(self, db: DbConnection) -> list[snapshots.Snapshot]:
+        """One portfolio snapshot per month for the last 12 months (the month's latest)."""
+        return await snapshots.trend(db, service.today_utc(datetime.now(UTC)))
+
+    @get("/partners/{partner_id:uuid}/history", operation_id="GetPartnerHistory")
+    async def partner_history(self, db: DbConnection, partner_id: UUID) -> charts.PartnerHistory:
+        """The partner's approved scores and each change of its residual rating."""
+        return await charts.partner_history(db, partner_id)

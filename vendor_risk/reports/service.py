@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 import asyncpg
 import msgspec
@@ -13,7 +14,7 @@ import msgspec
 from vendor_risk import audit
 from vendor_risk.audit.models import Actor
 from vendor_risk.i18n import translator
-from vendor_risk.reports import exports
+from vendor_risk.reports import documents, exports, pdf
 from vendor_risk.settings import Settings
 
 
@@ -80,5 +81,60 @@ async def export(
     return Download(
         body=body,
         media_type=exports.MEDIA_TYPES[fmt],
+        disposition=exports.content_disposition(ascii_name, local_name),
+    )
+
+
+# --- documents ------------------------------------------------------------------------------------
+
+DocumentFormat = Literal["pdf", "html"]
+
+
+async def _single(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+async def document(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    kind: Literal["assessment-report", "partner-dossier", "notification-record", "portfolio-report"],
+    entity_id: UUID | None,
+    lang: str,
+    fmt: DocumentFormat,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+) -> Download:
+    """One printed document as PDF (or its HTML), in ``lang``; the download is audited."""
+    now = now or datetime.now(UTC)
+    today = today_utc(now)
+    t = translator(lang)
+    if kind == "assessment-report" and entity_id is not None:
+        context = await documents.assessment_report(conn, entity_id, lang, settings, today)
+        template, title, subject = "assessment_report", t("rpt_doc_assessment"), context["partner"].name
+    elif kind == "partner-dossier" and entity_id is not None:
+        context = await documents.partner_dossier(conn, entity_id, lang, settings, today, now)
+        template, title, subject = "dossier", t("rpt_doc_dossier"), context["partner"].name
+    elif kind == "notification-record" and entity_id is not None:
+        context = await documents.notification_record(conn, entity_id, lang, now)
+        template, title, subject = "notification_record", t("rpt_doc_n57"), context["incident"].partner_name
+    else:
+        context = await documents.portfolio(conn, lang, settings, today)
+        template, title, subject = "portfolio", t("rpt_doc_portfolio"), ""
+    html = pdf.document_html(template, lang, now, **context)
+    await record_download(
+        conn, actor, kind, str(entity_id or "portfolio"), {"format": fmt, "lang": lang, "document": kind}
+    )
+    suffix = f"-{str(entity_id)[:8]}" if entity_id else ""
+    ascii_name, local_name = exports.file_names(f"{kind}{suffix}", f"{title}-{subject}".rstrip("-"), now, fmt)
+    if fmt == "html":
+        return Download(
+            body=_single(html.encode()),
+            media_type="text/html; charset=utf-8",
+            disposition=exports.content_disposition(ascii_name, local_name).replace("attachment", "inline"),
+        )
+    return Download(
+        body=_single(await pdf.to_pdf(html)),
+        media_type=pdf.PDF_MEDIA_TYPE,
         disposition=exports.content_disposition(ascii_name, local_name),
     )

@@ -14,7 +14,7 @@ from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.models import (
@@ -59,13 +59,16 @@ class PartnerController(Controller):
         owner: UUID | None = None,
         q: Annotated[str | None, Parameter(max_length=100)] = None,
         needs_attention: bool | None = None,
+        sort: repo.PartnerSort = "newest",
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[PartnerSummary]:
-        """Newest first. ``q`` matches name or legal name (any script, case-insensitive);
-        ``needs_attention`` selects partners with something overdue or expiring."""
+        """Newest first, or by ``sort``: ``name``, ``tier`` (highest first) or
+        ``reassessment`` (soonest due first). ``q`` matches name or legal name (any script,
+        case-insensitive); ``needs_attention`` selects partners with something overdue or
+        expiring."""
         check_limit(limit)
-        after = created_after(cursor)
+        after = decode_cursor(cursor, *repo.SORTS[sort].types)
         filters = repo.ListFilters(
             statuses=status,
             tiers=tier,
@@ -80,8 +83,11 @@ class PartnerController(Controller):
             limit + 1,
             service.today_utc(),
             settings.agreement_expiring_days,
+            sort=sort,
         )
-        return paged(rows, limit)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(items=page, next_cursor=encode_cursor(*repo.sort_key(page[-1], sort)) if more else None)
 
     @get("/{partner_id:uuid}", operation_id="GetPartner")
     async def get_partner(self, db: DbConnection, settings: Settings, partner_id: UUID) -> Partner:

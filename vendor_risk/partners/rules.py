@@ -162,14 +162,21 @@ class Unmet(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     entity_type: str | None = None
     entity_id: str | None = None
+    # What the message says in words, as values, so pages and clients can say it in their
+    # own language: names as given, dates ISO, codes from the vocabularies (``tier``,
+    # ``partner_status``, ``scope_status``, ``clauses``, comma-separated) for their labels.
+    params: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-def _unmet(code: str, message: str, entity_type: str | None = None, entity_id: object = None) -> Unmet:
+def _unmet(
+    code: str, message: str, entity_type: str | None = None, entity_id: object = None, **params: object
+) -> Unmet:
     return Unmet(
         code=code,
         message=message,
         entity_type=entity_type,
         entity_id=None if entity_id is None else str(entity_id),
+        params={name: str(value) for name, value in params.items()},
     )
 
 
@@ -286,6 +293,8 @@ def transition_gate(
                 f"a partner cannot go from {facts.status} to {target} (allowed: {allowed})",
                 "partner",
                 facts.partner_id,
+                from_status=facts.status,
+                to_status=target,
             )
         ]
     if target == "onboarding":
@@ -337,6 +346,8 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                     f"scope for {scope.category_name} is {scope.status}: approve or revoke it",
                     "scope",
                     scope.id,
+                    category=scope.category_name,
+                    scope_status=scope.status,
                 )
             )
     for finding in facts.unaccepted_critical_findings:
@@ -346,6 +357,7 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                 f"critical finding {finding.title!r} is open and its risk is not accepted",
                 "finding",
                 finding.id,
+                title=finding.title,
             )
         )
     approved_on = facts.onboarding_assessment_approved_on
@@ -367,6 +379,9 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                 f"than the {facts.tier} tier's cadence of {months} months",
                 "partner",
                 facts.partner_id,
+                date=approved_on.isoformat(),
+                tier=facts.tier,
+                months=months,
             )
         )
     return unmet
@@ -392,6 +407,8 @@ def offboarded_gate(facts: LifecycleFacts) -> list[Unmet]:
                 f"scope for {scope.category_name} is still {scope.status}",
                 "scope",
                 scope.id,
+                category=scope.category_name,
+                scope_status=scope.status,
             )
         )
     return unmet
@@ -460,31 +477,50 @@ def scope_approval_gate(
     scope = facts.scope
     unmet: list[Unmet] = []
 
-    def add(code: str, message: str, entity_type: str = "scope", entity_id: object = None) -> None:
+    def add(
+        code: str, message: str, entity_type: str = "scope", entity_id: object = None, **params: object
+    ) -> None:
         entity_id = scope.id if entity_id is None else entity_id
-        unmet.append(_unmet(code, message, entity_type, entity_id))
+        unmet.append(_unmet(code, message, entity_type, entity_id, **params))
 
-    def add_partner(code: str, message: str) -> None:
-        add(code, message, "partner", facts.partner_id)
+    def add_partner(code: str, message: str, **params: object) -> None:
+        add(code, message, "partner", facts.partner_id, **params)
 
     if scope.status not in ("requested", "suspended"):
-        add("scope_not_pending", f"the scope is {scope.status}, not awaiting approval")
+        add(
+            "scope_not_pending",
+            f"the scope is {scope.status}, not awaiting approval",
+            scope_status=scope.status,
+        )
     if scope.ends_on is not None and scope.ends_on < facts.today:
-        add("scope_period_ended", f"the scope ended on {scope.ends_on.isoformat()}")
+        add(
+            "scope_period_ended",
+            f"the scope ended on {scope.ends_on.isoformat()}",
+            date=scope.ends_on.isoformat(),
+        )
     if facts.partner_status in ("suspended", "offboarding", "offboarded"):
-        add_partner("partner_not_eligible", f"the partner is {facts.partner_status}")
+        add_partner(
+            "partner_not_eligible",
+            f"the partner is {facts.partner_status}",
+            partner_status=facts.partner_status,
+        )
 
     in_force = [a for a in facts.agreements if a.in_force and scope.category_id in a.category_ids]
     if not in_force:
         add(
             "agreement_missing",
             f"no agreement in force covers {scope.category_name}",
+            category=scope.category_name,
         )
 
     if scope.sensitivity in PERSONAL:
         dpas = [a for a in in_force if a.kind == "dpa"]
         if not dpas:
-            add("dpa_missing", f"no DPA in force covers {scope.category_name} (PIPL art. 21)")
+            add(
+                "dpa_missing",
+                f"no DPA in force covers {scope.category_name} (PIPL art. 21)",
+                category=scope.category_name,
+            )
         elif not any(not a.missing_clauses for a in dpas):
             best = min(dpas, key=lambda a: len(a.missing_clauses))
             missing = ", ".join(ART21_CLAUSE_LABELS[c] for c in best.missing_clauses)
@@ -493,6 +529,8 @@ def scope_approval_gate(
                 f"DPA {best.title!r} lacks PIPL art. 21 clauses: {missing}",
                 "agreement",
                 best.id,
+                title=best.title,
+                clauses=",".join(best.missing_clauses),
             )
         latest = max(facts.impact_assessments, key=lambda p: p.assessed_on, default=None)
         if latest is None:
@@ -507,6 +545,7 @@ def scope_approval_gate(
                 "the processing is not acceptable",
                 "impact_assessment",
                 latest.id,
+                date=latest.assessed_on.isoformat(),
             )
 
     if scope.sensitivity == "sensitive_personal":
@@ -516,12 +555,15 @@ def scope_approval_gate(
                 "assessment_missing",
                 "sensitive personal information needs an approved security assessment "
                 f"scoring at least {score_threshold:g}",
+                threshold=f"{score_threshold:g}",
             )
         elif score < score_threshold:
             add_partner(
                 "assessment_score_below_threshold",
                 f"the latest approved assessment scored {score:g}, "
                 f"below the threshold of {score_threshold:g}",
+                score=f"{score:g}",
+                threshold=f"{score_threshold:g}",
             )
 
     if not scope.sub_processing_allowed:
@@ -533,6 +575,7 @@ def scope_approval_gate(
                     "sub-processing (PIPL art. 21)",
                     "sub_processor",
                     sp.id,
+                    name=sp.name,
                 )
 
     if not scope.cross_border:
@@ -540,6 +583,7 @@ def scope_approval_gate(
             add(
                 "cross_border_undeclared",
                 f"the partner is in {facts.partner_country}: flag the scope cross-border",
+                country=facts.partner_country,
             )
         for sp in facts.sub_processors:
             if sp.country != home_country:
@@ -548,6 +592,8 @@ def scope_approval_gate(
                     f"sub-processor {sp.name!r} is in {sp.country}: flag the scope cross-border",
                     "sub_processor",
                     sp.id,
+                    name=sp.name,
+                    country=sp.country,
                 )
     return unmet
 

@@ -541,3 +541,11 @@ async def dashboard(
         limit,
     )
     return dict(row)
+
+
+async def risk_owner_choices(conn: asyncpg.Connection) -> list[tuple[UUID, str]]:
+    """Enabled risk owners, by name: who may own a partner (a short list, one query)."""
+    rows = await conn.fetch(
+        "SELECT id, name FROM users WHERE role = 'risk_owner' AND disabled_at IS NULL ORDER BY name, id"
+    )
+    return [(r["id"], r["name"]) for r in rows]

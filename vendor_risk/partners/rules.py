@@ -100,53 +100,92 @@ def org_code_check_char(first8: str) -> str:
     return {10: "X", 11: "0"}.get(check, str(check))
 
 
-def credit_code_problem(code: str) -> str | None:
-    """Why ``code`` (already normalized) is not a valid credit code, or ``None`` if it is.
+def credit_code_issue(code: str) -> tuple[str, dict[str, str]] | None:
+    """Why ``code`` (already normalized) is not a valid credit code, as a stable key and its
+    params (for a page to say in its language), or ``None`` if it is valid.
 
     Checks the length, the alphabet, the six-digit administrative division, the
     organization code embedded in characters 9-17 (GB 11714) and the final check
     character (GB 32100-2015).
     """
     if len(code) != 18:
-        return f"must be 18 characters, got {len(code)}"
+        return "credit_code_length", {"n": str(len(code))}
     if not _CREDIT_CODE_SHAPE.fullmatch(code):
         bad = next(
             (i for i, c in enumerate(code, 1) if c not in CREDIT_CODE_ALPHABET),
             None,
         )
         if bad is not None:
-            return f"character {bad} {code[bad - 1]!r} is not allowed (I, O, S, V, Z never occur)"
-        return "characters 3-8 must be the six-digit administrative division code"
+            return "credit_code_char", {"position": str(bad), "char": code[bad - 1]}
+        return "credit_code_division", {}
     expected_org = org_code_check_char(code[8:16])
     if code[16] != expected_org:
-        return (
-            f"characters 9-17 are not a valid organization code: check character should be {expected_org!r}"
-        )
+        return "credit_code_org", {"expected": expected_org}
     expected = credit_code_check_char(code[:17])
     if code[17] != expected:
-        return f"check character (18th) should be {expected!r}, got {code[17]!r}"
+        return "credit_code_check", {"expected": expected, "got": code[17]}
     return None
 
 
-def legal_id_problems(
+_CREDIT_CODE_MESSAGES: Final[Mapping[str, str]] = {
+    "credit_code_length": "must be 18 characters, got {n}",
+    "credit_code_char": "character {position} {char!r} is not allowed (I, O, S, V, Z never occur)",
+    "credit_code_division": "characters 3-8 must be the six-digit administrative division code",
+    "credit_code_org": (
+        "characters 9-17 are not a valid organization code: check character should be {expected!r}"
+    ),
+    "credit_code_check": "check character (18th) should be {expected!r}, got {got!r}",
+}
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why ``code`` (already normalized) is not a valid credit code, in English (the API's
+    words), or ``None`` if it is valid. See ``credit_code_issue``."""
+    issue = credit_code_issue(code)
+    if issue is None:
+        return None
+    key, params = issue
+    return _CREDIT_CODE_MESSAGES[key].format(**params)
+
+
+def legal_id_issues(
     *, country: str, credit_code: str | None, registration_number: str | None
-) -> list[tuple[str, str]]:
-    """Field-named problems with a partner's legal identity.
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Problems with a partner's legal identity as (field, stable key, params).
 
     A Chinese partner (country ``CN``) must give a valid credit code; a foreign partner
     gives its registration number instead (and may give a credit code too, e.g. a
     representative office, which must then be valid).
     """
-    problems: list[tuple[str, str]] = []
+    issues: list[tuple[str, str, dict[str, str]]] = []
     if credit_code is not None:
-        reason = credit_code_problem(credit_code)
-        if reason:
-            problems.append(("credit_code", reason))
+        issue = credit_code_issue(credit_code)
+        if issue:
+            issues.append(("credit_code", *issue))
     if country == "CN" and credit_code is None:
-        problems.append(("credit_code", "required for a partner registered in China"))
+        issues.append(("credit_code", "credit_code_required", {}))
     if country != "CN" and credit_code is None and not registration_number:
-        problems.append(("registration_number", "required for a foreign partner without a credit code"))
-    return problems
+        issues.append(("registration_number", "registration_number_required", {}))
+    return issues
+
+
+_LEGAL_ID_MESSAGES: Final[Mapping[str, str]] = {
+    "credit_code_required": "required for a partner registered in China",
+    "registration_number_required": "required for a foreign partner without a credit code",
+}
+
+
+def legal_id_problems(
+    *, country: str, credit_code: str | None, registration_number: str | None
+) -> list[tuple[str, str]]:
+    """Field-named problems with a partner's legal identity, in English (see
+    ``legal_id_issues``)."""
+    return [
+        (field, {**_CREDIT_CODE_MESSAGES, **_LEGAL_ID_MESSAGES}[key].format(**params))
+        for field, key, params in legal_id_issues(
+            country=country, credit_code=credit_code, registration_number=registration_number
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -347,6 +386,7 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                     "scope",
                     scope.id,
                     category=scope.category_name,
+                    category_id=scope.category_id,
                     scope_status=scope.status,
                 )
             )
@@ -408,6 +448,7 @@ def offboarded_gate(facts: LifecycleFacts) -> list[Unmet]:
                 "scope",
                 scope.id,
                 category=scope.category_name,
+                category_id=scope.category_id,
                 scope_status=scope.status,
             )
         )
@@ -511,6 +552,7 @@ def scope_approval_gate(
             "agreement_missing",
             f"no agreement in force covers {scope.category_name}",
             category=scope.category_name,
+            category_id=scope.category_id,
         )
 
     if scope.sensitivity in PERSONAL:
@@ -520,6 +562,7 @@ def scope_approval_gate(
                 "dpa_missing",
                 f"no DPA in force covers {scope.category_name} (PIPL art. 21)",
                 category=scope.category_name,
+                category_id=scope.category_id,
             )
         elif not any(not a.missing_clauses for a in dpas):
             best = min(dpas, key=lambda a: len(a.missing_clauses))

@@ -4,8 +4,8 @@ Every page calls the same service and repository functions as its API route, and
 write carries the API route's own role guard, so a page never allows more than the API.
 Protections, on this router only: a session cookie opened with an API key (see
 ``vendor_risk.auth.sessions``), CSRF on every form (cookie scoped to ``/ui``), a strict
-Content-Security-Policy allowing only our own scripts (the vendored htmx), and autoescaped templates, so anything a
-partner typed is shown as text.
+Content-Security-Policy allowing only our own scripts (the vendored htmx), and autoescaped
+templates, so anything a partner typed is shown as text.
 """
 
 from __future__ import annotations

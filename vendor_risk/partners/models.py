@@ -124,6 +124,9 @@ class Partner(Base):
     # When the next reassessment falls due (its tier's cadence after the last approved
     # assessment, or now when a trigger fired); None once the partner is leaving.
     next_reassessment_at: datetime | None
+    # Residual risk (assessments.rules.rate): None until an approved assessment.
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     # From the assessments domain: None and 0 until it exists.
@@ -148,6 +151,8 @@ class PartnerSummary(Base):
     status: PartnerStatus
     tier: Tier
     next_reassessment_at: datetime | None
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     last_assessment_score: float | None

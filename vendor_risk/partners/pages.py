@@ -56,11 +56,13 @@ BLANK_CONTACTS: Final = 1
 MAX_CONTACTS: Final = 50
 Query = Annotated[str | None, Parameter(max_length=100)]
 SORT_LABELS: Final = {
-    "newest": "sort_newest",
+    "created": "sort_newest",
     "name": "sort_name",
     "tier": "sort_tier",
+    "rating": "sort_rating",
     "reassessment": "sort_reassessment",
 }
+RATINGS: Final = (*TIERS, "unrated")
 CONTACT_FIELDS: Final = ("name", "email", "phone", "role", "locale")
 
 
@@ -76,6 +78,7 @@ async def partner_list(
     status: str | None = None,
     tier: str | None = None,
     attention: bool | None = None,
+    rating: str | None = None,
     sort: str | None = None,
     cursor: str | None = None,
 ) -> Response[str]:
@@ -83,13 +86,15 @@ async def partner_list(
     one query per page, whatever the number of partners."""
     status = status if status in PARTNER_TRANSITIONS else None
     tier = tier if tier in TIERS else None
-    order: repo.PartnerSort = sort if sort in repo.PARTNER_SORTS else "newest"  # type: ignore[assignment]
+    rating = rating if rating in RATINGS else None
+    order: repo.PartnerSort = sort if sort in repo.PARTNER_SORTS else "created"  # type: ignore[assignment]
     after = decode_cursor(cursor, *repo.SORTS[order].types)
     filters = repo.ListFilters(
         statuses=[status] if status else None,
         tiers=[tier] if tier else None,
         q=q.strip() if q and q.strip() else None,
         needs_attention=attention or None,
+        ratings=[rating] if rating else None,
     )
     rows = await repo.list_partners(
         db,
@@ -106,7 +111,8 @@ async def partner_list(
         "status": status,
         "tier": tier,
         "attention": "true" if attention else None,
-        "sort": None if order == "newest" else order,
+        "rating": rating,
+        "sort": None if order == "created" else order,
     }
     more = None
     if len(rows) > PAGE_SIZE:
@@ -121,6 +127,8 @@ async def partner_list(
         q=q or "",
         status=status or "",
         tier=tier or "",
+        rating=rating or "",
+        ratings=RATINGS,
         attention=bool(attention),
         sort=order,
         sorts=[

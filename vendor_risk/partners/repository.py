@@ -87,12 +87,14 @@ PARTNER_COLUMNS = """
     p.id, p.name, p.legal_name, p.credit_code, p.registration_number, p.country, p.website,
     p.domain, p.services, p.business_criticality, p.owner_id, p.status, p.status_reason,
     p.status_changed_at, p.tier, p.tier_points, p.tier_factors, p.reassessment_due_at,
-    p.reassessment_due_reason, p.next_reassessment_at, p.created_at, p.updated_at, p.version
+    p.reassessment_due_reason, p.next_reassessment_at, p.residual_rating, p.residual_rated_at,
+    p.created_at, p.updated_at, p.version
 """
 
 SUMMARY_COLUMNS = """
     p.id, p.name, p.legal_name, p.country, p.credit_code, p.business_criticality,
-    p.owner_id, p.status, p.tier, p.next_reassessment_at, p.created_at, p.updated_at, p.version
+    p.owner_id, p.status, p.tier, p.next_reassessment_at, p.residual_rating, p.residual_rated_at,
+    p.created_at, p.updated_at, p.version
 """
 
 
@@ -143,9 +145,11 @@ class ListFilters(msgspec.Struct, kw_only=True):
     owner_id: UUID | None = None
     q: str | None = None
     needs_attention: bool | None = None
+    # Residual ratings; "unrated" selects partners without one yet.
+    ratings: Sequence[str] | None = None
 
 
-PartnerSort = Literal["newest", "name", "tier", "reassessment"]
+PartnerSort = Literal["created", "name", "tier", "reassessment", "rating"]
 PARTNER_SORTS: Final[tuple[PartnerSort, ...]] = get_args(PartnerSort)
 
 
@@ -158,10 +162,10 @@ class _SortSpec(msgspec.Struct, frozen=True):
     types: tuple[type, ...]
 
 
-# Each sort walks an index of its own (migration 0040); the key ends in the id so that
+# Each sort walks an index of its own (migrations 0040 and 0070); the key ends in the id so that
 # ties keep a stable order and a cursor resumes exactly after the last row served.
 SORTS: Final[Mapping[PartnerSort, _SortSpec]] = {
-    "newest": _SortSpec("p.created_at DESC, p.id DESC", "(p.created_at, p.id)", "<", (datetime, UUID)),
+    "created": _SortSpec("p.created_at DESC, p.id DESC", "(p.created_at, p.id)", "<", (datetime, UUID)),
     "name": _SortSpec("p.name, p.id", "(p.name, p.id)", ">", (str, UUID)),
     "tier": _SortSpec(
         "tier_rank(p.tier) DESC, p.created_at DESC, p.id DESC",
@@ -174,6 +178,13 @@ SORTS: Final[Mapping[PartnerSort, _SortSpec]] = {
         "(reassessment_sort_key(p.next_reassessment_at), p.id)",
         ">",
         (datetime, UUID),
+    ),
+    # Worst residual rating first (unrated last), then newest (migration 0070).
+    "rating": _SortSpec(
+        "rating_rank(p.residual_rating) DESC, p.created_at DESC, p.id DESC",
+        "(rating_rank(p.residual_rating), p.created_at, p.id)",
+        "<",
+        (int, datetime, UUID),
     ),
 }
 # The sentinel migration 0040 sorts "never reassessed again" by, after every real date.
@@ -188,6 +199,10 @@ def sort_key(row: PartnerSummary, sort: PartnerSort) -> tuple[Any, ...]:
         return (TIERS.index(row.tier), row.created_at, row.id)
     if sort == "reassessment":
         return (row.next_reassessment_at or NO_REASSESSMENT, row.id)
+    if sort == "rating":
+        # The SQL function rating_rank: 0 unrated, 1 low … 4 critical.
+        rank = TIERS.index(row.residual_rating) + 1 if row.residual_rating else 0
+        return (rank, row.created_at, row.id)
     return (row.created_at, row.id)
 
 
@@ -199,10 +214,11 @@ async def list_partners(
     today: date,
     expiring_within_days: int,
     *,
-    sort: PartnerSort = "newest",
+    sort: PartnerSort = "created",
 ) -> list[PartnerSummary]:
-    """One page of partners with tier, status, attention, score and open findings, in the
-    order ``sort`` names; ``after`` is the ``sort_key`` of the last row of the page before.
+    """One page of partners with tier, status, rating, attention, score and open findings,
+    in the order ``sort`` names; ``after`` is the ``sort_key`` of the last row of the page
+    before.
 
     The WHERE clause is assembled from fixed fragments (never from input) so each filter
     reaches the planner as a plain predicate its index can serve.
@@ -229,6 +245,12 @@ async def list_partners(
         )
     if filters.needs_attention is not None:
         where.append(NEEDS_ATTENTION_SQL if filters.needs_attention else f"NOT {NEEDS_ATTENTION_SQL}")
+    if filters.ratings:
+        rated = [r for r in filters.ratings if r != "unrated"]
+        clauses = [f"p.residual_rating = ANY({param(rated)}::text[])"] if rated else []
+        if len(rated) < len(filters.ratings):
+            clauses.append("p.residual_rating IS NULL")
+        where.append(f"({' OR '.join(clauses)})")
     if after is not None:
         cursor = ", ".join(param(value) for value in after)
         where.append(f"{spec.key} {spec.after} ({cursor})")

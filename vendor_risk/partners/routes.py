@@ -26,6 +26,7 @@ from vendor_risk.partners.models import (
     Transition,
     TransitionResult,
 )
+from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.rules import (
     TRANSITION_ROLES,
     PartnerStatus,
@@ -59,14 +60,16 @@ class PartnerController(Controller):
         owner: UUID | None = None,
         q: Annotated[str | None, Parameter(max_length=100)] = None,
         needs_attention: bool | None = None,
-        sort: repo.PartnerSort = "newest",
+        rating: list[RatingFilter] | None = None,
+        sort: repo.PartnerSort = "created",
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[PartnerSummary]:
-        """Newest first, or by ``sort``: ``name``, ``tier`` (highest first) or
-        ``reassessment`` (soonest due first). ``q`` matches name or legal name (any script,
-        case-insensitive); ``needs_attention`` selects partners with something overdue or
-        expiring."""
+        """Newest first, or by ``sort``: ``name``, ``tier`` (highest first),
+        ``reassessment`` (soonest due first) or ``rating`` (worst residual rating first,
+        unrated last). ``q`` matches name or legal name (any script, case-insensitive);
+        ``needs_attention`` selects partners with something overdue or expiring; ``rating``
+        selects residual ratings (``unrated``: no approved assessment yet)."""
         check_limit(limit)
         after = decode_cursor(cursor, *repo.SORTS[sort].types)
         filters = repo.ListFilters(
@@ -75,6 +78,7 @@ class PartnerController(Controller):
             owner_id=owner,
             q=q.strip() if q and q.strip() else None,
             needs_attention=needs_attention,
+            ratings=rating,
         )
         rows = await repo.list_partners(
             db,

@@ -15,6 +15,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from vendor_risk.structs import PATTERN_MESSAGES
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:vendor-risk:problem:"
 
@@ -135,7 +137,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 _FIELD_IN_MESSAGE = re.compile(r"^Object (contains unknown|missing required) field `([^`]+)`")
-_REGEX_IN_MESSAGE = re.compile(r"^Expected `str` matching regex .*$")
+_REGEX_IN_MESSAGE = re.compile(r"^Expected `str` matching regex '(.*)'$", re.DOTALL)
 
 
 def _validation_errors(extra: Any) -> list[dict[str, str]]:
@@ -150,8 +152,10 @@ def _validation_errors(extra: Any) -> list[dict[str, str]]:
             parent = "" if field in ("data", "body") else field.removeprefix("data.") + "."
             field = parent + match.group(2)
             message = "unknown field" if match.group(1) == "contains unknown" else "required"
-        elif _REGEX_IN_MESSAGE.match(message):
-            message = "does not have the expected format"
+        elif match := _REGEX_IN_MESSAGE.match(message):
+            # msgspec shows the pattern as Python's repr would, escapes doubled.
+            pattern = match.group(1).replace("\\\\", "\\")
+            message = PATTERN_MESSAGES.get(pattern, "does not have the expected format")
         errors.append({"field": field, "message": message})
     return errors
 

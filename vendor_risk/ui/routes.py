@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -22,7 +22,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.params import Parameter
 from litestar.response import Redirect
 
 from vendor_risk.agreements import repository as agreements_repo
@@ -45,7 +44,7 @@ from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
 from vendor_risk.incidents.models import StepComplete, StepSkip
 from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
-from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
+from vendor_risk.pagination import CreatedT, FilterText, created_after, decode_cursor, encode_cursor, paged
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
 from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
@@ -75,7 +74,7 @@ T = TypeVar("T")
 PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
-Query = Annotated[str | None, Parameter(max_length=100)]
+Query = FilterText
 
 
 def _listed(rows: list[CreatedT], path: str, params: Mapping[str, Any]) -> tuple[list[CreatedT], str | None]:

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vendor_risk.assessments.i18n import translator
 from vendor_risk.assessments.rendering import render
+from vendor_risk.i18n import translator
 from vendor_risk.notify.outbox import Email
 
 # Dates in emails are calendar dates; times are shown in China Standard Time, the zone of
@@ -158,7 +158,7 @@ def submitted(
         "email_submitted_subject",
         {"partner": partner_name, "score": shown},
         partner_name=partner_name,
-        kind_label=t(f"kind_{kind}"),
+        kind_label=t(f"assessment_kind_{kind}"),
         submitter=submitter,
         submitted_at=format_time(submitted_at, lang),
         score=shown,
@@ -179,7 +179,7 @@ def escalation(*, to: str, lang: str, partner_name: str, kind: str, due_on: date
         "email_escalation_subject",
         {"partner": partner_name, "due_on": due},
         partner_name=partner_name,
-        kind_label=t(f"kind_{kind}"),
+        kind_label=t(f"assessment_kind_{kind}"),
         due_on=due,
         recipient=recipient,
     )

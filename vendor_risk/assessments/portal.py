@@ -38,7 +38,6 @@ from vendor_risk.assessments import service
 from vendor_risk.assessments import views as v
 from vendor_risk.assessments.emails import format_date, format_time
 from vendor_risk.assessments.forms import MAX_TEXT, RawInput, parse_section_form
-from vendor_risk.assessments.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.repository import LinkRow
@@ -46,6 +45,7 @@ from vendor_risk.assessments.rules import missing_items, section_progress
 from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES
+from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
 from vendor_risk.questionnaires.scoring import visibility
 from vendor_risk.settings import Settings
@@ -323,7 +323,7 @@ async def overview(request: Request[Any, Any, Any], db: DbConnection, token: str
         "overview",
         lang=lang,
         heading=" · ".join(str(p["title"]) for p in parts),
-        kind_label=t(f"kind_{state.kind}"),
+        kind_label=t(f"assessment_kind_{state.kind}"),
         due_on=format_date(state.due_on, lang),
         message=message,
         sender_name=view.contact[0] if view.contact else state.sent_by_label,

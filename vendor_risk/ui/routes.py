@@ -28,7 +28,6 @@ from vendor_risk.agreements import repository as agreements_repo
 from vendor_risk.assessments import repository as assessments_repo
 from vendor_risk.assessments import service as assessments
 from vendor_risk.assessments import views
-from vendor_risk.assessments.i18n import translator as portal_translator
 from vendor_risk.assessments.models import ReviewComment, ReviewCreate
 from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.assessments.routes import requires_evidence_reader
@@ -40,6 +39,7 @@ from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
+from vendor_risk.i18n import translator
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
 from vendor_risk.incidents.models import StepComplete, StepSkip
@@ -63,7 +63,6 @@ from vendor_risk.ui.web import (
     require_session,
     see_other,
     signed_in,
-    translator,
     ui_error,
     ui_guard_middleware,
     ui_internal_error,
@@ -296,7 +295,7 @@ async def assessment_page(
     diff from the previous assessment, and the review form."""
     detail = await assessments.detail(db, assessment_id, partners.today_utc())
     page_language = signed_in(request).locale
-    pt = portal_translator(page_language)
+    pt = translator(page_language)
     parts = []
     for part in detail.answers:
         template = (await get_template(db, part.questionnaire, part.version)).content

@@ -3,16 +3,12 @@ error pages. The pages themselves are in ``vendor_risk.ui.routes``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import cache
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
 import asyncpg
-import msgspec
 import structlog
-import yaml
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotFoundException
@@ -22,46 +18,25 @@ from litestar.types import Guard
 from litestar.utils.scope.state import ScopeState
 
 from vendor_risk.assessments.emails import format_date, format_time
-from vendor_risk.assessments.i18n import DEFAULT_LANGUAGE, LANGUAGES, Entry, negotiate
 from vendor_risk.assessments.portal import guard_pages
 from vendor_risk.assessments.rendering import render
 from vendor_risk.auth.guards import current_user
 from vendor_risk.auth.models import CurrentUser
 from vendor_risk.auth.sessions import resolve_session
 from vendor_risk.errors import Problem
+from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp
 
 log = structlog.get_logger("vendor_risk.ui")
 
 SESSION_COOKIE: Final = "vr_ui_session"
 CSRF_COOKIE: Final = "vr_ui_csrf"
-MESSAGES_FILE: Final = Path(__file__).resolve().parent.parent / "locale" / "staff.yaml"
 LANGUAGE_NAMES: Final = {"zh-CN": "中文", "en": "English"}
 PUBLIC: Final = "ui_public"
 
 
 class SignInRequired(HTTPException):
     status_code = 401
-
-
-@cache
-def _catalogs() -> Mapping[str, Mapping[str, str]]:
-    entries = msgspec.convert(yaml.safe_load(MESSAGES_FILE.read_text(encoding="utf-8")), dict[str, Entry])
-    return {
-        "zh-CN": {key: e.zh_cn for key, e in entries.items()},
-        "en": {key: e.en for key, e in entries.items()},
-    }
-
-
-def translator(lang: str) -> Callable[..., str]:
-    """``t(key, **values)`` over the staff pages' words (``locale/staff.yaml``)."""
-    catalog = _catalogs()[lang if lang in LANGUAGES else DEFAULT_LANGUAGE]
-
-    def t(key: str, **values: object) -> str:
-        text = catalog[key]
-        return text.format(**values) if values else text
-
-    return t
 
 
 def _asked_lang(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -128,7 +103,9 @@ def _switch(request: Request[Any, Any, Any]) -> list[tuple[str, str, str]]:
 def page(
     request: Request[Any, Any, Any], name: str, *, status_code: int = 200, **context: Any
 ) -> Response[str]:
-    """Render ``templates/ui/{name}.html`` (autoescaped) with the common context."""
+    """Render a template (autoescaped) with the common context: ``name`` with a slash is a
+    path under ``templates/`` (``partners/form`` is ``templates/partners/form.html``, a
+    domain's own pages); a bare name is one of the shell's, ``templates/ui/{name}.html``."""
     lang = page_lang(request)
     token = ScopeState.from_scope(request.scope).csrf_token
     user = request.scope.get("user")
@@ -144,7 +121,8 @@ def page(
         "path": request.url.path,
         **context,
     }
-    return Response(render(f"ui/{name}.html", values), status_code=status_code, media_type=MediaType.HTML)
+    template = f"{name}.html" if "/" in name else f"ui/{name}.html"
+    return Response(render(template, values), status_code=status_code, media_type=MediaType.HTML)
 
 
 def see_other(url: str) -> Redirect:

@@ -1,8 +1,8 @@
 """Reading a section form: typed text kept, N/A, unknown choices, cleared answers."""
 
 from vendor_risk.assessments.forms import parse_section_form, raw_from_answer
-from vendor_risk.assessments.i18n import translator
 from vendor_risk.assessments.views import ERROR_KEYS
+from vendor_risk.i18n import translator
 from vendor_risk.questionnaires.models import Answer, Template
 
 

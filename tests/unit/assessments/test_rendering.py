@@ -5,8 +5,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from vendor_risk.assessments import emails
-from vendor_risk.assessments.i18n import translator
 from vendor_risk.assessments.views import describe, known_answers, question_views
+from vendor_risk.i18n import translator
 from vendor_risk.questionnaires.models import Answer, Template
 
 SCRIPT = "<script>alert(1)</script> & co"

@@ -1,10 +1,10 @@
-"""The portal's words exist in both languages with the same placeholders."""
+"""The catalogue's entries exist in both languages with the same placeholders."""
 
 import string
 
 import pytest
 
-from vendor_risk.assessments.i18n import messages, negotiate, translator
+from vendor_risk.i18n import messages, negotiate, translator
 
 
 def placeholders(text: str) -> set[str]:

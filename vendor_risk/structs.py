@@ -28,7 +28,14 @@ NAME: Final = msgspec.Meta(pattern=NAME_PATTERN)
 TEXT: Final = msgspec.Meta(pattern=TEXT_PATTERN)
 FILLED_TEXT: Final = msgspec.Meta(pattern=FILLED_TEXT_PATTERN)
 
-# What a client is told when one of the patterns above refuses a value.
+# The staff pages' catalogue key for each pattern.
+PATTERN_KEYS: Final = {
+    ONE_LINE_PATTERN: "form_one_line",
+    NAME_PATTERN: "form_name",
+    TEXT_PATTERN: "form_text_control",
+    FILLED_TEXT_PATTERN: "form_filled_text",
+}
+# What an API client is told when one of the patterns above refuses a value.
 PATTERN_MESSAGES: Final = {
     ONE_LINE_PATTERN: "must be one line without control characters",
     NAME_PATTERN: "must be one line with a visible character and no control characters",

@@ -37,7 +37,7 @@ from litestar.utils.scope.state import ScopeState
 from vendor_risk.assessments import service
 from vendor_risk.assessments import views as v
 from vendor_risk.assessments.emails import format_date, format_time
-from vendor_risk.assessments.forms import MAX_TEXT, RawInput, parse_section_form
+from vendor_risk.assessments.forms import CONTROL, LINE_CONTROL, MAX_TEXT, RawInput, parse_section_form
 from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.repository import LinkRow
@@ -646,6 +646,7 @@ def _submit_page(
     *,
     status: int = 200,
     submitter: str = "",
+    submitter_error: str | None = None,
 ) -> Response[str]:
     t = translator(lang)
     urls = _Urls(token, lang)
@@ -663,6 +664,7 @@ def _submit_page(
         overview_url=urls.overview(),
         answers_version=view.state.answers_version,
         submitter=submitter,
+        submitter_error=t(submitter_error) if submitter_error else None,
         flash=[],
         contact=_contact(view),
         partner_name=view.state.partner_name,
@@ -679,6 +681,11 @@ async def submit(
     urls = _Urls(token, lang)
     form = _form_lists(await request.form())
     submitter = (form.get("submitter") or [""])[0].strip()[:200]
+    if view.state.status in EDITABLE_STATUSES and LINE_CONTROL.search(submitter):
+        # A name is one line: a control character (NUL, a line break) is refused, not stored.
+        return _submit_page(
+            request, view, token, lang, status=422, submitter=submitter, submitter_error="error_control"
+        )
     if view.state.status in EDITABLE_STATUSES and (not submitter or not form.get("confirm")):
         return _submit_page(request, view, token, lang, status=422, submitter=submitter)
     result = await service.submit(db, link, submitter, settings, now=datetime.now(UTC))
@@ -770,6 +777,8 @@ async def respond_to_finding(
     # Refused in the partner's language beside the finding, keeping what was typed.
     if not plan or len(plan) > MAX_TEXT:
         error = "error_plan_required"
+    elif CONTROL.search(plan):
+        error = "error_control"
     elif planned_on is None:
         error = "error_date"
     elif planned_on < now.date():

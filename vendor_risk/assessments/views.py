@@ -21,6 +21,7 @@ ERROR_KEYS = {
     "choice": "error_choice",
     "too_long": "error_too_long",
     "na_not_allowed": "error_na_not_allowed",
+    "control": "error_control",
     "file_size": "error_text_413",
     "file_type": "error_text_415",
     "file_empty": "error_file_empty",

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import MakeUser
-from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User
+from tests.integration.assessments.conftest import PDF, Client, NewPartner, Partner, Send, User
 
 NUL = "\x00"
 
@@ -250,15 +250,42 @@ async def test_deeply_nested_body(client: Client, procurement: User) -> None:
     assert response.status_code == 400, response.text
 
 
-async def test_portal_text_answer(
+async def test_portal_text_answer_comment_and_plan(
     client: Client, new_partner: NewPartner, send: Send, db: asyncpg.Connection
 ) -> None:
     sent = await send((await new_partner())["id"])
     me = Partner(client, sent["link"])
+    # The page comes back with the error beside the question and what was typed kept.
     response = await me.save(0, "data", {"dh-2": f"明文{NUL}存储"})
-    assert response.status_code == 400, response.text
-    assert "明文" in response.text  # what was typed is kept
+    assert response.status_code == 422, response.text
+    assert "包含不允许的控制字符" in response.text
+    assert "明文" in response.text
+    commented = await me.save(0, "access", {"ac-1": "yes"}, extra=[("c:ac-1", "注释\x1b[31m")])
+    assert commented.status_code == 422
+    assert "包含不允许的控制字符" in commented.text
     answers = await db.fetchval(
         "SELECT answers FROM assessment_parts WHERE assessment_id = $1", sent["assessment"]["id"]
     )
-    assert "dh-2" not in answers
+    assert answers == {}
+    # Long text keeps its line breaks and tabs.
+    kept = await me.save(0, "data", {"dh-2": "第一行\r\n\t第二行"})
+    assert kept.status_code == 303, kept.text
+
+
+async def test_portal_submitter_name(client: Client, new_partner: NewPartner, send: Send) -> None:
+    sent = await send((await new_partner())["id"])
+    me = Partner(client, sent["link"])
+    await complete_answers(me)
+    refused = await me.submit(name=f"李{NUL}雷")
+    assert refused.status_code == 422
+    assert "包含不允许的控制字符" in refused.text
+    assert 'aria-describedby="err-submitter"' in refused.text
+    assert (await me.submit(name="李雷")).status_code == 303
+
+
+async def complete_answers(me: Partner) -> None:
+    assert (await me.save(0, "access", {"ac-1": "yes", "ac-2": "1"})).status_code == 303
+    data = await me.save(
+        0, "data", {"dh-1": "aes256", "dh-3": ["encrypted", "tested"]}, files={"dh-3": ("b.pdf", PDF)}
+    )
+    assert data.status_code == 303, data.text

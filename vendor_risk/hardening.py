@@ -1,13 +1,28 @@
-"""Defences every request shares: bounded JSON bodies.
+"""Defences requests share: bounded JSON bodies, CSRF tokens bound to the session.
 
 Kept apart from the domains so that the app wires them in one place.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from secrets import compare_digest
 from typing import Any
 
 from litestar import Request
+from litestar.config.csrf import CSRFConfig
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware._utils import should_bypass_middleware
+from litestar.middleware.csrf import (
+    CSRF_SECRET_LENGTH,
+    CSRFMiddleware,
+    generate_csrf_hash,
+    generate_csrf_token,
+)
+from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from vendor_risk.errors import field_error
 
@@ -26,3 +41,60 @@ class BoundedRequest(Request[Any, Any, Any]):
             return await super().json()
         except RecursionError:
             raise field_error("body", "JSON nested too deeply") from None
+
+
+class SessionBoundCSRFMiddleware(CSRFMiddleware):
+    """Litestar's double-submit CSRF check with the token's HMAC keyed by the session too.
+
+    A token (and its cookie) obtained before signing in, in another session, or by someone
+    who planted a cookie of their own does not pass for the signed-in session. On a safe
+    request a cookie that is not valid for the current session is replaced, so that
+    signing in or out never leaves a browser with a token that can only fail.
+    """
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig, session_cookie: str) -> None:
+        super().__init__(app, config)
+        self.session_cookie = session_cookie
+
+    def _secret(self, session: str) -> str:
+        message = b"vendor-risk:csrf-session:" + session.encode()
+        return hmac.new(self.config.secret.encode(), message, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _valid(token: str | None, secret: str) -> str | None:
+        if not token or len(token) < CSRF_SECRET_LENGTH + 1:
+            return None
+        value, digest = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+        return value if compare_digest(digest, generate_csrf_hash(token=value, secret=secret)) else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or should_bypass_middleware(
+            scope=scope,
+            scopes=self.scopes,
+            exclude_opt_key=self.config.exclude_from_csrf_key,
+            exclude_path_pattern=self.exclude,
+        ):
+            await self.app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        secret = self._secret(request.cookies.get(self.session_cookie, ""))
+        cookie = request.cookies.get(self.config.cookie_name)
+        state = ScopeState.from_scope(scope)
+        if request.method in self.config.safe_methods:
+            if self._valid(cookie, secret) is None:
+                cookie = None  # another session's token: a new one replaces it
+            token = state.csrf_token = cookie or generate_csrf_token(secret=secret)
+            await self.app(
+                scope, receive, self.create_send_wrapper(send=send, csrf_cookie=cookie, token=token)
+            )
+            return
+        sent = request.headers.get(self.config.header_name)
+        content_type, _ = request.content_type
+        if not sent and content_type in {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}:
+            value = (await request.form()).get("_csrf_token")
+            sent = value if isinstance(value, str) else None
+        from_form, from_cookie = self._valid(sent, secret), self._valid(cookie, secret)
+        if from_form is None or from_cookie is None or not compare_digest(from_form, from_cookie):
+            raise PermissionDeniedException("CSRF token verification failed")
+        state.csrf_token = sent or ""
+        await self.app(scope, receive, send)

@@ -59,7 +59,9 @@ def decode_cursor(cursor: str | None, *types: type) -> list[Any] | None:
         key = msgspec.json.decode(raw, type=list[Any])
         if len(key) != len(types):
             raise ValueError("arity")
-        values: list[Any] = [msgspec.convert(value, t, strict=False) for value, t in zip(key, types, strict=True)]
+        values: list[Any] = [
+            msgspec.convert(value, t, strict=False) for value, t in zip(key, types, strict=True)
+        ]
         if any(isinstance(v, str) and "\x00" in v for v in values):
             raise ValueError("NUL")
         return values

@@ -106,6 +106,21 @@ def _today(now: datetime) -> date:
     return now.astimezone(UTC).date()
 
 
+async def _refuse_during_containment(conn: asyncpg.Connection, partner_id: UUID) -> None:
+    """No new link while an incident's containment stands: the links died because the
+    partner's mailbox may be in someone else's hands, and a new one would go there too."""
+    found = await repo.containing_incident(conn, partner_id)
+    if found is not None:
+        incident_id, title = found
+        raise Problem(
+            409,
+            "incident-containment",
+            f"incident {incident_id} ({title}) revoked this partner's portal links and is still open: "
+            "no link can be issued until it is closed",
+            incident_id=str(incident_id),
+        )
+
+
 # --- sending ----------------------------------------------------------------------------------
 
 
@@ -306,6 +321,8 @@ async def send_assessment(
     a reassessment), a link (token shown once, stored hashed) and the email through the
     outbox, in one transaction. A second open assessment of the same purpose is a 409."""
     async with conn.transaction():
+        await _lock_partner(conn, partner_id)
+        await _refuse_during_containment(conn, partner_id)
         sent = await _send(conn, actor, partner_id, data, settings, now)
         if isinstance(sent, UUID):
             raise Problem(
@@ -326,11 +343,16 @@ async def send_due_assessment(
     now: datetime,
     reason: str | None = None,
     actor: Actor = SYSTEM,
+    incident_id: UUID | None = None,
 ) -> SentAssessment | None:
     """For the worker's sweep: send the tier's default questionnaires to the primary
     contact. Idempotent: returns None (and changes nothing) when the partner already has
-    an open assessment, so a sweep run twice or by two workers sends one."""
+    an open assessment, so a sweep run twice or by two workers sends one. None too while
+    an incident other than ``incident_id`` (the one sending) contains the partner."""
     async with conn.transaction():
+        await _lock_partner(conn, partner_id)
+        if await repo.containing_incident(conn, partner_id, exempt=incident_id) is not None:
+            return None
         sent = await _send(conn, actor, partner_id, AssessmentCreate(kind=kind, reason=reason), settings, now)
         if isinstance(sent, UUID):
             return None
@@ -352,6 +374,7 @@ async def resend(
         state = await _state(conn, assessment_id, for_update=True)
         if state.status in ("cancelled", "expired"):
             raise Problem(409, "assessment-closed", f"the assessment is {state.status}: send a new one")
+        await _refuse_during_containment(conn, state.partner_id)
         due_on = data.due_on or (state.due_on if state.due_on >= today else default_due_on(today))
         if due_on < today:
             raise field_error("due_on", "must not be in the past")

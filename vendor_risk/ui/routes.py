@@ -21,7 +21,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
 from litestar.response import Redirect
 
 from vendor_risk.agreements import repository as agreements_repo
@@ -39,6 +38,7 @@ from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
+from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.i18n import translator
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
@@ -544,7 +544,10 @@ def ui_router(settings: Settings) -> Router:
             skip_step,
         ],
         guards=[require_session],
-        middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
+        middleware=[
+            ui_guard_middleware,
+            DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf, session_cookie=SESSION_COOKIE),
+        ],
         exception_handlers={HTTPException: ui_error, Exception: ui_internal_error},
         include_in_schema=False,
     )

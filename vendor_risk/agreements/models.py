@@ -81,6 +81,14 @@ class Agreement(Base):
     version: int
 
 
+class DocumentVersion(Base):
+    """One signed document an agreement has had: ``current`` is the one in force."""
+
+    version: int
+    current: bool
+    document: DocumentInfo
+
+
 class Termination(Base):
     reason: Reason
     version: Version | None = None

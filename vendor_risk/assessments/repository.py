@@ -465,6 +465,20 @@ async def insert_evidence(
     return found
 
 
+async def evidence_totals(conn: asyncpg.Connection, assessment_id: UUID) -> tuple[int, int]:
+    """Files and bytes the assessment's links uploaded in all, removed ones included."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS files, coalesce(sum(d.size_bytes), 0) AS size
+        FROM assessment_evidence e JOIN documents d ON d.id = e.document_id
+        WHERE e.assessment_id = $1
+        """,
+        assessment_id,
+    )
+    assert row is not None  # noqa: S101 - an aggregate returns a row
+    return int(row["files"]), int(row["size"])
+
+
 async def list_evidence(conn: asyncpg.Connection, assessment_id: UUID) -> list[Evidence]:
     rows = await conn.fetch(
         f"""

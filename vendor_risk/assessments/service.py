@@ -596,12 +596,21 @@ async def save_section(
         except KeyError:
             raise not_found("section", f"{part_index}/{section_id}") from None
         errors = dict(form_errors)
+        rules = {q.id: q.evidence for _, q in template.questions()}
         for upload in uploads:
             if upload.question_id not in question_ids:
                 raise not_found("question", upload.question_id)
-            problem = _upload_error(upload)
+            problem = "no_evidence" if rules[upload.question_id] == "none" else _upload_error(upload)
             if problem is not None:
                 errors[upload.question_id] = problem
+        if uploads and not errors:
+            files, size = await repo.evidence_totals(conn, state.id)
+            if (
+                files + len(uploads) > settings.evidence_max_files
+                or size + sum(len(u.data) for u in uploads) > settings.evidence_max_mb * 2**20
+            ):
+                for upload in uploads:
+                    errors[upload.question_id] = "quota"
         given = {k: v for k, v in answers.items() if v is not None}
         for error in validate_section(template, section_id, given):
             errors.setdefault(error.field.split(".")[1], "choice")
@@ -659,8 +668,8 @@ async def _store_upload(
     actor: Actor,
     settings: Settings,
 ) -> Evidence:
-    filename = documents.clean_filename(upload.filename)
-    content_type = documents.check_upload(upload.data, filename)
+    content_type = documents.check_upload(upload.data, documents.clean_filename(upload.filename))
+    filename = documents.stored_filename(upload.filename, content_type)
     info = await documents.store_document(
         conn,
         key=settings.current_data_key,

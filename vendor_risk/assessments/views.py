@@ -22,6 +22,8 @@ ERROR_KEYS = {
     "too_long": "error_too_long",
     "na_not_allowed": "error_na_not_allowed",
     "control": "error_control",
+    "no_evidence": "error_no_evidence",
+    "quota": "error_evidence_quota",
     "file_size": "error_text_413",
     "file_type": "error_text_415",
     "file_empty": "error_file_empty",

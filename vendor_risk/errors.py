@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -97,6 +98,21 @@ def gate_refused(action: str, unmet: list[Any]) -> Problem:
     )
 
 
+class DatabaseUnavailable(Exception):
+    """PostgreSQL did not lend a connection in time (see ``db.provide_db_connection``)."""
+
+
+# Errors that say PostgreSQL cannot be reached or is going away, not that a request is wrong.
+DATABASE_DOWN_ERRORS: Final[tuple[type[Exception], ...]] = (
+    DatabaseUnavailable,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+)
+DATABASE_RETRY_AFTER: Final = "5"
+
+
 def _body(status: int, slug: str, title: str, detail: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {
         "type": TYPE_PREFIX + slug,
@@ -121,6 +137,21 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         slug = _DEFAULT_SLUGS.get(status, "error")
         body = _body(status, slug, HTTPStatus(status).phrase, exc.detail, request)
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
+
+
+def database_unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL is down: a 503 every client can wait out, never a generic 500."""
+    log.error("database unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+    body = _body(
+        503,
+        "database-unavailable",
+        "Service Unavailable",
+        "the database is unreachable; try again shortly",
+        request,
+    )
+    return Response(
+        body, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": DATABASE_RETRY_AFTER}
+    )
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -168,6 +199,7 @@ def _summary(errors: list[dict[str, str]], fallback: str) -> str:
 
 exception_handlers: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
+    **dict.fromkeys(DATABASE_DOWN_ERRORS, database_unavailable_handler),
     Exception: internal_error_handler,
 }
 

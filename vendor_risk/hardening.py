@@ -1,15 +1,20 @@
-"""Defences requests share: bounded JSON bodies, CSRF tokens bound to the session.
+"""Defences requests share: bounded JSON bodies, CSRF tokens bound to the session,
+rate limits that outlive a Redis outage.
 
 Kept apart from the domains so that the app wires them in one place.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import time
+from datetime import timedelta
 from secrets import compare_digest
-from typing import Any
+from typing import Any, Final
 
+import structlog
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.enums import RequestEncodingType, ScopeType
@@ -21,10 +26,15 @@ from litestar.middleware.csrf import (
     generate_csrf_hash,
     generate_csrf_token,
 )
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
+from redis.exceptions import RedisError
 
 from vendor_risk.errors import field_error
+
+log = structlog.get_logger("vendor_risk.hardening")
 
 
 class BoundedRequest(Request[Any, Any, Any]):
@@ -98,3 +108,62 @@ class SessionBoundCSRFMiddleware(CSRFMiddleware):
             raise PermissionDeniedException("CSRF token verification failed")
         state.csrf_token = sent or ""
         await self.app(scope, receive, send)
+
+
+# How long a rate-limit lookup may wait for Redis, and how long after a failure the
+# per-process limiter is used before Redis is tried again.
+REDIS_STORE_TIMEOUT: Final = 0.5
+REDIS_RETRY_AFTER: Final = 5.0
+
+
+class FallbackStore(Store):
+    """A store that uses ``primary`` (Redis) and, while it does not answer, a store of
+    this process: the portal's rate limits keep working (per process, so a little looser
+    with several replicas) instead of every portal page failing with Redis. The switch
+    both ways is logged once."""
+
+    def __init__(self, primary: Store) -> None:
+        self.primary = primary
+        self.fallback = MemoryStore()
+        self._retry_at = 0.0
+        self._down = False
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        now = time.monotonic()
+        if not self._down or now >= self._retry_at:
+            try:
+                async with asyncio.timeout(REDIS_STORE_TIMEOUT):
+                    result = await getattr(self.primary, name)(*args)
+            except (RedisError, OSError) as exc:
+                if not self._down:
+                    log.warning(
+                        "rate limits fall back to a per-process limiter: Redis does not answer",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                self._down, self._retry_at = True, now + REDIS_RETRY_AFTER
+            else:
+                if self._down:
+                    log.info("rate limits are back on Redis")
+                    self._down = False
+                return result
+        return await getattr(self.fallback, name)(*args)
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        await self._run("set", key, value, expires_in)
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        value: bytes | None = await self._run("get", key, renew_for)
+        return value
+
+    async def delete(self, key: str) -> None:
+        await self._run("delete", key)
+
+    async def delete_all(self) -> None:
+        await self._run("delete_all")
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._run("exists", key))
+
+    async def expires_in(self, key: str) -> int | None:
+        value: int | None = await self._run("expires_in", key)
+        return value

@@ -45,6 +45,7 @@ from vendor_risk.assessments.rules import missing_items, section_progress
 from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES
+from vendor_risk.hardening import FallbackStore
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
 from vendor_risk.questionnaires.scoring import visibility
@@ -138,9 +139,9 @@ def csrf_secret(settings: Settings, pages: str = "portal") -> str:
 def register_rate_limit_store(app: Any) -> None:
     """Back the portal's rate limits with the app's Redis (call in the lifespan, once the
     pool is open), so every API process counts against the same limits."""
-    app.stores.register(
-        RATE_LIMIT_STORE, RedisStore(app.state.redis, namespace="vendor_risk:ratelimit"), allow_override=True
-    )
+    # While Redis is away the limits fall back to this process (see FallbackStore).
+    store = FallbackStore(RedisStore(app.state.redis, namespace="vendor_risk:ratelimit"))
+    app.stores.register(RATE_LIMIT_STORE, store, allow_override=True)
 
 
 def portal_router(settings: Settings) -> Router:

@@ -613,7 +613,7 @@ async def _admin_change(
         elif change == "end-sessions":
             await service.end_all_sessions(db, actor_of(request), user_id)
     except Problem as exc:
-        if exc.slug == "last-admin":
+        if exc.slug == service.LAST_ADMIN_RULE:
             form.error("_form", t("auth_last_admin"))
         elif exc.slug == "stale-version":
             form.error("_form", t("auth_user_changed"))
@@ -653,7 +653,7 @@ async def revoke_key(
         await service.revoke_key(db, actor_of(request), key_id, settings)
     except Problem as exc:
         form = Form(page_lang(request))
-        form.error("_form", form.t("auth_last_admin") if exc.slug == "last-admin" else exc.detail)
+        form.error("_form", form.t("auth_last_admin") if exc.slug == service.LAST_ADMIN_RULE else exc.detail)
         return await _user_page(request, db, key.user_id, form=form, status=exc.status_code)
     request.app.state.key_cache.clear()
     return see_other(f"/ui/admin/users/{key.user_id}#keys")

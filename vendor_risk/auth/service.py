@@ -172,17 +172,20 @@ async def _invite(
     return Invited(user=user, invitation_expires_at=expires), link
 
 
+LAST_ADMIN_RULE: Final = "last-admin-credential"
+
+
 async def _check_admins(conn: asyncpg.Connection, settings: Settings) -> None:
     """Refuse (409, rolling the change back) when no enabled admin could sign in after it."""
     domains = list(settings.oidc_allowed_domains) if settings.oidc_issuer else []
     if await repo.admins_who_can_sign_in(conn, settings.password_signin, domains) == 0:
         raise Problem(
             409,
-            "last-admin",
+            LAST_ADMIN_RULE,
             "the last enabled administrator cannot be disabled, demoted or left without a way "
             "to sign in (rule: at least one enabled admin with a password, a key, an open "
             "invitation or single sign-on)",
-            rule="last-admin",
+            rule=LAST_ADMIN_RULE,
         )
 
 

@@ -150,8 +150,8 @@ async def test_the_last_admin_cannot_be_disabled_or_demoted(settings: Settings) 
             assert (await patch(second, first, disabled=True)).status_code == 200
             demoted = await patch(first, first, role="auditor")
             assert demoted.status_code == 409
-            assert demoted.json()["type"] == "urn:vendor-risk:problem:last-admin"
-            assert demoted.json()["rule"] == "last-admin"
+            assert demoted.json()["type"] == "urn:vendor-risk:problem:last-admin-credential"
+            assert demoted.json()["rule"] == "last-admin-credential"
             assert "last enabled administrator" in demoted.json()["detail"]
             me = (await client.get("/api/v1/me", headers=first["headers"])).json()
             assert me["role"] == "admin"  # nothing was changed

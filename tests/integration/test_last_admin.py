@@ -1,10 +1,15 @@
-"""The last way in for an admin cannot be taken away through the API."""
+"""The last way in for an admin cannot be taken away through the API.
+
+The admins here have API keys only (no password, no invitation, no single sign-on), so a
+key is their only way to sign in; with a password an admin keeps a way in without keys
+(tests/integration/auth/test_sign_in_rules.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import msgspec
 import pytest
 from litestar import Litestar
@@ -24,8 +29,23 @@ async def alone(servers: Servers, settings: Settings) -> AsyncIterator[tuple[Cli
     async with fresh_database(servers.admin_database_url) as url:
         own = msgspec.structs.replace(settings, database_url=url)
         await prepare_database(own, quiet=True)
+        make = user_maker(own)
+
+        async def key_only(role: str = "admin", **fields: Any) -> dict[str, Any]:
+            user = await make(role, **fields)
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute(
+                    "UPDATE users SET password_hash = NULL, totp_secret = NULL, totp_enabled_at = NULL"
+                    " WHERE id = $1",
+                    user["id"],
+                )
+            finally:
+                await conn.close()
+            return user
+
         async with AsyncTestClient(app=create_app(own), base_url="http://testserver.local") as client:
-            yield client, user_maker(own)
+            yield client, key_only
 
 
 def refused_as_last(response: Any) -> None:
@@ -42,9 +62,7 @@ async def test_the_last_admin_key_cannot_be_revoked(alone: tuple[Client, MakeUse
     assert (await client.get("/api/v1/me", headers=admin["headers"])).status_code == 200
 
     # With a second key, the first may go; then the second is the last.
-    second = await client.post(
-        f"/api/v1/users/{admin['id']}/api-keys", json={"name": "spare"}, headers=admin["headers"]
-    )
+    second = await client.post("/api/v1/me/api-keys", json={"name": "spare"}, headers=admin["headers"])
     assert second.status_code == 201, second.text
     spare = {"Authorization": f"Bearer {second.json()['key']}"}
     assert (await client.delete(f"/api/v1/api-keys/{only['id']}", headers=spare)).status_code == 200

@@ -87,6 +87,13 @@ class ApiKey(Base):
     revoked: bool
 
 
+class OwnedApiKey(ApiKey):
+    """A key with whose it is, for the administrator's list of all keys."""
+
+    user_name: str = ""
+    user_email: str = ""
+
+
 class ApiKeyCreate(Base):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100), NAME] = "default"
 

@@ -640,6 +640,16 @@ async def change_user(
     return await _admin_change(request, db, settings, user_id, change)
 
 
+@get("/admin/keys", guards=[requires_admin], name="ui:admin-keys")
+async def keys_page(
+    request: Request[Any, Any, Any], db: DbConnection, cursor: str | None = None
+) -> Response[str]:
+    """Every API key, whose it is and when it was last used; revoking is one button."""
+    listed = paged(await repo.list_all_keys(db, created_after(cursor), 51), 50)
+    more = with_query("/ui/admin/keys", {"cursor": listed.next_cursor}) if listed.next_cursor else None
+    return page(request, "auth/keys", keys=listed.items, more=more)
+
+
 @post(
     "/admin/keys/{key_id:uuid}/revoke", guards=[requires_admin], name="ui:admin-key-revoke", status_code=303
 )
@@ -656,7 +666,12 @@ async def revoke_key(
         form.error("_form", form.t("auth_last_admin") if exc.slug == service.LAST_ADMIN_RULE else exc.detail)
         return await _user_page(request, db, key.user_id, form=form, status=exc.status_code)
     request.app.state.key_cache.clear()
-    return see_other(f"/ui/admin/users/{key.user_id}#keys")
+    back = "/ui/admin/keys" if form_from_keys(request) else f"/ui/admin/users/{key.user_id}#keys"
+    return see_other(back)
+
+
+def form_from_keys(request: Request[Any, Any, Any]) -> bool:
+    return request.query_params.get("from") == "keys"
 
 
 ROUTE_HANDLERS: Final = [
@@ -685,5 +700,6 @@ ROUTE_HANDLERS: Final = [
     invite,
     user_page,
     change_user,
+    keys_page,
     revoke_key,
 ]

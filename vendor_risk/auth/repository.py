@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from vendor_risk.auth.keys import display_prefix, hash_key
-from vendor_risk.auth.models import ApiKey, CurrentUser, Role, Session, User
+from vendor_risk.auth.models import ApiKey, CurrentUser, OwnedApiKey, Role, Session, User
 
 USER_COLUMNS = (
     "id, email, name, role, locale, disabled_at IS NOT NULL AS disabled, created_at, version, "
@@ -209,3 +209,22 @@ async def sessions_of_user(conn: asyncpg.Connection, user_id: UUID, idle: timede
         idle,
     )
     return [Session(**dict(r)) for r in rows]
+
+
+async def list_all_keys(
+    conn: asyncpg.Connection, after: tuple[Any, ...] | None, limit: int
+) -> list[OwnedApiKey]:
+    rows = await conn.fetch(
+        """
+        SELECT k.id, k.user_id, k.name, k.prefix, k.created_at, k.last_used_at,
+               k.revoked_at IS NOT NULL AS revoked, u.name AS user_name, u.email AS user_email
+        FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE ($1::timestamptz IS NULL OR (k.created_at, k.id) > ($1, $2::uuid))
+        ORDER BY k.created_at, k.id
+        LIMIT $3
+        """,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [OwnedApiKey(**dict(r)) for r in rows]

@@ -110,6 +110,16 @@ async def test_admin_cannot_create_a_key_for_another_user(
     assert page.status_code == 200
     assert "/ui/admin/keys/" in page.text
     assert "Create API key" not in page.text
+    # The keys page lists everyone's keys; revoking one there works like the API.
+    keys_page = await me.get("/ui/admin/keys")
+    [other_key] = await pool.fetch("SELECT id, prefix FROM api_keys WHERE user_id = $1", other["id"])
+    assert other_key["prefix"] in keys_page.text
+    revoked = await me.post(
+        f"/ui/admin/keys/{other_key['id']}/revoke?from=keys", {"_csrf_token": csrf_of(keys_page.text)}
+    )
+    assert revoked.status_code == 303
+    assert revoked.headers["location"] == "/ui/admin/keys"
+    assert (await client.get("/api/v1/me", headers=other["headers"])).status_code == 401
     # Everyone creates their own on their account page, shown once.
     mine = await me.get("/ui/account")
     created = await me.post("/ui/account/keys", {"_csrf_token": csrf_of(mine.text), "name": "laptop"})

@@ -78,4 +78,10 @@ async def test_risk_owner_requests_changes_on_a_phone(
     await fits("dashboard")
     await page.goto(f"{live_url}/ui/partners/{partner['id']}")
     await fits("partner")
+    await page.goto(f"{live_url}/ui/account")
+    await expect(page.locator("#sessions")).to_contain_text("(this session)")
+    await fits("account")
+    await page.goto(f"{live_url}/ui/account/second-factor")
+    await expect(page.locator("svg")).to_be_visible()
+    await fits("enrol")
     assert problems == []

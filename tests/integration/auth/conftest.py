@@ -22,16 +22,11 @@ from tests.integration.assessments.conftest import (  # noqa: F401 - fixtures sh
     smtp,
 )
 from tests.integration.ui.conftest import Browser, OpenBrowser, browser  # noqa: F401
-from vendor_risk.settings import Settings
 
 
 @pytest.fixture(autouse=True)
-async def no_failed_sign_ins(settings: Settings) -> None:  # noqa: F811 - the imported fixture
-    conn = await asyncpg.connect(settings.database_url or "")
-    try:
-        await conn.execute("DELETE FROM signin_failures")
-    finally:
-        await conn.close()
+async def no_failed_sign_ins(pool: asyncpg.Pool) -> None:  # noqa: F811 - the imported fixture
+    await pool.execute("DELETE FROM signin_failures")
 
 
 def text_of(message: EmailMessage) -> str:

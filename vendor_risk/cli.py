@@ -470,6 +470,74 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
         print(f"appended to {settings.audit_checkpoint_file}", file=sys.stderr)
 
 
+# --- keys, backup and restore -----------------------------------------------------------
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    from vendor_risk.keys import RotationError, rotate
+
+    settings = _db_settings()
+    if not settings.data_keys:
+        _fail(f"set {PREFIX}DATA_KEYS (the new key first, then every key still in use)")
+    current = settings.data_keys[0].key_id
+    try:
+        report = asyncio.run(_with_conn(settings, lambda c: rotate(c, settings.data_keys, args.batch)))
+    except RotationError as exc:
+        _fail(str(exc), code=1)
+    print(f"re-sealed under key {current!r}:")
+    print(f"  documents and evidence files: {report.documents}")
+    print(f"  outbox payloads:              {report.outbox_payloads}")
+    print(f"  webhook secrets:              {report.webhook_secrets}")
+    if report.remaining:
+        left = ", ".join(f"{key}: {n}" for key, n in report.remaining.items())
+        print(f"still under other keys (written meanwhile; run again): {left}")
+        raise SystemExit(1)
+    others = [k.key_id for k in settings.data_keys[1:]]
+    if others:
+        print(f"nothing needs {', '.join(others)} any more: they can be removed from {PREFIX}DATA_KEYS")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from vendor_risk.backup import BackupError, backup
+    from vendor_risk.db import database_url
+
+    settings = _db_settings()
+    try:
+        manifest = asyncio.run(backup(database_url(settings), Path(args.file)))
+    except BackupError as exc:
+        _fail(str(exc), code=1)
+    print(
+        f"backup written to {args.file}: audit head {manifest.audit_head.seq}, "
+        f"{manifest.documents} document(s), migration {manifest.migration}"
+    )
+    if manifest.key_ids:
+        print(
+            f"it needs data key(s) {', '.join(manifest.key_ids)}: they are not in the backup, "
+            "keep them backed up separately"
+        )
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from vendor_risk.backup import BackupError, restore
+    from vendor_risk.db import database_url
+
+    settings = _db_settings()
+    try:
+        report = asyncio.run(restore(Path(args.file), database_url(settings), settings.data_keys))
+    except BackupError as exc:
+        _fail(str(exc), code=1)
+    print(
+        f"restored {args.file} (taken {report.manifest.created_at.isoformat()}): "
+        f"{report.events_checked} audit events checked, {report.sampled} sealed value(s) opened"
+    )
+    if report.problems:
+        print("restore CHECK FAILED:")
+        for problem in report.problems:
+            print(f"  - {problem}")
+        raise SystemExit(1)
+    print("audit chain intact up to the backup's head; sampled documents and secrets decrypt")
+
+
 # --- playbooks ------------------------------------------------------------------------
 
 
@@ -582,6 +650,28 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(
         "checkpoint", help="sign the chain's head now and send it to the auditors (and the file)"
     ).set_defaults(func=cmd_audit_checkpoint)
+
+    keys = sub.add_parser("keys", help="data keys").add_subparsers(dest="keys_command", required=True)
+    rotate = keys.add_parser(
+        "rotate",
+        help="re-encrypt every document, evidence file and secret under the first key of "
+        f"{PREFIX}DATA_KEYS (in batches; run again to resume)",
+    )
+    rotate.add_argument("--batch", type=int, default=200, help="rows per transaction")
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    backup = sub.add_parser(
+        "backup", help="pg_dump (custom format) and a manifest (audit head, key ids) into one file"
+    )
+    backup.add_argument("file", metavar="FILE")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore",
+        help=f"restore FILE into the empty database of {PREFIX}DATABASE_URL, then verify the audit "
+        "chain and test-decrypt a sample",
+    )
+    restore.add_argument("file", metavar="FILE")
+    restore.set_defaults(func=cmd_restore)
 
     playbooks = sub.add_parser("playbooks", help="incident playbooks").add_subparsers(
         dest="playbooks_command", required=True

@@ -428,3 +428,22 @@ async def test_a_failed_scheduled_verify_is_recorded_and_told(scratch_db: str) -
             assert event["payload"]["data"]["breaks"][0]["seq"] == 2
     finally:
         await pool.close()
+
+
+async def test_the_hourly_checkpoint_signs_only_a_head_that_moved(scratch_db: str) -> None:
+    from vendor_risk.worker import checkpoint_audit_chain
+
+    await write_events(scratch_db, 3)
+    pool = await create_pool(scratch_db, 1, 2)
+    try:
+        ctx: dict[str, Any] = {"db_pool": pool, "settings": checkpoint_settings(scratch_db)}
+        assert await checkpoint_audit_chain(ctx) == 3
+        assert await checkpoint_audit_chain(ctx) is None  # nothing new: no email saying so
+        await write_events(scratch_db, 1)
+        assert await checkpoint_audit_chain(ctx) == 4
+        assert await pool.fetchval("SELECT array_agg(seq ORDER BY seq) FROM audit_checkpoints") == [3, 4]
+        unsigned = {"db_pool": pool, "settings": Settings(database_url=scratch_db)}
+        await write_events(scratch_db, 1)
+        assert await checkpoint_audit_chain(unsigned) is None
+    finally:
+        await pool.close()

@@ -2,6 +2,10 @@
 flushed, killed and restarted, the worker is killed (SIGKILL) and restarted, and the
 PostgreSQL cluster itself is crashed (``pg_ctl stop -m immediate``) and started again.
 
+A run on the development machine: 116 messages (58 emails, 58 webhook events), 51 of
+72 saves and 40 of 50 notices acknowledged around the faults, 3 worker kills, nothing lost
+or doubled, about 50 s.
+
 Afterwards every message is delivered, each arrives under one id (a receiver that
 deduplicates by ``Message-ID`` / ``webhook-id`` sees it exactly once), every acknowledged
 save and send is in the database with its audit event, and the audit chain verifies.
@@ -489,19 +493,6 @@ async def test_nothing_is_lost_or_doubled_through_redis_worker_and_postgres_faul
         async with pool.acquire() as conn:
             report = await verify_report(conn)
         assert report.ok, [b.describe() for b in report.breaks]
-        print(
-            "DRILL",
-            len(rows),
-            len(email_ids),
-            len(webhook_ids),
-            doubled,
-            worker.kills,
-            sum(map(len, ledger.acked_saves.values())),
-            ledger.failures,
-            len(ledger.acked_sends),
-            len(ledger.acked_messages),
-            report.events_checked,
-        )
     finally:
         await worker.kill()
         await pool.close()

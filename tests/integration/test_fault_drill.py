@@ -55,7 +55,10 @@ from vendor_risk.questionnaires.loader import load_file
 from vendor_risk.questionnaires.service import load_template
 from vendor_risk.settings import Settings, load_settings, parse_data_keys
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's server binaries, the newest major version installed (CI installs one).
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), default=Path("/nonexistent")
+)
 pytestmark = [
     pytest.mark.skipif(not (PG_BIN / "pg_ctl").exists(), reason="needs PostgreSQL's server binaries"),
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),

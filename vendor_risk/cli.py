@@ -248,6 +248,12 @@ def _uvicorn_server(settings: Settings, host: str, port: int) -> Any:
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings()
     _require_servers(settings)
+    if not settings.session_secret:
+        print(
+            f"warning: {PREFIX}SESSION_SECRET is not set: each process signs its forms with its own "
+            "secret, so a form rendered by one process is refused by another",
+            file=sys.stderr,
+        )
     if not args.skip_migrate:
         asyncio.run(prepare_database(settings))
     if args.workers > 1:

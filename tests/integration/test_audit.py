@@ -6,9 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
@@ -18,9 +21,10 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeUser, Servers, fresh_database
 from vendor_risk import audit
+from vendor_risk.audit.chain import GENESIS, ChainedEvent, link
 from vendor_risk.audit.checkpoints import create_checkpoint, latest_verify_failure, run_scheduled_verify
 from vendor_risk.audit.models import Actor
-from vendor_risk.audit.service import verify
+from vendor_risk.audit.service import verify, verify_report
 from vendor_risk.db import connect, create_pool, migrate
 from vendor_risk.settings import Settings, SigningKey, parse_data_keys
 
@@ -294,7 +298,6 @@ async def rehash_from(url: str, seq: int) -> None:
         prev = await conn.fetchval("SELECT hash FROM audit_events WHERE seq = $1", seq - 1)
     finally:
         await conn.close()
-    from vendor_risk.audit.chain import ChainedEvent, link
 
     statements = []
     for row in rows:
@@ -447,3 +450,74 @@ async def test_the_hourly_checkpoint_signs_only_a_head_that_moved(scratch_db: st
         assert await checkpoint_audit_chain(unsigned) is None
     finally:
         await pool.close()
+
+
+async def test_verify_streams_a_long_chain_in_constant_memory(scratch_db: str) -> None:
+
+    count = 20_000
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    records = []
+    prev = GENESIS
+    for seq in range(1, count + 1):
+        # As PostgreSQL prints jsonb: shorter keys first.
+        after = f'{{"seq": {seq}, "note": "' + "x" * 300 + '"}'
+        event = ChainedEvent(
+            seq=seq,
+            id=str(uuid4()),
+            occurred_at=start + timedelta(seconds=seq),
+            actor_id=None,
+            actor_label="bulk",
+            action="thing.changed",
+            entity_type="thing",
+            entity_id=str(seq),
+            before=None,
+            after=after,
+        )
+        hash_ = link(prev, event)
+        records.append(
+            (
+                seq,
+                UUID(event.id),
+                event.occurred_at,
+                "bulk",
+                "thing.changed",
+                "thing",
+                str(seq),
+                after,
+                prev,
+                hash_,
+                2,
+            )
+        )
+        prev = hash_
+    # A bare connection: jsonb goes in as the text given, exactly as hashed.
+    conn = await asyncpg.connect(scratch_db)
+    try:
+        await conn.copy_records_to_table(
+            "audit_events",
+            records=records,
+            columns=[
+                "seq",
+                "id",
+                "occurred_at",
+                "actor_label",
+                "action",
+                "entity_type",
+                "entity_id",
+                "after",
+                "prev_hash",
+                "hash",
+                "hash_scheme",
+            ],
+        )
+        del records
+        tracemalloc.start()
+        report = await verify_report(conn, batch=500)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        await conn.close()
+    assert report.ok
+    assert report.events_checked == count
+    # The chain's stored text alone is over 6 MB; verify holds one batch of it at a time.
+    assert peak < 3 * 2**20, peak

@@ -84,7 +84,7 @@ COLUMNS: Final = (
     ImportColumn(key="agreement_title", header="rpt_imp_agreement_title", width=24),
     ImportColumn(key="agreement_signed_on", header="rpt_col_signed_on", width=12),
     ImportColumn(key="agreement_effective_from", header="rpt_col_effective_from", width=12),
-    ImportColumn(key="agreement_expires_on", header="expires_on", width=12),
+    ImportColumn(key="agreement_expires_on", header="rpt_col_expires_on", width=12),
 )
 AGREEMENT_KEYS: Final = ("agreement_kind", "agreement_title", "agreement_signed_on")
 

@@ -26,7 +26,7 @@ from vendor_risk.i18n import negotiate, translator
 from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import PartnerStatus, Tier
-from vendor_risk.reports import charts, exports, imports, service, snapshots
+from vendor_risk.reports import charts, imports, service, snapshots
 from vendor_risk.reports.exports import Format
 from vendor_risk.settings import Settings
 
@@ -263,19 +263,9 @@ class ImportController(Controller):
     @get("/template", operation_id="GetPartnerImportTemplate")
     async def template(
         self, request: Request[Any, Any, Any], format: Format = "xlsx", lang: Lang = None
-    ) -> Response[bytes]:
+    ) -> Stream:
         """The import template (headers in the language asked, drop-downs, a sheet of help)."""
-        chosen = language(request, lang)
-        body = imports.template_xlsx(chosen) if format == "xlsx" else imports.template_csv(chosen)
-        title = translator(chosen)("rpt_imp_template")
-        ascii_name, local_name = exports.file_names(
-            f"partner-import-template-{chosen}", title, datetime.now(UTC), format
-        )
-        return Response(
-            body,
-            media_type=exports.MEDIA_TYPES[format],
-            headers={"Content-Disposition": exports.content_disposition(ascii_name, local_name)},
-        )
+        return send(service.import_template(format, language(request, lang)))
 
     @post(
         "/",

@@ -50,6 +50,7 @@ from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
 from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
 from vendor_risk.questionnaires.service import get_template
+from vendor_risk.reports import pages as reports_pages
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes import service as scopes
 from vendor_risk.scopes.models import ScopeApproval
@@ -543,6 +544,7 @@ def ui_router(settings: Settings) -> Router:
             incident_page,
             complete_step,
             skip_step,
+            *reports_pages.ROUTES,
         ],
         guards=[require_session],
         middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],

@@ -26,7 +26,7 @@ from vendor_risk.i18n import negotiate, translator
 from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import PartnerStatus, Tier
-from vendor_risk.reports import charts, imports, service, snapshots
+from vendor_risk.reports import charts, exports, imports, service, snapshots, workbook
 from vendor_risk.reports.exports import Format
 from vendor_risk.settings import Settings
 
@@ -289,4 +289,63 @@ class ImportController(Controller):
         content = await data.file.read()
         return await imports.run_import(
             db, actor_of(request), content, data.file.filename or "", language(request, lang), dry_run=dry_run
+        )
+
+
+class WorkbookUpload(ImportUpload):
+    pass
+
+
+class WorkbookController(Controller):
+    path = "/api/v1/assessments/{assessment_id:uuid}/workbook"
+    tags = ["reports"]
+    guards = [requires_record_keeper]
+
+    @get("/", operation_id="ExportQuestionnaireWorkbook")
+    async def export_workbook(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        assessment_id: UUID,
+        lang: Lang = None,
+    ) -> Response[bytes]:
+        """The assessment as an XLSX to fill in offline: a sheet per section, choices as
+        drop-downs, help text, only answer cells unlocked, signed in a hidden sheet."""
+        chosen = language(request, lang)
+        body = await workbook.export_workbook(db, actor_of(request), assessment_id, chosen, settings)
+        title = translator(chosen)("rpt_wb_title")
+        ascii_name, local_name = exports.file_names(
+            f"questionnaire-{str(assessment_id)[:8]}", title, datetime.now(UTC), "xlsx"
+        )
+        return Response(
+            body,
+            media_type=exports.MEDIA_TYPES["xlsx"],
+            headers={"Content-Disposition": exports.content_disposition(ascii_name, local_name)},
+        )
+
+    @post(
+        "/",
+        operation_id="UploadQuestionnaireWorkbook",
+        status_code=HTTP_200_OK,
+        request_max_body_size=imports.MAX_IMPORT_BYTES + 64 * 1024,
+        exception_handlers={413: _import_too_large},
+    )
+    async def upload_workbook(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        assessment_id: UUID,
+        data: Annotated[WorkbookUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+        submit: bool = False,
+        lang: Lang = None,
+    ) -> workbook.WorkbookResult:
+        """Merge the filled workbook (multipart ``file``) as the partner's answers, validated
+        as the portal validates them; refused (409) when it belongs to another assessment or
+        the answers changed since it was exported. ``submit=true`` then submits, scored as a
+        portal submission; anything missing (required evidence, say) is listed instead."""
+        content = await data.file.read()
+        return await workbook.upload_workbook(
+            db, actor_of(request), assessment_id, content, language(request, lang), settings, submit=submit
         )

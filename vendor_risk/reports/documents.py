@@ -157,7 +157,7 @@ async def portfolio(conn: asyncpg.Connection, lang: str, settings: Settings, tod
         NEED_ACTION_ROWS,
         today,
         settings.agreement_expiring_days,
-        "rating",
+        sort="rating",
     )
     attention = await partners_repo.list_partners(
         conn,

@@ -16,14 +16,15 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
+from vendor_risk.assessments import service as assessments
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.i18n import translator
 from vendor_risk.partners.routes import requires_record_keeper
-from vendor_risk.reports import charts, imports, service, snapshots
+from vendor_risk.reports import charts, imports, service, snapshots, workbook
 from vendor_risk.reports.exports import SPECS, Format
-from vendor_risk.reports.routes import requires_audit_reader, send
+from vendor_risk.reports.routes import requires_audit_reader, send, workbook_response
 from vendor_risk.settings import Settings
 from vendor_risk.ui.web import allows, page, page_lang
 
@@ -201,3 +202,79 @@ ROUTES = [
     import_template,
     import_upload,
 ]
+
+
+# --- questionnaire workbook -----------------------------------------------------------------------
+
+
+@get(
+    "/reports/assessments/{assessment_id:uuid}/workbook", guards=[requires_record_keeper], name="ui:workbook"
+)
+async def workbook_page(
+    request: Request[Any, Any, Any], db: DbConnection, assessment_id: UUID
+) -> Response[str]:
+    """Download the assessment as a workbook to send, or upload the one the partner filled."""
+    assessment = await assessments.load(db, assessment_id, datetime.now(UTC).date())
+    return page(request, "reports/workbook", a=assessment, result=None, errors=[], error=None)
+
+
+@get(
+    "/reports/assessments/{assessment_id:uuid}/workbook/download",
+    guards=[requires_record_keeper],
+    name="ui:workbook-download",
+)
+async def workbook_download(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    settings: Settings,
+    assessment_id: UUID,
+    file_lang: Lang = None,
+) -> Response[bytes]:
+    return await workbook_response(request, db, settings, assessment_id, file_lang or page_lang(request))
+
+
+@post(
+    "/reports/assessments/{assessment_id:uuid}/workbook",
+    guards=[requires_record_keeper],
+    name="ui:workbook-upload",
+    request_max_body_size=imports.MAX_IMPORT_BYTES + 64 * 1024,
+)
+async def workbook_upload(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, assessment_id: UUID
+) -> Response[str]:
+    form = await request.form()
+    upload = form.get("file")
+    lang = page_lang(request)
+    assessment = await assessments.load(db, assessment_id, datetime.now(UTC).date())
+    if upload is None or isinstance(upload, str):
+        message = translator(lang)("rpt_wb_unreadable")
+        return page(
+            request, "reports/workbook", status_code=400, a=assessment, result=None, errors=[], error=message
+        )
+    try:
+        result = await workbook.upload_workbook(
+            db,
+            actor_of(request),
+            assessment_id,
+            await upload.read(),
+            lang,
+            settings,
+            submit=form.get("action") == "submit",
+        )
+    except Problem as exc:
+        extra = exc.extra if isinstance(exc.extra, dict) else {}
+        errors = extra.get("errors", []) if exc.slug == "workbook-invalid" else []
+        return page(
+            request,
+            "reports/workbook",
+            status_code=exc.status_code,
+            a=assessment,
+            result=None,
+            errors=errors,
+            error=exc.detail,
+        )
+    assessment = await assessments.load(db, assessment_id, datetime.now(UTC).date())
+    return page(request, "reports/workbook", a=assessment, result=result, errors=[], error=None)
+
+
+ROUTES += [workbook_page, workbook_download, workbook_upload]

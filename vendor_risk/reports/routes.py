@@ -296,6 +296,22 @@ class WorkbookUpload(ImportUpload):
     pass
 
 
+async def workbook_response(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, assessment_id: UUID, lang: str
+) -> Response[bytes]:
+    """The workbook download, for the API and the staff page alike."""
+    body = await workbook.export_workbook(db, actor_of(request), assessment_id, lang, settings)
+    title = translator(lang)("rpt_wb_title")
+    ascii_name, local_name = exports.file_names(
+        f"questionnaire-{str(assessment_id)[:8]}", title, datetime.now(UTC), "xlsx"
+    )
+    return Response(
+        body,
+        media_type=exports.MEDIA_TYPES["xlsx"],
+        headers={"Content-Disposition": exports.content_disposition(ascii_name, local_name)},
+    )
+
+
 class WorkbookController(Controller):
     path = "/api/v1/assessments/{assessment_id:uuid}/workbook"
     tags = ["reports"]
@@ -312,17 +328,7 @@ class WorkbookController(Controller):
     ) -> Response[bytes]:
         """The assessment as an XLSX to fill in offline: a sheet per section, choices as
         drop-downs, help text, only answer cells unlocked, signed in a hidden sheet."""
-        chosen = language(request, lang)
-        body = await workbook.export_workbook(db, actor_of(request), assessment_id, chosen, settings)
-        title = translator(chosen)("rpt_wb_title")
-        ascii_name, local_name = exports.file_names(
-            f"questionnaire-{str(assessment_id)[:8]}", title, datetime.now(UTC), "xlsx"
-        )
-        return Response(
-            body,
-            media_type=exports.MEDIA_TYPES["xlsx"],
-            headers={"Content-Disposition": exports.content_disposition(ascii_name, local_name)},
-        )
+        return await workbook_response(request, db, settings, assessment_id, language(request, lang))
 
     @post(
         "/",

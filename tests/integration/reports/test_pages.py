@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.integration.assessments.conftest import Client, User, csrf_of
+from tests.integration.assessments.conftest import Client, NewPartner, Send, User, csrf_of
 from tests.integration.reports.test_imports import csv_file, row
 from tests.integration.ui.conftest import Browser, key_of
 
@@ -95,3 +95,26 @@ async def test_the_import_page(client: Client, db: asyncpg.Connection, procureme
     wrong = await post(b"Name,Email\r\nAcme,a@example.com\r\n", "check")
     assert wrong.status_code == 400
     assert "This is not the partner import template" in wrong.text
+
+
+async def test_the_workbook_page(
+    client: Client, db: asyncpg.Connection, new_partner: NewPartner, send: Send, procurement: User
+) -> None:
+    sent = await send((await new_partner())["id"])
+    aid = sent["assessment"]["id"]
+    me = await signed_in(client, procurement)
+    page = await me.get(f"/ui/reports/assessments/{aid}/workbook", lang="en")
+    assert page.status_code == 200, page.text
+    assert f'href="/ui/reports/assessments/{aid}/workbook/download"' in page.text
+    download = await me.get(f"/ui/reports/assessments/{aid}/workbook/download")
+    assert download.status_code == 200
+    assert download.content.startswith(b"PK")
+    refused = await me.request(
+        "POST",
+        f"/ui/reports/assessments/{aid}/workbook",
+        data={"_csrf_token": csrf_of(page.text), "action": "save"},
+        files={"file": ("x.xlsx", b"not a workbook", "application/octet-stream")},
+    )
+    assert refused.status_code == 400
+    assert "The file cannot be read" in refused.text
+    assert await db.fetchval("SELECT answers_version FROM assessments WHERE id = $1", aid) == 0

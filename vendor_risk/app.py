@@ -35,7 +35,13 @@ from vendor_risk.notify.routes import OutboxController, WebhookController
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
-from vendor_risk.reports.routes import ChartController, DocumentController, ExportController
+from vendor_risk.reports.routes import (
+    ChartController,
+    DocumentController,
+    ExportController,
+    ImportController,
+    WorkbookController,
+)
 from vendor_risk.scopes.routes import (
     DataCategoryController,
     ImpactAssessmentController,
@@ -70,6 +76,8 @@ API_CONTROLLERS: list[Any] = [
     ExportController,
     DocumentController,
     ChartController,
+    ImportController,
+    WorkbookController,
 ]
 
 

@@ -14,7 +14,7 @@ import msgspec
 from vendor_risk import audit
 from vendor_risk.audit.models import Actor
 from vendor_risk.i18n import translator
-from vendor_risk.reports import documents, exports, pdf
+from vendor_risk.reports import documents, exports, imports, pdf
 from vendor_risk.settings import Settings
 
 
@@ -136,5 +136,19 @@ async def document(
     return Download(
         body=_single(await pdf.to_pdf(html)),
         media_type=pdf.PDF_MEDIA_TYPE,
+        disposition=exports.content_disposition(ascii_name, local_name),
+    )
+
+
+def import_template(fmt: exports.Format, lang: str, *, now: datetime | None = None) -> Download:
+    """The partner import template, XLSX (drop-downs, a help sheet) or CSV, in ``lang``."""
+    now = now or datetime.now(UTC)
+    body = imports.template_xlsx(lang) if fmt == "xlsx" else imports.template_csv(lang)
+    ascii_name, local_name = exports.file_names(
+        f"partner-import-template-{lang}", translator(lang)("rpt_imp_template"), now, fmt
+    )
+    return Download(
+        body=_single(body),
+        media_type=exports.MEDIA_TYPES[fmt],
         disposition=exports.content_disposition(ascii_name, local_name),
     )

@@ -48,6 +48,7 @@ from vendor_risk.pagination import CreatedT, FilterText, created_after, decode_c
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.partners import service as partners
 from vendor_risk.questionnaires.service import get_template
+from vendor_risk.reports import pages as reports_pages
 from vendor_risk.scopes import pages as scope_pages
 from vendor_risk.settings import Settings
 from vendor_risk.ui.web import (
@@ -379,6 +380,7 @@ def ui_router(settings: Settings) -> Router:
             incident_page,
             complete_step,
             skip_step,
+            *reports_pages.ROUTES,
         ],
         guards=[require_session],
         middleware=[

@@ -180,7 +180,7 @@ async def test_the_entrusted_processing_register(
     assert row["传输方式"] == "SFTP"
     assert row["委托开始"].date() == date(2025, 2, 1)
     assert row["委托结束"].date() == date(2027, 1, 31)
-    assert row[t("retention_days")] == 1095
+    assert row[t("rpt_col_retention_days")] == 1095
     assert row[t("cross_border")] == "否"
     assert row[t("sub_processing")] == "是"
     assert row["委托处理协议"] == "委托处理协议 2025"
@@ -238,6 +238,7 @@ async def test_agreements_and_findings_registers(
     assert row[translator("zh-CN")("kind")] == "保密协议（NDA）"
     assert row["状态"] == translator("zh-CN")("agstatus_expired")
     assert row["签署人"] == "张三、李雷"
+    assert row["到期日"].date() == date(2021, 1, 9)
 
     findings = sheet_rows(
         await client.get(
@@ -255,7 +256,7 @@ async def test_agreements_and_findings_registers(
     assert row["Status"] == translator("en")("fstatus_open")
     assert row["Source"] == "Recorded by hand"
     assert row[translator("en")("overdue")] == "No"
-    assert row[translator("en")("due")].date() == date.fromisoformat(finding["due_on"])
+    assert row[translator("en")("rpt_col_due")].date() == date.fromisoformat(finding["due_on"])
 
 
 async def test_the_audit_extract_is_for_auditors_and_filters_by_entity_and_time(

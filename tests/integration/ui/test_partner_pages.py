@@ -18,6 +18,7 @@ from tests.helpers import new_credit_code
 from tests.integration.assessments.conftest import PDF, Client, NewPartner, User, csrf_of
 from tests.integration.ui.conftest import Browser, OpenBrowser
 from tests.integration.ui.querycount import counting_queries
+from vendor_risk.partners.rules import DEFAULT_CADENCE_MONTHS, TIERS
 
 
 async def zh(browser: OpenBrowser, user: User) -> Browser:
@@ -609,3 +610,10 @@ async def test_partner_pages_run_a_fixed_number_of_queries(
     for page_path, (few, many) in counts.items():
         assert few == many, (page_path, few, many)
         assert 1 < many <= 20, (page_path, many)
+
+
+async def test_the_list_sorts_with_the_rules_own_numbers(db: asyncpg.Connection) -> None:
+    """Migration 0040's SQL repeats the tier order and cadences for the list's indexes."""
+    for rank, tier in enumerate(TIERS):
+        assert await db.fetchval("SELECT tier_rank($1)", tier) == rank
+        assert await db.fetchval("SELECT tier_cadence_months($1)", tier) == DEFAULT_CADENCE_MONTHS[tier]

@@ -17,7 +17,7 @@ from vendor_risk.partners.rules import (
     Tier,
     TierFactor,
 )
-from vendor_risk.structs import Base
+from vendor_risk.structs import Base, I18nText
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 LongName = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -198,6 +198,7 @@ class ScopeAwaiting(Base):
     partner_id: UUID
     partner_name: str
     category_code: str
+    category_name: I18nText
     sensitivity: Sensitivity
     created_at: datetime
 

@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_metrics_port: int = 0
     # An assessment not submitted this many days after its due date expires (its link dies).
     assessment_grace_days: int = 14
+    # What one assessment's link may upload as evidence in all (removed files count too).
+    evidence_max_files: int = 50
+    evidence_max_mb: int = 200
 
     @property
     def current_data_key(self) -> DataKey:
@@ -157,6 +160,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("portal_link_days", 1),
         ("agreement_expiring_days", 1),
         ("assessment_grace_days", 0),
+        ("evidence_max_files", 1),
+        ("evidence_max_mb", 1),
     ):
         if item := get(name):
             values[name] = _parse_int(*item, minimum=minimum)

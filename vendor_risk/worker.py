@@ -266,3 +266,48 @@ async def stop_worker(worker: Worker, grace: float = 20.0) -> None:
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     worker.tasks.clear()
     await worker.close()
+
+
+REDIS_LOST_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+
+async def run_worker(settings: Settings, *, max_delay: float = 30.0, **overrides: Any) -> None:
+    """Run a worker until cancelled, outliving Redis outages.
+
+    arq's worker ends when its Redis connection breaks; ``up`` would end with it. Here a
+    lost Redis is logged and a fresh worker starts as soon as Redis answers again (retried
+    after 1, 2, 4 … up to ``max_delay`` seconds). Nothing is lost meanwhile: PostgreSQL
+    holds the work, and the start-up sweeps of the new worker find it. Cancelling (Ctrl-C,
+    SIGTERM) stops the current worker as ``stop_worker`` does.
+    """
+    delay = 1.0
+    lost = False
+    while True:
+        worker = build_worker(settings, **overrides)
+        try:
+            await worker.async_run()
+            return
+        except asyncio.CancelledError:
+            await _close_quietly(worker)
+            raise
+        except REDIS_LOST_ERRORS as exc:
+            if not lost:
+                log.warning(
+                    "worker lost Redis; it starts again when Redis answers",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            lost = True
+            await _close_quietly(worker)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+        if lost:
+            log.info("worker reconnecting to Redis")
+
+
+async def _close_quietly(worker: Worker) -> None:
+    """``stop_worker``, and the shutdown hook even when Redis is gone (arq's ``close``
+    talks to Redis before it runs the hook, so the PostgreSQL pool would leak)."""
+    try:
+        await stop_worker(worker)
+    except REDIS_LOST_ERRORS:
+        await shutdown(worker.ctx)  # idempotent: it closes only what it still owns

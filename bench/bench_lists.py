@@ -126,8 +126,8 @@ def cases(sample: dict[str, Any]) -> list[Case]:
     def q(path: str, **params: Any) -> str:
         return f"{path}?{urlencode(params, doseq=True)}" if params else path
 
-    def p_list(filters: partners.ListFilters) -> Query:
-        return lambda c: partners.list_partners(c, filters, None, PAGE, today, WINDOW)
+    def p_list(filters: partners.ListFilters, sort: partners.PartnerSort = "created") -> Query:
+        return lambda c: partners.list_partners(c, filters, None, PAGE, today, WINDOW, sort=sort)
 
     def a_list(filters: assessments.ListFilters) -> Query:
         return lambda c: assessments.list_assessments(c, filters, today, None, PAGE)
@@ -174,6 +174,16 @@ def cases(sample: dict[str, Any]) -> list[Case]:
             q("/partners", needs_attention="false"),
             "auditor",
             p_list(pf(needs_attention=False)),
+        ),
+        *[
+            Case(f"partners sort={sort}", q("/partners", sort=sort), "auditor", p_list(pf(), sort))
+            for sort in ("name", "tier", "reassessment", "rating")
+        ],
+        Case(
+            "partners status=active sort=name",
+            q("/partners", status="active", sort="name"),
+            "auditor",
+            p_list(pf(statuses=["active"]), "name"),
         ),
         Case(
             "partner (read)", f"/partners/{pid}", "auditor", lambda c: partners_service.load(c, pid, SETTINGS)

@@ -25,8 +25,8 @@ from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
 from vendor_risk.findings.service import lapse_expired_acceptances
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.partners.records import lock, today_utc
 from vendor_risk.partners.rules import DEFAULT_CADENCE_MONTHS, TIERS
-from vendor_risk.partners.service import lock, today_utc
 from vendor_risk.scopes.models import ScopeWithdrawal
 from vendor_risk.scopes.service import suspend_uncovered_scopes, withdraw_scope
 from vendor_risk.settings import Settings

@@ -26,8 +26,8 @@ from vendor_risk.agreements.models import (
 from vendor_risk.audit.models import Actor
 from vendor_risk.documents import DocumentInfo, check_upload, read_document, store_document, stored_filename
 from vendor_risk.errors import Problem, not_found, stale_version
+from vendor_risk.partners.records import invalid, lock, today_utc
 from vendor_risk.partners.rules import period_problem
-from vendor_risk.partners.service import invalid, lock, today_utc
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes.service import suspend_uncovered_scopes
 from vendor_risk.settings import Settings

@@ -69,6 +69,8 @@ class Labels:
                 value = self.sep.join(self.code("clause_", c) for c in value.split(",") if c)
             elif name == "date":
                 value = format_date(date.fromisoformat(value), self.lang)
+            elif name == "title" and self.lang == "zh-CN" and params.get("title_zh"):
+                value = str(params["title_zh"])
             elif name == "category":
                 known = self.categories.get(str(params.get("category_id", "")))
                 value = known.get(self.lang) if known else value

@@ -17,7 +17,7 @@ from vendor_risk.partners.rules import (
     Tier,
     TierFactor,
 )
-from vendor_risk.structs import FILLED_TEXT, NAME, ONE_LINE, Base, Version
+from vendor_risk.structs import FILLED_TEXT, NAME, ONE_LINE, Base, I18nText, Version
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
 LongName = Annotated[str, msgspec.Meta(min_length=1, max_length=300), NAME]
@@ -207,6 +207,7 @@ class ScopeAwaiting(Base):
     partner_id: UUID
     partner_name: str
     category_code: str
+    category_name: I18nText
     sensitivity: Sensitivity
     created_at: datetime
 

@@ -295,8 +295,8 @@ async def create_partner(
     field and nothing written."""
     form = await read_form(request)
     data = _partner_data(form)
-    created = form.decode(PartnerCreate, data) if not form.errors else None
-    if created is not None:
+    created = form.decode(PartnerCreate, data)
+    if created is not None and not form.errors:
         try:
             partner = await service.create_partner(db, actor_of(request), created, settings)
         except Problem as exc:
@@ -341,8 +341,8 @@ async def update_partner(
     partner = await service.load(db, partner_id, settings)
     data = _partner_data(form)
     data["version"] = form.get("version")
-    changes = form.decode(PartnerUpdate, data) if not form.errors else None
-    if changes is not None:
+    changes = form.decode(PartnerUpdate, data)
+    if changes is not None and not form.errors:
         try:
             await service.update_partner(db, actor_of(request), partner_id, changes, settings)
         except Problem as exc:

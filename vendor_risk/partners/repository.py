@@ -475,7 +475,8 @@ async def partner_facts(conn: asyncpg.Connection, partner_id: UUID) -> PartnerFa
                 WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
                 ORDER BY a.reviewed_at DESC LIMIT 1) AS approved_assessment_score,
                coalesce((
-                   SELECT jsonb_agg(jsonb_build_object('id', f.id, 'title', f.title ->> 'en')
+                   SELECT jsonb_agg(jsonb_build_object('id', f.id, 'title', f.title ->> 'en',
+                                                      'title_zh', f.title ->> 'zh-CN')
                                     ORDER BY f.created_at)
                    FROM findings f
                    WHERE f.partner_id = p.id AND f.severity = 'critical'
@@ -544,6 +545,7 @@ async def dashboard(
             (SELECT count(*) FROM scopes WHERE status = 'requested') AS awaiting_count,
             (SELECT coalesce(jsonb_agg(x ORDER BY x.created_at, x.id), '[]') FROM (
                 SELECT s.id, s.partner_id, p.name AS partner_name, c.code AS category_code,
+                       jsonb_build_object('zh-CN', c.name_zh, 'en', c.name_en) AS category_name,
                        c.sensitivity, s.created_at
                 FROM scopes s
                 JOIN partners p ON p.id = s.partner_id

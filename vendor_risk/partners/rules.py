@@ -291,6 +291,8 @@ class FindingFact(msgspec.Struct, frozen=True, kw_only=True):
 
     id: UUID
     title: str
+    # The title in Chinese, for pages in Chinese (``title`` is the English one).
+    title_zh: str | None = None
 
 
 class LifecycleFacts(msgspec.Struct, frozen=True, kw_only=True):
@@ -398,6 +400,7 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                 "finding",
                 finding.id,
                 title=finding.title,
+                title_zh=finding.title_zh or finding.title,
             )
         )
     approved_on = facts.onboarding_assessment_approved_on

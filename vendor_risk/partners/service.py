@@ -7,7 +7,7 @@ requested while another is approved, say) are serialised and its tier never goes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -20,7 +20,6 @@ from vendor_risk.agreements import repository as agreements_repo
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
-from vendor_risk.partners import rating
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners.models import (
     AgreementDue,
@@ -35,6 +34,13 @@ from vendor_risk.partners.models import (
     Transition,
     TransitionResult,
 )
+
+# Re-exported: callers kept reaching these through the partner service.
+from vendor_risk.partners.records import ensure_exists as ensure_exists
+from vendor_risk.partners.records import invalid as invalid
+from vendor_risk.partners.records import lock as lock
+from vendor_risk.partners.records import recompute_tier as recompute_tier
+from vendor_risk.partners.records import today_utc as today_utc
 from vendor_risk.partners.rules import (
     PARTNER_TRANSITIONS,
     TIERS,
@@ -42,27 +48,11 @@ from vendor_risk.partners.rules import (
     compute_tier,
     legal_id_problems,
     normalize_credit_code,
-    tier_rank,
     transition_gate,
 )
 from vendor_risk.scopes import repository as scopes_repo
+from vendor_risk.scopes.service import revoke_all_scopes
 from vendor_risk.settings import Settings
-
-
-def today_utc() -> date:
-    """Dates in rules and lists are UTC dates, like every time the API shows."""
-    return datetime.now(UTC).date()
-
-
-def invalid(problems: Sequence[tuple[str, str]]) -> Problem:
-    """A 400 listing every bad field, shaped like the validation errors of decoding."""
-    return Problem(
-        400,
-        "validation",
-        "; ".join(f"{field}: {message}" for field, message in problems),
-        title="Invalid request",
-        errors=[{"field": field, "message": message} for field, message in problems],
-    )
 
 
 async def load(conn: asyncpg.Connection, partner_id: UUID, settings: Settings) -> Partner:
@@ -71,20 +61,6 @@ async def load(conn: asyncpg.Connection, partner_id: UUID, settings: Settings) -
     if partner is None:
         raise not_found("partner", partner_id)
     return partner
-
-
-async def ensure_exists(conn: asyncpg.Connection, partner_id: UUID) -> None:
-    """404 unless the partner exists (lists under a partner say so instead of ``[]``)."""
-    if await repo.status_of(conn, partner_id) is None:
-        raise not_found("partner", partner_id)
-
-
-async def lock(conn: asyncpg.Connection, partner_id: UUID) -> str:
-    """Lock the partner row for this transaction; its status, or 404."""
-    status = await repo.status_of(conn, partner_id, lock=True)
-    if status is None:
-        raise not_found("partner", partner_id)
-    return status
 
 
 # --- create and update -------------------------------------------------------------------
@@ -230,50 +206,6 @@ async def update_partner(
     return after
 
 
-# --- tier --------------------------------------------------------------------------------
-
-
-async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str) -> None:
-    """Recompute the partner's tier from its scopes and criticality, inside the caller's
-    transaction (with the partner row locked).
-
-    A changed tier is audited and announced (``partner.tier_changed``); a tier that rose
-    marks the partner due for reassessment.
-    """
-    row = await conn.fetchrow(
-        "SELECT business_criticality, tier, tier_points, tier_factors FROM partners WHERE id = $1",
-        partner_id,
-    )
-    result = compute_tier(row["business_criticality"], await scopes_repo.scope_facts(conn, partner_id))
-    if result.tier == row["tier"]:
-        if result.points != row["tier_points"] or msgspec.to_builtins(result.factors) != msgspec.to_builtins(
-            row["tier_factors"]
-        ):
-            await repo.set_tier_points(conn, partner_id, result)
-        return
-    rose = tier_rank(result.tier) > tier_rank(row["tier"])
-    await repo.set_tier(conn, partner_id, result, rose=rose, reason=f"tier rose to {result.tier}: {reason}")
-    change = {
-        "partner_id": partner_id,
-        "from": row["tier"],
-        "to": result.tier,
-        "points": result.points,
-        "factors": result.factors,
-        "reason": reason,
-    }
-    await audit.record(
-        conn,
-        actor=actor,
-        action="partner.tier_changed",
-        entity_type="partner",
-        entity_id=partner_id,
-        before={"tier": row["tier"], "points": row["tier_points"], "factors": row["tier_factors"]},
-        after={"tier": result.tier, "points": result.points, "factors": result.factors},
-    )
-    await emit_event(conn, "partner.tier_changed", change)
-    await rating.recompute(conn, actor, [partner_id], reason=f"tier changed to {result.tier}")
-
-
 # --- lifecycle ---------------------------------------------------------------------------
 
 
@@ -311,9 +243,6 @@ async def transition(
 
     Moving to ``offboarding`` revokes every live scope in the same transaction.
     """
-    # Imported here: the scopes service imports this module.
-    from vendor_risk.scopes.service import revoke_all_scopes
-
     async with conn.transaction():
         await lock(conn, partner_id)
         before = await load(conn, partner_id, settings)

@@ -20,6 +20,7 @@ from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import repository as partners_repo
+from vendor_risk.partners.records import invalid, lock, recompute_tier, today_utc
 from vendor_risk.partners.rules import (
     SCOPE_TRANSITIONS,
     PartnerStatus,
@@ -31,7 +32,6 @@ from vendor_risk.partners.rules import (
     period_problem,
     scope_approval_gate,
 )
-from vendor_risk.partners.service import invalid, lock, recompute_tier, today_utc
 from vendor_risk.scopes import repository as repo
 from vendor_risk.scopes.models import (
     DataCategory,

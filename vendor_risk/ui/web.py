@@ -26,6 +26,7 @@ from vendor_risk.auth.sessions import resolve_session
 from vendor_risk.errors import Problem
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp
+from vendor_risk.partners.labels import Labels
 
 log = structlog.get_logger("vendor_risk.ui")
 
@@ -155,7 +156,8 @@ def ui_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[An
         status_code=status,
         title=t(f"error_{status}"),
         detail=detail,
-        unmet=(exc.extra or {}).get("unmet", [])
+        # Each unmet condition in the page language, from its code (partners.labels).
+        unmet=Labels(page_lang(request)).unmet_items((exc.extra or {}).get("unmet", []))
         if isinstance(exc, Problem) and isinstance(exc.extra, dict)
         else [],
     )

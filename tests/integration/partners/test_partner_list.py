@@ -180,3 +180,39 @@ async def test_dashboard_in_one_call(
     expiry_dates = [a["expires_on"] for a in after["agreements_expiring"]]
     assert expiry_dates == sorted(expiry_dates)
     assert after["expiring_within_days"] == 60
+
+
+async def test_sorted_lists_page_through_everything_once_in_order(
+    client: Client, auditor: User, new_partner: NewPartner
+) -> None:
+    tag = chinese_tag()
+    made = [
+        await new_partner(name=f"{tag} {letter}", business_criticality=crit)
+        for letter, crit in (("c", "low"), ("a", "critical"), ("d", "high"), ("b", "low"), ("e", "medium"))
+    ]
+    ids = {p["id"] for p in made}
+    for sort in ("name", "tier", "reassessment", "rating", "created"):
+        seen: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = await listing(
+                client, auditor, q=tag, sort=sort, limit=2, **({"cursor": cursor} if cursor else {})
+            )
+            seen += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert [p["id"] for p in seen if p["id"] in ids] == [p["id"] for p in seen], sort
+        assert {p["id"] for p in seen} == ids, sort
+        if sort == "name":
+            assert [p["name"][-1] for p in seen] == ["a", "b", "c", "d", "e"]
+        if sort == "tier":
+            ranks = ["low", "medium", "high", "critical"]
+            assert [ranks.index(p["tier"]) for p in seen] == sorted(
+                (ranks.index(p["tier"]) for p in seen), reverse=True
+            )
+        if sort == "reassessment":
+            dues = [p["next_reassessment_at"] for p in seen]
+            assert dues == sorted(dues)
+    bad = await client.get("/api/v1/partners", params={"sort": "colour"}, headers=auditor["headers"])
+    assert bad.status_code == 400

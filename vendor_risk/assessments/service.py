@@ -88,6 +88,12 @@ def link_url(settings: Settings, token: str) -> str:
     return f"{settings.public_url}/q/{token}"
 
 
+def staff_url(settings: Settings, path: str) -> str:
+    """A staff page's address for an email: the console under ``/ui``, never the JSON API
+    (a click on an API address in a mail client is a 401)."""
+    return f"{settings.public_url}/ui{path}"
+
+
 async def _state(conn: asyncpg.Connection, assessment_id: UUID, *, for_update: bool) -> repo.AssessmentState:
     state = await repo.get_state(conn, assessment_id, for_update=for_update)
     if state is None:
@@ -802,7 +808,7 @@ async def _notify_submitted(
                 score=combined.score,
                 opened=len(opened),
                 critical=len(combined.failed_critical),
-                review_url=f"{settings.public_url}/api/v1/assessments/{state.id}",
+                review_url=staff_url(settings, f"/assessments/{state.id}"),
             ),
             dedupe_key=f"assessment:{state.id}:submitted:{after.receipt_hash}",
         )
@@ -1036,7 +1042,9 @@ async def reminders_due(conn: asyncpg.Connection, today: date) -> list[DueRemind
     return due
 
 
-async def send_reminder(conn: asyncpg.Connection, assessment_id: UUID, reminder: str, *, today: date) -> bool:
+async def send_reminder(
+    conn: asyncpg.Connection, assessment_id: UUID, reminder: str, *, today: date, settings: Settings
+) -> bool:
     """Send one reminder through the outbox, once ever per due date (recorded in
     ``assessment_reminders``); ``overdue`` also tells the partner's owner. Returns whether
     it was sent now."""
@@ -1080,6 +1088,7 @@ async def send_reminder(conn: asyncpg.Connection, assessment_id: UUID, reminder:
                     kind=state.kind,
                     due_on=state.due_on,
                     recipient=f"{state.recipient_name} <{state.recipient_email}>",
+                    url=staff_url(settings, f"/assessments/{assessment_id}"),
                 ),
                 dedupe_key=f"{key}:owner",
             )

@@ -299,7 +299,8 @@ async def test_the_review_page_puts_findings_and_the_decision_first_and_filters_
     assert text.index('id="decision"') < text.index('id="answers"')
     assert text.index('id="findings"') < text.index('id="answers"')
     # The section navigation links each section.
-    assert 'href="#s-0-access"' in text and 'href="#s-0-data"' in text
+    assert 'href="#s-0-access"' in text
+    assert 'href="#s-0-data"' in text
     # The failed answer is marked; its finding names the question by number and text.
     assert re.search(r'<li id="q-valid-example-dh-1" class="failed', text)
     assert "存储加密不足" in text

@@ -33,9 +33,8 @@ from vendor_risk.auth.routes import actor_of
 from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_session
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
+from vendor_risk.findings import pages as finding_pages
 from vendor_risk.findings import repository as findings_repo
-from vendor_risk.findings import service as findings
-from vendor_risk.findings.models import AcceptanceCreate
 from vendor_risk.i18n import translator
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
@@ -264,51 +263,6 @@ async def approve_scope(
     return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
 
 
-# --- findings ----------------------------------------------------------------------------------------
-
-
-@get("/findings", name="ui:findings")
-async def finding_list(
-    request: Request[Any, Any, Any],
-    db: DbConnection,
-    status: str | None = None,
-    severity: str | None = None,
-    cursor: str | None = None,
-) -> Response[str]:
-    status = status if status in ("open", "remediating", "resolved", "accepted") else None
-    severity = severity if severity in ("low", "medium", "high", "critical") else None
-    after = created_after(cursor)
-    rows = await findings_repo.list_findings(
-        db,
-        findings_repo.ListFilters(status=status, severity=severity),
-        partners.today_utc(),
-        after,
-        PAGE_SIZE + 1,
-    )
-    items, more = _listed(rows, "/ui/findings", {"status": status, "severity": severity})
-    return page(
-        request,
-        "findings",
-        items=items,
-        more=more,
-        status=status or "",
-        severity=severity or "",
-        can_accept=await allows(requires_risk_owner, request),
-        today=partners.today_utc(),
-    )
-
-
-@post("/findings/{finding_id:uuid}/accept", guards=[requires_risk_owner], name="ui:accept", status_code=303)
-async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID) -> Redirect:
-    """Accept a finding's risk until a date, with a justification."""
-    form = dict((await request.form()).multi_items())
-    data = _decoded(
-        {"until": _form(form, "until"), "justification": _form(form, "justification")}, AcceptanceCreate
-    )
-    await findings.accept_risk(db, actor_of(request), finding_id, data, partners.today_utc())
-    return see_other(f"/ui/findings#f-{finding_id}")
-
-
 # --- incidents ---------------------------------------------------------------------------------------
 
 
@@ -395,8 +349,7 @@ def ui_router(settings: Settings) -> Router:
             partner_page,
             approve_scope,
             *assessment_pages.PAGES,
-            finding_list,
-            accept_risk,
+            *finding_pages.PAGES,
             incident_list,
             incident_page,
             complete_step,

@@ -17,6 +17,8 @@ import msgspec
 
 PREFIX = "VENDOR_RISK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Settings a command decides, never read from the environment.
+NOT_FROM_ENVIRONMENT = frozenset({"dev_mailbox"})
 
 
 class SettingsError(ValueError):
@@ -57,6 +59,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_metrics_port: int = 0
     # An assessment not submitted this many days after its due date expires (its link dies).
     assessment_grace_days: int = 14
+    # Not an environment variable: only `vendor-risk up` sets it, when no SMTP server is
+    # configured, so outgoing mail lands in the development mailbox (/ui/dev/mail).
+    dev_mailbox: bool = False
 
     @property
     def current_data_key(self) -> DataKey:
@@ -116,7 +121,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     silently ignored is a production incident waiting to happen.
     """
     env = os.environ if environ is None else environ
-    known = {f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__}
+    known = {
+        f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__ if name not in NOT_FROM_ENVIRONMENT
+    }
     # Test-only variables are read by the test suite, not by the service.
     allowed_extra = {f"{PREFIX}TEST_DATABASE_URL", f"{PREFIX}TEST_REDIS_URL"}
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known | allowed_extra)

@@ -40,6 +40,7 @@ from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
 from vendor_risk.incidents.models import StepComplete, StepSkip
 from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
+from vendor_risk.notify import pages as notify_pages
 from vendor_risk.pagination import CreatedT, created_after, paged
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
@@ -350,6 +351,8 @@ def ui_router(settings: Settings) -> Router:
             approve_scope,
             *assessment_pages.PAGES,
             *finding_pages.PAGES,
+            # Development only: `up` with no SMTP server; `serve` never routes it.
+            *(notify_pages.DEV_MAIL_PAGES if settings.dev_mailbox else []),
             incident_list,
             incident_page,
             complete_step,

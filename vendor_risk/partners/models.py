@@ -121,6 +121,9 @@ class Partner(Base):
     tier_factors: list[TierFactor]
     reassessment_due_at: datetime | None
     reassessment_due_reason: str | None
+    # Residual risk (assessments.rules.rate): None until an approved assessment.
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     # From the assessments domain: None and 0 until it exists.
@@ -144,6 +147,8 @@ class PartnerSummary(Base):
     owner_id: UUID | None
     status: PartnerStatus
     tier: Tier
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     last_assessment_score: float | None

@@ -87,12 +87,14 @@ PARTNER_COLUMNS = """
     p.id, p.name, p.legal_name, p.credit_code, p.registration_number, p.country, p.website,
     p.domain, p.services, p.business_criticality, p.owner_id, p.status, p.status_reason,
     p.status_changed_at, p.tier, p.tier_points, p.tier_factors, p.reassessment_due_at,
-    p.reassessment_due_reason, p.created_at, p.updated_at, p.version
+    p.reassessment_due_reason, p.residual_rating, p.residual_rated_at, p.created_at,
+    p.updated_at, p.version
 """
 
 SUMMARY_COLUMNS = """
     p.id, p.name, p.legal_name, p.country, p.credit_code, p.business_criticality,
-    p.owner_id, p.status, p.tier, p.created_at, p.updated_at, p.version
+    p.owner_id, p.status, p.tier, p.residual_rating, p.residual_rated_at, p.created_at,
+    p.updated_at, p.version
 """
 
 
@@ -143,20 +145,36 @@ class ListFilters(msgspec.Struct, kw_only=True):
     owner_id: UUID | None = None
     q: str | None = None
     needs_attention: bool | None = None
+    # Residual ratings; "unrated" selects partners without one yet.
+    ratings: Sequence[str] | None = None
+
+
+# The list's orders: newest first, or worst residual rating first (unrated last), then
+# newest. Each is served by an index (partners_created_idx, partners_rating_sort_idx).
+SORT_KEYS = {
+    "created": ("p.created_at DESC, p.id DESC", "(p.created_at, p.id)"),
+    "rating": (
+        "rating_rank(p.residual_rating) DESC, p.created_at DESC, p.id DESC",
+        "(rating_rank(p.residual_rating), p.created_at, p.id)",
+    ),
+}
 
 
 async def list_partners(
     conn: asyncpg.Connection,
     filters: ListFilters,
-    after: tuple[datetime, UUID] | None,
+    after: tuple[datetime, UUID] | tuple[int, datetime, UUID] | None,
     limit: int,
     today: date,
     expiring_within_days: int,
+    sort: str = "created",
 ) -> list[PartnerSummary]:
-    """One page of partners with tier, status, attention, score and open findings.
+    """One page of partners with tier, status, rating, attention, score and open findings.
 
     The WHERE clause is assembled from fixed fragments (never from input) so each filter
-    reaches the planner as a plain predicate its index can serve.
+    reaches the planner as a plain predicate its index can serve. ``after`` is the sort key
+    of the last row served: (created_at, id), or (rating rank, created_at, id) for
+    ``sort="rating"``.
     """
     params: list[Any] = [today, expiring_within_days]
     where: list[str] = []
@@ -179,8 +197,19 @@ async def list_partners(
         )
     if filters.needs_attention is not None:
         where.append(NEEDS_ATTENTION_SQL if filters.needs_attention else f"NOT {NEEDS_ATTENTION_SQL}")
+    if filters.ratings:
+        rated = [r for r in filters.ratings if r != "unrated"]
+        clauses = [f"p.residual_rating = ANY({param(rated)}::text[])"] if rated else []
+        if len(rated) < len(filters.ratings):
+            clauses.append("p.residual_rating IS NULL")
+        where.append(f"({' OR '.join(clauses)})")
+    order, key = SORT_KEYS[sort]
     if after is not None:
-        where.append(f"(p.created_at, p.id) < ({param(after[0])}, {param(after[1])}::uuid)")
+        if len(after) == 3:
+            rank, created, last_id = param(after[0]), param(after[1]), param(after[2])
+            where.append(f"{key} < ({rank}::smallint, {created}::timestamptz, {last_id}::uuid)")
+        else:
+            where.append(f"{key} < ({param(after[0])}::timestamptz, {param(after[1])}::uuid)")
     # The page is chosen first, so the planner probes attention and stats for its rows
     # only, instead of hashing every agreement and scope as it would for 100k rows.
     sql = f"""
@@ -189,10 +218,10 @@ async def list_partners(
         FROM (
             SELECT {SUMMARY_COLUMNS}, p.reassessment_due_at FROM partners p
             WHERE {" AND ".join(where) or "true"}
-            ORDER BY p.created_at DESC, p.id DESC
+            ORDER BY {order}
             LIMIT {param(limit)}
         ) p {STATS_LATERAL}
-        ORDER BY p.created_at DESC, p.id DESC
+        ORDER BY {order}
     """
     rows = await conn.fetch(sql, *params)
     result = []

@@ -280,7 +280,7 @@ async def review_queue(
     more = None
     if len(rows) > PAGE_SIZE:
         more = with_query("/ui/reviews", {"cursor": encode_cursor(items[-1].sent_at, items[-1].id)})
-    return page(request, "assessments/queue", items=items, more=more)
+    return page(request, "assessments/queue", items=items, more=more, today=partners.today_utc())
 
 
 # --- the review page -------------------------------------------------------------------------------

@@ -292,6 +292,8 @@ async def test_the_review_page_puts_findings_and_the_decision_first_and_filters_
     made = await _submitted(client, new_partner, send, **{"dh-1": "none"})
     path = f"/ui/assessments/{made['assessment_id']}"
     me = await browser(risk_owner)
+    queue = await me.get("/ui/reviews")
+    assert re.search(rf'href="{path}">[^<]*</a></td>.*?<td data-label="已等待">0 天</td>', queue.text, re.S)
     page = await me.get(path)
     assert page.status_code == 200
     text = page.text

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -29,6 +30,7 @@ from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
 from vendor_risk.notify.delivery import deliver_due, kick_outbox
 from vendor_risk.partners import rating
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
+from vendor_risk.reports import snapshots
 from vendor_risk.settings import Settings
 
 log = structlog.get_logger("vendor_risk.worker")
@@ -177,6 +179,14 @@ async def repair_ratings(ctx: dict[str, Any]) -> int:
         return await rating.repair(conn, RATING_REPAIRER)
 
 
+@job(timeout=1800, max_tries=3)
+async def snapshot_portfolio(ctx: dict[str, Any]) -> int:
+    """Hourly (and at start): refresh today's portfolio snapshot and back-fill the month
+    ends of the past year that have none. Idempotent per day."""
+    async with ctx["db_pool"].acquire() as conn:
+        return await snapshots.take_snapshots(conn, datetime.now(UTC).date())
+
+
 # Incidents: the playbooks' automatic actions (kicked after commits) and the deadline sweep.
 job(timeout=300, max_tries=3)(incidents.run_incident_actions)
 job(timeout=300, max_tries=3)(incidents.escalate_incident_steps)
@@ -194,6 +204,8 @@ def cron_jobs() -> list[CronJob]:
         _cron("verify_audit_chain", hour={3}, minute={17}),
         # After sweep_expiries lapsed the acceptances past their date.
         _cron("repair_ratings", hour={0}, minute={35}, run_at_startup=True),
+        # Hourly, so a day's row ends within the hour before midnight UTC.
+        _cron("snapshot_portfolio", minute={55}, run_at_startup=True),
         # Runs whatever actions a lost kick left, and escalates late steps, every minute.
         _cron("run_incident_actions", second={20}, run_at_startup=True),
         _cron("escalate_incident_steps", second={40}, run_at_startup=True),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, patch, post
@@ -15,15 +14,7 @@ from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
-from vendor_risk.pagination import (
-    DEFAULT_LIMIT,
-    Page,
-    check_limit,
-    created_after,
-    decode_cursor,
-    encode_cursor,
-    paged,
-)
+from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.models import (
@@ -35,7 +26,7 @@ from vendor_risk.partners.models import (
     Transition,
     TransitionResult,
 )
-from vendor_risk.partners.rating import RatingFilter, rating_rank
+from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.rules import (
     TRANSITION_ROLES,
     PartnerStatus,
@@ -70,21 +61,17 @@ class PartnerController(Controller):
         q: Annotated[str | None, Parameter(max_length=100)] = None,
         needs_attention: bool | None = None,
         rating: list[RatingFilter] | None = None,
-        sort: Literal["created", "rating"] = "created",
+        sort: repo.PartnerSort = "created",
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[PartnerSummary]:
-        """Newest first, or with ``sort=rating`` worst residual rating first (unrated
-        last). ``q`` matches name or legal name (any script, case-insensitive);
+        """Newest first, or by ``sort``: ``name``, ``tier`` (highest first),
+        ``reassessment`` (soonest due first) or ``rating`` (worst residual rating first,
+        unrated last). ``q`` matches name or legal name (any script, case-insensitive);
         ``needs_attention`` selects partners with something overdue or expiring; ``rating``
         selects residual ratings (``unrated``: no approved assessment yet)."""
         check_limit(limit)
-        after: tuple[datetime, UUID] | tuple[int, datetime, UUID] | None
-        if sort == "rating":
-            key = decode_cursor(cursor, int, datetime, UUID)
-            after = (key[0], key[1], key[2]) if key else None
-        else:
-            after = created_after(cursor)
+        after = decode_cursor(cursor, *repo.SORTS[sort].types)
         filters = repo.ListFilters(
             statuses=status,
             tiers=tier,
@@ -100,19 +87,11 @@ class PartnerController(Controller):
             limit + 1,
             service.today_utc(),
             settings.agreement_expiring_days,
-            sort,
+            sort=sort,
         )
-        if sort == "rating":
-            page = rows[:limit]
-            last = page[-1] if page else None
-            more = len(rows) > limit and last is not None
-            return Page(
-                items=page,
-                next_cursor=encode_cursor(rating_rank(last.residual_rating), last.created_at, last.id)
-                if more and last
-                else None,
-            )
-        return paged(rows, limit)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(items=page, next_cursor=encode_cursor(*repo.sort_key(page[-1], sort)) if more else None)
 
     @get("/{partner_id:uuid}", operation_id="GetPartner")
     async def get_partner(self, db: DbConnection, settings: Settings, partner_id: UUID) -> Partner:

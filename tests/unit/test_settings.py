@@ -67,3 +67,10 @@ def test_pool_bounds_are_consistent() -> None:
 def test_missing_data_key_is_explained() -> None:
     with pytest.raises(SettingsError, match="VENDOR_RISK_DATA_KEYS"):
         _ = load_settings({}).current_data_key
+
+
+def test_the_development_mailbox_is_never_turned_on_from_the_environment() -> None:
+    # Only `vendor-risk up` decides it; a deployment cannot swallow its mail by a variable.
+    assert load_settings({}).dev_mailbox is False
+    with pytest.raises(SettingsError, match="VENDOR_RISK_DEV_MAILBOX: unknown setting"):
+        load_settings({"VENDOR_RISK_DEV_MAILBOX": "true"})

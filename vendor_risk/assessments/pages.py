@@ -490,11 +490,9 @@ async def review(
                 return conflict_page(
                     request,
                     form,
-                    {
-                        "decision": t(f"decision_{last.decision}") if last else "",
-                        "note": last.note if last else "",
-                    },
-                    [("decision", t("rv_decision")), ("note", t("review_note"))],
+                    # The decision posted again is a code: only the notes are compared.
+                    {"note": last.note if last else ""},
+                    [("note", t("review_note"))],
                     action=f"/ui/assessments/{assessment_id}/review",
                     back=f"/ui/assessments/{assessment_id}",
                     version=current.version,

@@ -165,11 +165,10 @@ async def assign(request: Request[Any, Any, Any], db: DbConnection, finding_id: 
                 return conflict_page(
                     request,
                     form,
-                    {
-                        "owner_id": str(current.owner_id) if current.owner_id else "",
-                        "due_on": current.due_on.isoformat() if current.due_on else "",
-                    },
-                    [("owner_id", form.t("fb_owner")), ("due_on", form.t("fb_due_on"))],
+                    # The owner is posted as an id, which is no text to compare: the due
+                    # dates are shown side by side, the owner goes again with "keep mine".
+                    {"due_on": current.due_on.isoformat() if current.due_on else ""},
+                    [("due_on", form.t("fb_due_on"))],
                     action=f"/ui/findings/{finding_id}/assign",
                     back=_back(form, finding_id),
                     version=current.version,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -20,8 +20,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
-from litestar.params import Parameter
 from litestar.response import Redirect
 
 from vendor_risk.agreements import pages as agreement_pages
@@ -33,13 +31,14 @@ from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_sess
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.findings import pages as finding_pages
+from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.i18n import translator
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
 from vendor_risk.incidents.models import StepComplete, StepSkip
 from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
 from vendor_risk.notify import pages as notify_pages
-from vendor_risk.pagination import CreatedT, created_after, paged
+from vendor_risk.pagination import CreatedT, FilterText, created_after, paged
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.partners import service as partners
 from vendor_risk.scopes import pages as scope_pages
@@ -64,7 +63,7 @@ T = TypeVar("T")
 PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
-Query = Annotated[str | None, Parameter(max_length=100)]
+Query = FilterText
 
 
 def _listed(rows: list[CreatedT], path: str, params: Mapping[str, Any]) -> tuple[list[CreatedT], str | None]:
@@ -243,7 +242,10 @@ def ui_router(settings: Settings) -> Router:
             skip_step,
         ],
         guards=[require_session],
-        middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
+        middleware=[
+            ui_guard_middleware,
+            DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf, session_cookie=SESSION_COOKIE),
+        ],
         exception_handlers={HTTPException: ui_error, Exception: ui_internal_error},
         include_in_schema=False,
     )

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import TEST_DATA_KEY
 from tests.helpers import Mailbox, free_port
 from tests.integration.worker.test_outbox_email import queue_email
 from tests.integration.worker.test_up_delivers import printed, wait_for
@@ -31,6 +32,8 @@ def _env(settings: Settings) -> dict[str, str]:
         "VENDOR_RISK_DATABASE_URL": settings.database_url or "",
         "VENDOR_RISK_REDIS_URL": settings.redis_url or "",
         "VENDOR_RISK_LOG_JSON": "false",
+        # The test's pool seals emails with the test data key: `up` must hold it to open them.
+        "VENDOR_RISK_DATA_KEYS": TEST_DATA_KEY,
     }
 
 

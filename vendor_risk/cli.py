@@ -184,6 +184,13 @@ def cmd_up(args: argparse.Namespace) -> None:
         settings = msgspec.structs.replace(settings, log_json=False)
     if args.port != 8000 and settings.public_url == "http://127.0.0.1:8000":
         settings = msgspec.structs.replace(settings, public_url=f"http://{args.host}:{args.port}")
+    if f"{PREFIX}SMTP_URL" not in os.environ:
+        # A newcomer has no mail server: keep outgoing mail where an admin can read it.
+        settings = msgspec.structs.replace(settings, dev_mailbox=True)
+        print(
+            f"no {PREFIX}SMTP_URL set: outgoing email is kept in the development mailbox, "
+            f"{settings.public_url}/ui/dev/mail (admins; development only)"
+        )
     with _embedded_if_needed(settings) as settings:
         asyncio.run(prepare_database(settings))
         first = asyncio.run(_ensure_first_admin(settings))

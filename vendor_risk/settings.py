@@ -18,6 +18,8 @@ import msgspec
 PREFIX = "VENDOR_RISK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ROLES = ("admin", "procurement", "risk_owner", "auditor")
+# Settings a command decides, never read from the environment.
+NOT_FROM_ENVIRONMENT = frozenset({"dev_mailbox"})
 
 
 class SettingsError(ValueError):
@@ -79,6 +81,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oidc_provision: bool = False
     # Password sign-in; may be switched off only while single sign-on is on.
     password_signin: bool = True
+    # Not an environment variable: only `vendor-risk up` sets it, when no SMTP server is
+    # configured, so outgoing mail lands in the development mailbox (/ui/dev/mail).
+    dev_mailbox: bool = False
     # What one assessment's link may upload as evidence in all (removed files count too).
     evidence_max_files: int = 50
     evidence_max_mb: int = 200
@@ -173,7 +178,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     silently ignored is a production incident waiting to happen.
     """
     env = os.environ if environ is None else environ
-    known = {f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__}
+    known = {
+        f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__ if name not in NOT_FROM_ENVIRONMENT
+    }
     # Test-only variables are read by the test suite, not by the service.
     allowed_extra = {f"{PREFIX}TEST_DATABASE_URL", f"{PREFIX}TEST_REDIS_URL"}
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known | allowed_extra)

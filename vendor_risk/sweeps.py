@@ -434,7 +434,9 @@ async def send_reminders(
     report = ReminderSweep()
     async with pool.acquire() as conn:
         for due in await reminders_due(conn, day):
-            report.reminders += await send_reminder(conn, due.assessment_id, due.reminder, today=day)
+            report.reminders += await send_reminder(
+                conn, due.assessment_id, due.reminder, today=day, settings=settings
+            )
         report.expired = len(await expire_overdue(conn, today=day, grace_days=settings.assessment_grace_days))
     return report
 
@@ -501,7 +503,7 @@ def expired_email(agreement: AgreementDue, suspended: list[I18nText], public_url
     lang = agreement.owner_locale or "zh-CN"
     kind = KIND_NAMES[agreement.kind]
     day = _date(agreement.expires_on, lang)
-    link = f"{public_url}/api/v1/partners/{agreement.partner_id}/scopes"
+    link = f"{public_url}/ui/partners/{agreement.partner_id}#scopes"
     if suspended:
         consequence = I18nText(
             zh_cn=f"以下 {len(suspended)} 个数据共享范围已失去协议覆盖，已自动暂停，"
@@ -531,7 +533,9 @@ def expired_email(agreement: AgreementDue, suspended: list[I18nText], public_url
                 en=f"The {kind.en} “{agreement.title}” with {agreement.partner_name} expired on {day}. "
                 + consequence.en,
             ),
-            I18nText(zh_cn=f"数据共享范围（需 API 密钥）：{link}", en=f"Scopes (API key required): {link}"),
+            I18nText(
+                zh_cn=f"查看该合作方的数据共享范围：{link}", en=f"The partner's data-sharing scopes: {link}"
+            ),
         ],
         [label.get(lang) for label in suspended],
     )

@@ -73,6 +73,13 @@ def test_missing_data_key_is_explained() -> None:
         _ = load_settings({}).current_data_key
 
 
+def test_the_development_mailbox_is_never_turned_on_from_the_environment() -> None:
+    # Only `vendor-risk up` decides it; a deployment cannot swallow its mail by a variable.
+    assert load_settings({}).dev_mailbox is False
+    with pytest.raises(SettingsError, match="VENDOR_RISK_DEV_MAILBOX: unknown setting"):
+        load_settings({"VENDOR_RISK_DEV_MAILBOX": "true"})
+
+
 def test_trust_settings_are_read() -> None:
     settings = load_settings(
         {

@@ -168,8 +168,10 @@ def submitted(
     )
 
 
-def escalation(*, to: str, lang: str, partner_name: str, kind: str, due_on: date, recipient: str) -> Email:
-    """Tells the partner's owner an assessment is overdue."""
+def escalation(
+    *, to: str, lang: str, partner_name: str, kind: str, due_on: date, recipient: str, url: str
+) -> Email:
+    """Tells the partner's owner an assessment is overdue, linking to its staff page."""
     t = translator(lang)
     due = format_date(due_on, lang)
     return _email(
@@ -182,4 +184,5 @@ def escalation(*, to: str, lang: str, partner_name: str, kind: str, due_on: date
         kind_label=t(f"assessment_kind_{kind}"),
         due_on=due,
         recipient=recipient,
+        url=url,
     )

@@ -138,6 +138,11 @@ class RatingStep(Base):
     factor: Literal["tier", "score", "critical_findings", "high_findings"]
     detail: str
     level: RiskLevel
+    # The step's stable reason and its numbers, for a label in the reader's language
+    # (``detail`` is the English sentence): tier, score_none, score_strong,
+    # score_adequate, score_weak, score_poor, critical_findings, high_findings.
+    code: str = ""
+    params: dict[str, str | float | int] = msgspec.field(default_factory=dict)
 
 
 class Rating(Base):

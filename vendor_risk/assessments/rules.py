@@ -275,19 +275,28 @@ def rate(
     - open high findings: at least medium, and at least high from ``high_findings_for_high``.
     """
     rank = LEVELS.index(tier)
-    steps = [RatingStep(factor="tier", detail=f"inherent risk tier {tier}", level=tier)]
+    steps = [
+        RatingStep(
+            factor="tier", detail=f"inherent risk tier {tier}", level=tier, code="tier", params={"tier": tier}
+        )
+    ]
+    params: dict[str, str | float | int] = {}
     if score is None:
-        change, why = 1, "no score: controls unknown, one level higher"
+        change, code, why = 1, "score_none", "no score: controls unknown, one level higher"
     elif score >= policy.strong_score:
-        change, why = -1, f"score {score:g} >= {policy.strong_score:g}: one level lower"
+        change, code, why = -1, "score_strong", f"score {score:g} >= {policy.strong_score:g}: one level lower"
+        params = {"score": score, "threshold": policy.strong_score}
     elif score >= policy.adequate_score:
-        change, why = 0, f"score {score:g} >= {policy.adequate_score:g}: unchanged"
+        change, code, why = 0, "score_adequate", f"score {score:g} >= {policy.adequate_score:g}: unchanged"
+        params = {"score": score, "threshold": policy.adequate_score}
     elif score >= policy.weak_score:
-        change, why = 1, f"score {score:g} < {policy.adequate_score:g}: one level higher"
+        change, code, why = 1, "score_weak", f"score {score:g} < {policy.adequate_score:g}: one level higher"
+        params = {"score": score, "threshold": policy.adequate_score}
     else:
-        change, why = 2, f"score {score:g} < {policy.weak_score:g}: two levels higher"
+        change, code, why = 2, "score_poor", f"score {score:g} < {policy.weak_score:g}: two levels higher"
+        params = {"score": score, "threshold": policy.weak_score}
     rank = LEVELS.index(_level(rank + change))
-    steps.append(RatingStep(factor="score", detail=why, level=_level(rank)))
+    steps.append(RatingStep(factor="score", detail=why, level=_level(rank), code=code, params=params))
     critical = open_findings.get("critical", 0)
     if critical:
         rank = max(rank, LEVELS.index("high"))
@@ -296,6 +305,8 @@ def rate(
                 factor="critical_findings",
                 detail=f"{critical} open critical finding(s): at least high",
                 level=_level(rank),
+                code="critical_findings",
+                params={"count": critical, "floor": "high"},
             )
         )
     high = open_findings.get("high", 0)
@@ -307,6 +318,8 @@ def rate(
                 factor="high_findings",
                 detail=f"{high} open high finding(s): at least {floor}",
                 level=_level(rank),
+                code="high_findings",
+                params={"count": high, "floor": floor},
             )
         )
     return Rating(

@@ -64,7 +64,7 @@ from vendor_risk.errors import Problem, field_error, not_found, stale_version
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings_service
 from vendor_risk.findings.models import Finding
-from vendor_risk.notify.outbox import emit_event, enqueue_email
+from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
 from vendor_risk.partners import rating
 from vendor_risk.questionnaires import repository as templates_repo
 from vendor_risk.questionnaires.models import Answer, Template
@@ -76,6 +76,8 @@ DECIDED: dict[Decision, AssessmentStatus] = {
     "reject": "rejected",
     "request_changes": "changes_requested",
 }
+# Stands for the token in a previewed invitation: a token exists only once it is sent.
+PREVIEW_TOKEN = "…"  # noqa: S105 - a placeholder, not a secret
 # Touching a link's last_used_at on every request would write on every page view.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
@@ -87,6 +89,12 @@ def portal_actor(state: repo.AssessmentState) -> Actor:
 
 def link_url(settings: Settings, token: str) -> str:
     return f"{settings.public_url}/q/{token}"
+
+
+def staff_url(settings: Settings, path: str) -> str:
+    """A staff page's address for an email: the console under ``/ui``, never the JSON API
+    (a click on an API address in a mail client is a 401)."""
+    return f"{settings.public_url}/ui{path}"
 
 
 async def _state(conn: asyncpg.Connection, assessment_id: UUID, *, for_update: bool) -> repo.AssessmentState:
@@ -307,6 +315,51 @@ async def _issue_link(
     )
     await enqueue_email(conn, topic="assessment.invitation", email=email)
     return SentAssessment(assessment=assessment, link=link_url(settings, token), link_expires_at=expires_at)
+
+
+async def preview_invitation(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: AssessmentCreate,
+    settings: Settings,
+    *,
+    now: datetime,
+) -> Email:
+    """The invitation exactly as ``send_assessment`` would email it (recipient, language,
+    questionnaires, due date, message, sender), refused for the same reasons, and with
+    nothing written: no assessment, no link, no outbox row. The link is a placeholder,
+    since a token exists only once it is sent."""
+    today = _today(now)
+    row = await conn.fetchrow("SELECT name, status, tier, owner_id FROM partners WHERE id = $1", partner_id)
+    if row is None:
+        raise not_found("partner", partner_id)
+    if row["status"] == "offboarded":
+        raise Problem(409, "partner-offboarded", "an offboarded partner receives no assessments")
+    due_on = data.due_on or default_due_on(today)
+    if due_on < today:
+        raise field_error("due_on", "must not be in the past")
+    _, email, name, locale = await _recipient(conn, partner_id, data.recipient)
+    templates = await _templates(conn, data.questionnaires or default_questionnaires(row["tier"], data.kind))
+    prefilled_from = None
+    if data.kind in ("periodic", "triggered"):
+        previous = await repo.previous_answers(conn, partner_id, [t.key for _, t in templates])
+        prefilled_from = max((p.submitted_at for p in previous), default=None)
+    sender_name, sender_email = await _sender(conn, actor, row["owner_id"])
+    return emails.invitation(
+        to=email,
+        lang=locale,
+        recipient_name=name,
+        partner_name=row["name"],
+        questionnaires=[t.title.get(locale) for _, t in templates],
+        due_on=due_on,
+        message=data.message,
+        link=f"{settings.public_url}/q/{PREVIEW_TOKEN}",
+        expires=link_expiry(now, due_on, settings.portal_link_days),
+        sender_name=sender_name,
+        sender_email=sender_email,
+        prefilled_from=prefilled_from,
+    )
 
 
 async def send_assessment(
@@ -835,7 +888,7 @@ async def _notify_submitted(
                 score=combined.score,
                 opened=len(opened),
                 critical=len(combined.failed_critical),
-                review_url=f"{settings.public_url}/api/v1/assessments/{state.id}",
+                review_url=staff_url(settings, f"/assessments/{state.id}"),
             ),
             dedupe_key=f"assessment:{state.id}:submitted:{after.receipt_hash}",
         )
@@ -978,6 +1031,14 @@ async def review(
 async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> AssessmentDetail:
     """Everything a reviewer reads: answers, evidence, score breakdown, rating, findings,
     the diff with the previous assessment and the reviews."""
+    return (await detail_with_templates(conn, assessment_id, today))[0]
+
+
+async def detail_with_templates(
+    conn: asyncpg.Connection, assessment_id: UUID, today: date
+) -> tuple[AssessmentDetail, list[Template]]:
+    """``detail`` and the questionnaire versions of its parts, in order (the review page
+    shows the questions' numbers and texts without reading them again)."""
     assessment = await load(conn, assessment_id, today)
     state = await _state(conn, assessment_id, for_update=False)
     parts = await repo.get_parts(conn, assessment_id)
@@ -989,7 +1050,7 @@ async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> 
     findings = await findings_repo.list_findings(
         conn, findings_repo.ListFilters(assessment_id=assessment_id), today, None, 500
     )
-    return AssessmentDetail(
+    found = AssessmentDetail(
         **msgspec.structs.asdict(assessment),
         answers=[
             PartAnswers(
@@ -1007,6 +1068,7 @@ async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> 
         diff=await _diff(conn, state.previous_assessment_id, parts, assessment.score),
         reviews=await repo.list_reviews(conn, assessment_id),
     )
+    return found, [p.template for p in parts]
 
 
 async def _diff(
@@ -1070,7 +1132,9 @@ async def reminders_due(conn: asyncpg.Connection, today: date) -> list[DueRemind
     return due
 
 
-async def send_reminder(conn: asyncpg.Connection, assessment_id: UUID, reminder: str, *, today: date) -> bool:
+async def send_reminder(
+    conn: asyncpg.Connection, assessment_id: UUID, reminder: str, *, today: date, settings: Settings
+) -> bool:
     """Send one reminder through the outbox, once ever per due date (recorded in
     ``assessment_reminders``); ``overdue`` also tells the partner's owner. Returns whether
     it was sent now."""
@@ -1114,6 +1178,7 @@ async def send_reminder(conn: asyncpg.Connection, assessment_id: UUID, reminder:
                     kind=state.kind,
                     due_on=state.due_on,
                     recipient=f"{state.recipient_name} <{state.recipient_email}>",
+                    url=staff_url(settings, f"/assessments/{assessment_id}"),
                 ),
                 dedupe_key=f"{key}:owner",
             )

@@ -78,11 +78,22 @@ class ListFilters(msgspec.Struct, kw_only=True):
     overdue: bool | None = None
 
 
+# The board's order: most severe first, then newest (findings_board_*_idx).
+SEVERITY_WEIGHT_SQL = "finding_severity_weight(f.severity)"
+
+
 async def list_findings(
-    conn: asyncpg.Connection, filters: ListFilters, today: date, after: Sequence[Any] | None, limit: int
+    conn: asyncpg.Connection,
+    filters: ListFilters,
+    today: date,
+    after: Sequence[Any] | None,
+    limit: int,
+    *,
+    severity_first: bool = False,
 ) -> list[Finding]:
-    """Newest first by (created_at, id). ``assessment_id`` matches the assessment that
-    raised a finding or raised it again.
+    """Newest first by (created_at, id), or with ``severity_first`` most severe first by
+    (severity weight, created_at, id), ``after`` then being such a triple. ``assessment_id``
+    matches the assessment that raised a finding or raised it again.
 
     The WHERE clause is assembled from fixed fragments (never from input) so each filter
     reaches the planner as a plain predicate its index can serve.
@@ -107,14 +118,22 @@ async def list_findings(
         where.append(f"f.owner_id = {param(filters.owner_id)}")
     if filters.overdue is not None:
         where.append(OVERDUE_SQL if filters.overdue else f"NOT coalesce({OVERDUE_SQL}, false)")
-    if after is not None:
+    order = "f.created_at DESC, f.id DESC"
+    if severity_first:
+        order = f"{SEVERITY_WEIGHT_SQL} DESC, {order}"
+        if after is not None:
+            where.append(
+                f"({SEVERITY_WEIGHT_SQL}, f.created_at, f.id)"
+                f" < ({param(after[0])}::int, {param(after[1])}, {param(after[2])}::uuid)"
+            )
+    elif after is not None:
         where.append(f"(f.created_at, f.id) < ({param(after[0])}, {param(after[1])}::uuid)")
     rows = await conn.fetch(
         f"""
         SELECT {FINDING_COLUMNS}
         FROM findings f JOIN partners p ON p.id = f.partner_id
         WHERE {" AND ".join(where) or "true"}
-        ORDER BY f.created_at DESC, f.id DESC
+        ORDER BY {order}
         LIMIT {param(limit)}
         """,
         *params,

@@ -27,6 +27,7 @@ from redis import exceptions as redis_errors
 
 from vendor_risk.metrics import OUTBOX_SENDS
 from vendor_risk.notify import repository as repo
+from vendor_risk.notify.devmail import capture
 from vendor_risk.notify.email import send_email
 from vendor_risk.notify.outbox import open_email
 from vendor_risk.notify.repository import Claimed
@@ -117,7 +118,7 @@ def describe_failure(exc: Exception) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", False
 
 
-async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> None:
+async def _send(pool: asyncpg.Pool, claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> None:
     if claim.channel == "email":
         try:
             email = open_email(
@@ -125,6 +126,10 @@ async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> 
             )
         except RuntimeError as exc:  # its data key is gone, or the row was altered
             raise Undeliverable(str(exc)) from None
+        if settings.dev_mailbox:
+            # `up` with no SMTP server: the development mailbox keeps it (see devmail.py).
+            await capture(pool, claim.id, claim.topic, email)
+            return
         await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
         return
     secret = None
@@ -158,7 +163,7 @@ async def _attempt(
     """Send one claimed message and record the outcome; returns it."""
     try:
         async with asyncio.timeout(SEND_TIMEOUT):
-            await _send(claim, http, settings)
+            await _send(pool, claim, http, settings)
     except Exception as exc:
         error, temporary = describe_failure(exc)
         if temporary and claim.attempt < MAX_ATTEMPTS:

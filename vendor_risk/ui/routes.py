@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 from uuid import UUID
 
 import msgspec
@@ -24,30 +23,23 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.response import Redirect
 
 from vendor_risk.agreements import pages as agreement_pages
+from vendor_risk.assessments import pages as assessment_pages
 from vendor_risk.assessments import repository as assessments_repo
-from vendor_risk.assessments import service as assessments
-from vendor_risk.assessments import views
-from vendor_risk.assessments.models import ReviewComment, ReviewCreate
 from vendor_risk.assessments.portal import csrf_secret
-from vendor_risk.assessments.routes import requires_evidence_reader
 from vendor_risk.auth import pages as auth_pages
 from vendor_risk.auth.guards import requires_risk_owner
-from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
-from vendor_risk.findings import repository as findings_repo
-from vendor_risk.findings import service as findings
-from vendor_risk.findings.models import AcceptanceCreate
+from vendor_risk.findings import pages as finding_pages
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
-from vendor_risk.i18n import translator
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
 from vendor_risk.incidents.models import StepComplete, StepSkip
 from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
-from vendor_risk.pagination import CreatedT, FilterText, created_after, decode_cursor, encode_cursor, paged
+from vendor_risk.notify import pages as notify_pages
+from vendor_risk.pagination import CreatedT, FilterText, created_after, paged
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.partners import service as partners
-from vendor_risk.questionnaires.service import get_template
 from vendor_risk.reports import pages as reports_pages
 from vendor_risk.scopes import pages as scope_pages
 from vendor_risk.settings import Settings
@@ -105,185 +97,6 @@ async def dashboard(request: Request[Any, Any, Any], db: DbConnection, settings:
         db, assessments_repo.ListFilters(status="submitted"), partners.today_utc(), None, 10
     )
     return page(request, "dashboard", board=board, queue=queue)
-
-
-# --- assessments -------------------------------------------------------------------------------------
-
-
-@get("/reviews", name="ui:reviews")
-async def review_queue(
-    request: Request[Any, Any, Any], db: DbConnection, cursor: str | None = None
-) -> Response[str]:
-    """The review queue: submitted assessments, newest first (``status=submitted``)."""
-    after = decode_cursor(cursor, datetime, UUID)
-    rows = await assessments_repo.list_assessments(
-        db, assessments_repo.ListFilters(status="submitted"), partners.today_utc(), after, PAGE_SIZE + 1
-    )
-    items = rows[:PAGE_SIZE]
-    more = None
-    if len(rows) > PAGE_SIZE:
-        more = with_query("/ui/reviews", {"cursor": encode_cursor(items[-1].sent_at, items[-1].id)})
-    return page(request, "reviews", items=items, more=more)
-
-
-@get("/assessments/{assessment_id:uuid}", name="ui:assessment")
-async def assessment_page(
-    request: Request[Any, Any, Any], db: DbConnection, assessment_id: UUID
-) -> Response[str]:
-    """Score with its breakdown, rating with its steps, answers with evidence, findings, the
-    diff from the previous assessment, and the review form."""
-    detail = await assessments.detail(db, assessment_id, partners.today_utc())
-    page_language = signed_in(request).locale
-    pt = translator(page_language)
-    parts = []
-    for part in detail.answers:
-        template = (await get_template(db, part.questionnaire, part.version)).content
-        scores = next(
-            (
-                p.result
-                for p in (detail.score_breakdown.parts if detail.score_breakdown else [])
-                if p.questionnaire == part.questionnaire
-            ),
-            None,
-        )
-        by_question = {q.question_id: q for s in (scores.sections if scores else []) for q in s.questions}
-        by_section = {s.section_id: s for s in (scores.sections if scores else [])}
-        sections = []
-        for section in template.sections:
-            rows = []
-            for question in section.questions:
-                answer = part.answers.get(question.id)
-                rows.append(
-                    {
-                        "id": question.id,
-                        "number": views.question_number(template, section, question),
-                        "text": question.text.get(page_language),
-                        "shown": views.describe(question, answer, page_language, pt),
-                        "score": by_question.get(question.id),
-                        "evidence": [
-                            e
-                            for e in detail.evidence
-                            if e.questionnaire == part.questionnaire and e.question_id == question.id
-                        ],
-                    }
-                )
-            sections.append(
-                {"title": section.title.get(page_language), "score": by_section.get(section.id), "rows": rows}
-            )
-        parts.append(
-            {
-                "key": part.questionnaire,
-                "title": part.title.get(page_language),
-                "version": part.version,
-                "sections": sections,
-            }
-        )
-    return page(
-        request,
-        "assessment",
-        a=detail,
-        parts=parts,
-        can_review=await allows(requires_risk_owner, request) and detail.status == "submitted",
-        can_download=await allows(requires_evidence_reader, request),
-    )
-
-
-@post(
-    "/assessments/{assessment_id:uuid}/review",
-    guards=[requires_risk_owner],
-    name="ui:review",
-    status_code=303,
-)
-async def review(
-    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, assessment_id: UUID
-) -> Redirect:
-    """Approve, reject or request changes, with a note and per-question comments
-    (fields ``c:{questionnaire}:{question}``)."""
-    form = dict((await request.form()).multi_items())
-    comments = [
-        ReviewComment(
-            questionnaire=name.split(":")[1], question_id=name.split(":", 2)[2], comment=str(value).strip()
-        )
-        for name, value in form.items()
-        if name.startswith("c:") and name.count(":") >= 2 and str(value).strip()
-    ]
-    data = _decoded(
-        {
-            "decision": _form(form, "decision"),
-            "note": _form(form, "note"),
-            "comments": [msgspec.to_builtins(c) for c in comments],
-            "version": int(_form(form, "version")) if _form(form, "version").isdigit() else None,
-        },
-        ReviewCreate,
-    )
-    await assessments.review(db, actor_of(request), assessment_id, data, settings, now=datetime.now(UTC))
-    return see_other(f"/ui/assessments/{assessment_id}")
-
-
-@get(
-    "/assessments/{assessment_id:uuid}/evidence/{evidence_id:uuid}",
-    guards=[requires_evidence_reader],
-    name="ui:evidence",
-)
-async def evidence(
-    db: DbConnection, settings: Settings, assessment_id: UUID, evidence_id: UUID
-) -> Response[bytes]:
-    """An evidence file, always as a download: a partner's file never renders in our origin."""
-    info, content = await assessments.evidence_file(db, assessment_id, evidence_id, settings)
-    ascii_name = info.filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(info.filename)}"
-    return Response(
-        content,
-        media_type="application/octet-stream",
-        headers={
-            "Content-Disposition": disposition,
-        },
-    )
-
-
-# --- findings ----------------------------------------------------------------------------------------
-
-
-@get("/findings", name="ui:findings")
-async def finding_list(
-    request: Request[Any, Any, Any],
-    db: DbConnection,
-    status: str | None = None,
-    severity: str | None = None,
-    cursor: str | None = None,
-) -> Response[str]:
-    status = status if status in ("open", "remediating", "resolved", "accepted") else None
-    severity = severity if severity in ("low", "medium", "high", "critical") else None
-    after = created_after(cursor)
-    rows = await findings_repo.list_findings(
-        db,
-        findings_repo.ListFilters(status=status, severity=severity),
-        partners.today_utc(),
-        after,
-        PAGE_SIZE + 1,
-    )
-    items, more = _listed(rows, "/ui/findings", {"status": status, "severity": severity})
-    return page(
-        request,
-        "findings",
-        items=items,
-        more=more,
-        status=status or "",
-        severity=severity or "",
-        can_accept=await allows(requires_risk_owner, request),
-        today=partners.today_utc(),
-    )
-
-
-@post("/findings/{finding_id:uuid}/accept", guards=[requires_risk_owner], name="ui:accept", status_code=303)
-async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID) -> Redirect:
-    """Accept a finding's risk until a date, with a justification."""
-    form = dict((await request.form()).multi_items())
-    data = _decoded(
-        {"until": _form(form, "until"), "justification": _form(form, "justification")}, AcceptanceCreate
-    )
-    await findings.accept_risk(db, actor_of(request), finding_id, data, partners.today_utc())
-    return see_other(f"/ui/findings#f-{finding_id}")
 
 
 # --- incidents ---------------------------------------------------------------------------------------
@@ -370,12 +183,10 @@ def ui_router(settings: Settings) -> Router:
             *partner_pages.PAGES,
             *agreement_pages.PAGES,
             *scope_pages.PAGES,
-            review_queue,
-            assessment_page,
-            review,
-            evidence,
-            finding_list,
-            accept_risk,
+            *assessment_pages.PAGES,
+            *finding_pages.PAGES,
+            # Development only: `up` with no SMTP server; `serve` never routes it.
+            *(notify_pages.DEV_MAIL_PAGES if settings.dev_mailbox else []),
             incident_list,
             incident_page,
             complete_step,

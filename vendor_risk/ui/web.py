@@ -120,6 +120,9 @@ def page(
         "csrf_input": f'<input type="hidden" name="_csrf_token" value="{token}">' if token else "",
         "user": user if isinstance(user, CurrentUser) else None,
         "path": request.url.path,
+        "dev_mailbox": bool(
+            getattr(request.app.state, "settings", None) and request.app.state.settings.dev_mailbox
+        ),
         **context,
     }
     template = f"{name}.html" if "/" in name else f"ui/{name}.html"

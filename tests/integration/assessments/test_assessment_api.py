@@ -229,7 +229,7 @@ async def test_the_worker_reminds_once_each_and_expires_the_overdue(
         codes = []
         for item in await service.reminders_due(db, today):
             if str(item.assessment_id) == aid and await service.send_reminder(
-                db, item.assessment_id, item.reminder, today=today
+                db, item.assessment_id, item.reminder, today=today, settings=settings
             ):
                 codes.append(item.reminder)
         return codes

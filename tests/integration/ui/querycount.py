@@ -9,10 +9,11 @@ COMMIT do not. The real pool is put back on exit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+import asyncpg
 from asyncpg.connection import _ConnectionProxy
 from litestar import Litestar
 
@@ -93,3 +94,39 @@ async def counting_queries(app: Litestar) -> AsyncIterator[QueryCount]:
         yield count
     finally:
         app.state.db_pool = real
+
+
+# Process-wide counting (every asyncpg connection, pooled or not): for tests that drive the
+# app through the shared test client, whose app they do not hold.
+_METHODS = ("execute", "executemany", "fetch", "fetchrow", "fetchval")
+
+
+class Count:
+    def __init__(self) -> None:
+        self.queries = 0
+        self.statements: list[str] = []
+
+
+@contextmanager
+def count_queries() -> Iterator[Count]:
+    """``with count_queries() as counted: await browser.get(...)`` then ``counted.queries``."""
+    counted = Count()
+    originals = {name: getattr(asyncpg.Connection, name) for name in _METHODS}
+
+    def counting(name: str) -> Any:
+        original = originals[name]
+
+        def run(self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any) -> Any:
+            counted.queries += 1
+            counted.statements.append(" ".join(str(query).split())[:120])
+            return original(self, query, *args, **kwargs)
+
+        return run
+
+    for name in _METHODS:
+        setattr(asyncpg.Connection, name, counting(name))
+    try:
+        yield counted
+    finally:
+        for name, original in originals.items():
+            setattr(asyncpg.Connection, name, original)

@@ -365,3 +365,12 @@ async def test_the_bare_address_leads_to_the_staff_pages(client: Client) -> None
     response = await client.get("/", follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["location"] == "/ui"
+
+
+async def test_the_development_mailbox_is_not_routed_unless_up_turns_it_on(
+    browser: OpenBrowser, make_user: Any
+) -> None:
+    admin = await make_user("admin")
+    me = await browser(admin)
+    assert (await me.get("/ui/dev/mail")).status_code == 404
+    assert 'href="/ui/dev/mail"' not in (await me.get("/ui")).text

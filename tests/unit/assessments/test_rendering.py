@@ -73,7 +73,7 @@ def test_every_other_email_renders(lang: str) -> None:
             score=72.5,
             opened=2,
             critical=1,
-            review_url="https://vr.example.com/api/v1/assessments/x",
+            review_url="https://vr.example.com/ui/assessments/x",
         ),
         emails.escalation(
             to="o@example.com",
@@ -82,6 +82,7 @@ def test_every_other_email_renders(lang: str) -> None:
             kind="onboarding",
             due_on=date(2025, 6, 30),
             recipient="A",
+            url="https://vr.example.com/ui/assessments/x",
         ),
     ]
     for email in rendered:

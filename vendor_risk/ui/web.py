@@ -103,7 +103,9 @@ def _switch(request: Request[Any, Any, Any]) -> list[tuple[str, str, str]]:
 def page(
     request: Request[Any, Any, Any], name: str, *, status_code: int = 200, **context: Any
 ) -> Response[str]:
-    """Render ``templates/ui/{name}.html`` (autoescaped) with the common context."""
+    """Render a template (autoescaped) with the common context: ``name`` with a slash is a
+    path under ``templates/`` (``partners/form`` is ``templates/partners/form.html``, a
+    domain's own pages); a bare name is one of the shell's, ``templates/ui/{name}.html``."""
     lang = page_lang(request)
     token = ScopeState.from_scope(request.scope).csrf_token
     user = request.scope.get("user")
@@ -119,7 +121,8 @@ def page(
         "path": request.url.path,
         **context,
     }
-    return Response(render(f"ui/{name}.html", values), status_code=status_code, media_type=MediaType.HTML)
+    template = f"{name}.html" if "/" in name else f"ui/{name}.html"
+    return Response(render(template, values), status_code=status_code, media_type=MediaType.HTML)
 
 
 def see_other(url: str) -> Redirect:

@@ -751,7 +751,9 @@ async def save_notification_record(
             incident_id,
             actor,
             "notification_record_saved",
-            messages.text("更新第五十七条通知记录", "Updated the art. 57 notification record"),
+            messages.text(
+                "更新《个人信息保护法》第五十七条通知记录", "Updated the PIPL art. 57 notification record"
+            ),
             data={"version": after.version},
         )
         await audit.record(

@@ -41,10 +41,7 @@ from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
 from vendor_risk.i18n import translator
-from vendor_risk.incidents import repository as incidents_repo
-from vendor_risk.incidents import service as incidents
-from vendor_risk.incidents.models import StepComplete, StepSkip
-from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
+from vendor_risk.incidents import pages as incident_pages
 from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
@@ -222,9 +219,6 @@ async def _partner_page(
     finding_list = await findings_repo.list_findings(
         db, findings_repo.ListFilters(partner_id=partner_id), today, None, DETAIL_ITEMS
     )
-    incident_list = await incidents_repo.list_incidents(
-        db, incidents_repo.ListFilters(partner_id=partner_id), datetime.now(UTC), None, DETAIL_ITEMS
-    )
     return page(
         request,
         "partner",
@@ -234,7 +228,7 @@ async def _partner_page(
         scopes=scope_list,
         assessments=assessment_list,
         findings=finding_list,
-        incidents=incident_list,
+        incidents=await incident_pages.incidents_panel(request, db, partner_id),
         can_approve=await allows(requires_risk_owner, request),
         refused_scope=refused[0] if refused else None,
         unmet=refused[1] if refused else [],
@@ -448,68 +442,6 @@ async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding
     return see_other(f"/ui/findings#f-{finding_id}")
 
 
-# --- incidents ---------------------------------------------------------------------------------------
-
-
-@get("/incidents", name="ui:incidents")
-async def incident_list(
-    request: Request[Any, Any, Any], db: DbConnection, cursor: str | None = None
-) -> Response[str]:
-    after = created_after(cursor)
-    rows = await incidents_repo.list_incidents(
-        db, incidents_repo.ListFilters(), datetime.now(UTC), after, PAGE_SIZE + 1
-    )
-    items, more = _listed(rows, "/ui/incidents", {})
-    return page(request, "incidents", items=items, more=more)
-
-
-@get("/incidents/{incident_id:uuid}", name="ui:incident")
-async def incident_page(
-    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID
-) -> Response[str]:
-    """Steps with deadlines and their forms, and the timeline."""
-    detail = await incidents.load_detail(db, incident_id)
-    return page(
-        request,
-        "incident",
-        i=detail,
-        can_complete=await allows(requires_step_owner, request),
-        can_skip=await allows(requires_risk_owner, request),
-    )
-
-
-@post(
-    "/incidents/{incident_id:uuid}/steps/{step_id:str}/complete",
-    guards=[requires_step_owner],
-    name="ui:complete-step",
-    status_code=303,
-)
-async def complete_step(
-    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID, step_id: str
-) -> Redirect:
-    form = dict((await request.form()).multi_items())
-    data = _decoded({"note": _form(form, "note")}, StepComplete)
-    await incidents.complete_step(db, signed_in(request), incident_id, step_id, data)
-    await kick_incident_work(request)
-    return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
-
-
-@post(
-    "/incidents/{incident_id:uuid}/steps/{step_id:str}/skip",
-    guards=[requires_risk_owner],
-    name="ui:skip-step",
-    status_code=303,
-)
-async def skip_step(
-    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID, step_id: str
-) -> Redirect:
-    form = dict((await request.form()).multi_items())
-    data = _decoded({"reason": _form(form, "reason")}, StepSkip)
-    await incidents.skip_step(db, signed_in(request), incident_id, step_id, data)
-    await kick_incident_work(request)
-    return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
-
-
 # --- the router --------------------------------------------------------------------------------------
 
 
@@ -539,10 +471,7 @@ def ui_router(settings: Settings) -> Router:
             evidence,
             finding_list,
             accept_risk,
-            incident_list,
-            incident_page,
-            complete_step,
-            skip_step,
+            *incident_pages.PAGES,
         ],
         guards=[require_session],
         middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],

@@ -563,7 +563,7 @@ async def new_incident(
     partner page chose selected) and the categories the partner receives (what may have
     leaked)."""
     form = _open_defaults(page_lang(request))
-    if playbook in library():
+    if playbook is not None and playbook in library():
         form.values["playbook"] = playbook
     return await _open_page(request, db, settings, partner_id, form)
 

@@ -229,6 +229,7 @@ async def _partner_page(
         assessments=assessment_list,
         findings=finding_list,
         incidents=await incident_pages.incidents_panel(request, db, partner_id),
+        offboarding=await partners.offboarding_progress(db, partner_id),
         can_approve=await allows(requires_risk_owner, request),
         refused_scope=refused[0] if refused else None,
         unmet=refused[1] if refused else [],

@@ -265,7 +265,7 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     # link died gives way to it.
     await run_due_actions(pool, settings)
     assessments = await client.get(
-        "/api/v1/assessments", params={"partner": pid}, headers=risk_owner["headers"]
+        "/api/v1/assessments", params={"partner_id": pid}, headers=risk_owner["headers"]
     )
     assert {a["kind"]: a["status"] for a in assessments.json()["items"]} == {
         "triggered": "sent",

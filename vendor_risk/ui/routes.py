@@ -35,6 +35,7 @@ from vendor_risk.assessments.routes import requires_evidence_reader
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_session
+from vendor_risk.dashboard import pages as dashboard_pages
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
@@ -143,16 +144,6 @@ async def sign_out(request: Request[Any, Any, Any], db: DbConnection) -> Redirec
 
 
 # --- dashboard and partners --------------------------------------------------------------------------
-
-
-@get("/", name="ui:dashboard")
-async def dashboard(request: Request[Any, Any, Any], db: DbConnection, settings: Settings) -> Response[str]:
-    """What needs attention: the API dashboard's numbers and lists, and the review queue."""
-    board = await partners.dashboard(db, settings)
-    queue = await assessments_repo.list_assessments(
-        db, assessments_repo.ListFilters(status="submitted"), partners.today_utc(), None, 10
-    )
-    return page(request, "dashboard", board=board, queue=queue)
 
 
 @get("/partners", name="ui:partners")
@@ -462,7 +453,7 @@ def ui_router(settings: Settings) -> Router:
             login_page,
             sign_in,
             sign_out,
-            dashboard,
+            *dashboard_pages.PAGES,
             partner_list,
             partner_page,
             approve_scope,

@@ -192,3 +192,18 @@ async def test_incident_pages_speak_one_language(
     for role, (_, me) in people.items():
         found += [f"{role} {p}" for p in await walk(me, paths, lang)]
     assert not found, "\n".join(found)
+
+
+# --- the dashboard (console-incidents) ----------------------------------------------------------
+
+
+async def test_the_dashboard_speaks_chinese_to_every_role(
+    client: Client, make_user: Any, browser: OpenBrowser
+) -> None:
+    # Only in zh-CN: the dashboard lists the whole firm, whose data this package typed in Chinese.
+    people = await staff(make_user, browser, "zh-CN")
+    await incident_data(client, people["risk_owner"][0], people["procurement"][0], "zh-CN")
+    found = []
+    for role, (_, me) in people.items():
+        found += [f"{role} {p}" for p in await walk(me, ["/ui"], "zh-CN")]
+    assert not found, "\n".join(found)

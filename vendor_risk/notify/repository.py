@@ -79,6 +79,19 @@ async def disable_webhook(conn: asyncpg.Connection, webhook_id: UUID) -> Webhook
     return _webhook(row) if row else None
 
 
+async def set_secret(conn: asyncpg.Connection, webhook_id: UUID, secret: str) -> Webhook | None:
+    """Replace a live subscription's signing secret; None when there is no such live one."""
+    row = await conn.fetchrow(
+        f"""
+        UPDATE webhooks SET secret = $2 WHERE id = $1 AND disabled_at IS NULL
+        RETURNING {WEBHOOK_COLUMNS}
+        """,
+        webhook_id,
+        secret,
+    )
+    return _webhook(row) if row else None
+
+
 async def abandon_webhook_messages(conn: asyncpg.Connection, webhook_id: UUID) -> int:
     """Mark the pending messages of a deleted subscription dead, so none is sent after it."""
     result: str = await conn.execute(

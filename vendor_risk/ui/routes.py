@@ -32,6 +32,7 @@ from vendor_risk.assessments import views
 from vendor_risk.assessments.models import ReviewComment, ReviewCreate
 from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.assessments.routes import requires_evidence_reader
+from vendor_risk.audit import pages as audit_pages
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.auth.sessions import ABSOLUTE_TIMEOUT, close_session, open_session
@@ -43,6 +44,7 @@ from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
 from vendor_risk.i18n import translator
 from vendor_risk.incidents import pages as incident_pages
+from vendor_risk.notify import pages as notify_pages
 from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.partners import service as partners
@@ -349,6 +351,8 @@ def ui_router(settings: Settings) -> Router:
             finding_list,
             accept_risk,
             *incident_pages.PAGES,
+            *notify_pages.PAGES,
+            *audit_pages.PAGES,
         ],
         guards=[require_session],
         middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],

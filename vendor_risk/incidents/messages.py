@@ -70,13 +70,14 @@ def action_failed(action: str, error: str) -> I18nText:
 
 
 def incident_link(public_url: str, incident_id: UUID) -> str:
-    return f"{public_url}/api/v1/incidents/{incident_id}"
+    """The incident's staff page: a person clicks it in a browser (the API would answer 401)."""
+    return f"{public_url}/ui/incidents/{incident_id}"
 
 
 def _footer(lang: str, link: str) -> str:
     if lang == "zh-CN":
-        return f"\n事件详情（需 API 密钥）：{link}\n\n—— vendor-risk 合作方风险管理\n"
-    return f"\nIncident details (API key required): {link}\n\n-- vendor-risk partner risk management\n"
+        return f"\n事件详情：{link}\n\n—— vendor-risk 合作方风险管理\n"
+    return f"\nIncident details: {link}\n\n-- vendor-risk partner risk management\n"
 
 
 def escalation_email(

@@ -38,7 +38,7 @@ def test_an_escalation_speaks_the_recipients_language() -> None:
     assert (zh.lang, en.lang) == ("zh-CN", "en")
     assert LINK in zh.text
     assert LINK in en.text
-    assert LINK == "https://vr.example.com/api/v1/incidents/0b9c8f7e-0000-4000-8000-000000000001"
+    assert LINK == "https://vr.example.com/ui/incidents/0b9c8f7e-0000-4000-8000-000000000001"
 
 
 def test_a_suspected_report_asks_a_risk_owner_to_decide() -> None:

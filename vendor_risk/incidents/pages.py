@@ -237,6 +237,7 @@ async def _incident_page(
     record_form: Form | None = None,
     close_form: Form | None = None,
     decide_form: Form | None = None,
+    mark_record: bool = False,
 ) -> Response[str]:
     lang = page_lang(request)
     detail = detail or await service.load_detail(db, incident_id)
@@ -245,9 +246,9 @@ async def _incident_page(
     categories = await scopes_repo.list_categories(db)
     if record_form is None:
         record_form = Form.of(lang, {**record_values(record), "version": record.version})
-        # A refused close marks each missing field of the record beside it.
-        for name in missing if close_form is not None and close_form.invalid else ():
-            record_form.error(name, record_form.t("inc_art57_required"))
+        # A close refused for the record marks each missing field of the record beside it.
+        for name in missing if mark_record else ():
+            record_form.error(name, record_form.t("inc_art57_required", field=record_form.t("art57_" + name)))
     candidates = {c.code for c in detail.candidate_categories}
     names = {c.code: c.name.get(lang) for c in categories}
     user = signed_in(request)
@@ -478,7 +479,13 @@ async def close_incident(
         detail = await service.load_detail(db, incident_id)
         _refusal(form, exc, detail)
         return await _incident_page(
-            request, db, incident_id, detail=detail, status_code=exc.status_code, close_form=form
+            request,
+            db,
+            incident_id,
+            detail=detail,
+            status_code=exc.status_code,
+            close_form=form,
+            mark_record=exc.slug == "notification-record-incomplete",
         )
     await kick_incident_work(request)
     return see_other(f"/ui/incidents/{incident_id}")

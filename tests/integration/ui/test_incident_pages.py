@@ -115,6 +115,12 @@ async def test_a_leak_is_opened_run_recorded_exported_and_closed_in_the_browser(
         == "pending"
     )
 
+    # Steps still open: the refusal names them, and the record is not marked.
+    early = await me.submit(path, f"{path}/close", {"note": ""})
+    assert early.status_code == 409
+    assert "不能关闭：以下步骤尚未完成或跳过：评估影响范围" in early.text
+    assert not error_of(early.text, "cause")
+
     for step_id in ("assess", "notify-authority", "notify-persons", "remediate", "review"):
         finished = await me.submit(path, f"{path}/steps/{step_id}/complete", {f"note:{step_id}": ""})
         assert finished.status_code == 303, (step_id, finished.text)
@@ -127,7 +133,7 @@ async def test_a_leak_is_opened_run_recorded_exported_and_closed_in_the_browser(
     text = TAG.sub("", refused.text)
     for label in ("原因", "可能造成的危害", "联系方式", "报告部门", "通知个人的方式"):
         assert label in text
-    assert error_of(refused.text, "cause") == "关闭事件前须填写（《个人信息保护法》第五十七条）"
+    assert error_of(refused.text, "cause") == "原因：关闭事件前须填写（《个人信息保护法》第五十七条）"
     assert await db.fetchval("SELECT status FROM incidents WHERE id = $1", iid) == "open"
 
     # Bad input in the record: each bad field named, everything typed kept, nothing saved.

@@ -17,6 +17,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 from litestar import Request, Response, get, post
 
 from vendor_risk.auth.guards import requires_risk_owner
@@ -33,6 +34,7 @@ from vendor_risk.incidents.models import (
     IncidentDetail,
     IncidentDismiss,
     IncidentStatus,
+    IncidentUpdate,
     NotificationRecord,
     NotificationRecordUpdate,
     StepComplete,
@@ -237,6 +239,7 @@ async def _incident_page(
     record_form: Form | None = None,
     close_form: Form | None = None,
     decide_form: Form | None = None,
+    update_form: Form | None = None,
     mark_record: bool = False,
 ) -> Response[str]:
     lang = page_lang(request)
@@ -275,6 +278,16 @@ async def _incident_page(
         record_form=record_form,
         close_form=close_form or Form(lang),
         decide_form=decide_form or Form(lang),
+        update_form=update_form
+        or Form.of(
+            lang,
+            {
+                "version": detail.version,
+                "title": detail.title,
+                "description": detail.description,
+                "affected_categories": detail.affected_categories,
+            },
+        ),
         can_decide=can_decide,
         # The service's own rule: a risk owner runs any step, another role its own steps.
         # The service's own rule: a risk owner runs any step, another role its own steps.
@@ -448,6 +461,71 @@ async def save_notification_record(
     return await _incident_page(request, db, incident_id, status_code=400, record_form=form)
 
 
+@post("/incidents/{incident_id:uuid}/update", guards=[requires_risk_owner], name="ui:update-incident")
+async def update_incident(
+    request: Request[Any, Any, Any], db: DbConnection, incident_id: UUID
+) -> Response[Any]:
+    """Correct the title or description, or name the affected categories as the impact
+    assessment establishes them, with the version read (a stale one: the conflict page)."""
+    form = await read_form(request)
+    data = form.decode(
+        IncidentUpdate,
+        {
+            "version": form.get("version"),
+            "title": form.get("title"),
+            "description": form.get("description"),
+            "affected_categories": form.getlist("affected_categories"),
+        },
+    )
+    if not form.get("title"):
+        # The API may leave the title out; the form always shows it, so blank is an error.
+        form.error("title", form.t("form_required"))
+        data = None
+    if data is not None:
+        # Only what changed: unticking every box names none affected (decoding drops an
+        # empty list as "not given"), and an unchanged field is not an update.
+        current = await service.load(db, incident_id)
+        typed: dict[str, Any] = {
+            "title": data.title,
+            "description": form.get("description"),
+            "affected_categories": form.getlist("affected_categories"),
+        }
+        changed = {k: v for k, v in typed.items() if v != getattr(current, k)}
+        data = msgspec.convert({"version": data.version, **changed}, IncidentUpdate)
+    if data is None:
+        return await _incident_page(request, db, incident_id, status_code=400, update_form=form)
+    try:
+        await service.update_incident(db, signed_in(request), incident_id, data)
+    except Problem as exc:
+        if exc.status_code == 404:
+            raise
+        detail = await service.load_detail(db, incident_id)
+        if exc.slug == "stale-version":
+            t = form.t
+            return conflict_page(
+                request,
+                form,
+                {
+                    "title": detail.title,
+                    "description": detail.description,
+                    "affected_categories": detail.affected_categories,
+                },
+                [
+                    ("title", t("inc_title")),
+                    ("description", t("inc_description")),
+                    ("affected_categories", t("inc_affected_categories")),
+                ],
+                action=f"/ui/incidents/{incident_id}/update",
+                back=f"/ui/incidents/{incident_id}",
+                version=detail.version,
+            )
+        _refusal(form, exc, detail)
+        return await _incident_page(
+            request, db, incident_id, detail=detail, status_code=exc.status_code, update_form=form
+        )
+    return see_other(f"/ui/incidents/{incident_id}#categories")
+
+
 @get("/incidents/{incident_id:uuid}/notification-record/export", name="ui:export-notification-record")
 async def export_notification_record(
     db: DbConnection, incident_id: UUID, lang: str = "zh-CN"
@@ -618,6 +696,7 @@ PAGES = [
     save_notification_record,
     export_notification_record,
     close_incident,
+    update_incident,
     new_incident,
     open_incident,
 ]

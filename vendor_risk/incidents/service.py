@@ -448,6 +448,11 @@ async def dismiss_incident(
         return await load_detail(conn, incident_id, now=now)
 
 
+# How the timeline names what an update changed.
+_CHANGED_ZH = {"title": "标题", "description": "事件经过", "affected_categories": "受影响的数据类别"}
+_CHANGED_EN = {"title": "title", "description": "description", "affected_categories": "affected categories"}
+
+
 async def update_incident(
     conn: asyncpg.Connection,
     user: CurrentUser,
@@ -481,7 +486,10 @@ async def update_incident(
                 incident_id,
                 actor,
                 "updated",
-                messages.text("更新事件信息：" + "、".join(changes), "Updated " + ", ".join(changes)),
+                messages.text(
+                    "更新事件信息：" + "、".join(_CHANGED_ZH[f] for f in changes),
+                    "Updated the " + ", ".join(_CHANGED_EN[f] for f in changes),
+                ),
                 data=changes,
             )
             await _audit_change(conn, actor, "incident.updated", incident_id, before, now)

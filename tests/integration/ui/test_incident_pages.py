@@ -289,3 +289,45 @@ async def test_the_incident_pages_run_a_fixed_number_of_queries(
     many = await counts()
     assert many == few
     assert max(many) <= 16
+
+
+async def test_the_affected_categories_are_named_with_the_version_read(
+    browser: OpenBrowser, db: asyncpg.Connection, new_partner: NewPartner, risk_owner: User
+) -> None:
+    partner = await new_partner()
+    me = await browser(risk_owner)
+    path = (await open_from_partner_page(me, partner["id"])).headers["location"]
+    iid = path.rsplit("/", 1)[1]
+    version = await db.fetchval("SELECT version FROM incidents WHERE id = $1", iid)
+    blank = await me.submit(
+        path, f"{path}/update", {"version": str(version), "title": "", "description": "保留"}
+    )
+    assert blank.status_code == 400
+    assert error_of(blank.text, "title") == "必填。"
+    assert "保留" in blank.text
+    saved = await me.submit(
+        path,
+        f"{path}/update",
+        {
+            "version": str(version),
+            "title": "共享邮箱泄露",
+            "description": "合作方员工邮箱被钓鱼",
+            "affected_categories": ["invoices", "contracts"],
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    row = await db.fetchrow("SELECT affected_categories, version FROM incidents WHERE id = $1", iid)
+    assert sorted(row["affected_categories"]) == ["contracts", "invoices"]
+    timeline = await db.fetchval(
+        "SELECT summary ->> 'zh-CN' FROM incident_timeline WHERE incident_id = $1 AND kind = 'updated'", iid
+    )
+    assert timeline == "更新事件信息：受影响的数据类别"
+    stale = await me.submit(
+        path,
+        f"{path}/update",
+        {"version": str(version), "title": "另一个标题", "affected_categories": ["invoices"]},
+    )
+    assert stale.status_code == 409
+    assert "另一个标题" in stale.text
+    assert f'name="version" value="{row["version"]}"' in stale.text
+    assert await db.fetchval("SELECT title FROM incidents WHERE id = $1", iid) == "共享邮箱泄露"

@@ -25,6 +25,7 @@ from vendor_risk.auth.routes import ApiKeyController, MeController, UserControll
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.findings.routes import FindingController
+from vendor_risk.hardening import BoundedRequest
 from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
@@ -80,7 +81,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db_pool = await create_pool(
-            database_url(settings), settings.db_pool_min, settings.db_pool_max
+            database_url(settings), settings.db_pool_min, settings.db_pool_max, data_keys=settings.data_keys
         )
         if not settings.redis_url:
             raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")
@@ -125,6 +126,7 @@ def create_app(settings: Settings) -> Litestar:
             prometheus.middleware,
         ],
         exception_handlers=exception_handlers,
+        request_class=BoundedRequest,
         after_response=kick_outbox_after_write,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

@@ -40,6 +40,9 @@ PNG: Final = "image/png"
 JPEG: Final = "image/jpeg"
 DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
+# The extension a stored file gets for each type it may be (the first is the usual one).
+CANONICAL_EXTENSIONS: Final = {PDF: (".pdf",), PNG: (".png",), JPEG: (".jpg", ".jpeg"), DOCX: (".docx",)}
+
 _EXTENSIONS: Final = {
     ".pdf": PDF,
     ".png": PNG,
@@ -114,6 +117,19 @@ def clean_filename(filename: str | None) -> str:
     return name[:200] or "document"
 
 
+def stored_filename(filename: str | None, content_type: str) -> str:
+    """The cleaned name with the extension of the type the bytes really are: ``evil.html``
+    with PDF bytes is stored, listed and served as ``evil.pdf``, so no browser or desktop
+    ever opens it as HTML, SVG or a program."""
+    name = clean_filename(filename)
+    allowed = CANONICAL_EXTENSIONS[content_type]
+    path = PurePath(name)
+    if path.suffix.lower() in allowed:
+        return name
+    stem = path.stem if path.suffix else name
+    return (stem or "document")[: 200 - len(allowed[0])] + allowed[0]
+
+
 def download(info: DocumentInfo, content: bytes) -> Response[bytes]:
     """The original bytes as an attachment, with their SHA-256 in ``Repr-Digest``."""
     ascii_name = info.filename.encode("ascii", "replace").decode().replace("?", "_")
@@ -132,27 +148,47 @@ def download(info: DocumentInfo, content: bytes) -> Response[bytes]:
     )
 
 
-def _aad(document_id: UUID) -> bytes:
-    return b"vendor-risk:document:" + document_id.bytes
+# What a sealed value is: its row id and this label are bound as associated data, so a
+# ciphertext copied onto another row, or into another kind of column, does not open.
+DOCUMENT: Final = "document"
+OUTBOX_PAYLOAD: Final = "outbox"
+WEBHOOK_SECRET: Final = "webhook-secret"  # noqa: S105 - a label, not a secret
+
+
+def _aad(kind: str, row_id: UUID) -> bytes:
+    return f"vendor-risk:{kind}:".encode() + row_id.bytes
+
+
+def seal(key: DataKey, kind: str, row_id: UUID, plaintext: bytes) -> tuple[bytes, bytes]:
+    """``(nonce, ciphertext)`` of ``plaintext`` under ``key`` (AES-256-GCM), bound to
+    ``kind`` and ``row_id``. Documents, outbox payloads and webhook secrets all use it."""
+    nonce = os.urandom(12)
+    return nonce, AESGCM(key.key).encrypt(nonce, plaintext, _aad(kind, row_id))
+
+
+def unseal(
+    keys: tuple[DataKey, ...], key_id: str, kind: str, row_id: UUID, nonce: bytes, ciphertext: bytes
+) -> bytes:
+    """Plaintext of a sealed value; fails loudly if its key is gone or it was altered."""
+    key = next((k for k in keys if k.key_id == key_id), None)
+    if key is None:
+        raise RuntimeError(f"{kind} {row_id}: data key {key_id!r} is not configured")
+    try:
+        return AESGCM(key.key).decrypt(nonce, ciphertext, _aad(kind, row_id))
+    except InvalidTag:
+        raise RuntimeError(f"{kind} {row_id}: ciphertext failed authentication") from None
 
 
 def encrypt(key: DataKey, document_id: UUID, plaintext: bytes) -> tuple[bytes, bytes]:
     """``(nonce, ciphertext)`` of ``plaintext`` under ``key``, bound to ``document_id``."""
-    nonce = os.urandom(12)
-    return nonce, AESGCM(key.key).encrypt(nonce, plaintext, _aad(document_id))
+    return seal(key, DOCUMENT, document_id, plaintext)
 
 
 def decrypt(
     keys: tuple[DataKey, ...], key_id: str, document_id: UUID, nonce: bytes, ciphertext: bytes
 ) -> bytes:
     """Plaintext of a stored document; fails loudly if its key is gone or it was altered."""
-    key = next((k for k in keys if k.key_id == key_id), None)
-    if key is None:
-        raise RuntimeError(f"document {document_id}: data key {key_id!r} is not configured")
-    try:
-        return AESGCM(key.key).decrypt(nonce, ciphertext, _aad(document_id))
-    except InvalidTag:
-        raise RuntimeError(f"document {document_id}: ciphertext failed authentication") from None
+    return unseal(keys, key_id, DOCUMENT, document_id, nonce, ciphertext)
 
 
 async def store_document(

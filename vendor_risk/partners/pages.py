@@ -8,13 +8,12 @@ API route's own guard, so a page never allows more than the API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import Parameter
 
 from vendor_risk.agreements.panel import agreement_panel
 from vendor_risk.assessments import repository as assessments_repo
@@ -25,7 +24,7 @@ from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.incidents.pages import incidents_panel
 from vendor_risk.notify.delivery import kick_outbox
-from vendor_risk.pagination import decode_cursor, encode_cursor
+from vendor_risk.pagination import FilterText, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.labels import Labels
@@ -54,7 +53,8 @@ DETAIL_ITEMS: Final = 50
 # to add one; save and edit again for more).
 BLANK_CONTACTS: Final = 1
 MAX_CONTACTS: Final = 50
-Query = Annotated[str | None, Parameter(max_length=100)]
+# Free-text filters refuse control characters as the API does (400 naming the parameter).
+Query = FilterText
 SORT_LABELS: Final = {
     "created": "sort_newest",
     "name": "sort_name",

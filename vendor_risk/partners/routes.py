@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, patch, post
-from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from vendor_risk.auth.guards import current_user, requires_reader, requires_role
@@ -15,7 +14,7 @@ from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.notify.delivery import kick_outbox
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, FilterText, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.models import (
@@ -59,7 +58,7 @@ class PartnerController(Controller):
         status: list[PartnerStatus] | None = None,
         tier: list[Tier] | None = None,
         owner: UUID | None = None,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        q: FilterText = None,
         needs_attention: bool | None = None,
         rating: list[RatingFilter] | None = None,
         sort: repo.PartnerSort = "created",

@@ -114,7 +114,10 @@ async def _validated_fields(
         registration_number=fields["registration_number"],
     )
     if fields["website"] and not fields["domain"]:
-        fields["domain"] = (urlsplit(fields["website"]).hostname or "").lower() or None
+        try:
+            fields["domain"] = (urlsplit(fields["website"]).hostname or "").lower() or None
+        except ValueError:  # "https://[::1/x": an unclosed IPv6 bracket
+            problems.append(("website", "is not a valid URL"))
     if contacts is not None:
         problems += _contact_problems(contacts)
     owner = fields["owner_id"]

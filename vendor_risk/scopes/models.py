@@ -10,11 +10,11 @@ import msgspec
 
 from vendor_risk.partners.models import Country, Name, Reason
 from vendor_risk.partners.rules import ProcessingMethod, ScopeStatus, Sensitivity, VolumeBand
-from vendor_risk.structs import Base, I18nText
+from vendor_risk.structs import FILLED_TEXT, Base, I18nText, Version
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000), FILLED_TEXT]
 CategoryCode = Annotated[
-    str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,62}$", description="snake_case identifier")
+    str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,62}$(?!\n)", description="snake_case identifier")
 ]
 TransferMethod = Literal["api", "sftp", "https_upload", "email", "physical_media", "remote_access", "other"]
 SubProcessorStatus = Literal["pending", "approved", "rejected"]
@@ -44,7 +44,7 @@ class DataCategoryCreate(Base):
 class DataCategoryUpdate(Base):
     """Names and descriptions can always change; sensitivity only while unused."""
 
-    version: int
+    version: Version
     name: I18nText | msgspec.UnsetType = msgspec.UNSET
     description: I18nText | msgspec.UnsetType = msgspec.UNSET
     sensitivity: Sensitivity | msgspec.UnsetType = msgspec.UNSET
@@ -81,7 +81,7 @@ class SubProcessor(Base):
 
 class SubProcessorDecision(Base):
     note: Reason | None = None
-    version: int | None = None
+    version: Version | None = None
 
 
 # --- scopes ------------------------------------------------------------------------------
@@ -133,14 +133,14 @@ class Scope(Base):
 
 class ScopeApproval(Base):
     note: Reason | None = None
-    version: int | None = None
+    version: Version | None = None
 
 
 class ScopeWithdrawal(Base):
     """Suspending or revoking a scope says why."""
 
     reason: Reason
-    version: int | None = None
+    version: Version | None = None
 
 
 # --- impact assessments (PIPL art. 55) ---------------------------------------------------

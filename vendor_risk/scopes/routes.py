@@ -8,7 +8,8 @@ from uuid import UUID
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from vendor_risk.auth.guards import requires_admin, requires_reader, requires_risk_owner
+from vendor_risk.auth.guards import current_user, requires_admin, requires_reader, requires_risk_owner
+from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
@@ -164,8 +165,18 @@ class ScopeController(Controller):
         scope_id: UUID,
         data: ScopeWithdrawal,
     ) -> Scope:
-        """Revoke a scope for good (a requested one is withdrawn)."""
-        return await service.withdraw_scope(db, actor_of(request), partner_id, scope_id, data, "revoked")
+        """Revoke a scope for good (a requested one is withdrawn). Procurement may withdraw
+        a request; ending an approved or suspended scope is the risk owner's decision, as
+        suspending one is."""
+        return await service.withdraw_scope(
+            db,
+            actor_of(request),
+            partner_id,
+            scope_id,
+            data,
+            "revoked",
+            may_end_live=current_user(request).role == Role.RISK_OWNER,
+        )
 
 
 class SubProcessorController(Controller):

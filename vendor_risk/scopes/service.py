@@ -354,11 +354,23 @@ async def withdraw_scope(
     scope_id: UUID,
     data: ScopeWithdrawal,
     to: ScopeStatus,
+    *,
+    may_end_live: bool = True,
 ) -> Scope:
-    """Suspend or revoke one scope with a reason."""
+    """Suspend or revoke one scope with a reason. Without ``may_end_live`` only a scope
+    still ``requested`` may be revoked (withdrawn): a 403 naming the rule otherwise."""
     async with conn.transaction():
         await lock(conn, partner_id)
         before = await _locked_scope(conn, partner_id, scope_id, data.version)
+        if not may_end_live and before.status != "requested":
+            raise Problem(
+                403,
+                "scope-revoke-needs-risk-owner",
+                f"only a risk owner may revoke a {before.status} scope; "
+                "procurement may withdraw a requested one",
+                rule="scope-revoke-needs-risk-owner",
+                current_status=before.status,
+            )
         after = await _change_status(conn, actor, partner_id, before, to, data.reason)
         await recompute_tier(conn, actor, partner_id, reason=f"scope {to} for {_label(after)}")
     return after

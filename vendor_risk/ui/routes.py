@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -21,8 +21,6 @@ from litestar import Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
-from litestar.params import Parameter
 from litestar.response import Redirect
 
 from vendor_risk.agreements import pages as agreement_pages
@@ -42,10 +40,11 @@ from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
+from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.i18n import translator
 from vendor_risk.incidents import pages as incident_pages
 from vendor_risk.notify import pages as notify_pages
-from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
+from vendor_risk.pagination import CreatedT, FilterText, created_after, decode_cursor, encode_cursor, paged
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.partners import service as partners
 from vendor_risk.questionnaires.service import get_template
@@ -71,7 +70,7 @@ T = TypeVar("T")
 PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
-Query = Annotated[str | None, Parameter(max_length=100)]
+Query = FilterText
 
 
 def _listed(rows: list[CreatedT], path: str, params: Mapping[str, Any]) -> tuple[list[CreatedT], str | None]:
@@ -355,7 +354,10 @@ def ui_router(settings: Settings) -> Router:
             *audit_pages.PAGES,
         ],
         guards=[require_session],
-        middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
+        middleware=[
+            ui_guard_middleware,
+            DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf, session_cookie=SESSION_COOKIE),
+        ],
         exception_handlers={HTTPException: ui_error, Exception: ui_internal_error},
         include_in_schema=False,
     )

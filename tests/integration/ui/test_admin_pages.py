@@ -17,6 +17,7 @@ from tests.integration.ui.conftest import Browser, OpenBrowser, key_of
 from tests.integration.ui.querycount import counting_queries
 from vendor_risk.app import create_app
 from vendor_risk.db import connect
+from vendor_risk.notify.repository import open_webhook_secret
 from vendor_risk.settings import Settings
 
 
@@ -50,8 +51,19 @@ def secret_of(html: str) -> str:
     return found.group(1)
 
 
+def stored_secret(settings: Settings, row: asyncpg.Record) -> str | None:
+    return open_webhook_secret(
+        settings.data_keys,
+        row["id"],
+        row["secret"],
+        row["secret_key_id"],
+        row["secret_nonce"],
+        row["secret_sealed"],
+    )
+
+
 async def test_an_admin_creates_rotates_and_disables_a_webhook(
-    loopback_client: Client, db: asyncpg.Connection, admin: User
+    loopback_client: Client, db: asyncpg.Connection, admin: User, settings: Settings
 ) -> None:
     me = Browser(loopback_client)
     assert (await me.sign_in(key_of(admin), lang="zh-CN")).status_code == 303
@@ -67,8 +79,8 @@ async def test_an_admin_creates_rotates_and_disables_a_webhook(
     )
     assert created.status_code == 201, created.text
     first = secret_of(created.text)
-    row = await db.fetchrow("SELECT id, secret, events FROM webhooks WHERE url = 'http://127.0.0.1:9/hook'")
-    assert row["secret"] == first
+    row = await db.fetchrow("SELECT * FROM webhooks WHERE url = 'http://127.0.0.1:9/hook'")
+    assert stored_secret(settings, row) == first
     assert row["events"] == ["incident.closed", "incident.opened"]
     listed = await me.get("/ui/admin/webhooks")
     assert first not in listed.text  # shown once
@@ -77,7 +89,9 @@ async def test_an_admin_creates_rotates_and_disables_a_webhook(
     assert rotated.status_code == 200
     second = secret_of(rotated.text)
     assert second != first
-    assert await db.fetchval("SELECT secret FROM webhooks WHERE id = $1", row["id"]) == second
+    rotated_row = await db.fetchrow("SELECT * FROM webhooks WHERE id = $1", row["id"])
+    assert rotated_row["secret"] is None  # sealed at rest, as at creation
+    assert stored_secret(settings, rotated_row) == second
     audited = await db.fetch(
         "SELECT action, after::text AS after FROM audit_events WHERE entity_id = $1 ORDER BY seq",
         str(row["id"]),

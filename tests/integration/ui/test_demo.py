@@ -85,7 +85,13 @@ async def test_the_demo_firm_loads_once_and_its_pages_open_in_chinese(
     dashboard = (await me.get("/ui")).text
     assert "共享邮箱疑似被钓鱼" in dashboard
     assert "待审核的评估" in dashboard
-    own_pages = [f"/ui/incidents/{incident}", "/ui"]
+    own_pages = [
+        f"/ui/incidents/{incident}",
+        "/ui",
+        "/ui/admin/webhooks",
+        "/ui/admin/outbox?status=all",
+        "/ui/audit",
+    ]
     found = [
         f"{p}: {problem}"
         for p in own_pages

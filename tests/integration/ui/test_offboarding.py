@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.helpers import outbox_emails
 from tests.integration.assessments.conftest import Client, NewPartner, Review, Send, User, portal_path
 from tests.integration.ui.conftest import OpenBrowser
 from vendor_risk.assessments import service as assessments
@@ -41,6 +42,7 @@ async def test_offboarding_sends_the_attestation_cancels_the_rest_and_waits_for_
     review: Review,
     procurement: User,
     risk_owner: User,
+    settings: Settings,
 ) -> None:
     partner = await new_partner()
     pid = partner["id"]
@@ -85,13 +87,11 @@ async def test_offboarding_sends_the_attestation_cancels_the_rest_and_waits_for_
         )
         == 0
     )
-    invitations = await db.fetch(
-        "SELECT payload FROM outbox WHERE topic = 'assessment.invitation' AND payload ->> 'to' = $1"
-        " ORDER BY created_at",
-        primary["email"],
+    invitations = await outbox_emails(
+        db, settings.data_keys, "topic = 'assessment.invitation' AND payload ->> 'to' = $1", primary["email"]
     )
     assert len(invitations) == 2  # onboarding, then the attestation
-    assert "合作终止数据处置声明" in invitations[-1]["payload"]["text"]
+    assert "合作终止数据处置声明" in invitations[-1]["text"]
     cancelled = await db.fetchval(
         "SELECT count(*) FROM audit_events WHERE entity_id = $1 AND action = 'assessment.cancelled'", aid
     )

@@ -112,6 +112,36 @@ async def test_a_form_without_its_csrf_token_is_refused(browser: OpenBrowser, ri
     assert (await stranger.post("/ui/login", {"api_key": key_of(risk_owner)})).status_code == 403
 
 
+async def test_a_csrf_token_works_only_in_the_session_it_was_given_to(
+    browser: OpenBrowser, risk_owner: User, procurement: User
+) -> None:
+    victim = await browser(risk_owner)
+    attacker = await browser(procurement)
+    # The attacker's own valid token and cookie, planted in the victim's browser.
+    page = await attacker.get("/ui")
+    planted = csrf_of(page.text)
+    theirs = next(c for c in attacker.cookies.jar if c.name == "vr_ui_csrf")
+    victim.cookies.set("vr_ui_csrf", str(theirs.value), domain=theirs.domain, path=theirs.path)
+    refused = await victim.post("/ui/logout", {"_csrf_token": planted})
+    assert refused.status_code == 403
+    assert (await victim.get("/ui")).status_code == 200
+    # The victim's next page replaces the foreign cookie with one of its own session.
+    own = await victim.get("/ui")
+    assert victim.cookies["vr_ui_csrf"] != attacker.cookies["vr_ui_csrf"]
+    assert (await victim.post("/ui/logout", {"_csrf_token": csrf_of(own.text)})).status_code == 303
+    # A token given before signing in does not pass once signed in.
+    anonymous = await browser()
+    login = await anonymous.get("/ui/login")
+    before = csrf_of(login.text)
+    signed = await anonymous.post(
+        "/ui/login", {"_csrf_token": before, "api_key": key_of(risk_owner), "next": "/ui"}
+    )
+    assert signed.status_code == 303, signed.text
+    assert (await anonymous.post("/ui/logout", {"_csrf_token": before})).status_code == 403
+    # ... and the attacker's session keeps working with its own token.
+    assert (await attacker.post("/ui/logout", {"_csrf_token": planted})).status_code == 303
+
+
 async def test_roles_see_what_their_api_role_may_and_write_only_what_it_may_write(
     browser: OpenBrowser,
     client: Client,

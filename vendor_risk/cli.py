@@ -204,7 +204,36 @@ def cmd_up(args: argparse.Namespace) -> None:
                 f"Next: curl -H 'Authorization: Bearer {key}' {settings.public_url}/api/v1/me"
                 f"  (API docs: {settings.public_url}/schema)\n"
             )
+        if args.demo:
+            _print_demo(asyncio.run(_load_demo(settings)))
         asyncio.run(_serve_with_worker(settings, args.host, args.port))
+
+
+async def _load_demo(settings: Settings) -> Any:
+    from vendor_risk.db import connect, database_url
+    from vendor_risk.demo import load_demo
+
+    conn = await connect(database_url(settings))
+    try:
+        return await load_demo(conn, settings)
+    finally:
+        await conn.close()
+
+
+def _print_demo(report: Any) -> None:
+    if report.created:
+        print(f"demo firm: loaded {len(report.created)} partners ({', '.join(report.created)})")
+    if report.skipped:
+        print(f"demo firm: {len(report.skipped)} partners were there already, left as they are")
+    for refusal in report.refused:
+        print(f"demo firm: refused: {refusal}", file=sys.stderr)
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """Load the demo firm into the configured database (or the embedded one ``up`` uses)."""
+    with _embedded_if_needed(_settings()) as settings:
+        asyncio.run(prepare_database(settings, quiet=True))
+        _print_demo(asyncio.run(_load_demo(settings)))
 
 
 async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
@@ -611,7 +640,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
+    up.add_argument("--demo", action="store_true", help="load the demo firm first (idempotent)")
     up.set_defaults(func=cmd_up)
+
+    sub.add_parser(
+        "demo",
+        help="load a bilingual demo firm: a dozen partners, agreements, scopes, assessments, an incident",
+    ).set_defaults(func=cmd_demo)
 
     serve = sub.add_parser("serve", help="serve the API and portal (production; uvicorn)")
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - containers listen on all interfaces

@@ -74,7 +74,7 @@ async def test_risk_owner_requests_changes_on_a_phone(
     await expect(page.locator("dl.facts")).to_contain_text("待修改")
 
     await page.goto(f"{live_url}/ui?lang=en")
-    await expect(page.get_by_role("heading", level=1)).to_have_text("What needs attention")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("What needs action today")
     await fits("dashboard")
     await page.goto(f"{live_url}/ui/partners/{partner['id']}")
     await fits("partner")

@@ -499,6 +499,77 @@ async def revoke_partner_links(
     return affected
 
 
+async def cancel_partner_assessments(
+    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, reason: str, *, now: datetime
+) -> list[UUID]:
+    """Inside the caller's transaction: cancel every assessment of the partner still with
+    the partner (sent, in progress, changes requested) other than its offboarding
+    attestation, kill their links, and withdraw their reminders still waiting in the
+    outbox (later ones are never sent: the reminder sweep skips a cancelled assessment).
+    Audited one by one. Returns the assessments cancelled."""
+    today = _today(now)
+    rows = await conn.fetch(
+        """
+        SELECT id, due_on FROM assessments
+        WHERE partner_id = $1 AND kind <> 'offboarding' AND status = ANY($2::text[])
+        ORDER BY sent_at, id FOR UPDATE
+        """,
+        partner_id,
+        list(EDITABLE_STATUSES),
+    )
+    cancelled: list[UUID] = []
+    for row in rows:
+        before = await load(conn, row["id"], today)
+        await repo.revoke_links(conn, row["id"], "cancelled")
+        await repo.set_status(conn, row["id"], "cancelled", closed_reason=reason)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="assessment.cancelled",
+            entity_type="assessment",
+            entity_id=row["id"],
+            before=before,
+            after=await load(conn, row["id"], today),
+        )
+        cancelled.append(row["id"])
+    if cancelled:
+        # The reminders' dedupe keys (send_reminder): exact keys, so the unique index finds them.
+        keys = [
+            f"assessment:{row['id']}:{row['due_on'].isoformat()}:{code}"
+            for row in rows
+            for code in ("d7", "d3", "d1", "overdue")
+        ]
+        await conn.execute(
+            "DELETE FROM outbox WHERE dedupe_key = ANY($1::text[]) AND status = 'pending' AND attempts = 0",
+            keys,
+        )
+    return cancelled
+
+
+async def send_offboarding_attestation(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    settings: Settings,
+    *,
+    now: datetime,
+    reason: str,
+) -> UUID | None:
+    """Inside the caller's transaction: send the offboarding attestation (data returned or
+    destroyed, PIPL art. 21) to the partner's primary contact. The open attestation's id
+    when one was sent already; None when the partner has no primary contact (staff then
+    send it to someone they name)."""
+    has_primary = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM partner_contacts WHERE partner_id = $1 AND is_primary)", partner_id
+    )
+    if not has_primary:
+        return None
+    sent = await _send(
+        conn, actor, partner_id, AssessmentCreate(kind="offboarding", reason=reason), settings, now
+    )
+    return sent if isinstance(sent, UUID) else sent.assessment.id
+
+
 # --- the portal -----------------------------------------------------------------------------------
 
 

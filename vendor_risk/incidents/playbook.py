@@ -136,6 +136,9 @@ class Playbook(Base):
     steps: list[Step]
     # Level 1 is the deadline itself (the step's owner role); these add levels 2, 3, …
     escalation: list[EscalationLevel] = msgspec.field(default_factory=list)
+    # PIPL art. 57: an incident of this playbook closes only once its notification record
+    # holds everything the article requires (see rules.notification_record_gaps).
+    notification_record: bool = False
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)

@@ -39,6 +39,8 @@ from vendor_risk.settings import Settings
 # A risk owner runs any step; procurement and admins complete the steps a playbook gives
 # their role. Auditors only read.
 requires_step_owner = requires_role(Role.RISK_OWNER, Role.PROCUREMENT, Role.ADMIN)
+# A risk owner opens an incident; procurement reports one as suspected.
+requires_reporter = requires_role(Role.RISK_OWNER, Role.PROCUREMENT)
 
 
 async def kick_incident_work(request: Request[Any, Any, Any]) -> None:
@@ -50,7 +52,7 @@ async def kick_incident_work(request: Request[Any, Any, Any]) -> None:
 class PartnerIncidentController(Controller):
     path = "/api/v1/partners/{partner_id:uuid}/incidents"
     tags = ["incidents"]
-    guards = [requires_role(Role.RISK_OWNER, Role.PROCUREMENT)]
+    guards = [requires_reporter]
 
     @post("/", operation_id="OpenIncident", status_code=HTTP_201_CREATED)
     async def open_incident(

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from vendor_risk.incidents.models import NotificationRecord
 from vendor_risk.incidents.playbook import Action, Playbook, Severity, When, parse_duration
 from vendor_risk.structs import I18nText
 
@@ -87,6 +88,30 @@ def newly_ready(before: Sequence[StepState], after: Sequence[StepState]) -> list
 def open_steps(steps: Iterable[StepState]) -> list[str]:
     """What still blocks closing: every step neither done nor skipped."""
     return [s.id for s in steps if s.status not in FINISHED]
+
+
+# PIPL art. 57, para. 1: a notification states the categories (and roughly how many
+# persons), the cause, the possible harm, the measures taken, what individuals can do and
+# how to reach the handler, and the authority and the persons are told: when and how.
+# Para. 2 lets a recorded reason stand in for telling the persons.
+ART57_STATEMENTS = ("cause", "possible_harm", "remedial_measures", "individual_measures", "contact")
+
+
+def notification_record_gaps(record: NotificationRecord) -> list[str]:
+    """The fields of the art. 57 record still missing, in the record's order; empty when
+    the record holds everything the article requires."""
+    filled = {
+        "categories": bool(record.categories),
+        "persons_affected_approx": record.persons_affected_approx is not None,
+        **{name: bool(getattr(record, name).strip()) for name in ART57_STATEMENTS},
+        "authority_name": bool(record.authority_name.strip()),
+        "authority_notified_at": record.authority_notified_at is not None,
+        "authority_notified_how": bool(record.authority_notified_how.strip()),
+    }
+    if not record.persons_not_notified_reason.strip():
+        filled["persons_notified_at"] = record.persons_notified_at is not None
+        filled["persons_notified_how"] = bool(record.persons_notified_how.strip())
+    return [name for name, ok in filled.items() if not ok]
 
 
 def actions_due(playbook: Playbook, step_id: str, when: When, severity: Severity) -> list[tuple[int, Action]]:

@@ -47,6 +47,7 @@ from vendor_risk.incidents.rules import (
     escalation_offsets,
     is_overdue,
     newly_ready,
+    notification_record_gaps,
     open_steps,
     plan_steps,
     ready_steps,
@@ -447,6 +448,11 @@ async def dismiss_incident(
         return await load_detail(conn, incident_id, now=now)
 
 
+# How the timeline names what an update changed.
+_CHANGED_ZH = {"title": "标题", "description": "事件经过", "affected_categories": "受影响的数据类别"}
+_CHANGED_EN = {"title": "title", "description": "description", "affected_categories": "affected categories"}
+
+
 async def update_incident(
     conn: asyncpg.Connection,
     user: CurrentUser,
@@ -480,7 +486,10 @@ async def update_incident(
                 incident_id,
                 actor,
                 "updated",
-                messages.text("更新事件信息：" + "、".join(changes), "Updated " + ", ".join(changes)),
+                messages.text(
+                    "更新事件信息：" + "、".join(_CHANGED_ZH[f] for f in changes),
+                    "Updated the " + ", ".join(_CHANGED_EN[f] for f in changes),
+                ),
                 data=changes,
             )
             await _audit_change(conn, actor, "incident.updated", incident_id, before, now)
@@ -626,8 +635,10 @@ async def close_incident(
     *,
     now: datetime | None = None,
 ) -> IncidentDetail:
-    """Close the incident once every step is done or skipped, or 409 listing the open
-    ones; queues the playbook's ``closed`` actions (the triggered reassessment)."""
+    """Close the incident once every step is done or skipped (or 409 listing the open
+    ones) and, for a playbook that requires it (a data leak), once the art. 57 record
+    holds everything the article requires (or 409 naming each missing field); queues the
+    playbook's ``closed`` actions (the triggered reassessment)."""
     now = _now(now)
     actor = _actor(user)
     async with conn.transaction():
@@ -642,6 +653,9 @@ async def close_incident(
                 f"cannot close: {len(still_open)} step(s) neither done nor skipped: {', '.join(still_open)}",
                 open_steps=still_open,
             )
+        missing = await notification_record_missing(conn, before)
+        if missing:
+            raise notification_record_incomplete(incident_id, missing)
         await repo.update_incident(
             conn,
             incident_id,
@@ -670,6 +684,41 @@ async def close_incident(
 
 
 # --- the art. 57 notification record ----------------------------------------------------
+# --- the art. 57 notification record ----------------------------------------------------
+
+
+async def notification_record_missing(conn: asyncpg.Connection, incident: Incident) -> list[str]:
+    """The art. 57 record's missing fields that keep the incident from closing; none when
+    its playbook needs no record. The snapshot or the current version of the playbook
+    decides: an incident opened before the rule was written down is a leak all the same."""
+    snapshot = await _snapshot(conn, incident.id)
+    current = library().get(incident.playbook_key)
+    if not (snapshot.notification_record or (current is not None and current.notification_record)):
+        return []
+    return notification_record_gaps(await notification_record(conn, incident))
+
+
+def notification_record_incomplete(incident_id: UUID, missing: Sequence[str]) -> Problem:
+    """409 naming each field of the art. 57 record still missing: as ``missing``, as
+    ``errors`` (one per field, like a validation problem, so a form shows each beside its
+    field) and as ``unmet`` conditions with the stable code ``art57_missing``."""
+    return Problem(
+        409,
+        "notification-record-incomplete",
+        "cannot close: the PIPL art. 57 notification record lacks " + ", ".join(missing),
+        missing=list(missing),
+        errors=[{"field": name, "message": "required by PIPL art. 57 before closing"} for name in missing],
+        unmet=[
+            {
+                "code": "art57_missing",
+                "field": name,
+                "message": f"notification record: {name} is required by PIPL art. 57",
+                "entity_type": "incident",
+                "entity_id": str(incident_id),
+            }
+            for name in missing
+        ],
+    )
 
 
 async def notification_record(conn: asyncpg.Connection, incident: Incident) -> NotificationRecord:
@@ -710,7 +759,9 @@ async def save_notification_record(
             incident_id,
             actor,
             "notification_record_saved",
-            messages.text("更新第五十七条通知记录", "Updated the art. 57 notification record"),
+            messages.text(
+                "更新《个人信息保护法》第五十七条通知记录", "Updated the PIPL art. 57 notification record"
+            ),
             data={"version": after.version},
         )
         await audit.record(

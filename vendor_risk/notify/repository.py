@@ -109,6 +109,30 @@ async def disable_webhook(conn: asyncpg.Connection, webhook_id: UUID) -> Webhook
     return _webhook(row) if row else None
 
 
+async def set_secret(conn: asyncpg.Connection, webhook_id: UUID, secret: str) -> Webhook | None:
+    """Replace a live subscription's signing secret, sealed as ``insert_webhook`` seals it;
+    None when there is no such live subscription."""
+    keys = data_keys_of(conn)
+    if keys:
+        nonce, sealed = seal(keys[0], WEBHOOK_SECRET, webhook_id, secret.encode())
+        plain, key_id = None, keys[0].key_id
+    else:
+        plain, key_id, nonce, sealed = secret, None, None, None
+    row = await conn.fetchrow(
+        f"""
+        UPDATE webhooks SET secret = $2, secret_key_id = $3, secret_nonce = $4, secret_sealed = $5
+        WHERE id = $1 AND disabled_at IS NULL
+        RETURNING {WEBHOOK_COLUMNS}
+        """,
+        webhook_id,
+        plain,
+        key_id,
+        nonce,
+        sealed,
+    )
+    return _webhook(row) if row else None
+
+
 async def abandon_webhook_messages(conn: asyncpg.Connection, webhook_id: UUID) -> int:
     """Mark the pending messages of a deleted subscription dead, so none is sent after it."""
     result: str = await conn.execute(

@@ -57,6 +57,13 @@ class WebhookController(Controller):
             raise not_found("webhook", webhook_id)
         return webhook
 
+    @post("/{webhook_id:uuid}/rotate-secret", operation_id="RotateWebhookSecret", status_code=HTTP_200_OK)
+    async def rotate_secret(
+        self, request: Request[Any, Any, Any], db: DbConnection, webhook_id: UUID
+    ) -> NewWebhook:
+        """A new signing secret, shown only this once; the old one stops at once."""
+        return await service.rotate_secret(db, actor_of(request), webhook_id)
+
     @delete("/{webhook_id:uuid}", operation_id="DeleteWebhook", status_code=HTTP_200_OK)
     async def delete_webhook(
         self, request: Request[Any, Any, Any], db: DbConnection, webhook_id: UUID

@@ -76,6 +76,26 @@ async def delete_webhook(conn: asyncpg.Connection, actor: Actor, webhook_id: UUI
     return webhook
 
 
+async def rotate_secret(conn: asyncpg.Connection, actor: Actor, webhook_id: UUID) -> NewWebhook:
+    """Give a subscription a new signing secret, in this answer only; the old one stops
+    at once (messages sent from now on are signed with the new one). Audited without
+    either secret."""
+    secret = generate_secret()
+    async with conn.transaction():
+        webhook = await repo.set_secret(conn, webhook_id, secret)
+        if webhook is None:
+            raise not_found("webhook", webhook_id)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="webhook.secret_rotated",
+            entity_type="webhook",
+            entity_id=webhook_id,
+            after=webhook,
+        )
+    return NewWebhook(webhook=webhook, secret=secret)
+
+
 async def retry_message(conn: asyncpg.Connection, actor: Actor, message_id: UUID) -> OutboxMessage:
     """Give a dead message a fresh set of attempts, due now."""
     async with conn.transaction():

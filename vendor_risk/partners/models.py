@@ -182,6 +182,39 @@ class TransitionResult(Base):
     partner: Partner
     # Scopes revoked by this move (moving to offboarding revokes them all).
     revoked_scope_ids: list[UUID]
+    # Moving to offboarding: the assessments it cancelled and the attestation it sent
+    # (None when the partner has no primary contact to send it to).
+    cancelled_assessment_ids: list[UUID] = msgspec.field(default_factory=list)
+    offboarding_assessment_id: UUID | None = None
+
+
+class OffboardingAttestation(Base):
+    """The partner's latest offboarding attestation (data returned or destroyed)."""
+
+    id: UUID
+    status: str
+    recipient_name: str
+    recipient_email: str
+    sent_at: datetime
+    due_on: date
+    submitted_at: datetime | None
+    reviewed_at: datetime | None
+    overdue: bool
+
+
+class OffboardingProgress(Base):
+    """How far a partner's offboarding has come, step by step (the partner page's panel)."""
+
+    partner_id: UUID
+    status: str
+    # Whether the attestation is required before ``offboarded`` (the partner ever received data).
+    attestation_required: bool
+    live_scopes: int
+    open_assessments: int
+    attestation: OffboardingAttestation | None
+    has_primary_contact: bool
+    # Every step done: the partner may move to offboarded.
+    ready: bool = False
 
 
 # --- dashboard ---------------------------------------------------------------------------

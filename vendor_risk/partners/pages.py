@@ -8,7 +8,6 @@ API route's own guard, so a page never allows more than the API.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, Final
 from uuid import UUID
 
@@ -23,7 +22,8 @@ from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
-from vendor_risk.incidents import repository as incidents_repo
+from vendor_risk.incidents.pages import incidents_panel
+from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.pagination import FilterText, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
@@ -412,9 +412,6 @@ async def partner_page_response(
     finding_list = await findings_repo.list_findings(
         db, findings_repo.ListFilters(partner_id=partner_id), today, None, DETAIL_ITEMS
     )
-    incident_list = await incidents_repo.list_incidents(
-        db, incidents_repo.ListFilters(partner_id=partner_id), datetime.now(UTC), None, DETAIL_ITEMS
-    )
     transition_form = (forms or {}).get("transition") or Form(lang)
     return page(
         request,
@@ -430,7 +427,8 @@ async def partner_page_response(
         scopes=scopes,
         assessments=assessment_list,
         findings=finding_list,
-        incidents=incident_list,
+        incidents=await incidents_panel(request, db, partner_id),
+        offboarding=await service.offboarding_progress(db, partner_id),
         can_edit=partner.status != "offboarded" and await allows(requires_record_keeper, request),
         can_decide=await allows(requires_risk_owner, request),
     )
@@ -473,6 +471,8 @@ async def transition_partner(
                 lang = page_lang(request)
                 form.unmet = Labels(lang, await _category_names(db)).unmet_items(form.unmet)
         else:
+            # Offboarding emails the attestation: deliver it now, not at the next sweep.
+            await kick_outbox(request.app.state.redis)
             return see_other(f"/ui/partners/{partner_id}#lifecycle")
     return await partner_page_response(
         request, db, settings, partner_id, status_code=form_status(form), forms={"transition": form}

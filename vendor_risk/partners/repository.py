@@ -33,6 +33,8 @@ _NOT_RENEWED_SET = """
                 WHERE r.partner_id = a.partner_id AND r.kind = a.kind AND r.terminated_at IS NULL
                   AND (r.expires_on IS NULL OR r.expires_on > $1::date + $2::int))
 """
+# Shared with the staff dashboard's own query (vendor_risk.dashboard.repository).
+NOT_RENEWED_SET = _NOT_RENEWED_SET
 ATTENTION_SQL = f"""
 CASE WHEN p.status IN ('offboarding', 'offboarded') THEN '{{}}'::text[] ELSE array_remove(ARRAY[
     CASE WHEN p.reassessment_due_at IS NOT NULL THEN 'reassessment_due' END,

@@ -13,6 +13,7 @@ from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
+from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.pagination import DEFAULT_LIMIT, FilterText, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
@@ -129,7 +130,10 @@ class PartnerController(Controller):
         if current_user(request).role.value not in allowed:
             names = ", ".join(sorted(allowed)) or "nobody"
             raise Problem(403, "forbidden", f"moving a partner to {data.to} needs the role: {names}")
-        return await service.transition(db, actor_of(request), partner_id, data, settings)
+        result = await service.transition(db, actor_of(request), partner_id, data, settings)
+        # Offboarding emails the attestation: deliver it now, not at the next sweep.
+        await kick_outbox(request.app.state.redis)
+        return result
 
 
 # --- dashboard ---------------------------------------------------------------------------

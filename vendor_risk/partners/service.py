@@ -7,7 +7,7 @@ requested while another is approved, say) are serialised and its tier never goes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -17,6 +17,7 @@ import msgspec
 
 from vendor_risk import audit
 from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.assessments import service as assessments_service
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
@@ -25,6 +26,7 @@ from vendor_risk.partners.models import (
     AgreementDue,
     ContactIn,
     Dashboard,
+    OffboardingProgress,
     Partner,
     PartnerAttention,
     PartnerCreate,
@@ -241,7 +243,9 @@ async def transition(
 ) -> TransitionResult:
     """Move the partner through its lifecycle, or 409 listing every unmet condition.
 
-    Moving to ``offboarding`` revokes every live scope in the same transaction.
+    Moving to ``offboarding`` revokes every live scope, cancels the partner's other open
+    assessments (and their waiting reminders) and sends the offboarding attestation to the
+    primary contact, all in the same transaction; ``offboarded`` then needs it approved.
     """
     async with conn.transaction():
         await lock(conn, partner_id)
@@ -253,9 +257,17 @@ async def transition(
         if unmet:
             raise gate_refused(f"move the partner to {data.to}", unmet)
         revoked: list[UUID] = []
+        cancelled: list[UUID] = []
+        attestation: UUID | None = None
         if data.to == "offboarding":
-            revoked = await revoke_all_scopes(
-                conn, actor, partner_id, reason=f"partner offboarding: {data.reason}"
+            why = f"partner offboarding: {data.reason}"
+            now = datetime.now(UTC)
+            revoked = await revoke_all_scopes(conn, actor, partner_id, reason=why)
+            cancelled = await assessments_service.cancel_partner_assessments(
+                conn, actor, partner_id, why, now=now
+            )
+            attestation = await assessments_service.send_offboarding_attestation(
+                conn, actor, partner_id, settings, now=now, reason=why
             )
         await repo.set_status(conn, partner_id, data.to, data.reason)
         after = await load(conn, partner_id, settings)
@@ -278,7 +290,49 @@ async def transition(
                 "reason": data.reason,
             },
         )
-    return TransitionResult(partner=after, revoked_scope_ids=revoked)
+    return TransitionResult(
+        partner=after,
+        revoked_scope_ids=revoked,
+        cancelled_assessment_ids=cancelled,
+        offboarding_assessment_id=attestation,
+    )
+
+
+async def offboarding_progress(conn: asyncpg.Connection, partner_id: UUID) -> OffboardingProgress | None:
+    """How far the partner's offboarding has come (one query): its live scopes, its other
+    open assessments, the latest offboarding attestation with its status; None while the
+    partner is not offboarding and no attestation was ever sent."""
+    row = await conn.fetchrow(
+        """
+        SELECT p.id AS partner_id, p.status, p.ever_shared_data AS attestation_required,
+               EXISTS (SELECT 1 FROM partner_contacts c
+                       WHERE c.partner_id = p.id AND c.is_primary) AS has_primary_contact,
+               (SELECT count(*) FROM scopes s WHERE s.partner_id = p.id
+                  AND s.status IN ('requested', 'approved', 'suspended')) AS live_scopes,
+               (SELECT count(*) FROM assessments a WHERE a.partner_id = p.id AND a.kind <> 'offboarding'
+                  AND a.status IN ('sent', 'in_progress', 'changes_requested')) AS open_assessments,
+               (SELECT jsonb_build_object(
+                         'id', a.id, 'status', a.status, 'recipient_name', a.recipient_name,
+                         'recipient_email', a.recipient_email, 'sent_at', a.sent_at, 'due_on', a.due_on,
+                         'submitted_at', a.submitted_at, 'reviewed_at', a.reviewed_at,
+                         'overdue', a.status IN ('sent', 'in_progress', 'changes_requested')
+                                    AND a.due_on < (now() AT TIME ZONE 'UTC')::date)
+                FROM assessments a WHERE a.partner_id = p.id AND a.kind = 'offboarding'
+                ORDER BY a.sent_at DESC, a.id DESC LIMIT 1) AS attestation
+        FROM partners p WHERE p.id = $1
+        """,
+        partner_id,
+    )
+    if row is None:
+        raise not_found("partner", partner_id)
+    if row["status"] not in ("offboarding", "offboarded") and row["attestation"] is None:
+        return None
+    progress = msgspec.convert(dict(row), OffboardingProgress, strict=False)
+    approved = progress.attestation is not None and progress.attestation.status == "approved"
+    return msgspec.structs.replace(
+        progress,
+        ready=progress.live_scopes == 0 and (approved or not progress.attestation_required),
+    )
 
 
 # The first items of each dashboard list; the counts cover all of them.

@@ -233,6 +233,27 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
         f"/api/v1/incidents/{iid}/steps/review/complete", json={}, headers=risk_owner["headers"]
     )
 
+    # Every step is finished, but art. 57 also needs the persons told (or why not): the
+    # close is refused naming the missing fields, and the incident stays open.
+    incomplete = await client.post(
+        f"/api/v1/incidents/{iid}/close", json={"note": "复盘完成"}, headers=risk_owner["headers"]
+    )
+    assert incomplete.status_code == 409, incomplete.text
+    assert incomplete.json()["type"] == "urn:vendor-risk:problem:notification-record-incomplete"
+    assert incomplete.json()["missing"] == ["persons_notified_at", "persons_notified_how"]
+    assert [e["field"] for e in incomplete.json()["errors"]] == [
+        "persons_notified_at",
+        "persons_notified_how",
+    ]
+    assert {u["code"] for u in incomplete.json()["unmet"]} == {"art57_missing"}
+    still = (await client.get(f"/api/v1/incidents/{iid}", headers=risk_owner["headers"])).json()
+    assert still["status"] == "open"
+    record |= {"version": 1, "persons_not_notified_reason": "措施已有效避免危害（第五十七条第二款）"}
+    saved = await client.put(
+        f"/api/v1/incidents/{iid}/notification-record", json=record, headers=risk_owner["headers"]
+    )
+    assert saved.status_code == 200, saved.text
+
     closed = await client.post(
         f"/api/v1/incidents/{iid}/close", json={"note": "复盘完成"}, headers=risk_owner["headers"]
     )
@@ -244,7 +265,7 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     # link died gives way to it.
     await run_due_actions(pool, settings)
     assessments = await client.get(
-        "/api/v1/assessments", params={"partner": pid}, headers=risk_owner["headers"]
+        "/api/v1/assessments", params={"partner_id": pid}, headers=risk_owner["headers"]
     )
     assert {a["kind"]: a["status"] for a in assessments.json()["items"]} == {
         "triggered": "sent",

@@ -65,6 +65,25 @@ async def test_no_new_link_while_a_containing_incident_is_open(
             headers=risk_owner["headers"],
         )
         assert skipped.status_code == 200, skipped.text
+    # A leak closes only with a complete PIPL art. 57 record.
+    record = {
+        "version": 0,
+        "categories": ["invoices"],
+        "persons_affected_approx": 10,
+        "cause": "钓鱼",
+        "possible_harm": "诈骗",
+        "remedial_measures": "暂停共享",
+        "individual_measures": "警惕来电",
+        "contact": "privacy@example.com",
+        "authority_name": "网信办",
+        "authority_notified_at": "2026-11-30T01:00:00+00:00",
+        "authority_notified_how": "书面报告",
+        "persons_not_notified_reason": "措施已有效避免危害",
+    }
+    saved = await client.put(
+        f"/api/v1/incidents/{iid}/notification-record", json=record, headers=risk_owner["headers"]
+    )
+    assert saved.status_code == 200, saved.text
     closed = await client.post(f"/api/v1/incidents/{iid}/close", json={}, headers=risk_owner["headers"])
     assert closed.status_code == 200, closed.text
     again = await client.post(

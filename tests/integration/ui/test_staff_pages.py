@@ -353,7 +353,9 @@ async def test_accepting_a_risk_and_completing_an_incident_step(
     page = await me.get(path)
     assert "泄露 &lt;b&gt;客户&lt;/b&gt; 数据" in page.text
     first = next(s for s in incident["steps"] if s["ready"])
-    done = await me.submit(path, f"{path}/steps/{first['id']}/complete", {"note": "done by the page"})
+    done = await me.submit(
+        path, f"{path}/steps/{first['id']}/complete", {f"note:{first['id']}": "done by the page"}
+    )
     assert done.status_code == 303, done.text
     api = (await client.get(f"/api/v1/incidents/{incident['id']}", headers=risk_owner["headers"])).json()
     step = next(s for s in api["steps"] if s["id"] == first["id"])

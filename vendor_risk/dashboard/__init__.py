@@ -1,0 +1,1 @@
+"""The staff dashboard: what needs action today, across the domains."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import requires_chromium
+from tests.browser.conftest import requires_chromium, sign_in_page
 from tests.integration.assessments.conftest import NewPartner, User
 
 pytestmark = requires_chromium
@@ -17,8 +17,7 @@ pytestmark = requires_chromium
 async def signed_in(chromium: Browser, live_url: str, user: User) -> Page:
     page = await chromium.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
     await page.goto(f"{live_url}/ui/login?lang=zh-CN")
-    await page.get_by_label("API 密钥").fill(user["headers"]["Authorization"].removeprefix("Bearer "))
-    await page.get_by_role("button", name="登录").click()
+    await sign_in_page(page, user)
     await expect(page.get_by_role("heading", level=1)).to_have_text("今天需要处理的事项")
     return page
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import requires_chromium
+from tests.browser.conftest import requires_chromium, sign_in_page
 from tests.helpers import new_credit_code
 from tests.integration.assessments.conftest import NewPartner, User
 
@@ -25,7 +25,6 @@ async def test_procurement_registers_a_partner_on_a_phone(
     tmp_path: Path,
 ) -> None:
     await new_partner(name="手机列表样例 " + "很长的合作方名称" * 3)
-    key = procurement["headers"]["Authorization"].removeprefix("Bearer ")
     page = await chromium.new_page(locale="zh-CN", viewport={"width": 390, "height": 844})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
@@ -37,8 +36,7 @@ async def test_procurement_registers_a_partner_on_a_phone(
         assert width <= 390, f"{name} is {width}px wide on a 390px screen"
 
     await page.goto(f"{live_url}/ui/partners?lang=zh-CN")
-    await page.get_by_label("API 密钥").fill(key)
-    await page.get_by_role("button", name="登录").click()
+    await sign_in_page(page, procurement)
     await expect(page.get_by_role("heading", level=1)).to_have_text("合作方")
     await fits("partners")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import openpyxl
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import requires_chromium
+from tests.browser.conftest import requires_chromium, sign_in_page
 from tests.integration.assessments.conftest import NewPartner, User, auditor  # noqa: F401 - a fixture
 
 pytestmark = requires_chromium
@@ -27,7 +27,6 @@ async def test_an_auditor_downloads_the_pdf_report_and_the_partner_register(
     tmp_path: Path,
 ) -> None:
     partner = await new_partner(name="下载测试合作方")
-    key = auditor["headers"]["Authorization"].removeprefix("Bearer ")
     context = await chromium.new_context(
         locale="zh-CN", viewport={"width": 390, "height": 844}, accept_downloads=True
     )
@@ -36,8 +35,7 @@ async def test_an_auditor_downloads_the_pdf_report_and_the_partner_register(
     page.on("pageerror", lambda e: problems.append(str(e)))
 
     await page.goto(f"{live_url}/ui/reports")
-    await page.get_by_label("API 密钥").fill(key)
-    await page.get_by_role("button", name="登录").click()
+    await sign_in_page(page, auditor)
     await page.get_by_role("link", name="报表").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("报表")
     await expect(page.get_by_role("img", name="风险热力图：分级 × 评级")).to_be_visible()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import requires_chromium
+from tests.browser.conftest import requires_chromium, sign_in_page
 from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete
 
 pytestmark = requires_chromium
@@ -19,8 +19,7 @@ async def _phone(chromium: Browser, live_url: str, user: User, problems: list[st
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
     await page.goto(f"{live_url}/ui/login")
-    await page.get_by_label("API 密钥").fill(user["headers"]["Authorization"].removeprefix("Bearer "))
-    await page.get_by_role("button", name="登录").click()
+    await sign_in_page(page, user)
     await expect(page.get_by_role("heading", level=1)).to_be_visible()
     return page
 

@@ -12,13 +12,12 @@ import asyncpg
 
 from tests.integration.assessments.conftest import Client, NewPartner, Send, User, csrf_of
 from tests.integration.reports.test_imports import csv_file, row
-from tests.integration.ui.conftest import Browser, key_of
+from tests.integration.ui.conftest import Browser
 
 
 async def signed_in(client: Client, user: User, lang: str = "en") -> Browser:
     me = Browser(client)
-    response = await me.sign_in(key_of(user), lang=lang)
-    assert response.status_code == 303, response.text
+    await me.sign_in_as(user, lang=lang)
     return me
 
 

@@ -72,13 +72,14 @@ class Browser:
         assert page.status_code == 200, page.text
         return await self.post("/ui/login/code", {"_csrf_token": csrf_of(page.text), "code": code}, lang=lang)
 
-    async def sign_in_as(self, user: dict[str, Any]) -> httpx.Response:
-        """Both steps for a test user: password, then a TOTP code where the role needs one."""
-        signed = await self.sign_in(user["email"], user["password"])
+    async def sign_in_as(self, user: dict[str, Any], lang: str = "en") -> httpx.Response:
+        """Both steps for a test user: password, then a TOTP code where the role needs one;
+        ``lang`` is the language picked on the sign-in page."""
+        signed = await self.sign_in(user["email"], user["password"], lang=lang)
         assert signed.status_code == 303, signed.text
         if user.get("totp_secret"):
             assert signed.headers["location"] == "/ui/login/code", signed.headers
-            signed = await self.enter_code(await fresh_code(user))
+            signed = await self.enter_code(await fresh_code(user), lang=lang)
             assert signed.status_code == 303, signed.text
         assert signed.headers["location"] == "/ui", signed.headers
         return signed
@@ -94,25 +95,24 @@ class Browser:
 
 OpenBrowser = Callable[..., Awaitable[Browser]]
 # The last TOTP time step each test user spent here: a code is accepted once.
-_spent: dict[Any, int] = {}
 
 
 async def fresh_code(user: dict[str, Any]) -> str:
     """A code of a time step this user has not spent: now, or the next one (one step of
-    drift is allowed). Only a third sign-in within 30 s forgets the last step in the
-    database instead."""
+    drift is allowed); when both are spent (a third sign-in within 30 s) the database
+    forgets the last step instead. The spent step is read from the database, not kept
+    here: pytest may import this module twice (as ``conftest`` and by its dotted name)."""
     totp = pyotp.TOTP(user["totp_secret"])
     current = int(time.time() // 30)
-    last = _spent.get(user["id"], current - 2)
-    step = max(current, last + 1)
-    if step > current + 1:
-        conn = await asyncpg.connect(user["database_url"])
-        try:
+    conn = await asyncpg.connect(user["database_url"])
+    try:
+        last = await conn.fetchval("SELECT totp_last_step FROM users WHERE id = $1", user["id"])
+        step = current if last is None or last < current else last + 1
+        if step > current + 1:
             await conn.execute("UPDATE users SET totp_last_step = NULL WHERE id = $1", user["id"])
-        finally:
-            await conn.close()
-        step = current
-    _spent[user["id"]] = step
+            step = current
+    finally:
+        await conn.close()
     return totp.generate_otp(step)
 
 

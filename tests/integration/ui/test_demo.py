@@ -13,8 +13,8 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import fresh_database, user_maker
 from tests.integration.assessments.conftest import Client
-from tests.integration.ui.conftest import Browser, key_of
-from tests.integration.ui.test_language_walk import problems_in, visible
+from tests.integration.ui.conftest import Browser
+from tests.integration.ui.test_language_walk_incidents import problems_in, visible
 from vendor_risk.app import create_app
 from vendor_risk.cli import prepare_database
 from vendor_risk.db import connect
@@ -68,7 +68,7 @@ async def test_the_demo_firm_loads_once_and_its_pages_open_in_chinese(
 
     admin = await user_maker(demo_settings)("admin", name="管理员张伟")
     me = Browser(demo_client)
-    assert (await me.sign_in(key_of(admin), lang="zh-CN")).status_code == 303
+    await me.sign_in_as(admin, lang="zh-CN")
     paths = [
         "/ui",
         "/ui/partners",

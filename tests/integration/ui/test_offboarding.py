@@ -50,7 +50,7 @@ async def test_offboarding_sends_the_attestation_cancels_the_rest_and_waits_for_
     onboarding = await send(pid)
     aid = onboarding["assessment"]["id"]
     # A reminder waiting in the outbox for the assessment that offboarding cancels.
-    assert await assessments.send_reminder(db, aid, "d7", today=datetime.now(UTC).date())
+    assert await assessments.send_reminder(db, aid, "d7", today=datetime.now(UTC).date(), settings=settings)
     assert (
         await db.fetchval(
             "SELECT count(*) FROM outbox WHERE topic = 'assessment.reminder' AND dedupe_key LIKE $1",

@@ -163,7 +163,7 @@ async def test_rotation_re_seals_everything_so_the_old_key_can_go(world: World) 
     await opens_with(world.url, K2, world)
     # Run again (as after an interruption): nothing more to do.
     again = await asyncio.to_thread(cli, world.url, f"{K2},{K1}", "keys", "rotate")
-    assert again.returncode == 0
+    assert again.returncode == 0, again.stderr
     assert "documents and evidence files: 0" in again.stdout
     # Without the key still in use, rotation stops and says which key it needs.
     fresh = await asyncio.to_thread(cli, world.url, K1, "keys", "rotate")

@@ -147,8 +147,10 @@ def test_forged_checkpoints_are_refused() -> None:
     tampered = msgspec.structs.replace(good, seq=2)
     other = sign(SigningKey("evil", b"\x02" * 32), 3, rows[2][2], T0)
     trusted, bad = screen([good, tampered, other], {good.public_key})
+    # Altered: a break. Properly signed by a key not trusted (a retired one): left out.
     assert trusted == [good]
-    assert [(b.seq, b.code) for b in bad] == [(2, "forged_checkpoint"), (3, "forged_checkpoint")]
+    assert [(b.seq, b.code) for b in bad] == [(2, "forged_checkpoint")]
+    assert screen([other], {good.public_key, other.public_key})[0] == [other]
 
 
 @pytest.mark.parametrize("count", [0, 1, 5])

@@ -78,24 +78,27 @@ def trusted_keys(settings: Settings, extra: Iterable[str] = ()) -> set[str]:
 
 def screen(checkpoints: Iterable[Checkpoint], keys: set[str]) -> tuple[list[Checkpoint], list[ChainBreak]]:
     """Split checkpoints into those properly signed by a trusted key and the breaks that
-    the others are (a forged checkpoint is itself evidence of tampering).
+    the altered ones are (a checkpoint whose signature does not verify at all is itself
+    evidence of tampering).
 
-    With no trusted key at all, each checkpoint is checked against the key it carries,
-    which proves it intact but not who signed it.
+    A checkpoint properly signed by another key (a signing key since retired, unless its
+    public key is passed on) is left out: a checkpoint only adds checks, so leaving one out
+    can hide nothing that the others catch, and a rotated signing key must not fail every
+    verify. With no trusted key at all, each checkpoint is checked against the key it
+    carries, which proves it intact but not who signed it.
     """
     good: dict[tuple[int, str, str], Checkpoint] = {}
     bad: list[ChainBreak] = []
     for cp in checkpoints:
-        signer = cp.public_key if not keys else (cp.public_key if cp.public_key in keys else None)
-        if signer is None or not signature_valid(cp, signer):
+        if not signature_valid(cp, cp.public_key):
             bad.append(
                 ChainBreak(
                     cp.seq,
                     "forged_checkpoint",
-                    f"the checkpoint signed at {_iso(cp.signed_at)} has no valid signature by a trusted key",
+                    f"the checkpoint signed at {_iso(cp.signed_at)} has no valid signature",
                 )
             )
-        else:
+        elif not keys or cp.public_key in keys:
             good[(cp.seq, cp.hash, cp.signature)] = cp
     return list(good.values()), bad
 

@@ -115,7 +115,7 @@ class SessionBoundCSRFMiddleware(CSRFMiddleware):
 
 # How long a rate-limit lookup may wait for Redis, and how long after a failure the
 # per-process limiter is used before Redis is tried again.
-REDIS_STORE_TIMEOUT: Final = 0.5
+REDIS_STORE_TIMEOUT: Final = 2.0
 REDIS_RETRY_AFTER: Final = 5.0
 
 

@@ -36,6 +36,7 @@ from vendor_risk.notify.routes import OutboxController, WebhookController
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
+from vendor_risk.reports.routes import ChartController, DocumentController, ExportController
 from vendor_risk.scopes.routes import (
     DataCategoryController,
     ImpactAssessmentController,
@@ -67,6 +68,9 @@ API_CONTROLLERS: list[Any] = [
     PartnerAssessmentController,
     AssessmentController,
     FindingController,
+    ExportController,
+    DocumentController,
+    ChartController,
 ]
 
 

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -22,11 +23,14 @@ from arq.cron import CronJob
 from arq.worker import Function, Retry, Worker, func
 
 from vendor_risk import audit, sweeps
+from vendor_risk.audit.models import Actor
 from vendor_risk.db import create_pool, database_url
 from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
 from vendor_risk.notify.delivery import deliver_due, kick_outbox
+from vendor_risk.partners import rating
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
+from vendor_risk.reports import snapshots
 from vendor_risk.settings import Settings
 
 log = structlog.get_logger("vendor_risk.worker")
@@ -47,6 +51,7 @@ TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _FUNCTIONS: dict[str, Function] = {}
+RATING_REPAIRER = Actor(id=None, label="system: rating sweep")
 
 
 def job(*, timeout: int, max_tries: int) -> Callable[[Job[T]], Job[T]]:
@@ -166,6 +171,22 @@ async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     return checked
 
 
+@job(timeout=1800, max_tries=3)
+async def repair_ratings(ctx: dict[str, Any]) -> int:
+    """Daily after the expiry sweep (and at start): recompute every partner's residual
+    rating, for what time changed (an acceptance past its date) or a change missed."""
+    async with ctx["db_pool"].acquire() as conn:
+        return await rating.repair(conn, RATING_REPAIRER)
+
+
+@job(timeout=1800, max_tries=3)
+async def snapshot_portfolio(ctx: dict[str, Any]) -> int:
+    """Hourly (and at start): refresh today's portfolio snapshot and back-fill the month
+    ends of the past year that have none. Idempotent per day."""
+    async with ctx["db_pool"].acquire() as conn:
+        return await snapshots.take_snapshots(conn, datetime.now(UTC).date())
+
+
 # Incidents: the playbooks' automatic actions (kicked after commits) and the deadline sweep.
 job(timeout=300, max_tries=3)(incidents.run_incident_actions)
 job(timeout=300, max_tries=3)(incidents.escalate_incident_steps)
@@ -181,6 +202,10 @@ def cron_jobs() -> list[CronJob]:
         _cron("send_reminders", hour={1}, minute={5}, run_at_startup=True),
         _cron("sweep_reassessments", minute={25}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
+        # After sweep_expiries lapsed the acceptances past their date.
+        _cron("repair_ratings", hour={0}, minute={35}, run_at_startup=True),
+        # Hourly, so a day's row ends within the hour before midnight UTC.
+        _cron("snapshot_portfolio", minute={55}, run_at_startup=True),
         # Runs whatever actions a lost kick left, and escalates late steps, every minute.
         _cron("run_incident_actions", second={20}, run_at_startup=True),
         _cron("escalate_incident_steps", second={40}, run_at_startup=True),

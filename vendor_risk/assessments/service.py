@@ -65,6 +65,7 @@ from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings_service
 from vendor_risk.findings.models import Finding
 from vendor_risk.notify.outbox import emit_event, enqueue_email
+from vendor_risk.partners import rating
 from vendor_risk.questionnaires import repository as templates_repo
 from vendor_risk.questionnaires.models import Answer, Template
 from vendor_risk.questionnaires.scoring import score, visibility
@@ -928,6 +929,7 @@ async def review(
                 """,
                 state.partner_id,
             )
+            await rating.recompute(conn, actor, [state.partner_id], reason="assessment approved", now=now)
         if data.decision == "request_changes":
             await repo.extend_link(conn, assessment_id, now + timedelta(days=settings.portal_link_days))
             sender_name, sender_email = await _sender(conn, actor, state.partner_owner_id)

@@ -23,6 +23,7 @@ from vendor_risk.findings.models import (
     FindingUpdate,
 )
 from vendor_risk.notify.outbox import emit_event
+from vendor_risk.partners import rating
 from vendor_risk.questionnaires.models import Answer
 from vendor_risk.structs import I18nText
 
@@ -98,6 +99,7 @@ async def create_finding(conn: asyncpg.Connection, actor: Actor, data: FindingCr
             entity_id=finding_id,
             after=finding,
         )
+        await rating.recompute(conn, actor, [data.partner_id], reason="finding opened", today=today)
         await _announce_opened(conn, [finding])
     return finding
 
@@ -136,6 +138,10 @@ async def update_finding(
             before=before,
             after=after,
         )
+        if after.status != before.status:
+            await rating.recompute(
+                conn, actor, [after.partner_id], reason=f"finding {after.status}", today=today
+            )
     return after
 
 
@@ -170,6 +176,7 @@ async def accept_risk(
             before=before,
             after=acceptance,
         )
+        await rating.recompute(conn, actor, [before.partner_id], reason="risk accepted", today=today)
     return await detail(conn, finding_id, today)
 
 
@@ -294,6 +301,10 @@ async def apply_submission(
             },
         )
     await _announce_opened(conn, opened)
+    if plan.resolve or opened or lapsed:
+        await rating.recompute(
+            conn, actor, [partner_id], reason="findings reconciled with a submission", today=today
+        )
     return opened
 
 
@@ -328,4 +339,10 @@ async def lapse_expired_acceptances(conn: asyncpg.Connection, actor: Actor, toda
                 entity_id=finding_id,
                 after={"status": "open"},
             )
+        partners = await conn.fetch(
+            "SELECT DISTINCT partner_id FROM findings WHERE id = ANY($1::uuid[])", reopened
+        )
+        await rating.recompute(
+            conn, actor, [r["partner_id"] for r in partners], reason="risk acceptance expired", today=today
+        )
     return reopened

@@ -130,6 +130,12 @@ class Partner(Base):
     tier_factors: list[TierFactor]
     reassessment_due_at: datetime | None
     reassessment_due_reason: str | None
+    # When the next reassessment falls due (its tier's cadence after the last approved
+    # assessment, or now when a trigger fired); None once the partner is leaving.
+    next_reassessment_at: datetime | None
+    # Residual risk (assessments.rules.rate): None until an approved assessment.
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     # From the assessments domain: None and 0 until it exists.
@@ -153,6 +159,9 @@ class PartnerSummary(Base):
     owner_id: UUID | None
     status: PartnerStatus
     tier: Tier
+    next_reassessment_at: datetime | None
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     last_assessment_score: float | None

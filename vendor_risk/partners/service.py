@@ -20,6 +20,7 @@ from vendor_risk.agreements import repository as agreements_repo
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
+from vendor_risk.partners import rating
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners.models import (
     AgreementDue,
@@ -270,6 +271,7 @@ async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUI
         after={"tier": result.tier, "points": result.points, "factors": result.factors},
     )
     await emit_event(conn, "partner.tier_changed", change)
+    await rating.recompute(conn, actor, [partner_id], reason=f"tier changed to {result.tier}")
 
 
 # --- lifecycle ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +12,8 @@ import asyncpg
 
 from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete, csrf_of
 from tests.integration.ui.conftest import OpenBrowser, key_of
+from vendor_risk.partners.labels import Labels
+from vendor_risk.structs import I18nText
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -220,7 +223,8 @@ async def test_what_a_partner_typed_is_inert(
     assert page.status_code == 200
     assert SCRIPT not in page.text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
-    assert "<script" not in page.text
+    # The only script is the vendored htmx, served by us.
+    assert "<script" not in page.text.replace('<script src="/static/htmx.min.js" defer></script>', "")
 
 
 async def test_pages_render_in_both_languages(
@@ -296,14 +300,21 @@ async def test_a_refused_scope_approval_shows_every_unmet_condition(
 
     assert action not in (await (await browser(procurement)).get(path)).text
     me = await browser(risk_owner)
+    before = await me.get(path)
     refused = await me.submit(path, action)
     assert refused.status_code == 409
     api = await client.post(f"{action.replace('/ui/', '/api/v1/')}", json={}, headers=risk_owner["headers"])
     assert api.status_code == 409
     unmet = api.json()["unmet"]
     assert len(unmet) >= 2
+    names = {c["id"]: I18nText(zh_cn=c["name"]["zh-CN"], en=c["name"]["en"]) for c in categories}
     for condition in unmet:
-        assert condition["code"] in refused.text
+        # Said in Chinese from the condition's code, before the button is pressed and after.
+        said = html.escape(Labels("zh-CN", names).unmet(condition), quote=True)
+        assert said in before.text
+        assert said in refused.text
+        assert condition["code"] not in refused.text
+    assert "《个人信息保护法》第五十五条" in refused.text
 
 
 async def test_accepting_a_risk_and_completing_an_incident_step(

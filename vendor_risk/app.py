@@ -33,6 +33,7 @@ from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
 from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import OutboxController, WebhookController
+from vendor_risk.openapi import document_truth
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
@@ -108,7 +109,7 @@ def create_app(settings: Settings) -> Litestar:
 
     prometheus = PrometheusConfig(app_name="vendor_risk", group_path=True, exclude=["/metrics"])
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -165,6 +166,8 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    document_truth(app.openapi_schema)
+    return app
 
 
 def app_from_env() -> Litestar:

@@ -111,3 +111,28 @@ async def test_the_openapi_ui_loads_nothing_from_elsewhere(client: Client) -> No
         asset = await client.get(source)
         assert asset.status_code == 200, source
         assert len(asset.content) > 1000, source
+
+
+async def test_openapi_tells_the_truth(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    operations = [(p, m, o) for p, item in spec["paths"].items() for m, o in item.items()]
+    api = [(p, m, o) for p, m, o in operations if p.startswith("/api/")]
+    assert len(api) > 50
+    for path, method, operation in api:
+        for status in ("400", "401", "403", "404", "503"):
+            content = operation["responses"][status]["content"]
+            assert content == {"application/problem+json": {"schema": problem}}, (path, method, status)
+        if method in ("post", "put", "patch", "delete"):
+            assert "409" in operation["responses"], (path, method)
+    assert spec["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
+    # Unknown fields are refused, and the document says so.
+    assert spec["components"]["schemas"]["PartnerCreate"]["additionalProperties"] is False
+    limit = next(p for p in spec["paths"]["/api/v1/partners"]["get"]["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 200)
+    q = next(p for p in spec["paths"]["/api/v1/partners"]["get"]["parameters"] if p["name"] == "q")
+    assert q["schema"]["maxLength"] == 100
+    # The health endpoints need no key.
+    for path in ("/healthz", "/readyz"):
+        assert spec["paths"][path]["get"]["security"] == [], path
+    assert "/metrics" not in spec["paths"]

@@ -83,7 +83,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db_pool = await create_pool(
-            database_url(settings), settings.db_pool_min, settings.db_pool_max
+            database_url(settings), settings.db_pool_min, settings.db_pool_max, data_keys=settings.data_keys
         )
         if not settings.redis_url:
             raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")

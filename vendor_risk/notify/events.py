@@ -29,6 +29,9 @@ EVENT_TYPES: Final = frozenset(
         # Emitted by the playbooks' notify actions (vendor_risk/incidents/playbooks).
         "incident.contained",
         "incident.partner_unavailable",
+        # The audit trail: a signed head (hourly and on demand), a failed scheduled verify.
+        "audit.checkpoint",
+        "audit.verify_failed",
     }
 )
 

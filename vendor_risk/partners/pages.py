@@ -53,6 +53,7 @@ DETAIL_ITEMS: Final = 50
 # to add one; save and edit again for more).
 BLANK_CONTACTS: Final = 1
 MAX_CONTACTS: Final = 50
+# Free-text filters refuse control characters as the API does (400 naming the parameter).
 Query = FilterText
 SORT_LABELS: Final = {
     "created": "sort_newest",

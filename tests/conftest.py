@@ -33,6 +33,8 @@ from vendor_risk.db import connect
 from vendor_risk.settings import Settings, load_settings, parse_data_keys
 
 TEST_DATA_KEY = f"test:{base64.b64encode(b'k' * 32).decode()}"
+METRICS_TOKEN = "test-metrics-token-0123456789"
+METRICS_HEADERS = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 class Servers:
@@ -117,6 +119,7 @@ async def settings(database_url: str, redis_url: str) -> Settings:
         log_json=True,
         log_level="WARNING",
         smtp_url="smtp://127.0.0.1:1",
+        metrics_token=METRICS_TOKEN,
     )
     await prepare_database(settings, quiet=True)
     return settings

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
@@ -25,13 +26,14 @@ from vendor_risk.auth.routes import ApiKeyController, MeController, UserControll
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.findings.routes import FindingController
-from vendor_risk.hardening import BoundedRequest
+from vendor_risk.hardening import SCHEMA_ASSETS_PATH, BoundedRequest, requires_metrics_token, security_headers
 from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
 from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import OutboxController, WebhookController
+from vendor_risk.openapi import document_truth
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
@@ -105,17 +107,21 @@ def create_app(settings: Settings) -> Litestar:
             await app.state.db_pool.close()
 
     class MetricsController(PrometheusController):
+        """Prometheus text for a scraper that bears ``VENDOR_RISK_METRICS_TOKEN``."""
+
         path = "/metrics"
         openmetrics_format = False
         before_request = staticmethod(refresh_before_scrape)
+        guards = [requires_metrics_token(settings.metrics_token or "")]
+        include_in_schema = False
 
     prometheus = PrometheusConfig(app_name="vendor_risk", group_path=True, exclude=["/metrics"])
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
-            MetricsController,
+            *([MetricsController] if settings.metrics_token else []),
             # Every API route needs a key; the portal, health and docs live outside this router.
             Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
@@ -124,12 +130,19 @@ def create_app(settings: Settings) -> Litestar:
             ui_router(settings),
             root_redirect,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
+            # The OpenAPI UI's scripts and styles, from the swagger-ui-bundle package.
+            create_static_files_router(
+                path=SCHEMA_ASSETS_PATH,
+                directories=[swagger_ui_bundle.swagger_ui_path],
+                include_in_schema=False,
+            ),
         ],
         dependencies={
             "db": Provide(provide_db_connection),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         middleware=[
+            security_headers(settings.public_url),
             request_log_middleware,
             prometheus.middleware,
         ],
@@ -141,7 +154,14 @@ def create_app(settings: Settings) -> Litestar:
             title="vendor-risk",
             version="1",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(path="/")],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url=f"{SCHEMA_ASSETS_PATH}/swagger-ui-bundle.js",
+                    css_url=f"{SCHEMA_ASSETS_PATH}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SCHEMA_ASSETS_PATH}/swagger-ui-standalone-preset.js",
+                )
+            ],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", description="API key (vrk_…)")
@@ -154,6 +174,8 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    document_truth(app.openapi_schema)
+    return app
 
 
 def app_from_env() -> Litestar:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -173,7 +174,34 @@ def _embedded_if_needed(settings: Settings) -> Iterator[Settings]:
         servers.stop()
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail with one line, before anything is created or started, when the address is
+    taken (uvicorn would find out only after the databases started and a key was shown)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+        raise  # unreachable
+    with socket.socket(family, kind, proto) as probe:
+        # As uvicorn binds: a port in TIME_WAIT is free, one with a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            _fail(f"cannot listen on {host}:{port}: {exc.strerror}; stop what uses it or choose --port")
+
+
 def cmd_up(args: argparse.Namespace) -> None:
+    _check_port(args.host, args.port)
+    try:
+        _up(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before serving began (migrations, the first admin) or while stopping:
+        # the embedded servers were stopped on the way out; nothing to report but that.
+        print("stopped")
+
+
+def _up(args: argparse.Namespace) -> None:
     settings = _settings()
     if not settings.data_keys:
         dev_key = _dev_data_key(Path(settings.data_dir))

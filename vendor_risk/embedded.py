@@ -53,6 +53,10 @@ class EmbeddedServers:
             ) from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
+        # pgserver stops PostgreSQL only when the last process on its list lets go; a
+        # crashed `up` stays on that list forever, so the next one would leave PostgreSQL
+        # running at exit. Holding the lock, this process is the only user: start afresh.
+        (self.data_dir / "postgres" / ".handle_pids.json").unlink(missing_ok=True)
         pg = pgserver.get_server(  # type: ignore[attr-defined]
             self.data_dir / "postgres", cleanup_mode="delete" if self.delete_on_stop else "stop"
         )

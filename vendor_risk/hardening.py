@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from secrets import compare_digest
 from typing import Any, Final
@@ -17,8 +18,10 @@ from typing import Any, Final
 import structlog
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware._utils import should_bypass_middleware
 from litestar.middleware.csrf import (
     CSRF_SECRET_LENGTH,
@@ -28,11 +31,11 @@ from litestar.middleware.csrf import (
 )
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Guard, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 from redis.exceptions import RedisError
 
-from vendor_risk.errors import field_error
+from vendor_risk.errors import Problem, field_error
 
 log = structlog.get_logger("vendor_risk.hardening")
 
@@ -112,7 +115,7 @@ class SessionBoundCSRFMiddleware(CSRFMiddleware):
 
 # How long a rate-limit lookup may wait for Redis, and how long after a failure the
 # per-process limiter is used before Redis is tried again.
-REDIS_STORE_TIMEOUT: Final = 0.5
+REDIS_STORE_TIMEOUT: Final = 2.0
 REDIS_RETRY_AFTER: Final = 5.0
 
 
@@ -167,3 +170,67 @@ class FallbackStore(Store):
     async def expires_in(self, key: str) -> int | None:
         value: int | None = await self._run("expires_in", key)
         return value
+
+
+# Where the OpenAPI UI's own copy of swagger-ui is served (no CDN, nothing loaded from
+# elsewhere); static assets may be cached, everything else is no-store.
+SCHEMA_ASSETS_PATH: Final = "/schema-assets"
+CACHEABLE_PREFIXES: Final = ("/static/", SCHEMA_ASSETS_PATH + "/")
+HSTS: Final = b"max-age=31536000; includeSubDomains"
+
+
+def security_headers(public_url: str) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware adding to every response what a layer inside did not set itself:
+    ``X-Content-Type-Options: nosniff``, ``Cache-Control: no-store`` (API answers and
+    problems carry records and links that no shared cache may keep; static assets are
+    left cacheable), ``Retry-After`` on 429 and 503 and, behind an https public URL,
+    ``Strict-Transport-Security``."""
+    https = public_url.startswith("https://")
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != ScopeType.HTTP:
+                await app(scope, receive, send)
+                return
+            cacheable = str(scope.get("path", "")).startswith(CACHEABLE_PREFIXES)
+
+            async def send_wrapper(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    headers = list(message.get("headers", []))
+                    present = {name.lower() for name, _ in headers}
+                    if b"x-content-type-options" not in present:
+                        headers.append((b"x-content-type-options", b"nosniff"))
+                    if not cacheable and b"cache-control" not in present:
+                        headers.append((b"cache-control", b"no-store"))
+                    if https and b"strict-transport-security" not in present:
+                        headers.append((b"strict-transport-security", HSTS))
+                    if message["status"] in (429, 503) and b"retry-after" not in present:
+                        # A rate limit says when its window resets; an outage, soon.
+                        reset = next((v for k, v in headers if k.lower() == b"ratelimit-reset"), b"5")
+                        headers.append((b"retry-after", reset))
+                    message["headers"] = headers
+                await send(message)
+
+            await app(scope, receive, send_wrapper)
+
+        return wrapped
+
+    return middleware
+
+
+def requires_metrics_token(token: str) -> Guard:
+    """A guard letting through only ``Authorization: Bearer <token>`` (compared in constant
+    time); anything else is a 401 that says nothing about the metrics."""
+    expected = f"Bearer {token}".encode()
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        given = connection.headers.get("authorization", "").encode()
+        if not token or not compare_digest(given, expected):
+            raise Problem(
+                401,
+                "unauthenticated",
+                "the metrics token is required (Authorization: Bearer)",
+                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+            )
+
+    return guard

@@ -87,6 +87,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # What one assessment's link may upload as evidence in all (removed files count too).
     evidence_max_files: int = 50
     evidence_max_mb: int = 200
+    # /metrics answers only a request bearing this token; unset, there is no /metrics.
+    metrics_token: str | None = None
     # Signs CSRF tokens of the portal and the staff pages: the same in every process, and
     # independent of the data keys so that rotating those breaks no open form.
     session_secret: str = ""
@@ -231,6 +233,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["trusted_proxies"] = tuple(p.strip() for p in item[1].split(",") if p.strip())
     if item := get("allow_private_webhooks"):
         values["allow_private_webhooks"] = _parse_bool(*item)
+    if item := get("metrics_token"):
+        if len(item[1]) < 16:
+            raise SettingsError(f"{item[0]}: use at least 16 characters")
+        values["metrics_token"] = item[1]
     if item := get("data_dir"):
         values["data_dir"] = item[1]
     if item := get("worker_metrics_port"):

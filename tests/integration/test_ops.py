@@ -1,12 +1,16 @@
 import io
 import json
 import logging
+import re
 from typing import Any
 
+import msgspec
 import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tests.conftest import METRICS_HEADERS
+from vendor_risk.app import create_app
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.settings import Settings
 
@@ -23,7 +27,9 @@ async def test_health_and_readiness(client: Client) -> None:
 
 async def test_metrics_are_prometheus_text(client: Client, admin: dict[str, Any]) -> None:
     await client.get("/api/v1/me", headers=admin["headers"])
-    metrics = await client.get("/metrics")
+    assert (await client.get("/metrics")).status_code == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    metrics = await client.get("/metrics", headers=METRICS_HEADERS)
     assert metrics.status_code == 200
     assert "requests_total{" in metrics.text
     assert 'app_name="vendor_risk"' in metrics.text
@@ -78,3 +84,55 @@ async def test_a_write_asks_a_worker_to_deliver_at_once(
         assert await redis.exists("arq:job:deliver_outbox:kick")
     finally:
         await redis.aclose()
+
+
+async def test_security_headers(client: Client, admin: dict[str, Any], settings: Settings) -> None:
+    for path, headers in [("/api/v1/me", admin["headers"]), ("/api/v1/me", {}), ("/schema/openapi.json", {})]:
+        response = await client.get(path, headers=headers)
+        assert response.headers["x-content-type-options"] == "nosniff", path
+        assert response.headers["cache-control"] == "no-store", path
+        assert "strict-transport-security" not in response.headers
+    # Static assets may be cached.
+    assert "no-store" not in (await client.get("/static/portal.css")).headers.get("cache-control", "")
+    # Behind https, every response says so.
+    https = msgspec.structs.replace(settings, public_url="https://vendor-risk.example.com")
+    async with AsyncTestClient(app=create_app(https), base_url="https://vendor-risk.example.com") as secure:
+        response = await secure.get("/healthz")
+        assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
+
+
+async def test_the_openapi_ui_loads_nothing_from_elsewhere(client: Client) -> None:
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources, page.text
+    assert all(s.startswith("/") for s in sources), sources
+    for source in sources:
+        asset = await client.get(source)
+        assert asset.status_code == 200, source
+        assert len(asset.content) > 1000, source
+
+
+async def test_openapi_tells_the_truth(client: Client) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    operations = [(p, m, o) for p, item in spec["paths"].items() for m, o in item.items()]
+    api = [(p, m, o) for p, m, o in operations if p.startswith("/api/")]
+    assert len(api) > 50
+    for path, method, operation in api:
+        for status in ("400", "401", "403", "404", "503"):
+            content = operation["responses"][status]["content"]
+            assert content == {"application/problem+json": {"schema": problem}}, (path, method, status)
+        if method in ("post", "put", "patch", "delete"):
+            assert "409" in operation["responses"], (path, method)
+    assert spec["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
+    # Unknown fields are refused, and the document says so.
+    assert spec["components"]["schemas"]["PartnerCreate"]["additionalProperties"] is False
+    limit = next(p for p in spec["paths"]["/api/v1/partners"]["get"]["parameters"] if p["name"] == "limit")
+    assert (limit["schema"]["minimum"], limit["schema"]["maximum"]) == (1, 200)
+    q = next(p for p in spec["paths"]["/api/v1/partners"]["get"]["parameters"] if p["name"] == "q")
+    assert q["schema"]["maxLength"] == 100
+    # The health endpoints need no key.
+    for path in ("/healthz", "/readyz"):
+        assert spec["paths"][path]["get"]["security"] == [], path
+    assert "/metrics" not in spec["paths"]

@@ -1,8 +1,10 @@
 """`vendor-risk up` on a fresh directory: embedded servers, first admin, restart keeps data."""
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -135,3 +137,85 @@ def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
     # embedded databases shut down, and must not cut that short with a traceback.
     assert proc.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()
+
+
+def leftovers(workdir: Path) -> list[str]:
+    """Processes still running from this data directory (embedded PostgreSQL, redis-server)."""
+    data = str((workdir / ".vendor-risk").resolve())
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\x00", b" ").decode(errors="replace")
+            cwd = os.readlink(entry / "cwd")
+        except OSError:
+            continue
+        # PostgreSQL names its data directory; redis-server runs in its own.
+        if (data in cmdline or cwd.startswith(data)) and "pytest" not in cmdline:
+            found.append(f"{entry.name}: {cmdline.strip()}")
+    return found
+
+
+def wait_no_leftovers(workdir: Path) -> list[str]:
+    """What is still running after 15 s; it is stopped, so a failure leaves nothing behind."""
+    deadline = time.monotonic() + 15
+    while (left := leftovers(workdir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for line in left:
+        with contextlib.suppress(OSError):
+            os.kill(int(line.split(":", 1)[0]), signal.SIGTERM)
+    return left
+
+
+def test_up_on_a_busy_port_fails_at_once_creating_nothing(workdir: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "vendor_risk", "up", "--port", str(port)],
+            cwd=workdir,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "vrk_" not in result.stdout
+    assert not (workdir / ".vendor-risk").exists()
+
+
+def test_a_crash_then_up_and_ctrl_c_leaves_nothing_running(workdir: Path) -> None:
+    port = free_port()
+    log = workdir / "up.log"
+    proc = start(workdir, port, log)
+    try:
+        wait_ready(proc, port, log)
+    finally:
+        proc.kill()  # a crash: no clean-up at all
+        proc.wait(timeout=30)
+    proc = start(workdir, port, log)
+    try:
+        wait_ready(proc, port, log)
+    finally:
+        stop_like_a_terminal(proc, log)
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert wait_no_leftovers(workdir) == []
+
+
+def test_ctrl_c_leaves_no_process(workdir: Path) -> None:
+    port = free_port()
+    log = workdir / "up.log"
+    proc = start(workdir, port, log)
+    try:
+        wait_ready(proc, port, log)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert wait_no_leftovers(workdir) == []

@@ -200,6 +200,8 @@ async def deliver_due(
     for _ in range(MAX_BATCHES):
         claims = await repo.claim_due(pool, now=now, lease=LEASE, limit=BATCH_SIZE)
         outcomes.update(await asyncio.gather(*(_attempt(pool, http, settings, c, now) for c in claims)))
-        if len(claims) < BATCH_SIZE:
+        # A delivered message may have made the next one of its recipient claimable, so
+        # the run goes on until a claim finds nothing.
+        if not claims:
             break
     return {outcome: outcomes[outcome] for outcome in ("delivered", "retrying", "dead")}

@@ -254,8 +254,12 @@ async def claim_due(
     rows = await conn.fetch(
         """
         WITH due AS (
-            SELECT id FROM outbox
+            SELECT id FROM outbox o
             WHERE status = 'pending' AND next_attempt_at <= coalesce($1, now())
+              -- One recipient's messages go out in the order they were written: only the
+              -- oldest pending one (claimed or not) of a recipient may be taken.
+              AND NOT EXISTS (SELECT 1 FROM outbox e
+                              WHERE e.recipient = o.recipient AND e.status = 'pending' AND e.seq < o.seq)
             ORDER BY next_attempt_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED

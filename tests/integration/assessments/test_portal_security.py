@@ -37,6 +37,7 @@ async def test_guessing_tokens_is_rate_limited_per_address(client: Client) -> No
     assert refused.status_code == 429
     assert "请求过于频繁" in refused.text
     assert int(refused.headers["ratelimit-reset"]) > 0
+    assert refused.headers["retry-after"] == refused.headers["ratelimit-reset"]
     assert refused.headers["referrer-policy"] == "no-referrer"
 
 

@@ -10,7 +10,7 @@ import asyncpg
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import MakeUser
+from tests.conftest import METRICS_HEADERS, MakeUser
 from vendor_risk.auth.models import Role
 from vendor_risk.notify.outbox import Email, enqueue_email
 
@@ -177,7 +177,7 @@ async def test_metrics_show_outbox_depth_and_oldest_age(
     client: Client, admin: dict[str, Any], db: asyncpg.Connection
 ) -> None:
     await dead_email(db, "c@example.com", "SMTP 550 no")
-    text = (await client.get("/metrics")).text
+    text = (await client.get("/metrics", headers=METRICS_HEADERS)).text
     dead = await db.fetchval("SELECT count(*) FROM outbox WHERE channel = 'email' AND status = 'dead'")
     pending = await db.fetchval("SELECT count(*) FROM outbox WHERE channel = 'email' AND status = 'pending'")
     assert metric(text, "vendor_risk_outbox_messages", channel="email", status="dead") == dead

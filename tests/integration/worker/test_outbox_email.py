@@ -146,3 +146,39 @@ async def test_permanent_refusal_is_dead_at_once(
     assert (row["status"], row["attempts"]) == ("dead", 1)
     assert row["last_error"] == "SMTP 550 5.1.1 no such mailbox (nobody@example.com)"
     assert box.messages == []
+
+
+async def test_one_inbox_gets_its_messages_in_the_order_they_were_written(
+    worker_settings: Settings, pool: asyncpg.Pool, http: httpx.AsyncClient, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    # Three to one inbox (two written in one transaction, as a resend writes), one elsewhere.
+    await queue_email(pool, to="Li.Lei@example.com", subject="1")
+    email = Email(to="li.lei@example.com", subject="2", text="x")
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_email(conn, topic="test.email", email=email)
+        await enqueue_email(conn, topic="test.email", email=msgspec.structs.replace(email, subject="3"))
+    await queue_email(pool, to="han@example.com", subject="other")
+    # A second worker racing the first cannot send a later message before an earlier one.
+    settings = smtp(worker_settings, port)
+    reports = [await deliver_due(pool, http, settings) for _ in range(2)]
+    assert sum(r["delivered"] for r in reports) == 4
+    assert [m["Subject"] for m in box.messages if m["To"].lower() == "li.lei@example.com"] == ["1", "2", "3"]
+
+
+async def test_a_later_message_waits_for_an_earlier_one_that_is_retrying(
+    worker_settings: Settings, pool: asyncpg.Pool, http: httpx.AsyncClient, mailbox: tuple[Mailbox, int]
+) -> None:
+    box, port = mailbox
+    box.refuse_next = 1
+    first = await queue_email(pool, to="wang@example.com", subject="old link")
+    second = await queue_email(pool, to="wang@example.com", subject="new link")
+    settings = smtp(worker_settings, port)
+    report = await deliver_due(pool, http, settings)
+    assert report == {"delivered": 0, "retrying": 1, "dead": 0}
+    assert (await outbox_row(pool, second))["attempts"] == 0
+    # Once the first goes through, the second follows it.
+    later = datetime.now(UTC) + RETRY_CAP + timedelta(minutes=1)
+    assert (await deliver_due(pool, http, settings, now=later))["delivered"] == 2
+    assert [m["Subject"] for m in box.messages] == ["old link", "new link"]
+    assert (await outbox_row(pool, first))["status"] == "delivered"

@@ -32,6 +32,7 @@ from vendor_risk.metrics import refresh_before_scrape
 from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import OutboxController, WebhookController
 from vendor_risk.partners.routes import DashboardController, PartnerController
+from vendor_risk.policy import record_policy_in_use
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.scopes.routes import (
@@ -78,6 +79,9 @@ def create_app(settings: Settings) -> Litestar:
         app.state.db_pool = await create_pool(
             database_url(settings), settings.db_pool_min, settings.db_pool_max
         )
+        # `serve --skip-migrate` runs no prepare_database: the API records the policy it runs.
+        async with app.state.db_pool.acquire() as conn:
+            await record_policy_in_use(conn, settings.policy)
         if not settings.redis_url:
             raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")
         app.state.redis = await create_arq_pool(settings.redis_url)

@@ -44,8 +44,9 @@ def _require_servers(settings: Settings) -> None:
 
 
 async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
-    """Apply migrations and load the questionnaire library."""
+    """Apply migrations, load the questionnaire library and record the policy in use."""
     from vendor_risk.db import connect, database_url, migrate
+    from vendor_risk.policy import record_policy_in_use
     from vendor_risk.questionnaires.service import load_library
 
     conn = await connect(database_url(settings))
@@ -53,6 +54,8 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
         applied = await migrate(conn)
         if applied and not quiet:
             print(f"applied migrations: {', '.join(applied)}")
+        if await record_policy_in_use(conn, settings.policy) and not quiet:
+            print(f"policy {settings.policy.sha256[:12]} from {settings.policy.source} recorded")
         # A refused file keeps its earlier versions in service: warn, do not stop.
         _print_load_report(await load_library(conn), quiet=quiet)
     finally:

@@ -10,10 +10,13 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
+
+from vendor_risk.policy import Policy, PolicyError, load_policy, shipped_policy
 
 PREFIX = "VENDOR_RISK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -57,6 +60,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_metrics_port: int = 0
     # An assessment not submitted this many days after its due date expires (its link dies).
     assessment_grace_days: int = 14
+    # The firm's risk policy file; None reads the shipped policy.yaml.
+    policy_file: str | None = None
+    # The policy read from it at start (not an environment variable itself).
+    policy: Policy = msgspec.field(default_factory=shipped_policy)
 
     @property
     def current_data_key(self) -> DataKey:
@@ -116,7 +123,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     silently ignored is a production incident waiting to happen.
     """
     env = os.environ if environ is None else environ
-    known = {f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__}
+    known = {f"{PREFIX}{name.upper()}" for name in Settings.__struct_fields__ if name != "policy"}
     # Test-only variables are read by the test suite, not by the service.
     allowed_extra = {f"{PREFIX}TEST_DATABASE_URL", f"{PREFIX}TEST_REDIS_URL"}
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known | allowed_extra)
@@ -171,6 +178,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if port > 65535:
             raise SettingsError(f"{item[0]}: not a port number: {port}")
         values["worker_metrics_port"] = port
+    if item := get("policy_file"):
+        values["policy_file"] = item[1]
+        try:
+            values["policy"] = load_policy(Path(item[1]))
+        except PolicyError as exc:
+            # The file's own messages name it and the key; the variable says where it came from.
+            raise SettingsError(f"{item[0]}: {exc}") from None
     values.update(overrides)
     settings = Settings(**values)
     if settings.db_pool_min > settings.db_pool_max:

@@ -3,7 +3,7 @@ resolved, or accepted as a risk until a date."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from vendor_risk.findings.models import (
     FindingUpdate,
 )
 from vendor_risk.notify.outbox import emit_event
+from vendor_risk.policy import DEFAULT_POLICY, Severity
 from vendor_risk.questionnaires.models import Answer
 from vendor_risk.structs import I18nText
 
@@ -219,10 +220,12 @@ async def apply_submission(
     raised: Sequence[RaisedFinding],
     submitted_keys: Collection[str],
     today: date,
+    due_days: Mapping[Severity, int] = DEFAULT_POLICY.findings.due_days,
 ) -> list[Finding]:
     """Bring the partner's rule findings in line with a submission, inside its transaction:
-    open new ones, keep (not duplicate) those raised again, resolve those whose question
-    now passes, and lapse acceptances whose answer changed. Returns the findings opened."""
+    open new ones (due the policy's days for their severity from today), keep (not
+    duplicate) those raised again, resolve those whose question now passes, and lapse
+    acceptances whose answer changed. Returns the findings opened."""
     live = await repo.live_rule_findings(conn, partner_id, today)
     plan = reconcile_findings(
         [
@@ -276,6 +279,7 @@ async def apply_submission(
                 "remediation": rule.remediation,
                 "refs": rule.references,
                 "answer": item.answer,
+                "due_on": today + timedelta(days=due_days[rule.severity]),
             },
         )
         opened.append(await load(conn, finding_id, today))

@@ -14,6 +14,7 @@ from vendor_risk.partners.rules import (
     Criticality,
     PartnerStatus,
     Sensitivity,
+    ServiceType,
     Tier,
     TierFactor,
 )
@@ -33,6 +34,10 @@ Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()\-]{5,30}$")]
 Service = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
 Services = Annotated[list[Service], msgspec.Meta(max_length=50)]
+ServiceTypes = Annotated[
+    list[ServiceType],
+    msgspec.Meta(max_length=7, description="what the partner does for us; decides the questionnaires"),
+]
 
 AttentionReason = Literal[
     "reassessment_due",
@@ -78,6 +83,7 @@ class PartnerCreate(Base):
     website: Website | None = None
     domain: Domain | None = None
     services: Services = msgspec.field(default_factory=list)
+    service_types: ServiceTypes = msgspec.field(default_factory=list)
     owner_id: UUID | None = None
     contacts: Contacts = msgspec.field(default_factory=list)
 
@@ -94,6 +100,7 @@ class PartnerUpdate(Base):
     website: Website | msgspec.UnsetType | None = msgspec.UNSET
     domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
     services: Services | msgspec.UnsetType = msgspec.UNSET
+    service_types: ServiceTypes | msgspec.UnsetType = msgspec.UNSET
     business_criticality: Criticality | msgspec.UnsetType = msgspec.UNSET
     owner_id: UUID | msgspec.UnsetType | None = msgspec.UNSET
     # The whole list: contacts left out are removed.
@@ -110,6 +117,7 @@ class Partner(Base):
     website: str | None
     domain: str | None
     services: list[str]
+    service_types: list[ServiceType]
     business_criticality: Criticality
     owner_id: UUID | None
     status: PartnerStatus
@@ -141,6 +149,7 @@ class PartnerSummary(Base):
     country: str
     credit_code: str | None
     business_criticality: Criticality
+    service_types: list[ServiceType]
     owner_id: UUID | None
     status: PartnerStatus
     tier: Tier

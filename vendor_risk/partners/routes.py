@@ -29,6 +29,7 @@ from vendor_risk.partners.models import (
 from vendor_risk.partners.rules import (
     TRANSITION_ROLES,
     PartnerStatus,
+    ServiceType,
     Tier,
 )
 from vendor_risk.settings import Settings
@@ -56,6 +57,7 @@ class PartnerController(Controller):
         settings: Settings,
         status: list[PartnerStatus] | None = None,
         tier: list[Tier] | None = None,
+        service_type: list[ServiceType] | None = None,
         owner: UUID | None = None,
         q: Annotated[str | None, Parameter(max_length=100)] = None,
         needs_attention: bool | None = None,
@@ -69,6 +71,7 @@ class PartnerController(Controller):
         filters = repo.ListFilters(
             statuses=status,
             tiers=tier,
+            service_types=service_type,
             owner_id=owner,
             q=q.strip() if q and q.strip() else None,
             needs_attention=needs_attention,

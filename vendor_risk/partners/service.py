@@ -36,6 +36,7 @@ from vendor_risk.partners.models import (
 )
 from vendor_risk.partners.rules import (
     PARTNER_TRANSITIONS,
+    SERVICE_TYPES,
     TIERS,
     LifecycleFacts,
     compute_tier,
@@ -44,6 +45,7 @@ from vendor_risk.partners.rules import (
     tier_rank,
     transition_gate,
 )
+from vendor_risk.policy import DEFAULT_POLICY, TierPolicy
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.settings import Settings
 
@@ -105,6 +107,7 @@ async def _validated_fields(
     """Normalize and check a partner's full set of fields; a 400 lists every problem."""
     if fields["credit_code"] is not None:
         fields["credit_code"] = normalize_credit_code(fields["credit_code"]) or None
+    fields["service_types"] = sorted(set(fields["service_types"]), key=SERVICE_TYPES.index)
     problems = legal_id_problems(
         country=fields["country"],
         credit_code=fields["credit_code"],
@@ -149,7 +152,7 @@ async def create_partner(
     async with conn.transaction():
         fields = await _validated_fields(conn, fields, contacts)
         await _refuse_duplicate(conn, fields)
-        tier = compute_tier(data.business_criticality, [])
+        tier = compute_tier(data.business_criticality, [], settings.policy.tiers)
         try:
             async with conn.transaction():
                 partner_id = await repo.insert_partner(conn, fields, tier, actor.id)
@@ -212,7 +215,9 @@ async def update_partner(
         if contacts is not None:
             await repo.replace_contacts(conn, partner_id, contacts)
         if fields["business_criticality"] != before.business_criticality:
-            await recompute_tier(conn, actor, partner_id, reason="business criticality changed")
+            await recompute_tier(
+                conn, actor, partner_id, reason="business criticality changed", policy=settings.policy.tiers
+            )
         after = await load(conn, partner_id, settings)
         await audit.record(
             conn,
@@ -229,9 +234,16 @@ async def update_partner(
 # --- tier --------------------------------------------------------------------------------
 
 
-async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str) -> None:
-    """Recompute the partner's tier from its scopes and criticality, inside the caller's
-    transaction (with the partner row locked).
+async def recompute_tier(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    *,
+    reason: str,
+    policy: TierPolicy = DEFAULT_POLICY.tiers,
+) -> None:
+    """Recompute the partner's tier from its scopes and criticality with the policy's
+    points and thresholds, inside the caller's transaction (with the partner row locked).
 
     A changed tier is audited and announced (``partner.tier_changed``); a tier that rose
     marks the partner due for reassessment.
@@ -240,7 +252,8 @@ async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUI
         "SELECT business_criticality, tier, tier_points, tier_factors FROM partners WHERE id = $1",
         partner_id,
     )
-    result = compute_tier(row["business_criticality"], await scopes_repo.scope_facts(conn, partner_id))
+    scopes = await scopes_repo.scope_facts(conn, partner_id)
+    result = compute_tier(row["business_criticality"], scopes, policy)
     if result.tier == row["tier"]:
         if result.points != row["tier_points"] or msgspec.to_builtins(result.factors) != msgspec.to_builtins(
             row["tier_factors"]
@@ -315,13 +328,13 @@ async def transition(
         if data.version is not None and data.version != before.version:
             raise stale_version("partner", data.version, before.version)
         facts = await lifecycle_facts(conn, before, today_utc(), settings)
-        unmet = transition_gate(facts, data.to)
+        unmet = transition_gate(facts, data.to, cadence=settings.policy.cadence_months)
         if unmet:
             raise gate_refused(f"move the partner to {data.to}", unmet)
         revoked: list[UUID] = []
         if data.to == "offboarding":
             revoked = await revoke_all_scopes(
-                conn, actor, partner_id, reason=f"partner offboarding: {data.reason}"
+                conn, actor, partner_id, reason=f"partner offboarding: {data.reason}", policy=settings.policy
             )
         await repo.set_status(conn, partner_id, data.to, data.reason)
         after = await load(conn, partner_id, settings)

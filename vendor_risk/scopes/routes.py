@@ -88,10 +88,15 @@ class ScopeController(Controller):
 
     @post("/", operation_id="RequestScope", guards=[requires_record_keeper])
     async def request_scope(
-        self, request: Request[Any, Any, Any], db: DbConnection, partner_id: UUID, data: ScopeCreate
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        partner_id: UUID,
+        data: ScopeCreate,
     ) -> Scope:
         """Request a data-sharing scope (status ``requested``); the partner's tier follows."""
-        return await service.request_scope(db, actor_of(request), partner_id, data)
+        return await service.request_scope(db, actor_of(request), partner_id, data, policy=settings.policy)
 
     @get("/", operation_id="ListScopes")
     async def list_scopes(
@@ -144,11 +149,14 @@ class ScopeController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbConnection,
+        settings: Settings,
         partner_id: UUID,
         scope_id: UUID,
         data: ScopeWithdrawal,
     ) -> Scope:
-        return await service.withdraw_scope(db, actor_of(request), partner_id, scope_id, data, "suspended")
+        return await service.withdraw_scope(
+            db, actor_of(request), partner_id, scope_id, data, "suspended", policy=settings.policy
+        )
 
     @post(
         "/{scope_id:uuid}/revoke",
@@ -160,12 +168,15 @@ class ScopeController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbConnection,
+        settings: Settings,
         partner_id: UUID,
         scope_id: UUID,
         data: ScopeWithdrawal,
     ) -> Scope:
         """Revoke a scope for good (a requested one is withdrawn)."""
-        return await service.withdraw_scope(db, actor_of(request), partner_id, scope_id, data, "revoked")
+        return await service.withdraw_scope(
+            db, actor_of(request), partner_id, scope_id, data, "revoked", policy=settings.policy
+        )
 
 
 class SubProcessorController(Controller):

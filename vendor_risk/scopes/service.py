@@ -29,6 +29,7 @@ from vendor_risk.partners.rules import (
     scope_approval_gate,
 )
 from vendor_risk.partners.service import invalid, lock, recompute_tier, today_utc
+from vendor_risk.policy import DEFAULT_POLICY, Policy
 from vendor_risk.scopes import repository as repo
 from vendor_risk.scopes.models import (
     DataCategory,
@@ -213,7 +214,14 @@ async def load_scope(conn: asyncpg.Connection, partner_id: UUID, scope_id: UUID)
     return scope
 
 
-async def request_scope(conn: asyncpg.Connection, actor: Actor, partner_id: UUID, data: ScopeCreate) -> Scope:
+async def request_scope(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: ScopeCreate,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+) -> Scope:
     """Request a data-sharing scope; the partner's tier is recomputed with it."""
     async with conn.transaction():
         status = await lock(conn, partner_id)
@@ -245,7 +253,9 @@ async def request_scope(conn: asyncpg.Connection, actor: Actor, partner_id: UUID
             entity_id=scope_id,
             after=scope,
         )
-        await recompute_tier(conn, actor, partner_id, reason=f"scope requested for {_label(scope)}")
+        await recompute_tier(
+            conn, actor, partner_id, reason=f"scope requested for {_label(scope)}", policy=policy.tiers
+        )
     return scope
 
 
@@ -294,13 +304,14 @@ async def approve_scope(
         partner_status = await lock(conn, partner_id)
         before = await _locked_scope(conn, partner_id, scope_id, data.version)
         facts = await approval_facts(conn, partner_id, partner_status, scope_id, today_utc(), settings)
-        unmet = scope_approval_gate(facts)
+        unmet = scope_approval_gate(facts, policy=settings.policy.scope_approval)
         if unmet:
             raise gate_refused(f"approve the scope for {_label(before)}", unmet)
         await repo.set_scope_status(conn, scope_id, "approved", data.note, actor.id)
         await partners_repo.mark_shared_data(conn, partner_id)
         after = await _record_status_change(conn, actor, partner_id, before, "approved", data.note)
-        await recompute_tier(conn, actor, partner_id, reason=f"scope approved for {_label(after)}")
+        reason = f"scope approved for {_label(after)}"
+        await recompute_tier(conn, actor, partner_id, reason=reason, policy=settings.policy.tiers)
     return after
 
 
@@ -311,13 +322,17 @@ async def withdraw_scope(
     scope_id: UUID,
     data: ScopeWithdrawal,
     to: ScopeStatus,
+    *,
+    policy: Policy = DEFAULT_POLICY,
 ) -> Scope:
     """Suspend or revoke one scope with a reason."""
     async with conn.transaction():
         await lock(conn, partner_id)
         before = await _locked_scope(conn, partner_id, scope_id, data.version)
         after = await _change_status(conn, actor, partner_id, before, to, data.reason)
-        await recompute_tier(conn, actor, partner_id, reason=f"scope {to} for {_label(after)}")
+        await recompute_tier(
+            conn, actor, partner_id, reason=f"scope {to} for {_label(after)}", policy=policy.tiers
+        )
     return after
 
 
@@ -385,7 +400,7 @@ async def _record_status_change(
 
 
 async def revoke_all_scopes(
-    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str
+    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str, policy: Policy = DEFAULT_POLICY
 ) -> list[UUID]:
     """Revoke every live scope of a partner (offboarding), inside the caller's
     transaction; the tier is recomputed once at the end."""
@@ -395,7 +410,7 @@ async def revoke_all_scopes(
         await _change_status(conn, actor, partner_id, before, "revoked", reason)
         revoked.append(scope_id)
     if revoked:
-        await recompute_tier(conn, actor, partner_id, reason="all scopes revoked")
+        await recompute_tier(conn, actor, partner_id, reason="all scopes revoked", policy=policy.tiers)
     return revoked
 
 
@@ -417,7 +432,11 @@ async def suspend_uncovered_scopes(
     for scope_id in await repo.approved_scope_ids(conn, partner_id):
         facts = await approval_facts(conn, partner_id, partner_status, scope_id, day, settings)
         # Asking the approval gate about an approved scope: only coverage matters here.
-        lost = [u for u in scope_approval_gate(facts) if u.code in COVERAGE_CODES]
+        lost = [
+            u
+            for u in scope_approval_gate(facts, policy=settings.policy.scope_approval)
+            if u.code in COVERAGE_CODES
+        ]
         if lost:
             before = await load_scope(conn, partner_id, scope_id)
             detail = "; ".join(u.message for u in lost)

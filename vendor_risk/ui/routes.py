@@ -49,6 +49,7 @@ from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encod
 from vendor_risk.partners import repository as partners_repo
 from vendor_risk.partners import service as partners
 from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
+from vendor_risk.policy_pages import POLICY_PAGES
 from vendor_risk.questionnaires.service import get_template
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes import service as scopes
@@ -543,6 +544,7 @@ def ui_router(settings: Settings) -> Router:
             incident_page,
             complete_step,
             skip_step,
+            *POLICY_PAGES,
         ],
         guards=[require_session],
         middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],

@@ -58,12 +58,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".vendor-risk"
     # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
     worker_metrics_port: int = 0
-    # An assessment not submitted this many days after its due date expires (its link dies).
-    assessment_grace_days: int = 14
     # The firm's risk policy file; None reads the shipped policy.yaml.
     policy_file: str | None = None
     # The policy read from it at start (not an environment variable itself).
     policy: Policy = msgspec.field(default_factory=shipped_policy)
+
+    @property
+    def assessment_grace_days(self) -> int:
+        """Days after its due date an unsubmitted assessment expires: the policy's
+        ``assessments.grace_days`` (it was the setting VENDOR_RISK_ASSESSMENT_GRACE_DAYS)."""
+        return self.policy.assessments.grace_days
 
     @property
     def current_data_key(self) -> DataKey:
@@ -163,7 +167,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("db_pool_max", 1),
         ("portal_link_days", 1),
         ("agreement_expiring_days", 1),
-        ("assessment_grace_days", 0),
     ):
         if item := get(name):
             values[name] = _parse_int(*item, minimum=minimum)

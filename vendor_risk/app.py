@@ -16,6 +16,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
 
 from vendor_risk.agreements.routes import AgreementController
+from vendor_risk.approvals.routes import ApprovalController
 from vendor_risk.assessments.portal import STATIC_DIR, portal_router, register_rate_limit_store
 from vendor_risk.assessments.routes import AssessmentController, PartnerAssessmentController
 from vendor_risk.audit.routes import AuditController
@@ -66,6 +67,7 @@ API_CONTROLLERS: list[Any] = [
     PartnerAssessmentController,
     AssessmentController,
     FindingController,
+    ApprovalController,
 ]
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from vendor_risk.approvals.models import Conditions
 from vendor_risk.auth.models import Email, Locale
 from vendor_risk.partners.rules import (
     AgreementKind,
@@ -167,6 +168,8 @@ class Transition(Base):
     reason: Reason
     # Optional: when sent, a partner changed since it was read is a 409.
     version: int | None = None
+    # "Approve with conditions": each becomes a finding of the partner with its due date.
+    conditions: Conditions = msgspec.field(default_factory=list)
 
 
 class TransitionResult(Base):

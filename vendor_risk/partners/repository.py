@@ -130,6 +130,12 @@ async def get_partner(
     return msgspec.convert(values, Partner)
 
 
+async def created_by(conn: asyncpg.Connection, partner_id: UUID) -> UUID | None:
+    """Who registered the partner (the request a two-person rule's approvers may not own)."""
+    user_id: UUID | None = await conn.fetchval("SELECT created_by FROM partners WHERE id = $1", partner_id)
+    return user_id
+
+
 async def status_of(conn: asyncpg.Connection, partner_id: UUID, *, lock: bool = False) -> str | None:
     """The partner's status (None if it does not exist); ``lock`` serialises its changes."""
     suffix = " FOR UPDATE" if lock else ""

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
+from vendor_risk.approvals.models import PendingDecision
+from vendor_risk.approvals.routes import or_pending
 from vendor_risk.auth.guards import current_user, requires_reader, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
@@ -116,14 +118,16 @@ class PartnerController(Controller):
         settings: Settings,
         partner_id: UUID,
         data: Transition,
-    ) -> TransitionResult:
+    ) -> Response[TransitionResult | PendingDecision]:
         """Move the partner through its lifecycle; only a risk owner activates or suspends.
-        Refusals (409) list every unmet condition with a stable code."""
+        Refusals (409) list every unmet condition with a stable code. Activating a partner a
+        two-person rule covers answers 202 with the pending decision until a second risk
+        owner activates it too."""
         allowed = TRANSITION_ROLES.get(data.to, frozenset())
         if current_user(request).role.value not in allowed:
             names = ", ".join(sorted(allowed)) or "nobody"
             raise Problem(403, "forbidden", f"moving a partner to {data.to} needs the role: {names}")
-        return await service.transition(db, actor_of(request), partner_id, data, settings)
+        return await or_pending(service.transition(db, actor_of(request), partner_id, data, settings))
 
 
 # --- dashboard ---------------------------------------------------------------------------

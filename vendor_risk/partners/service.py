@@ -17,6 +17,7 @@ import msgspec
 
 from vendor_risk import audit
 from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.approvals.service import Outcome, SecondApprovalRequired, raise_conditions, second_approval
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
@@ -45,7 +46,7 @@ from vendor_risk.partners.rules import (
     tier_rank,
     transition_gate,
 )
-from vendor_risk.policy import DEFAULT_POLICY, TierPolicy
+from vendor_risk.policy import DEFAULT_POLICY, TierPolicy, approval_rule
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.settings import Settings
 
@@ -317,11 +318,11 @@ async def transition(
 ) -> TransitionResult:
     """Move the partner through its lifecycle, or 409 listing every unmet condition.
 
-    Moving to ``offboarding`` revokes every live scope in the same transaction.
+    Moving to ``offboarding`` revokes every live scope in the same transaction. Activating
+    a partner a two-person rule covers (the policy's ``approvals``) records the first
+    approval and raises ``SecondApprovalRequired`` (202) after the commit; the second risk
+    owner's activation completes it. Conditions become findings once the move is made.
     """
-    # Imported here: the scopes service imports this module.
-    from vendor_risk.scopes.service import revoke_all_scopes
-
     async with conn.transaction():
         await lock(conn, partner_id)
         before = await load(conn, partner_id, settings)
@@ -331,33 +332,61 @@ async def transition(
         unmet = transition_gate(facts, data.to, cadence=settings.policy.cadence_months)
         if unmet:
             raise gate_refused(f"move the partner to {data.to}", unmet)
-        revoked: list[UUID] = []
-        if data.to == "offboarding":
-            revoked = await revoke_all_scopes(
-                conn, actor, partner_id, reason=f"partner offboarding: {data.reason}", policy=settings.policy
+        outcome = Outcome()
+        if data.to == "active":
+            outcome = await second_approval(
+                conn,
+                actor,
+                approval_rule(settings.policy.approvals, "partner_activation", tier=before.tier),
+                entity_id=partner_id,
+                partner_id=partner_id,
+                requested_by=await repo.created_by(conn, partner_id),
+                payload={"reason": data.reason, "conditions": data.conditions},
+                settings=settings,
             )
-        await repo.set_status(conn, partner_id, data.to, data.reason)
-        after = await load(conn, partner_id, settings)
-        await audit.record(
-            conn,
-            actor=actor,
-            action="partner.status_changed",
-            entity_type="partner",
-            entity_id=partner_id,
-            before=before,
-            after=after,
-        )
-        await emit_event(
-            conn,
-            "partner.status_changed",
-            {
-                "partner_id": partner_id,
-                "from": before.status,
-                "to": data.to,
-                "reason": data.reason,
-            },
-        )
+        if outcome.pending is None:
+            after, revoked = await _move(conn, actor, before, data, settings)
+            await raise_conditions(conn, actor, partner_id, outcome.conditions(data.conditions), today_utc())
+    if outcome.pending is not None:
+        raise SecondApprovalRequired(outcome.pending)
     return TransitionResult(partner=after, revoked_scope_ids=revoked)
+
+
+async def _move(
+    conn: asyncpg.Connection, actor: Actor, before: Partner, data: Transition, settings: Settings
+) -> tuple[Partner, list[UUID]]:
+    """Apply a transition whose gate passed: revoke scopes when offboarding, set the status,
+    audit and announce it."""
+    from vendor_risk.scopes.service import revoke_all_scopes
+
+    partner_id = before.id
+    revoked: list[UUID] = []
+    if data.to == "offboarding":
+        revoked = await revoke_all_scopes(
+            conn, actor, partner_id, reason=f"partner offboarding: {data.reason}", policy=settings.policy
+        )
+    await repo.set_status(conn, partner_id, data.to, data.reason)
+    after = await load(conn, partner_id, settings)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="partner.status_changed",
+        entity_type="partner",
+        entity_id=partner_id,
+        before=before,
+        after=after,
+    )
+    await emit_event(
+        conn,
+        "partner.status_changed",
+        {
+            "partner_id": partner_id,
+            "from": before.status,
+            "to": data.to,
+            "reason": data.reason,
+        },
+    )
+    return after, revoked
 
 
 # The first items of each dashboard list; the counts cover all of them.

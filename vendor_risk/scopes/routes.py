@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from vendor_risk.approvals.models import PendingDecision
+from vendor_risk.approvals.routes import or_pending
 from vendor_risk.auth.guards import requires_admin, requires_reader, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
@@ -132,12 +134,16 @@ class ScopeController(Controller):
         partner_id: UUID,
         scope_id: UUID,
         data: ScopeApproval,
-    ) -> Scope:
+    ) -> Response[Scope | PendingDecision]:
         """Approve (or reinstate a suspended) scope; a 409 lists every unmet condition:
         agreement in force covering the category, DPA with all PIPL art. 21 clauses and an
         impact assessment for personal data, an approved assessment meeting the score
-        threshold for sensitive personal data, consented sub-processors, cross-border flag."""
-        return await service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings)
+        threshold for sensitive personal data, consented sub-processors, cross-border flag.
+        A scope a two-person rule covers answers 202 with the pending decision until a second
+        risk owner approves it too."""
+        return await or_pending(
+            service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings)
+        )
 
     @post(
         "/{scope_id:uuid}/suspend",

@@ -15,6 +15,7 @@ import msgspec
 
 from vendor_risk import audit
 from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.approvals.service import SecondApprovalRequired, raise_conditions, second_approval
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
@@ -29,7 +30,7 @@ from vendor_risk.partners.rules import (
     scope_approval_gate,
 )
 from vendor_risk.partners.service import invalid, lock, recompute_tier, today_utc
-from vendor_risk.policy import DEFAULT_POLICY, Policy
+from vendor_risk.policy import DEFAULT_POLICY, Policy, approval_rule
 from vendor_risk.scopes import repository as repo
 from vendor_risk.scopes.models import (
     DataCategory,
@@ -299,7 +300,12 @@ async def approve_scope(
     settings: Settings,
 ) -> Scope:
     """Approve a requested (or reinstate a suspended) scope, or 409 listing every unmet
-    condition of the approval gate."""
+    condition of the approval gate.
+
+    A scope a two-person rule covers (by default: sensitive personal data) is approved by
+    two distinct risk owners: the first approval raises ``SecondApprovalRequired`` (202)
+    after recording the pending decision, the second approves it. Conditions become
+    findings of the partner."""
     async with conn.transaction():
         partner_status = await lock(conn, partner_id)
         before = await _locked_scope(conn, partner_id, scope_id, data.version)
@@ -307,11 +313,27 @@ async def approve_scope(
         unmet = scope_approval_gate(facts, policy=settings.policy.scope_approval)
         if unmet:
             raise gate_refused(f"approve the scope for {_label(before)}", unmet)
-        await repo.set_scope_status(conn, scope_id, "approved", data.note, actor.id)
-        await partners_repo.mark_shared_data(conn, partner_id)
-        after = await _record_status_change(conn, actor, partner_id, before, "approved", data.note)
-        reason = f"scope approved for {_label(after)}"
-        await recompute_tier(conn, actor, partner_id, reason=reason, policy=settings.policy.tiers)
+        sensitivity = before.category.sensitivity
+        rule = approval_rule(settings.policy.approvals, "scope_approval", sensitivity=sensitivity)
+        outcome = await second_approval(
+            conn,
+            actor,
+            rule,
+            entity_id=scope_id,
+            partner_id=partner_id,
+            requested_by=await repo.requested_by(conn, scope_id),
+            payload={"note": data.note, "conditions": data.conditions},
+            settings=settings,
+        )
+        if outcome.pending is None:
+            await repo.set_scope_status(conn, scope_id, "approved", data.note, actor.id)
+            await partners_repo.mark_shared_data(conn, partner_id)
+            after = await _record_status_change(conn, actor, partner_id, before, "approved", data.note)
+            reason = f"scope approved for {_label(after)}"
+            await recompute_tier(conn, actor, partner_id, reason=reason, policy=settings.policy.tiers)
+            await raise_conditions(conn, actor, partner_id, outcome.conditions(data.conditions), today_utc())
+    if outcome.pending is not None:
+        raise SecondApprovalRequired(outcome.pending)
     return after
 
 

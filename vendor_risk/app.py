@@ -31,7 +31,7 @@ from vendor_risk.incidents.routes import IncidentController, PartnerIncidentCont
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
 from vendor_risk.notify.delivery import kick_outbox_after_write
-from vendor_risk.notify.routes import OutboxController, WebhookController
+from vendor_risk.notify.routes import ChatChannelController, OutboxController, WebhookController
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.policy import record_policy_in_use
 from vendor_risk.questionnaires.routes import QuestionnaireController
@@ -61,6 +61,7 @@ API_CONTROLLERS: list[Any] = [
     QuestionnaireController,
     WebhookController,
     OutboxController,
+    ChatChannelController,
     PartnerIncidentController,
     IncidentController,
     PlaybookController,

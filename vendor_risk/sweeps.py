@@ -52,6 +52,7 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     scopes_suspended: int = 0
     expiry_alerts: int = 0
     acceptances_lapsed: int = 0
+    findings_overdue: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -307,7 +308,45 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
         ):
             report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
         report.acceptances_lapsed = len(await lapse_expired_acceptances(conn, SWEEPER, day))
+        report.findings_overdue = await announce_overdue_findings(conn, day)
     return report
+
+
+async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> int:
+    """Announce ``finding.overdue`` (webhooks, chat alerts) once for each open or
+    remediating finding past its due date; a new due date is announced again if missed."""
+    rows = await conn.fetch(
+        """
+        SELECT f.id, f.partner_id, f.title, f.severity, f.due_on FROM findings f
+        WHERE f.status IN ('open', 'remediating') AND f.due_on < $1
+          AND NOT EXISTS (
+              SELECT 1 FROM notices n WHERE n.key = 'finding.overdue:' || f.id || ':' || f.due_on
+          )
+        ORDER BY f.due_on, f.id
+        """,
+        today,
+    )
+    announced = 0
+    for row in rows:
+        key = f"finding.overdue:{row['id']}:{row['due_on'].isoformat()}"
+        async with conn.transaction():
+            if not await claim_notice(conn, key):
+                continue
+            title = row["title"] or {}
+            await emit_event(
+                conn,
+                "finding.overdue",
+                {
+                    "finding_id": row["id"],
+                    "partner_id": row["partner_id"],
+                    "title": title.get("zh-CN") or title.get("en") or "",
+                    "severity": row["severity"],
+                    "due_on": row["due_on"],
+                },
+                dedupe_key=key,
+            )
+        announced += 1
+    return announced
 
 
 # --- reassessments and reminders ---------------------------------------------------------

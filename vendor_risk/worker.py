@@ -26,6 +26,7 @@ from vendor_risk.db import create_pool, database_url
 from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
 from vendor_risk.notify.delivery import deliver_due, kick_outbox
+from vendor_risk.notify.outbox import emit_event
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
 from vendor_risk.settings import Settings
 
@@ -161,6 +162,14 @@ async def verify_audit_chain(ctx: dict[str, Any]) -> int:
         checked, broken = await audit.service.verify(conn)
     if broken is not None:
         log.error("audit chain broken", seq=broken.seq, reason=broken.reason, checked=checked)
+        # Tell the subscribers (webhooks, chat robots) too, once per break.
+        async with ctx["db_pool"].acquire() as conn, conn.transaction():
+            await emit_event(
+                conn,
+                "audit.chain_broken",
+                {"seq": broken.seq, "reason": broken.reason, "checked": checked},
+                dedupe_key=f"audit.chain_broken:{broken.seq}:{broken.reason}",
+            )
     else:
         log.info("audit chain intact", checked=checked)
     return checked

@@ -27,6 +27,7 @@ from redis import exceptions as redis_errors
 
 from vendor_risk.metrics import OUTBOX_SENDS
 from vendor_risk.notify import repository as repo
+from vendor_risk.notify.chat import ChatPayload, ChatRefused, send_chat
 from vendor_risk.notify.email import send_email
 from vendor_risk.notify.outbox import Email
 from vendor_risk.notify.repository import Claimed
@@ -108,6 +109,9 @@ def describe_failure(exc: Exception) -> tuple[str, bool]:
             return f"SMTP {exc.code} {exc.message}", 400 <= exc.code < 500
         case aiosmtplib.SMTPException() | OSError():
             return f"{type(exc).__name__}: {exc}", True
+        case ChatRefused():
+            # The platform's error body (a bad signature, a rate limit): tried again, then dead.
+            return str(exc), True
         case WebhookUrlRefused():
             return f"URL refused: it {exc}", False
         case Undeliverable() | msgspec.ValidationError():
@@ -121,6 +125,18 @@ async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> 
     if claim.channel == "email":
         email = msgspec.convert(claim.payload, Email)
         await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
+        return
+    if claim.channel == "chat":
+        if not claim.chat_active or claim.chat_url is None:
+            raise Undeliverable("the chat channel was deleted")
+        await send_chat(
+            http,
+            url=claim.chat_url,
+            secret=claim.chat_secret,
+            payload=msgspec.convert(claim.payload, ChatPayload),
+            public_url=settings.public_url,
+            allow_private=settings.allow_private_webhooks,
+        )
         return
     if not claim.webhook_active or claim.webhook_url is None or claim.webhook_secret is None:
         raise Undeliverable("the webhook subscription was deleted")

@@ -23,6 +23,9 @@ EVENT_TYPES: Final = frozenset(
         "partner.status_changed",
         "partner.tier_changed",
         "finding.opened",
+        "finding.overdue",
+        # The daily walk of the audit chain found it altered (vendor_risk.worker).
+        "audit.chain_broken",
         "incident.opened",
         "incident.step_overdue",
         "incident.closed",

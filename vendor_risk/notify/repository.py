@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from vendor_risk.notify.models import OutboxMessage, Webhook
+from vendor_risk.notify.models import ChatChannel, ChatChannelCreate, OutboxMessage, Webhook
 
 WEBHOOK_COLUMNS = "id, url, events, description, created_at, created_by"
 
@@ -175,6 +175,10 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     webhook_url: str | None
     webhook_secret: str | None
     webhook_active: bool
+    # Chat alerts: the channel's robot, while it is not deleted.
+    chat_url: str | None = None
+    chat_secret: str | None = None
+    chat_active: bool = False
 
 
 async def claim_due(
@@ -203,12 +207,15 @@ async def claim_due(
             UPDATE outbox o
             SET attempts = o.attempts + 1, next_attempt_at = coalesce($1, now()) + $2::interval
             FROM due WHERE o.id = due.id
-            RETURNING o.id, o.channel, o.topic, o.payload, o.attempts, o.webhook_id
+            RETURNING o.id, o.channel, o.topic, o.payload, o.attempts, o.webhook_id, o.chat_channel_id
         )
         SELECT c.id, c.channel, c.topic, c.payload, c.attempts AS attempt, c.webhook_id,
                w.url AS webhook_url, w.secret AS webhook_secret,
-               (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active
+               (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active,
+               ch.url AS chat_url, ch.secret AS chat_secret,
+               (ch.id IS NOT NULL AND ch.disabled_at IS NULL) AS chat_active
         FROM claimed c LEFT JOIN webhooks w ON w.id = c.webhook_id
+        LEFT JOIN chat_channels ch ON ch.id = c.chat_channel_id
         """,
         now,
         lease,
@@ -265,3 +272,66 @@ async def mark_dead(conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, err
         claim.attempt,
         error,
     )
+
+
+# --- chat channels ---------------------------------------------------------------------------
+
+CHAT_COLUMNS = "id, platform, name, events, lang, secret IS NOT NULL AS signed, created_at, created_by"
+
+
+async def insert_chat_channel(
+    conn: asyncpg.Connection, data: ChatChannelCreate, created_by: UUID | None
+) -> ChatChannel:
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO chat_channels (platform, name, url, secret, events, lang, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING {CHAT_COLUMNS}
+        """,
+        data.platform,
+        data.name,
+        data.url,
+        data.secret,
+        sorted(set(data.events)),
+        data.lang,
+        created_by,
+    )
+    return ChatChannel(**dict(row))
+
+
+async def list_chat_channels(
+    conn: asyncpg.Connection, after: tuple[datetime, UUID] | None, limit: int
+) -> list[ChatChannel]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {CHAT_COLUMNS} FROM chat_channels
+        WHERE disabled_at IS NULL
+          AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $3
+        """,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [ChatChannel(**dict(r)) for r in rows]
+
+
+async def disable_chat_channel(conn: asyncpg.Connection, channel_id: UUID) -> ChatChannel | None:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE chat_channels SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL
+        RETURNING {CHAT_COLUMNS}
+        """,
+        channel_id,
+    )
+    if row is None:
+        return None
+    await conn.execute(
+        """
+        UPDATE outbox SET status = 'dead', last_error = 'the chat channel was deleted'
+        WHERE chat_channel_id = $1 AND status = 'pending'
+        """,
+        channel_id,
+    )
+    return ChatChannel(**dict(row))

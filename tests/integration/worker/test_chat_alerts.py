@@ -11,7 +11,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -157,9 +157,11 @@ def robot(request: pytest.FixtureRequest) -> Iterator[Robot]:
 
 
 @pytest.fixture
-async def clean_chat(pool: asyncpg.Pool) -> None:
-    """No messages and no channels but this test's."""
+async def clean_chat(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    """No messages and no channels but this test's, and none left for the next test."""
     await pool.execute("TRUNCATE outbox, webhooks, chat_channels")
+    yield
+    await pool.execute("TRUNCATE outbox, chat_channels")
 
 
 async def add_channel(pool: asyncpg.Pool, robot: Robot, lang: str = "zh-CN") -> UUID:

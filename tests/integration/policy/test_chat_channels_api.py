@@ -55,7 +55,8 @@ async def test_admins_add_list_and_delete_chat_channels(
     assert created.status_code == 201, created.text
     body = created.json()
     assert (body["platform"], body["lang"], body["signed"]) == ("dingtalk", "en", True)
-    assert "url" not in body and "secret" not in body
+    assert "url" not in body
+    assert "secret" not in body
     listed = await client.get("/api/v1/chat-channels", headers=headers)
     assert body["id"] in [c["id"] for c in listed.json()["items"]]
 
@@ -66,7 +67,10 @@ async def test_admins_add_list_and_delete_chat_channels(
     actions = [
         r["action"]
         for r in await db.fetch(
-            "SELECT action FROM audit_events WHERE entity_type = 'chat_channel' AND entity_id = $1 ORDER BY seq",
+            """
+            SELECT action FROM audit_events
+            WHERE entity_type = 'chat_channel' AND entity_id = $1 ORDER BY seq
+            """,
             body["id"],
         )
     ]

@@ -9,6 +9,11 @@ COPY vendor_risk ./vendor_risk
 RUN uv venv /app/.venv && uv pip install --python /app/.venv/bin/python --no-cache .
 
 FROM python:3.11-slim
+# WeasyPrint draws PDFs with Pango; Noto CJK gives the Chinese text a font to embed.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 vendor-risk
 WORKDIR /app
 COPY --from=build /app/.venv /app/.venv

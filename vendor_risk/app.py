@@ -26,6 +26,7 @@ from vendor_risk.auth.routes import ApiKeyController, MeController, UserControll
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.findings.routes import FindingController
+from vendor_risk.hardening import BoundedRequest
 from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
@@ -36,6 +37,7 @@ from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.policy import record_policy_in_use
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
+from vendor_risk.reports.routes import ChartController, DocumentController, ExportController
 from vendor_risk.scopes.routes import (
     DataCategoryController,
     ImpactAssessmentController,
@@ -68,6 +70,9 @@ API_CONTROLLERS: list[Any] = [
     PartnerAssessmentController,
     AssessmentController,
     FindingController,
+    ExportController,
+    DocumentController,
+    ChartController,
     ApprovalController,
 ]
 
@@ -128,6 +133,7 @@ def create_app(settings: Settings) -> Litestar:
             prometheus.middleware,
         ],
         exception_handlers=exception_handlers,
+        request_class=BoundedRequest,
         after_response=kick_outbox_after_write,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(

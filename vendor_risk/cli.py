@@ -164,16 +164,16 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
-    from vendor_risk.worker import build_worker, stop_worker
+    from vendor_risk.worker import run_worker
 
     server = _uvicorn_server(settings, host, port)
-    worker = build_worker(settings)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     serving = asyncio.create_task(server.serve())
-    working = asyncio.create_task(worker.async_run())
+    # run_worker outlives Redis outages: up keeps serving while Redis is away.
+    working = asyncio.create_task(run_worker(settings))
     print(f"serving on http://{host}:{port} with the worker in this process; Ctrl-C stops")
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({serving, working, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -181,7 +181,6 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     working.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await working
-    await stop_worker(worker)
     await serving
     stopped.cancel()
     print("stopped")
@@ -257,7 +256,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
         code = asyncio.run(async_check_health(redis_settings(settings.redis_url or ""), None, None))
         raise SystemExit(code)
-    from vendor_risk.worker import build_worker, stop_worker
+    from vendor_risk.worker import run_worker
 
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
@@ -266,14 +265,13 @@ def cmd_worker(args: argparse.Namespace) -> None:
         start_http_server(settings.worker_metrics_port)
 
     async def run() -> None:
-        worker = build_worker(settings)
         loop = asyncio.get_running_loop()
-        task = asyncio.create_task(worker.async_run())
+        # Cancelling stops the current worker gracefully; a Redis outage only pauses it.
+        task = asyncio.create_task(run_worker(settings))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await stop_worker(worker)
 
     asyncio.run(run())
 

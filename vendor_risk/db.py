@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 from litestar.di import NamedDependency
 
+from vendor_risk.errors import DatabaseUnavailable
 from vendor_risk.paths import content_dir
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncp
         init=init_connection,
         reset=_keep_session,
         command_timeout=60,
+        # Connecting to an unreachable host fails in seconds, not asyncpg's default minute.
+        timeout=10,
     )
     assert pool is not None  # noqa: S101 - create_pool returns None only when awaited lazily
     return pool
@@ -71,10 +74,17 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+# A request waits this long for a connection before it is a 503 (database-unavailable).
+ACQUIRE_TIMEOUT = 10.0
+
+
 async def provide_db_connection(state: State) -> AsyncIterator[asyncpg.Connection]:
     """Lend a pooled connection to one request; services open transactions on it."""
     pool: asyncpg.Pool = state.db_pool
-    conn = await pool.acquire()
+    try:
+        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT)
+    except TimeoutError:
+        raise DatabaseUnavailable("no connection within the acquire timeout") from None
     try:
         yield conn
     finally:

@@ -40,6 +40,9 @@ PNG: Final = "image/png"
 JPEG: Final = "image/jpeg"
 DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
+# The extension a stored file gets for each type it may be (the first is the usual one).
+CANONICAL_EXTENSIONS: Final = {PDF: (".pdf",), PNG: (".png",), JPEG: (".jpg", ".jpeg"), DOCX: (".docx",)}
+
 _EXTENSIONS: Final = {
     ".pdf": PDF,
     ".png": PNG,
@@ -112,6 +115,19 @@ def clean_filename(filename: str | None) -> str:
     name = PurePath((filename or "").replace("\\", "/")).name
     name = "".join(c for c in name if c.isprintable() and c not in '"')
     return name[:200] or "document"
+
+
+def stored_filename(filename: str | None, content_type: str) -> str:
+    """The cleaned name with the extension of the type the bytes really are: ``evil.html``
+    with PDF bytes is stored, listed and served as ``evil.pdf``, so no browser or desktop
+    ever opens it as HTML, SVG or a program."""
+    name = clean_filename(filename)
+    allowed = CANONICAL_EXTENSIONS[content_type]
+    path = PurePath(name)
+    if path.suffix.lower() in allowed:
+        return name
+    stem = path.stem if path.suffix else name
+    return (stem or "document")[: 200 - len(allowed[0])] + allowed[0]
 
 
 def download(info: DocumentInfo, content: bytes) -> Response[bytes]:

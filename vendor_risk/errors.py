@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from vendor_risk.structs import PATTERN_MESSAGES
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:vendor-risk:problem:"
@@ -95,6 +98,21 @@ def gate_refused(action: str, unmet: list[Any]) -> Problem:
     )
 
 
+class DatabaseUnavailable(Exception):
+    """PostgreSQL did not lend a connection in time (see ``db.provide_db_connection``)."""
+
+
+# Errors that say PostgreSQL cannot be reached or is going away, not that a request is wrong.
+DATABASE_DOWN_ERRORS: Final[tuple[type[Exception], ...]] = (
+    DatabaseUnavailable,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+)
+DATABASE_RETRY_AFTER: Final = "5"
+
+
 def _body(status: int, slug: str, title: str, detail: str, request: Request[Any, Any, Any]) -> dict[str, Any]:
     return {
         "type": TYPE_PREFIX + slug,
@@ -121,6 +139,21 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=exc.headers)
 
 
+def database_unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL is down: a 503 every client can wait out, never a generic 500."""
+    log.error("database unavailable", path=request.url.path, error=f"{type(exc).__name__}: {exc}")
+    body = _body(
+        503,
+        "database-unavailable",
+        "Service Unavailable",
+        "the database is unreachable; try again shortly",
+        request,
+    )
+    return Response(
+        body, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": DATABASE_RETRY_AFTER}
+    )
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The trace goes to the log with the request id, never to the client.
     log.exception("unhandled error", path=request.url.path, exc_info=exc)
@@ -135,7 +168,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
 
 
 _FIELD_IN_MESSAGE = re.compile(r"^Object (contains unknown|missing required) field `([^`]+)`")
-_REGEX_IN_MESSAGE = re.compile(r"^Expected `str` matching regex .*$")
+_REGEX_IN_MESSAGE = re.compile(r"^Expected `str` matching regex '(.*)'$", re.DOTALL)
 
 
 def _validation_errors(extra: Any) -> list[dict[str, str]]:
@@ -150,8 +183,10 @@ def _validation_errors(extra: Any) -> list[dict[str, str]]:
             parent = "" if field in ("data", "body") else field.removeprefix("data.") + "."
             field = parent + match.group(2)
             message = "unknown field" if match.group(1) == "contains unknown" else "required"
-        elif _REGEX_IN_MESSAGE.match(message):
-            message = "does not have the expected format"
+        elif match := _REGEX_IN_MESSAGE.match(message):
+            # msgspec shows the pattern as Python's repr would, escapes doubled.
+            pattern = match.group(1).replace("\\\\", "\\")
+            message = PATTERN_MESSAGES.get(pattern, "does not have the expected format")
         errors.append({"field": field, "message": message})
     return errors
 
@@ -164,6 +199,7 @@ def _summary(errors: list[dict[str, str]], fallback: str) -> str:
 
 exception_handlers: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
+    **dict.fromkeys(DATABASE_DOWN_ERRORS, database_unavailable_handler),
     Exception: internal_error_handler,
 }
 

@@ -19,7 +19,9 @@ async def healthz() -> dict[str, str]:
 
 @get("/readyz", operation_id="Readyz", tags=["ops"])
 async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
-    """200 when PostgreSQL and Redis both answer within two seconds."""
+    """``ok`` (200) when PostgreSQL and Redis both answer within two seconds; ``degraded``
+    (200: pages, portal and API still serve, jobs wait) when only Redis does not;
+    ``unavailable`` (503) when PostgreSQL does not."""
     checks: dict[str, str] = {}
     pool: asyncpg.Pool = request.app.state.db_pool
     try:
@@ -34,5 +36,11 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
-    ok = all(v == "ok" for v in checks.values())
-    return Response(checks, status_code=HTTP_200_OK if ok else HTTP_503_SERVICE_UNAVAILABLE)
+    status = "ok" if checks["redis"] == "ok" else "degraded"
+    if checks["postgres"] != "ok":
+        status = "unavailable"
+    return Response(
+        {"status": status, **checks},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE if status == "unavailable" else HTTP_200_OK,
+        headers={"Retry-After": "5"} if status == "unavailable" else None,
+    )

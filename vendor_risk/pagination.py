@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
+from litestar.params import Parameter
 
 from vendor_risk.errors import field_error
+from vendor_risk.structs import ONE_LINE_PATTERN
 
 T = TypeVar("T")
 
@@ -30,6 +32,10 @@ CreatedT = TypeVar("CreatedT", bound=_Created)
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+# A text filter of a list (search, action, entity type): one line without control
+# characters, so NUL is a 400 naming the parameter rather than a driver error.
+FilterText = Annotated[str | None, Parameter(max_length=100, pattern=ONE_LINE_PATTERN)]
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):
@@ -53,8 +59,13 @@ def decode_cursor(cursor: str | None, *types: type) -> list[Any] | None:
         key = msgspec.json.decode(raw, type=list[Any])
         if len(key) != len(types):
             raise ValueError("arity")
-        return [msgspec.convert(value, t, strict=False) for value, t in zip(key, types, strict=True)]
-    except (binascii.Error, ValueError, msgspec.DecodeError, msgspec.ValidationError):
+        values: list[Any] = [
+            msgspec.convert(value, t, strict=False) for value, t in zip(key, types, strict=True)
+        ]
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            raise ValueError("NUL")
+        return values
+    except (binascii.Error, ValueError, RecursionError, msgspec.DecodeError, msgspec.ValidationError):
         raise field_error("cursor", "not a cursor this API returned") from None
 
 

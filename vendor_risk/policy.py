@@ -422,6 +422,27 @@ def needs_certificate(policy: CertificatePolicy, tier: Tier, service_types: Iter
 
 # --- the audit trail ------------------------------------------------------------------------
 
+
+async def _store_cadences(conn: asyncpg.Connection, policy: PolicyFile) -> None:
+    """The database's copy of the cadences (for the partner list's next reassessment date,
+    kept by a trigger); when they changed, every partner's date is recomputed."""
+    changed = await conn.fetch(
+        """
+        INSERT INTO policy_cadences AS c (tier, months)
+        SELECT * FROM unnest($1::text[], $2::int[])
+        ON CONFLICT (tier) DO UPDATE SET months = excluded.months
+        WHERE c.months <> excluded.months
+        RETURNING tier
+        """,
+        list(policy.cadence_months),
+        list(policy.cadence_months.values()),
+    )
+    if changed:
+        # Touching the tier fires the trigger that recomputes next_reassessment_at.
+        await conn.execute(
+            "UPDATE partners SET tier = tier WHERE tier = ANY($1::text[])", [r["tier"] for r in changed]
+        )
+
 # Any constant; serialises the check-and-record of processes starting together.
 _POLICY_LOCK_ID: Final = 0x706F6C696379
 
@@ -443,6 +464,7 @@ async def record_policy_in_use(conn: asyncpg.Connection, policy: Policy) -> bool
         previous = last["after"] if last else None
         if previous is not None and previous.get("sha256") == policy.sha256:
             return False
+        await _store_cadences(conn, policy)
         await audit.record(
             conn,
             actor=SYSTEM,

@@ -58,6 +58,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".vendor-risk"
     # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
     worker_metrics_port: int = 0
+    # What one assessment's link may upload as evidence in all (removed files count too).
+    evidence_max_files: int = 50
+    evidence_max_mb: int = 200
     # The firm's risk policy file; None reads the shipped policy.yaml.
     policy_file: str | None = None
     # The policy read from it at start (not an environment variable itself).
@@ -167,6 +170,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("db_pool_max", 1),
         ("portal_link_days", 1),
         ("agreement_expiring_days", 1),
+        ("evidence_max_files", 1),
+        ("evidence_max_mb", 1),
     ):
         if item := get(name):
             values[name] = _parse_int(*item, minimum=minimum)

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import asyncpg
@@ -22,12 +23,15 @@ from arq.cron import CronJob
 from arq.worker import Function, Retry, Worker, func
 
 from vendor_risk import audit, sweeps
+from vendor_risk.audit.models import Actor
 from vendor_risk.db import create_pool, database_url
 from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
 from vendor_risk.notify.delivery import deliver_due, kick_outbox
 from vendor_risk.notify.outbox import emit_event
+from vendor_risk.partners import rating
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
+from vendor_risk.reports import snapshots
 from vendor_risk.settings import Settings
 
 log = structlog.get_logger("vendor_risk.worker")
@@ -48,6 +52,7 @@ TEMPORARY_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _FUNCTIONS: dict[str, Function] = {}
+RATING_REPAIRER = Actor(id=None, label="system: rating sweep")
 
 
 def job(*, timeout: int, max_tries: int) -> Callable[[Job[T]], Job[T]]:
@@ -175,6 +180,22 @@ async def verify_audit_chain(ctx: dict[str, Any]) -> int:
     return checked
 
 
+@job(timeout=1800, max_tries=3)
+async def repair_ratings(ctx: dict[str, Any]) -> int:
+    """Daily after the expiry sweep (and at start): recompute every partner's residual
+    rating, for what time changed (an acceptance past its date) or a change missed."""
+    async with ctx["db_pool"].acquire() as conn:
+        return await rating.repair(conn, RATING_REPAIRER)
+
+
+@job(timeout=1800, max_tries=3)
+async def snapshot_portfolio(ctx: dict[str, Any]) -> int:
+    """Hourly (and at start): refresh today's portfolio snapshot and back-fill the month
+    ends of the past year that have none. Idempotent per day."""
+    async with ctx["db_pool"].acquire() as conn:
+        return await snapshots.take_snapshots(conn, datetime.now(UTC).date())
+
+
 # Incidents: the playbooks' automatic actions (kicked after commits) and the deadline sweep.
 job(timeout=300, max_tries=3)(incidents.run_incident_actions)
 job(timeout=300, max_tries=3)(incidents.escalate_incident_steps)
@@ -190,6 +211,10 @@ def cron_jobs() -> list[CronJob]:
         _cron("send_reminders", hour={1}, minute={5}, run_at_startup=True),
         _cron("sweep_reassessments", minute={25}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
+        # After sweep_expiries lapsed the acceptances past their date.
+        _cron("repair_ratings", hour={0}, minute={35}, run_at_startup=True),
+        # Hourly, so a day's row ends within the hour before midnight UTC.
+        _cron("snapshot_portfolio", minute={55}, run_at_startup=True),
         # Runs whatever actions a lost kick left, and escalates late steps, every minute.
         _cron("run_incident_actions", second={20}, run_at_startup=True),
         _cron("escalate_incident_steps", second={40}, run_at_startup=True),
@@ -250,3 +275,48 @@ async def stop_worker(worker: Worker, grace: float = 20.0) -> None:
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     worker.tasks.clear()
     await worker.close()
+
+
+REDIS_LOST_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+
+async def run_worker(settings: Settings, *, max_delay: float = 30.0, **overrides: Any) -> None:
+    """Run a worker until cancelled, outliving Redis outages.
+
+    arq's worker ends when its Redis connection breaks; ``up`` would end with it. Here a
+    lost Redis is logged and a fresh worker starts as soon as Redis answers again (retried
+    after 1, 2, 4 … up to ``max_delay`` seconds). Nothing is lost meanwhile: PostgreSQL
+    holds the work, and the start-up sweeps of the new worker find it. Cancelling (Ctrl-C,
+    SIGTERM) stops the current worker as ``stop_worker`` does.
+    """
+    delay = 1.0
+    lost = False
+    while True:
+        worker = build_worker(settings, **overrides)
+        try:
+            await worker.async_run()
+            return
+        except asyncio.CancelledError:
+            await _close_quietly(worker)
+            raise
+        except REDIS_LOST_ERRORS as exc:
+            if not lost:
+                log.warning(
+                    "worker lost Redis; it starts again when Redis answers",
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            lost = True
+            await _close_quietly(worker)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_delay)
+        if lost:
+            log.info("worker reconnecting to Redis")
+
+
+async def _close_quietly(worker: Worker) -> None:
+    """``stop_worker``, and the shutdown hook even when Redis is gone (arq's ``close``
+    talks to Redis before it runs the hook, so the PostgreSQL pool would leak)."""
+    try:
+        await stop_worker(worker)
+    except REDIS_LOST_ERRORS:
+        await shutdown(worker.ctx)  # idempotent: it closes only what it still owns

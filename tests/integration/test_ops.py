@@ -17,7 +17,7 @@ async def test_health_and_readiness(client: Client) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"postgres": "ok", "redis": "ok"}
+    assert ready.json() == {"status": "ok", "postgres": "ok", "redis": "ok"}
     assert "x-request-id" in ready.headers
 
 

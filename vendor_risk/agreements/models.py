@@ -12,9 +12,9 @@ from vendor_risk.documents import DocumentInfo
 from vendor_risk.partners.models import LongName, Name, Reason
 from vendor_risk.partners.rules import AgreementKind, AgreementStatus, Art21Clause
 from vendor_risk.scopes.models import CategoryRef
-from vendor_risk.structs import Base
+from vendor_risk.structs import TEXT, Base, Version
 
-Notes = Annotated[str, msgspec.Meta(max_length=10_000)]
+Notes = Annotated[str, msgspec.Meta(max_length=10_000), TEXT]
 
 
 class Signatory(Base):
@@ -45,7 +45,7 @@ class AgreementCreate(Base):
 
 
 class AgreementUpdate(Base):
-    version: int
+    version: Version
     title: LongName | msgspec.UnsetType = msgspec.UNSET
     reference: Name | msgspec.UnsetType | None = msgspec.UNSET
     signed_on: date | msgspec.UnsetType = msgspec.UNSET
@@ -81,9 +81,17 @@ class Agreement(Base):
     version: int
 
 
+class DocumentVersion(Base):
+    """One signed document an agreement has had: ``current`` is the one in force."""
+
+    version: int
+    current: bool
+    document: DocumentInfo
+
+
 class Termination(Base):
     reason: Reason
-    version: int | None = None
+    version: Version | None = None
 
 
 class TerminationResult(Base):

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from vendor_risk.agreements.models import Agreement, Signatory
+from vendor_risk.agreements.models import Agreement, DocumentVersion, Signatory
 from vendor_risk.documents import DocumentInfo
 from vendor_risk.partners.rules import (
     AgreementFact,
@@ -170,6 +170,16 @@ async def terminate(conn: asyncpg.Connection, agreement_id: UUID, reason: str, b
 
 
 async def attach_document(conn: asyncpg.Connection, agreement_id: UUID, document_id: UUID) -> None:
+    """Make the document current and keep it as the agreement's next numbered version
+    (the caller holds the partner's lock, so two uploads cannot take one number)."""
+    await conn.execute(
+        """
+        INSERT INTO agreement_documents (agreement_id, version, document_id)
+        SELECT $1, coalesce(max(version), 0) + 1, $2 FROM agreement_documents WHERE agreement_id = $1
+        """,
+        agreement_id,
+        document_id,
+    )
     await conn.execute(
         """
         UPDATE agreements SET document_id = $2, updated_at = now(), version = version + 1
@@ -178,6 +188,55 @@ async def attach_document(conn: asyncpg.Connection, agreement_id: UUID, document
         agreement_id,
         document_id,
     )
+
+
+async def document_versions(
+    conn: asyncpg.Connection, partner_id: UUID, agreement_id: UUID
+) -> list[DocumentVersion] | None:
+    """Every version of the agreement's signed document, newest first; None if there is no
+    such agreement."""
+    rows = await conn.fetch(
+        """
+        SELECT a.id AS agreement, v.version, v.document_id = a.document_id AS current,
+               d.id, d.filename, d.content_type, d.size_bytes, d.sha256,
+               d.uploaded_by_label AS uploaded_by, d.created_at AS uploaded_at
+        FROM agreements a
+        LEFT JOIN agreement_documents v ON v.agreement_id = a.id
+        LEFT JOIN documents d ON d.id = v.document_id
+        WHERE a.partner_id = $1 AND a.id = $2
+        ORDER BY v.version DESC
+        """,
+        partner_id,
+        agreement_id,
+    )
+    if not rows:
+        return None
+    return [
+        DocumentVersion(
+            version=r["version"],
+            current=bool(r["current"]),
+            document=DocumentInfo(**{k: r[k] for k in DocumentInfo.__struct_fields__}),
+        )
+        for r in rows
+        if r["version"] is not None
+    ]
+
+
+async def document_version_id(
+    conn: asyncpg.Connection, partner_id: UUID, agreement_id: UUID, version: int
+) -> tuple[bool, UUID | None]:
+    """Whether the agreement exists, and the document of that version."""
+    row = await conn.fetchrow(
+        """
+        SELECT v.document_id FROM agreements a
+        LEFT JOIN agreement_documents v ON v.agreement_id = a.id AND v.version = $3
+        WHERE a.partner_id = $1 AND a.id = $2
+        """,
+        partner_id,
+        agreement_id,
+        version,
+    )
+    return (row is not None, row["document_id"] if row else None)
 
 
 async def document_id_of(

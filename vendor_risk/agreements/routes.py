@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body
+from litestar.params import Body, Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from vendor_risk.agreements import repository as repo
@@ -19,6 +19,7 @@ from vendor_risk.agreements.models import (
     Agreement,
     AgreementCreate,
     AgreementUpdate,
+    DocumentVersion,
     Termination,
     TerminationResult,
 )
@@ -33,6 +34,7 @@ from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import AgreementKind
 from vendor_risk.partners.service import ensure_exists, today_utc
 from vendor_risk.settings import Settings
+from vendor_risk.structs import INT4_MAX
 
 # Signed contracts are for the people who work with them; admins run the system.
 requires_document_reader = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR)
@@ -162,6 +164,38 @@ class AgreementController(Controller):
             clean_filename(data.file.filename),
             settings,
         )
+
+    @get(
+        "/{agreement_id:uuid}/documents",
+        operation_id="ListAgreementDocumentVersions",
+        guards=[requires_document_reader],
+    )
+    async def list_document_versions(
+        self, db: DbConnection, partner_id: UUID, agreement_id: UUID
+    ) -> list[DocumentVersion]:
+        """Every signed document the agreement has had (a replaced one is kept), newest
+        first, each with its version number and SHA-256."""
+        return await service.document_versions(db, partner_id, agreement_id)
+
+    @get(
+        "/{agreement_id:uuid}/documents/{version:int}",
+        operation_id="DownloadAgreementDocumentVersion",
+        guards=[requires_document_reader],
+        media_type="application/octet-stream",
+    )
+    async def download_document_version(
+        self,
+        db: DbConnection,
+        settings: Settings,
+        partner_id: UUID,
+        agreement_id: UUID,
+        version: Annotated[int, Parameter(ge=1, le=INT4_MAX)],
+    ) -> Response[bytes]:
+        """The original bytes of one version, with its SHA-256 in ``Repr-Digest``."""
+        info, content = await service.download_document_version(
+            db, partner_id, agreement_id, version, settings
+        )
+        return download(info, content)
 
     @get(
         "/{agreement_id:uuid}/document",

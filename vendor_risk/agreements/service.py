@@ -19,11 +19,12 @@ from vendor_risk.agreements.models import (
     Agreement,
     AgreementCreate,
     AgreementUpdate,
+    DocumentVersion,
     Termination,
     TerminationResult,
 )
 from vendor_risk.audit.models import Actor
-from vendor_risk.documents import DocumentInfo, check_upload, read_document, store_document
+from vendor_risk.documents import DocumentInfo, check_upload, read_document, store_document, stored_filename
 from vendor_risk.errors import Problem, not_found, stale_version
 from vendor_risk.partners.rules import period_problem
 from vendor_risk.partners.service import invalid, lock, today_utc
@@ -200,9 +201,11 @@ async def upload_document(
     filename: str,
     settings: Settings,
 ) -> Agreement:
-    """Store the signed document (checked by content, encrypted) and attach it; a
-    previous document stays stored, and the audit trail keeps both hashes."""
+    """Store the signed document (checked by content, encrypted, named with the extension
+    of its real type) and attach it as the next version; earlier versions stay listed and
+    downloadable, and the audit trail keeps every hash."""
     content_type = check_upload(data, filename)
+    filename = stored_filename(filename, content_type)
     async with conn.transaction():
         _refuse_closed(await lock(conn, partner_id))
         before = await load(conn, partner_id, agreement_id, settings, for_update=True)
@@ -227,6 +230,29 @@ async def upload_document(
             after=after,
         )
     return after
+
+
+async def document_versions(
+    conn: asyncpg.Connection, partner_id: UUID, agreement_id: UUID
+) -> list[DocumentVersion]:
+    """Every signed document the agreement has had, newest first."""
+    versions = await repo.document_versions(conn, partner_id, agreement_id)
+    if versions is None:
+        raise not_found("agreement", agreement_id)
+    return versions
+
+
+async def download_document_version(
+    conn: asyncpg.Connection, partner_id: UUID, agreement_id: UUID, version: int, settings: Settings
+) -> tuple[DocumentInfo, bytes]:
+    """One numbered version of the agreement's signed document: its info and bytes."""
+    exists, document_id = await repo.document_version_id(conn, partner_id, agreement_id, version)
+    if not exists:
+        raise not_found("agreement", agreement_id)
+    found = None if document_id is None else await read_document(conn, settings.data_keys, document_id)
+    if found is None:
+        raise not_found("document version", version)
+    return found
 
 
 async def download_document(

@@ -23,8 +23,12 @@ MAX_TEXT: Final = 10_000
 MAX_COMMENT: Final = 4_000
 
 _GROUPED: Final = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+# What a typed text may not contain (the API's long-text rule: tab and line breaks pass).
+CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# ... and what a one-line text (a name) may not contain.
+LINE_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-FieldError = Literal["number", "negative", "date", "choice", "too_long", "na_not_allowed"]
+FieldError = Literal["number", "negative", "date", "choice", "too_long", "na_not_allowed", "control"]
 
 
 class RawInput(msgspec.Struct, kw_only=True):
@@ -131,6 +135,9 @@ def parse_section_form(
         raw[qid] = RawInput(values=values, na=na, comment=comment)
         if len(comment) > MAX_COMMENT:
             errors[qid] = "too_long"
+            continue
+        if CONTROL.search(comment) or any(CONTROL.search(value) for value in values):
+            errors[qid] = "control"
             continue
         if na:
             if not question.na_allowed:

@@ -11,7 +11,7 @@ import msgspec
 from vendor_risk.auth.models import Email, Locale
 from vendor_risk.findings.models import Finding
 from vendor_risk.questionnaires.models import Answer, ScoreResult
-from vendor_risk.structs import Base, I18nText
+from vendor_risk.structs import FILLED_TEXT, NAME, ONE_LINE, TEXT, Base, I18nText, Version
 
 AssessmentKind = Literal["onboarding", "periodic", "triggered", "offboarding"]
 AssessmentStatus = Literal[
@@ -25,9 +25,9 @@ EDITABLE_STATUSES: tuple[AssessmentStatus, ...] = ("sent", "in_progress", "chang
 # The answers were submitted at least once and are locked.
 SUBMITTED_STATUSES: tuple[AssessmentStatus, ...] = ("submitted", "approved", "rejected")
 
-QuestionnaireKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", max_length=100)]
-Message = Annotated[str, msgspec.Meta(max_length=4000)]
-Note = Annotated[str, msgspec.Meta(max_length=10_000)]
+QuestionnaireKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$(?!\n)", max_length=100)]
+Message = Annotated[str, msgspec.Meta(max_length=4000), TEXT]
+Note = Annotated[str, msgspec.Meta(max_length=10_000), TEXT]
 
 
 class Recipient(Base):
@@ -35,7 +35,7 @@ class Recipient(Base):
 
     contact_id: UUID | None = None
     email: Email | None = None
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME] | None = None
     locale: Locale | None = None
 
 
@@ -49,7 +49,7 @@ class AssessmentCreate(Base):
     due_on: date | None = None
     message: Message = ""
     # Why a triggered assessment was sent (tier rose, incident closed, agreement renewed…).
-    reason: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=500), TEXT] | None = None
 
 
 class Resend(Base):
@@ -59,7 +59,7 @@ class Resend(Base):
 
 
 class Cancel(Base):
-    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500), FILLED_TEXT]
 
 
 class QuestionnaireRef(Base):
@@ -172,9 +172,9 @@ class Evidence(Base):
 
 
 class ReviewComment(Base):
-    questionnaire: str
-    question_id: str
-    comment: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+    questionnaire: Annotated[str, msgspec.Meta(max_length=100), ONE_LINE]
+    question_id: Annotated[str, msgspec.Meta(max_length=100), ONE_LINE]
+    comment: Annotated[str, msgspec.Meta(min_length=1, max_length=4000), FILLED_TEXT]
 
 
 class ReviewCreate(Base):
@@ -185,7 +185,7 @@ class ReviewCreate(Base):
         default_factory=list
     )
     # Optional: when sent, an assessment changed since it was read is a 409.
-    version: int | None = None
+    version: Version | None = None
 
 
 class Review(Base):

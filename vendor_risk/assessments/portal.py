@@ -37,7 +37,7 @@ from litestar.utils.scope.state import ScopeState
 from vendor_risk.assessments import service
 from vendor_risk.assessments import views as v
 from vendor_risk.assessments.emails import format_date, format_time
-from vendor_risk.assessments.forms import MAX_TEXT, RawInput, parse_section_form
+from vendor_risk.assessments.forms import CONTROL, LINE_CONTROL, MAX_TEXT, RawInput, parse_section_form
 from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.repository import LinkRow
@@ -45,6 +45,7 @@ from vendor_risk.assessments.rules import missing_items, section_progress
 from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES
+from vendor_risk.hardening import FallbackStore
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
 from vendor_risk.questionnaires.scoring import visibility
@@ -138,9 +139,9 @@ def csrf_secret(settings: Settings, pages: str = "portal") -> str:
 def register_rate_limit_store(app: Any) -> None:
     """Back the portal's rate limits with the app's Redis (call in the lifespan, once the
     pool is open), so every API process counts against the same limits."""
-    app.stores.register(
-        RATE_LIMIT_STORE, RedisStore(app.state.redis, namespace="vendor_risk:ratelimit"), allow_override=True
-    )
+    # While Redis is away the limits fall back to this process (see FallbackStore).
+    store = FallbackStore(RedisStore(app.state.redis, namespace="vendor_risk:ratelimit"))
+    app.stores.register(RATE_LIMIT_STORE, store, allow_override=True)
 
 
 def portal_router(settings: Settings) -> Router:
@@ -646,6 +647,7 @@ def _submit_page(
     *,
     status: int = 200,
     submitter: str = "",
+    submitter_error: str | None = None,
 ) -> Response[str]:
     t = translator(lang)
     urls = _Urls(token, lang)
@@ -663,6 +665,7 @@ def _submit_page(
         overview_url=urls.overview(),
         answers_version=view.state.answers_version,
         submitter=submitter,
+        submitter_error=t(submitter_error) if submitter_error else None,
         flash=[],
         contact=_contact(view),
         partner_name=view.state.partner_name,
@@ -679,6 +682,11 @@ async def submit(
     urls = _Urls(token, lang)
     form = _form_lists(await request.form())
     submitter = (form.get("submitter") or [""])[0].strip()[:200]
+    if view.state.status in EDITABLE_STATUSES and LINE_CONTROL.search(submitter):
+        # A name is one line: a control character (NUL, a line break) is refused, not stored.
+        return _submit_page(
+            request, view, token, lang, status=422, submitter=submitter, submitter_error="error_control"
+        )
     if view.state.status in EDITABLE_STATUSES and (not submitter or not form.get("confirm")):
         return _submit_page(request, view, token, lang, status=422, submitter=submitter)
     result = await service.submit(db, link, submitter, settings, now=datetime.now(UTC))
@@ -770,6 +778,8 @@ async def respond_to_finding(
     # Refused in the partner's language beside the finding, keeping what was typed.
     if not plan or len(plan) > MAX_TEXT:
         error = "error_plan_required"
+    elif CONTROL.search(plan):
+        error = "error_control"
     elif planned_on is None:
         error = "error_date"
     elif planned_on < now.date():

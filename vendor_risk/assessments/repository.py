@@ -188,6 +188,28 @@ async def open_assessment_of(conn: asyncpg.Connection, partner_id: UUID, offboar
     return found
 
 
+async def containing_incident(
+    conn: asyncpg.Connection, partner_id: UUID, exempt: UUID | None = None
+) -> tuple[UUID, str] | None:
+    """The oldest unfinished incident of the partner whose playbook killed (or is about to
+    kill) its portal links, other than ``exempt``: (id, title), or None."""
+    row = await conn.fetchrow(
+        """
+        SELECT i.id, i.title FROM incidents i
+        WHERE i.partner_id = $1 AND i.status IN ('suspected', 'open')
+          AND i.id IS DISTINCT FROM $2
+          AND EXISTS (SELECT 1 FROM incident_action_runs r
+                      WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links'
+                        AND r.status <> 'skipped')
+        ORDER BY i.created_at, i.id
+        LIMIT 1
+        """,
+        partner_id,
+        exempt,
+    )
+    return (row["id"], row["title"]) if row else None
+
+
 async def set_status(
     conn: asyncpg.Connection, assessment_id: UUID, status: AssessmentStatus, **columns: Any
 ) -> None:
@@ -452,6 +474,20 @@ async def insert_evidence(
     found = await get_evidence(conn, assessment_id, evidence_id)
     assert found is not None  # noqa: S101 - inserted just above
     return found
+
+
+async def evidence_totals(conn: asyncpg.Connection, assessment_id: UUID) -> tuple[int, int]:
+    """Files and bytes the assessment's links uploaded in all, removed ones included."""
+    row = await conn.fetchrow(
+        """
+        SELECT count(*) AS files, coalesce(sum(d.size_bytes), 0) AS size
+        FROM assessment_evidence e JOIN documents d ON d.id = e.document_id
+        WHERE e.assessment_id = $1
+        """,
+        assessment_id,
+    )
+    assert row is not None  # noqa: S101 - an aggregate returns a row
+    return int(row["files"]), int(row["size"])
 
 
 async def list_evidence(conn: asyncpg.Connection, assessment_id: UUID) -> list[Evidence]:

@@ -66,6 +66,7 @@ from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings_service
 from vendor_risk.findings.models import Finding
 from vendor_risk.notify.outbox import emit_event, enqueue_email
+from vendor_risk.partners import rating
 from vendor_risk.policy import DEFAULT_POLICY, Policy, RatingPolicy, ServiceType, Tier
 from vendor_risk.questionnaires import repository as templates_repo
 from vendor_risk.questionnaires.models import Answer, Template
@@ -106,6 +107,21 @@ async def load(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> As
 
 def _today(now: datetime) -> date:
     return now.astimezone(UTC).date()
+
+
+async def _refuse_during_containment(conn: asyncpg.Connection, partner_id: UUID) -> None:
+    """No new link while an incident's containment stands: the links died because the
+    partner's mailbox may be in someone else's hands, and a new one would go there too."""
+    found = await repo.containing_incident(conn, partner_id)
+    if found is not None:
+        incident_id, title = found
+        raise Problem(
+            409,
+            "incident-containment",
+            f"incident {incident_id} ({title}) revoked this partner's portal links and is still open: "
+            "no link can be issued until it is closed",
+            incident_id=str(incident_id),
+        )
 
 
 # --- sending ----------------------------------------------------------------------------------
@@ -357,6 +373,8 @@ async def send_assessment(
     a reassessment), a link (token shown once, stored hashed) and the email through the
     outbox, in one transaction. A second open assessment of the same purpose is a 409."""
     async with conn.transaction():
+        await _lock_partner(conn, partner_id)
+        await _refuse_during_containment(conn, partner_id)
         sent = await _send(conn, actor, partner_id, data, settings, now)
         if isinstance(sent, UUID):
             raise Problem(
@@ -377,11 +395,16 @@ async def send_due_assessment(
     now: datetime,
     reason: str | None = None,
     actor: Actor = SYSTEM,
+    incident_id: UUID | None = None,
 ) -> SentAssessment | None:
     """For the worker's sweep: send the tier's default questionnaires to the primary
     contact. Idempotent: returns None (and changes nothing) when the partner already has
-    an open assessment, so a sweep run twice or by two workers sends one."""
+    an open assessment, so a sweep run twice or by two workers sends one. None too while
+    an incident other than ``incident_id`` (the one sending) contains the partner."""
     async with conn.transaction():
+        await _lock_partner(conn, partner_id)
+        if await repo.containing_incident(conn, partner_id, exempt=incident_id) is not None:
+            return None
         sent = await _send(conn, actor, partner_id, AssessmentCreate(kind=kind, reason=reason), settings, now)
         if isinstance(sent, UUID):
             return None
@@ -403,6 +426,7 @@ async def resend(
         state = await _state(conn, assessment_id, for_update=True)
         if state.status in ("cancelled", "expired"):
             raise Problem(409, "assessment-closed", f"the assessment is {state.status}: send a new one")
+        await _refuse_during_containment(conn, state.partner_id)
         fallback = default_due_on(today, settings.policy.assessments)
         due_on = data.due_on or (state.due_on if state.due_on >= today else fallback)
         if due_on < today:
@@ -625,12 +649,21 @@ async def save_section(
         except KeyError:
             raise not_found("section", f"{part_index}/{section_id}") from None
         errors = dict(form_errors)
+        rules = {q.id: q.evidence for _, q in template.questions()}
         for upload in uploads:
             if upload.question_id not in question_ids:
                 raise not_found("question", upload.question_id)
-            problem = _upload_error(upload)
+            problem = "no_evidence" if rules[upload.question_id] == "none" else _upload_error(upload)
             if problem is not None:
                 errors[upload.question_id] = problem
+        if uploads and not errors:
+            files, size = await repo.evidence_totals(conn, state.id)
+            if (
+                files + len(uploads) > settings.evidence_max_files
+                or size + sum(len(u.data) for u in uploads) > settings.evidence_max_mb * 2**20
+            ):
+                for upload in uploads:
+                    errors[upload.question_id] = "quota"
         given = {k: v for k, v in answers.items() if v is not None}
         for error in validate_section(template, section_id, given):
             errors.setdefault(error.field.split(".")[1], "choice")
@@ -688,8 +721,8 @@ async def _store_upload(
     actor: Actor,
     settings: Settings,
 ) -> Evidence:
-    filename = documents.clean_filename(upload.filename)
-    content_type = documents.check_upload(upload.data, filename)
+    content_type = documents.check_upload(upload.data, documents.clean_filename(upload.filename))
+    filename = documents.stored_filename(upload.filename, content_type)
     info = await documents.store_document(
         conn,
         key=settings.current_data_key,
@@ -949,6 +982,7 @@ async def review(
                 """,
                 state.partner_id,
             )
+            await rating.recompute(conn, actor, [state.partner_id], reason="assessment approved", now=now)
         if data.decision == "request_changes":
             await repo.extend_link(conn, assessment_id, now + timedelta(days=settings.portal_link_days))
             sender_name, sender_email = await _sender(conn, actor, state.partner_owner_id)

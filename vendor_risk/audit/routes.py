@@ -13,7 +13,7 @@ from vendor_risk.audit.models import AuditEvent
 from vendor_risk.auth.guards import requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.db import DbConnection
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import DEFAULT_LIMIT, FilterText, Page, check_limit, decode_cursor, encode_cursor
 
 
 class AuditController(Controller):
@@ -25,10 +25,10 @@ class AuditController(Controller):
     async def list_events(
         self,
         db: DbConnection,
-        entity_type: str | None = None,
-        entity_id: str | None = None,
+        entity_type: FilterText = None,
+        entity_id: FilterText = None,
         actor_id: UUID | None = None,
-        action: str | None = None,
+        action: FilterText = None,
         since: Annotated[datetime | None, QueryParameter(name="from")] = None,
         until: Annotated[datetime | None, QueryParameter(name="to")] = None,
         limit: int = DEFAULT_LIMIT,

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import msgspec
 
-from vendor_risk.structs import Base
+from vendor_risk.structs import NAME, Base, Version
 
 
 class Role(StrEnum):
@@ -19,8 +19,15 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
-Email = Annotated[str, msgspec.Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
-Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh-CN|en)$")]
+# No control character anywhere (CR/LF would split the header of every email sent to it).
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@\s\x00-\x1f\x7f-\x9f]+\.[^@\s\x00-\x1f\x7f-\x9f]+$(?!\n)",
+        max_length=254,
+    ),
+]
+Locale = Annotated[str, msgspec.Meta(pattern=r"^(zh-CN|en)$(?!\n)")]
 
 
 class CurrentUser(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,14 +58,14 @@ class User(Base):
 
 class UserCreate(Base):
     email: Email
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
     role: Role
     locale: Locale = "zh-CN"
 
 
 class UserUpdate(Base):
-    version: int
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    version: Version
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME] | None = None
     role: Role | None = None
     locale: Locale | None = None
     disabled: bool | None = None
@@ -75,7 +82,7 @@ class ApiKey(Base):
 
 
 class ApiKeyCreate(Base):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] = "default"
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100), NAME] = "default"
 
 
 class NewApiKey(Base):

@@ -60,6 +60,10 @@ async def update_user(conn: asyncpg.Connection, actor: Actor, user_id: UUID, dat
             changes["disabled_at"] = _now_or_none(data.disabled)
         if not changes:
             return before
+        # Disabling or demoting an enabled admin must leave another admin able to sign in.
+        leaves_admins = changes.get("disabled_at") is not None or changes.get("role", "admin") != "admin"
+        if before.role == "admin" and not before.disabled and leaves_admins:
+            await _keep_an_admin(conn, without_key=None, without_user=user_id)
         after = await repo.update_user(conn, user_id, changes)
         await notify_auth_changed(conn)
         await audit.record(
@@ -102,11 +106,41 @@ async def _issue_key(conn: asyncpg.Connection, actor: Actor, user_id: UUID, name
     return NewApiKey(api_key=api_key, key=key)
 
 
+LAST_ADMIN_RULE = "last-admin-credential"
+
+
+async def _keep_an_admin(
+    conn: asyncpg.Connection, *, without_key: UUID | None, without_user: UUID | None
+) -> None:
+    """Refuse (409 naming the rule) a change after which no enabled admin holds a live key:
+    nobody could then manage users or keys except by writing the database. Changes of
+    admin credentials are serialized so that two at once cannot both take the last one."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vendor-risk:admin-credentials'))")
+    remaining = await conn.fetchval(
+        """
+        SELECT count(*) FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE u.role = 'admin' AND u.disabled_at IS NULL AND k.revoked_at IS NULL
+          AND k.id IS DISTINCT FROM $1 AND u.id IS DISTINCT FROM $2
+        """,
+        without_key,
+        without_user,
+    )
+    if remaining == 0:
+        raise Problem(
+            409,
+            LAST_ADMIN_RULE,
+            "this is the last live API key of an enabled admin; create another admin key first",
+            rule=LAST_ADMIN_RULE,
+        )
+
+
 async def revoke_key(conn: asyncpg.Connection, actor: Actor, key_id: UUID) -> ApiKey:
     async with conn.transaction():
         before = await repo.get_key(conn, key_id)
         if before is None:
             raise not_found("API key", key_id)
+        if not before.revoked:
+            await _keep_an_admin(conn, without_key=key_id, without_user=None)
         after = await repo.revoke_key(conn, key_id)
         await notify_auth_changed(conn)
         if not before.revoked:

@@ -9,16 +9,16 @@ from uuid import UUID
 import msgspec
 
 from vendor_risk.questionnaires.models import Answer, References, Severity
-from vendor_risk.structs import Base, I18nText
+from vendor_risk.structs import FILLED_TEXT, NAME, TEXT, Base, I18nText, Version
 
 FindingStatus = Literal["open", "remediating", "resolved", "accepted"]
 FindingSource = Literal["rule", "manual"]
 # Statuses a risk owner sets with PATCH; `accepted` is only reached through a risk acceptance.
 SettableStatus = Literal["open", "remediating", "resolved"]
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-LongText = Annotated[str, msgspec.Meta(max_length=10_000)]
-Justification = Annotated[str, msgspec.Meta(min_length=10, max_length=10_000)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300), NAME]
+LongText = Annotated[str, msgspec.Meta(max_length=10_000), TEXT]
+Justification = Annotated[str, msgspec.Meta(min_length=10, max_length=10_000), FILLED_TEXT]
 
 
 class RiskAcceptance(Base):
@@ -87,7 +87,7 @@ class FindingCreate(Base):
 
 
 class FindingUpdate(Base):
-    version: int
+    version: Version
     status: SettableStatus | msgspec.UnsetType = msgspec.UNSET
     owner_id: UUID | msgspec.UnsetType | None = msgspec.UNSET
     due_on: date | msgspec.UnsetType | None = msgspec.UNSET

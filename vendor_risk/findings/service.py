@@ -24,6 +24,7 @@ from vendor_risk.findings.models import (
     FindingUpdate,
 )
 from vendor_risk.notify.outbox import emit_event
+from vendor_risk.partners import rating
 from vendor_risk.policy import DEFAULT_POLICY, Policy, Severity, approval_rule
 from vendor_risk.questionnaires.models import Answer
 from vendor_risk.settings import Settings
@@ -101,6 +102,7 @@ async def create_finding(conn: asyncpg.Connection, actor: Actor, data: FindingCr
             entity_id=finding_id,
             after=finding,
         )
+        await rating.recompute(conn, actor, [data.partner_id], reason="finding opened", today=today)
         await _announce_opened(conn, [finding])
     return finding
 
@@ -139,6 +141,10 @@ async def update_finding(
             before=before,
             after=after,
         )
+        if after.status != before.status:
+            await rating.recompute(
+                conn, actor, [after.partner_id], reason=f"finding {after.status}", today=today
+            )
     return after
 
 
@@ -202,6 +208,7 @@ async def accept_risk(
                 before=before,
                 after=acceptance,
             )
+            await rating.recompute(conn, actor, [before.partner_id], reason="risk accepted", today=today)
     if outcome.pending is not None:
         raise SecondApprovalRequired(outcome.pending)
     return await detail(conn, finding_id, today)
@@ -331,6 +338,10 @@ async def apply_submission(
             },
         )
     await _announce_opened(conn, opened)
+    if plan.resolve or opened or lapsed:
+        await rating.recompute(
+            conn, actor, [partner_id], reason="findings reconciled with a submission", today=today
+        )
     return opened
 
 
@@ -365,4 +376,10 @@ async def lapse_expired_acceptances(conn: asyncpg.Connection, actor: Actor, toda
                 entity_id=finding_id,
                 after={"status": "open"},
             )
+        partners = await conn.fetch(
+            "SELECT DISTINCT partner_id FROM findings WHERE id = ANY($1::uuid[])", reopened
+        )
+        await rating.recompute(
+            conn, actor, [r["partner_id"] for r in partners], reason="risk acceptance expired", today=today
+        )
     return reopened

@@ -197,7 +197,14 @@ async def _send_triggered_assessment(
         await assessments_service.cancel(conn, actor, open_id, Cancel(reason=reason), now=now)
         cancelled = open_id
     sent = await assessments_service.send_due_assessment(
-        conn, incident.partner_id, "triggered", settings, now=now, reason=reason, actor=actor
+        conn,
+        incident.partner_id,
+        "triggered",
+        settings,
+        now=now,
+        reason=reason,
+        actor=actor,
+        incident_id=incident.id,
     )
     if sent is None:
         return Outcome(

@@ -9,24 +9,24 @@ from uuid import UUID
 import msgspec
 
 from vendor_risk.incidents.playbook import Severity, When
-from vendor_risk.structs import Base, I18nText
+from vendor_risk.structs import FILLED_TEXT, NAME, ONE_LINE, TEXT, Base, Count, I18nText, Version
 
 IncidentStatus = Literal["suspected", "open", "closed", "dismissed"]
 StepStatus = Literal["pending", "done", "skipped"]
 ActionStatus = Literal["pending", "succeeded", "failed", "skipped"]
 
-Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-Text = Annotated[str, msgspec.Meta(max_length=20_000)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=5_000)]
-CategoryCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,62}$")]
-EvidenceRef = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000)]
+Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300), NAME]
+Text = Annotated[str, msgspec.Meta(max_length=20_000), TEXT]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=5_000), FILLED_TEXT]
+CategoryCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,62}$(?!\n)")]
+EvidenceRef = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000), NAME]
 
 
 class IncidentCreate(Base):
     title: Title
     severity: Severity
     detected_at: Annotated[datetime, msgspec.Meta(tz=True)]
-    playbook: str
+    playbook: Annotated[str, msgspec.Meta(max_length=100), ONE_LINE]
     affected_categories: Annotated[list[CategoryCode], msgspec.Meta(max_length=100)] = msgspec.field(
         default_factory=list
     )
@@ -38,7 +38,7 @@ class IncidentCreate(Base):
 class IncidentUpdate(Base):
     """What becomes known while the incident runs; the severity and playbook stay."""
 
-    version: int
+    version: Version
     title: Title | msgspec.UnsetType = msgspec.UNSET
     description: Text | msgspec.UnsetType = msgspec.UNSET
     affected_categories: Annotated[list[CategoryCode], msgspec.Meta(max_length=100)] | msgspec.UnsetType = (
@@ -150,11 +150,11 @@ class IncidentDetail(Incident):
 class NotificationRecordUpdate(Base):
     """The PIPL art. 57 notification record; PUT replaces it whole (version 0 creates it)."""
 
-    version: int
+    version: Version
     categories: Annotated[list[CategoryCode], msgspec.Meta(max_length=100)] = msgspec.field(
         default_factory=list
     )
-    persons_affected_approx: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    persons_affected_approx: Count | None = None
     affected_persons: Text = ""
     cause: Text = ""
     possible_harm: Text = ""

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from vendor_risk.structs import Base
+from vendor_risk.structs import ONE_LINE, TEXT, Base
 
 Channel = Literal["email", "webhook", "chat"]
 OutboxStatus = Literal["pending", "delivered", "dead"]
@@ -26,9 +26,12 @@ class Webhook(Base):
 
 
 class WebhookCreate(Base):
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
-    events: Annotated[list[str], msgspec.Meta(min_length=1, max_length=100)]
-    description: Annotated[str, msgspec.Meta(max_length=500)] = ""
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000), ONE_LINE]
+    events: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=100), ONE_LINE]],
+        msgspec.Meta(min_length=1, max_length=100),
+    ]
+    description: Annotated[str, msgspec.Meta(max_length=500), TEXT] = ""
 
 
 class NewWebhook(Base):

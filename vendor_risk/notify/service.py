@@ -42,7 +42,7 @@ async def create_webhook(
         await check_url(data.url, allow_private=allow_private)
     except WebhookUrlRefused as exc:
         raise field_error("url", str(exc)) from None
-    except OSError:
+    except (OSError, UnicodeError):  # no such name, or one IDNA cannot encode
         raise field_error("url", f"the host {urlsplit(data.url).hostname} does not resolve") from None
     secret = generate_secret()
     async with conn.transaction():

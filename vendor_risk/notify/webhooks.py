@@ -60,8 +60,12 @@ async def check_url(url: str, *, allow_private: bool) -> None:
 
     Raises ``WebhookUrlRefused``, or ``OSError`` when the name does not resolve.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # "http://[::1/x": an unclosed IPv6 bracket
+        raise WebhookUrlRefused("is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not hostname:
         raise WebhookUrlRefused("must be an http:// or https:// URL with a host")
     if parts.username or parts.password:
         raise WebhookUrlRefused("must not carry a user name or password")
@@ -71,7 +75,7 @@ async def check_url(url: str, *, allow_private: bool) -> None:
         raise WebhookUrlRefused("has an invalid port") from None
     if allow_private:
         return
-    infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    infos = await asyncio.get_running_loop().getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
     refused = sorted({str(info[4][0]) for info in infos if not is_public_address(str(info[4][0]))})
     if refused:
         raise WebhookUrlRefused(

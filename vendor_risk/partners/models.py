@@ -19,21 +19,30 @@ from vendor_risk.partners.rules import (
     Tier,
     TierFactor,
 )
-from vendor_risk.structs import Base
+from vendor_risk.structs import FILLED_TEXT, NAME, ONE_LINE, Base, Version
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-LongName = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
-Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2, e.g. CN")]
-CreditCode = Annotated[str, msgspec.Meta(max_length=40, description="统一社会信用代码, 18 characters")]
-RegistrationNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Website = Annotated[str, msgspec.Meta(pattern=r"^https?://[^\s/]+\S*$", max_length=500)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
+LongName = Annotated[str, msgspec.Meta(min_length=1, max_length=300), NAME]
+Country = Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$(?!\n)", description="ISO 3166-1 alpha-2, e.g. CN")]
+CreditCode = Annotated[
+    str, msgspec.Meta(max_length=40, description="统一社会信用代码, 18 characters"), ONE_LINE
+]
+RegistrationNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=100), NAME]
+Website = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^https?://[^\s/\x00-\x1f\x7f-\x9f]+[^\s\x00-\x1f\x7f-\x9f]*$(?!\n)", max_length=500
+    ),
+]
 Domain = Annotated[
     str,
-    msgspec.Meta(pattern=r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"),
+    msgspec.Meta(
+        pattern=r"^(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$(?!\n)"
+    ),
 ]
-Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()\-]{5,30}$")]
-Service = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()\-]{5,30}$(?!\n)")]
+Service = Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000), FILLED_TEXT]
 Services = Annotated[list[Service], msgspec.Meta(max_length=50)]
 ServiceTypes = Annotated[
     list[ServiceType],
@@ -92,7 +101,7 @@ class PartnerCreate(Base):
 class PartnerUpdate(Base):
     """Only the fields sent change; ``null`` clears an optional field."""
 
-    version: int
+    version: Version
     name: Name | msgspec.UnsetType = msgspec.UNSET
     legal_name: LongName | msgspec.UnsetType = msgspec.UNSET
     credit_code: CreditCode | msgspec.UnsetType | None = msgspec.UNSET
@@ -130,6 +139,12 @@ class Partner(Base):
     tier_factors: list[TierFactor]
     reassessment_due_at: datetime | None
     reassessment_due_reason: str | None
+    # When the next reassessment falls due (its tier's cadence after the last approved
+    # assessment, or now when a trigger fired); None once the partner is leaving.
+    next_reassessment_at: datetime | None
+    # Residual risk (assessments.rules.rate): None until an approved assessment.
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     # From the assessments domain: None and 0 until it exists.
@@ -154,6 +169,9 @@ class PartnerSummary(Base):
     owner_id: UUID | None
     status: PartnerStatus
     tier: Tier
+    next_reassessment_at: datetime | None
+    residual_rating: Tier | None
+    residual_rated_at: datetime | None
     needs_attention: bool
     attention: list[AttentionReason]
     last_assessment_score: float | None
@@ -167,7 +185,7 @@ class Transition(Base):
     to: PartnerStatus
     reason: Reason
     # Optional: when sent, a partner changed since it was read is a 409.
-    version: int | None = None
+    version: Version | None = None
     # "Approve with conditions": each becomes a finding of the partner with its due date.
     conditions: Conditions = msgspec.field(default_factory=list)
 

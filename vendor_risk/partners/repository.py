@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal, get_args
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from vendor_risk.partners.models import ContactIn, Partner, PartnerSummary
-from vendor_risk.partners.rules import FindingFact, TierResult
+from vendor_risk.partners.rules import TIERS, FindingFact, TierResult
 
 # Why a partner needs attention, as SQL over `p` with $1 = today and $2 = the expiring
 # window in days. An expired or expiring agreement stops counting once a later agreement
@@ -87,12 +87,14 @@ PARTNER_COLUMNS = """
     p.id, p.name, p.legal_name, p.credit_code, p.registration_number, p.country, p.website,
     p.domain, p.services, p.service_types, p.business_criticality, p.owner_id, p.status, p.status_reason,
     p.status_changed_at, p.tier, p.tier_points, p.tier_factors, p.reassessment_due_at,
-    p.reassessment_due_reason, p.created_at, p.updated_at, p.version
+    p.reassessment_due_reason, p.next_reassessment_at, p.residual_rating, p.residual_rated_at,
+    p.created_at, p.updated_at, p.version
 """
 
 SUMMARY_COLUMNS = """
     p.id, p.name, p.legal_name, p.country, p.credit_code, p.business_criticality,
-    p.service_types, p.owner_id, p.status, p.tier, p.created_at, p.updated_at, p.version
+    p.service_types, p.owner_id, p.status, p.tier, p.next_reassessment_at, p.residual_rating,
+    p.residual_rated_at, p.created_at, p.updated_at, p.version
 """
 
 
@@ -151,21 +153,85 @@ class ListFilters(msgspec.Struct, kw_only=True):
     owner_id: UUID | None = None
     q: str | None = None
     needs_attention: bool | None = None
+    # Residual ratings; "unrated" selects partners without one yet.
+    ratings: Sequence[str] | None = None
+
+
+PartnerSort = Literal["created", "name", "tier", "reassessment", "rating"]
+PARTNER_SORTS: Final[tuple[PartnerSort, ...]] = get_args(PartnerSort)
+
+
+class _SortSpec(msgspec.Struct, frozen=True):
+    order: str
+    # The row's key as SQL, compared with the cursor's key (one direction per sort).
+    key: str
+    after: str
+    # The types of the key's parts, for decoding a cursor.
+    types: tuple[type, ...]
+
+
+# Each sort walks an index of its own (migrations 0040 and 0070); the key ends in the id so that
+# ties keep a stable order and a cursor resumes exactly after the last row served.
+SORTS: Final[Mapping[PartnerSort, _SortSpec]] = {
+    "created": _SortSpec("p.created_at DESC, p.id DESC", "(p.created_at, p.id)", "<", (datetime, UUID)),
+    "name": _SortSpec("p.name, p.id", "(p.name, p.id)", ">", (str, UUID)),
+    "tier": _SortSpec(
+        "tier_rank(p.tier) DESC, p.created_at DESC, p.id DESC",
+        "(tier_rank(p.tier), p.created_at, p.id)",
+        "<",
+        (int, datetime, UUID),
+    ),
+    "reassessment": _SortSpec(
+        "reassessment_sort_key(p.next_reassessment_at), p.id",
+        "(reassessment_sort_key(p.next_reassessment_at), p.id)",
+        ">",
+        (datetime, UUID),
+    ),
+    # Worst residual rating first (unrated last), then newest (migration 0070).
+    "rating": _SortSpec(
+        "rating_rank(p.residual_rating) DESC, p.created_at DESC, p.id DESC",
+        "(rating_rank(p.residual_rating), p.created_at, p.id)",
+        "<",
+        (int, datetime, UUID),
+    ),
+}
+# The sentinel migration 0040 sorts "never reassessed again" by, after every real date.
+NO_REASSESSMENT: Final = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def sort_key(row: PartnerSummary, sort: PartnerSort) -> tuple[Any, ...]:
+    """The key of ``row`` under ``sort``, as its cursor carries it."""
+    if sort == "name":
+        return (row.name, row.id)
+    if sort == "tier":
+        return (TIERS.index(row.tier), row.created_at, row.id)
+    if sort == "reassessment":
+        return (row.next_reassessment_at or NO_REASSESSMENT, row.id)
+    if sort == "rating":
+        # The SQL function rating_rank: 0 unrated, 1 low … 4 critical.
+        rank = TIERS.index(row.residual_rating) + 1 if row.residual_rating else 0
+        return (rank, row.created_at, row.id)
+    return (row.created_at, row.id)
 
 
 async def list_partners(
     conn: asyncpg.Connection,
     filters: ListFilters,
-    after: tuple[datetime, UUID] | None,
+    after: Sequence[Any] | None,
     limit: int,
     today: date,
     expiring_within_days: int,
+    *,
+    sort: PartnerSort = "created",
 ) -> list[PartnerSummary]:
-    """One page of partners with tier, status, attention, score and open findings.
+    """One page of partners with tier, status, rating, attention, score and open findings,
+    in the order ``sort`` names; ``after`` is the ``sort_key`` of the last row of the page
+    before.
 
     The WHERE clause is assembled from fixed fragments (never from input) so each filter
     reaches the planner as a plain predicate its index can serve.
     """
+    spec = SORTS[sort]
     params: list[Any] = [today, expiring_within_days]
     where: list[str] = []
 
@@ -189,8 +255,15 @@ async def list_partners(
         )
     if filters.needs_attention is not None:
         where.append(NEEDS_ATTENTION_SQL if filters.needs_attention else f"NOT {NEEDS_ATTENTION_SQL}")
+    if filters.ratings:
+        rated = [r for r in filters.ratings if r != "unrated"]
+        clauses = [f"p.residual_rating = ANY({param(rated)}::text[])"] if rated else []
+        if len(rated) < len(filters.ratings):
+            clauses.append("p.residual_rating IS NULL")
+        where.append(f"({' OR '.join(clauses)})")
     if after is not None:
-        where.append(f"(p.created_at, p.id) < ({param(after[0])}, {param(after[1])}::uuid)")
+        cursor = ", ".join(param(value) for value in after)
+        where.append(f"{spec.key} {spec.after} ({cursor})")
     # The page is chosen first, so the planner probes attention and stats for its rows
     # only, instead of hashing every agreement and scope as it would for 100k rows.
     sql = f"""
@@ -199,10 +272,10 @@ async def list_partners(
         FROM (
             SELECT {SUMMARY_COLUMNS}, p.reassessment_due_at FROM partners p
             WHERE {" AND ".join(where) or "true"}
-            ORDER BY p.created_at DESC, p.id DESC
+            ORDER BY {spec.order}
             LIMIT {param(limit)}
         ) p {STATS_LATERAL}
-        ORDER BY p.created_at DESC, p.id DESC
+        ORDER BY {spec.order}
     """
     rows = await conn.fetch(sql, *params)
     result = []
@@ -501,3 +574,11 @@ async def dashboard(
         limit,
     )
     return dict(row)
+
+
+async def risk_owner_choices(conn: asyncpg.Connection) -> list[tuple[UUID, str]]:
+    """Enabled risk owners, by name: who may own a partner (a short list, one query)."""
+    rows = await conn.fetch(
+        "SELECT id, name FROM users WHERE role = 'risk_owner' AND disabled_at IS NULL ORDER BY name, id"
+    )
+    return [(r["id"], r["name"]) for r in rows]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from vendor_risk.approvals.models import PendingDecision
@@ -16,7 +15,7 @@ from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
-from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
+from vendor_risk.pagination import DEFAULT_LIMIT, FilterText, Page, check_limit, decode_cursor, encode_cursor
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners import service
 from vendor_risk.partners.models import (
@@ -28,6 +27,7 @@ from vendor_risk.partners.models import (
     Transition,
     TransitionResult,
 )
+from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.rules import (
     TRANSITION_ROLES,
     PartnerStatus,
@@ -61,15 +61,20 @@ class PartnerController(Controller):
         tier: list[Tier] | None = None,
         service_type: list[ServiceType] | None = None,
         owner: UUID | None = None,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        q: FilterText = None,
         needs_attention: bool | None = None,
+        rating: list[RatingFilter] | None = None,
+        sort: repo.PartnerSort = "created",
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[PartnerSummary]:
-        """Newest first. ``q`` matches name or legal name (any script, case-insensitive);
-        ``needs_attention`` selects partners with something overdue or expiring."""
+        """Newest first, or by ``sort``: ``name``, ``tier`` (highest first),
+        ``reassessment`` (soonest due first) or ``rating`` (worst residual rating first,
+        unrated last). ``q`` matches name or legal name (any script, case-insensitive);
+        ``needs_attention`` selects partners with something overdue or expiring; ``rating``
+        selects residual ratings (``unrated``: no approved assessment yet)."""
         check_limit(limit)
-        after = created_after(cursor)
+        after = decode_cursor(cursor, *repo.SORTS[sort].types)
         filters = repo.ListFilters(
             statuses=status,
             tiers=tier,
@@ -77,6 +82,7 @@ class PartnerController(Controller):
             owner_id=owner,
             q=q.strip() if q and q.strip() else None,
             needs_attention=needs_attention,
+            ratings=rating,
         )
         rows = await repo.list_partners(
             db,
@@ -85,8 +91,11 @@ class PartnerController(Controller):
             limit + 1,
             service.today_utc(),
             settings.agreement_expiring_days,
+            sort=sort,
         )
-        return paged(rows, limit)
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(items=page, next_cursor=encode_cursor(*repo.sort_key(page[-1], sort)) if more else None)
 
     @get("/{partner_id:uuid}", operation_id="GetPartner")
     async def get_partner(self, db: DbConnection, settings: Settings, partner_id: UUID) -> Partner:

@@ -105,53 +105,92 @@ def org_code_check_char(first8: str) -> str:
     return {10: "X", 11: "0"}.get(check, str(check))
 
 
-def credit_code_problem(code: str) -> str | None:
-    """Why ``code`` (already normalized) is not a valid credit code, or ``None`` if it is.
+def credit_code_issue(code: str) -> tuple[str, dict[str, str]] | None:
+    """Why ``code`` (already normalized) is not a valid credit code, as a stable key and its
+    params (for a page to say in its language), or ``None`` if it is valid.
 
     Checks the length, the alphabet, the six-digit administrative division, the
     organization code embedded in characters 9-17 (GB 11714) and the final check
     character (GB 32100-2015).
     """
     if len(code) != 18:
-        return f"must be 18 characters, got {len(code)}"
+        return "credit_code_length", {"n": str(len(code))}
     if not _CREDIT_CODE_SHAPE.fullmatch(code):
         bad = next(
             (i for i, c in enumerate(code, 1) if c not in CREDIT_CODE_ALPHABET),
             None,
         )
         if bad is not None:
-            return f"character {bad} {code[bad - 1]!r} is not allowed (I, O, S, V, Z never occur)"
-        return "characters 3-8 must be the six-digit administrative division code"
+            return "credit_code_char", {"position": str(bad), "char": code[bad - 1]}
+        return "credit_code_division", {}
     expected_org = org_code_check_char(code[8:16])
     if code[16] != expected_org:
-        return (
-            f"characters 9-17 are not a valid organization code: check character should be {expected_org!r}"
-        )
+        return "credit_code_org", {"expected": expected_org}
     expected = credit_code_check_char(code[:17])
     if code[17] != expected:
-        return f"check character (18th) should be {expected!r}, got {code[17]!r}"
+        return "credit_code_check", {"expected": expected, "got": code[17]}
     return None
 
 
-def legal_id_problems(
+_CREDIT_CODE_MESSAGES: Final[Mapping[str, str]] = {
+    "credit_code_length": "must be 18 characters, got {n}",
+    "credit_code_char": "character {position} {char!r} is not allowed (I, O, S, V, Z never occur)",
+    "credit_code_division": "characters 3-8 must be the six-digit administrative division code",
+    "credit_code_org": (
+        "characters 9-17 are not a valid organization code: check character should be {expected!r}"
+    ),
+    "credit_code_check": "check character (18th) should be {expected!r}, got {got!r}",
+}
+
+
+def credit_code_problem(code: str) -> str | None:
+    """Why ``code`` (already normalized) is not a valid credit code, in English (the API's
+    words), or ``None`` if it is valid. See ``credit_code_issue``."""
+    issue = credit_code_issue(code)
+    if issue is None:
+        return None
+    key, params = issue
+    return _CREDIT_CODE_MESSAGES[key].format(**params)
+
+
+def legal_id_issues(
     *, country: str, credit_code: str | None, registration_number: str | None
-) -> list[tuple[str, str]]:
-    """Field-named problems with a partner's legal identity.
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Problems with a partner's legal identity as (field, stable key, params).
 
     A Chinese partner (country ``CN``) must give a valid credit code; a foreign partner
     gives its registration number instead (and may give a credit code too, e.g. a
     representative office, which must then be valid).
     """
-    problems: list[tuple[str, str]] = []
+    issues: list[tuple[str, str, dict[str, str]]] = []
     if credit_code is not None:
-        reason = credit_code_problem(credit_code)
-        if reason:
-            problems.append(("credit_code", reason))
+        issue = credit_code_issue(credit_code)
+        if issue:
+            issues.append(("credit_code", *issue))
     if country == "CN" and credit_code is None:
-        problems.append(("credit_code", "required for a partner registered in China"))
+        issues.append(("credit_code", "credit_code_required", {}))
     if country != "CN" and credit_code is None and not registration_number:
-        problems.append(("registration_number", "required for a foreign partner without a credit code"))
-    return problems
+        issues.append(("registration_number", "registration_number_required", {}))
+    return issues
+
+
+_LEGAL_ID_MESSAGES: Final[Mapping[str, str]] = {
+    "credit_code_required": "required for a partner registered in China",
+    "registration_number_required": "required for a foreign partner without a credit code",
+}
+
+
+def legal_id_problems(
+    *, country: str, credit_code: str | None, registration_number: str | None
+) -> list[tuple[str, str]]:
+    """Field-named problems with a partner's legal identity, in English (see
+    ``legal_id_issues``)."""
+    return [
+        (field, {**_CREDIT_CODE_MESSAGES, **_LEGAL_ID_MESSAGES}[key].format(**params))
+        for field, key, params in legal_id_issues(
+            country=country, credit_code=credit_code, registration_number=registration_number
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------
@@ -167,14 +206,21 @@ class Unmet(msgspec.Struct, frozen=True, kw_only=True):
     message: str
     entity_type: str | None = None
     entity_id: str | None = None
+    # What the message says in words, as values, so pages and clients can say it in their
+    # own language: names as given, dates ISO, codes from the vocabularies (``tier``,
+    # ``partner_status``, ``scope_status``, ``clauses``, comma-separated) for their labels.
+    params: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-def _unmet(code: str, message: str, entity_type: str | None = None, entity_id: object = None) -> Unmet:
+def _unmet(
+    code: str, message: str, entity_type: str | None = None, entity_id: object = None, **params: object
+) -> Unmet:
     return Unmet(
         code=code,
         message=message,
         entity_type=entity_type,
         entity_id=None if entity_id is None else str(entity_id),
+        params={name: str(value) for name, value in params.items()},
     )
 
 
@@ -291,6 +337,8 @@ def transition_gate(
                 f"a partner cannot go from {facts.status} to {target} (allowed: {allowed})",
                 "partner",
                 facts.partner_id,
+                from_status=facts.status,
+                to_status=target,
             )
         ]
     if target == "onboarding":
@@ -342,6 +390,9 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                     f"scope for {scope.category_name} is {scope.status}: approve or revoke it",
                     "scope",
                     scope.id,
+                    category=scope.category_name,
+                    category_id=scope.category_id,
+                    scope_status=scope.status,
                 )
             )
     for finding in facts.unaccepted_critical_findings:
@@ -351,6 +402,7 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                 f"critical finding {finding.title!r} is open and its risk is not accepted",
                 "finding",
                 finding.id,
+                title=finding.title,
             )
         )
     approved_on = facts.onboarding_assessment_approved_on
@@ -372,6 +424,9 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                 f"than the {facts.tier} tier's cadence of {months} months",
                 "partner",
                 facts.partner_id,
+                date=approved_on.isoformat(),
+                tier=facts.tier,
+                months=months,
             )
         )
     return unmet
@@ -397,6 +452,9 @@ def offboarded_gate(facts: LifecycleFacts) -> list[Unmet]:
                 f"scope for {scope.category_name} is still {scope.status}",
                 "scope",
                 scope.id,
+                category=scope.category_name,
+                category_id=scope.category_id,
+                scope_status=scope.status,
             )
         )
     return unmet
@@ -469,31 +527,52 @@ def scope_approval_gate(
     scope = facts.scope
     unmet: list[Unmet] = []
 
-    def add(code: str, message: str, entity_type: str = "scope", entity_id: object = None) -> None:
+    def add(
+        code: str, message: str, entity_type: str = "scope", entity_id: object = None, **params: object
+    ) -> None:
         entity_id = scope.id if entity_id is None else entity_id
-        unmet.append(_unmet(code, message, entity_type, entity_id))
+        unmet.append(_unmet(code, message, entity_type, entity_id, **params))
 
-    def add_partner(code: str, message: str) -> None:
-        add(code, message, "partner", facts.partner_id)
+    def add_partner(code: str, message: str, **params: object) -> None:
+        add(code, message, "partner", facts.partner_id, **params)
 
     if scope.status not in ("requested", "suspended"):
-        add("scope_not_pending", f"the scope is {scope.status}, not awaiting approval")
+        add(
+            "scope_not_pending",
+            f"the scope is {scope.status}, not awaiting approval",
+            scope_status=scope.status,
+        )
     if scope.ends_on is not None and scope.ends_on < facts.today:
-        add("scope_period_ended", f"the scope ended on {scope.ends_on.isoformat()}")
+        add(
+            "scope_period_ended",
+            f"the scope ended on {scope.ends_on.isoformat()}",
+            date=scope.ends_on.isoformat(),
+        )
     if facts.partner_status in ("suspended", "offboarding", "offboarded"):
-        add_partner("partner_not_eligible", f"the partner is {facts.partner_status}")
+        add_partner(
+            "partner_not_eligible",
+            f"the partner is {facts.partner_status}",
+            partner_status=facts.partner_status,
+        )
 
     in_force = [a for a in facts.agreements if a.in_force and scope.category_id in a.category_ids]
     if not in_force:
         add(
             "agreement_missing",
             f"no agreement in force covers {scope.category_name}",
+            category=scope.category_name,
+            category_id=scope.category_id,
         )
 
     if scope.sensitivity in PERSONAL:
         dpas = [a for a in in_force if a.kind == "dpa"]
         if not dpas:
-            add("dpa_missing", f"no DPA in force covers {scope.category_name} (PIPL art. 21)")
+            add(
+                "dpa_missing",
+                f"no DPA in force covers {scope.category_name} (PIPL art. 21)",
+                category=scope.category_name,
+                category_id=scope.category_id,
+            )
         elif not any(not a.missing_clauses for a in dpas):
             best = min(dpas, key=lambda a: len(a.missing_clauses))
             missing = ", ".join(ART21_CLAUSE_LABELS[c] for c in best.missing_clauses)
@@ -502,6 +581,8 @@ def scope_approval_gate(
                 f"DPA {best.title!r} lacks PIPL art. 21 clauses: {missing}",
                 "agreement",
                 best.id,
+                title=best.title,
+                clauses=",".join(best.missing_clauses),
             )
         latest = max(facts.impact_assessments, key=lambda p: p.assessed_on, default=None)
         if latest is None:
@@ -516,6 +597,7 @@ def scope_approval_gate(
                 "the processing is not acceptable",
                 "impact_assessment",
                 latest.id,
+                date=latest.assessed_on.isoformat(),
             )
 
     if scope.sensitivity == "sensitive_personal":
@@ -525,12 +607,15 @@ def scope_approval_gate(
                 "assessment_missing",
                 "sensitive personal information needs an approved security assessment "
                 f"scoring at least {score_threshold:g}",
+                threshold=f"{score_threshold:g}",
             )
         elif score < score_threshold:
             add_partner(
                 "assessment_score_below_threshold",
                 f"the latest approved assessment scored {score:g}, "
                 f"below the threshold of {score_threshold:g}",
+                score=f"{score:g}",
+                threshold=f"{score_threshold:g}",
             )
 
     if not scope.sub_processing_allowed:
@@ -542,6 +627,7 @@ def scope_approval_gate(
                     "sub-processing (PIPL art. 21)",
                     "sub_processor",
                     sp.id,
+                    name=sp.name,
                 )
 
     if not scope.cross_border:
@@ -549,6 +635,7 @@ def scope_approval_gate(
             add(
                 "cross_border_undeclared",
                 f"the partner is in {facts.partner_country}: flag the scope cross-border",
+                country=facts.partner_country,
             )
         for sp in facts.sub_processors:
             if sp.country != home_country:
@@ -557,6 +644,8 @@ def scope_approval_gate(
                     f"sub-processor {sp.name!r} is in {sp.country}: flag the scope cross-border",
                     "sub_processor",
                     sp.id,
+                    name=sp.name,
+                    country=sp.country,
                 )
     return unmet
 

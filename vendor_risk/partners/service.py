@@ -21,6 +21,7 @@ from vendor_risk.approvals.service import Outcome, SecondApprovalRequired, raise
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
+from vendor_risk.partners import rating
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners.models import (
     AgreementDue,
@@ -115,7 +116,10 @@ async def _validated_fields(
         registration_number=fields["registration_number"],
     )
     if fields["website"] and not fields["domain"]:
-        fields["domain"] = (urlsplit(fields["website"]).hostname or "").lower() or None
+        try:
+            fields["domain"] = (urlsplit(fields["website"]).hostname or "").lower() or None
+        except ValueError:  # "https://[::1/x": an unclosed IPv6 bracket
+            problems.append(("website", "is not a valid URL"))
     if contacts is not None:
         problems += _contact_problems(contacts)
     owner = fields["owner_id"]
@@ -281,6 +285,7 @@ async def recompute_tier(
         after={"tier": result.tier, "points": result.points, "factors": result.factors},
     )
     await emit_event(conn, "partner.tier_changed", change)
+    await rating.recompute(conn, actor, [partner_id], reason=f"tier changed to {result.tier}")
 
 
 # --- lifecycle ---------------------------------------------------------------------------

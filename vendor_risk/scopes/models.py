@@ -11,11 +11,11 @@ import msgspec
 from vendor_risk.approvals.models import Conditions
 from vendor_risk.partners.models import Country, Name, Reason
 from vendor_risk.partners.rules import ProcessingMethod, ScopeStatus, Sensitivity, VolumeBand
-from vendor_risk.structs import Base, I18nText
+from vendor_risk.structs import FILLED_TEXT, Base, I18nText, Version
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=10_000), FILLED_TEXT]
 CategoryCode = Annotated[
-    str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,62}$", description="snake_case identifier")
+    str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,62}$(?!\n)", description="snake_case identifier")
 ]
 TransferMethod = Literal["api", "sftp", "https_upload", "email", "physical_media", "remote_access", "other"]
 SubProcessorStatus = Literal["pending", "approved", "rejected"]
@@ -45,7 +45,7 @@ class DataCategoryCreate(Base):
 class DataCategoryUpdate(Base):
     """Names and descriptions can always change; sensitivity only while unused."""
 
-    version: int
+    version: Version
     name: I18nText | msgspec.UnsetType = msgspec.UNSET
     description: I18nText | msgspec.UnsetType = msgspec.UNSET
     sensitivity: Sensitivity | msgspec.UnsetType = msgspec.UNSET
@@ -82,7 +82,7 @@ class SubProcessor(Base):
 
 class SubProcessorDecision(Base):
     note: Reason | None = None
-    version: int | None = None
+    version: Version | None = None
 
 
 # --- scopes ------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ class Scope(Base):
 
 class ScopeApproval(Base):
     note: Reason | None = None
-    version: int | None = None
+    version: Version | None = None
     # "Approve with conditions": each becomes a finding of the partner with its due date.
     conditions: Conditions = msgspec.field(default_factory=list)
 
@@ -143,7 +143,7 @@ class ScopeWithdrawal(Base):
     """Suspending or revoking a scope says why."""
 
     reason: Reason
-    version: int | None = None
+    version: Version | None = None
 
 
 # --- impact assessments (PIPL art. 55) ---------------------------------------------------

@@ -381,6 +381,26 @@ async def scope_sub_processor_facts(conn: asyncpg.Connection, scope_id: UUID) ->
     return [SubProcessorFact(**dict(r)) for r in rows]
 
 
+async def sub_processor_facts_by_scope(
+    conn: asyncpg.Connection, scope_ids: Sequence[UUID]
+) -> dict[UUID, list[SubProcessorFact]]:
+    """``scope_sub_processor_facts`` for many scopes in one query (a page's previews)."""
+    rows = await conn.fetch(
+        """
+        SELECT x.scope_id, sp.id, sp.name, sp.country, sp.status = 'approved' AS approved
+        FROM scope_sub_processors x JOIN sub_processors sp ON sp.id = x.sub_processor_id
+        WHERE x.scope_id = ANY($1::uuid[])
+        ORDER BY sp.name, sp.id
+        """,
+        list(scope_ids),
+    )
+    found: dict[UUID, list[SubProcessorFact]] = {}
+    for r in rows:
+        values = dict(r)
+        found.setdefault(values.pop("scope_id"), []).append(SubProcessorFact(**values))
+    return found
+
+
 # --- impact assessments ------------------------------------------------------------------
 
 IMPACT_ASSESSMENT_COLUMNS = """
@@ -465,6 +485,26 @@ async def impact_assessment_facts(conn: asyncpg.Connection, scope_id: UUID) -> l
         scope_id,
     )
     return [ImpactAssessmentFact(**dict(r)) for r in rows]
+
+
+async def impact_assessment_facts_by_scope(
+    conn: asyncpg.Connection, scope_ids: Sequence[UUID]
+) -> dict[UUID, list[ImpactAssessmentFact]]:
+    """``impact_assessment_facts`` for many scopes in one query (a page's previews)."""
+    rows = await conn.fetch(
+        """
+        SELECT x.scope_id, ia.id, ia.assessed_on, ia.outcome
+        FROM impact_assessment_scopes x JOIN impact_assessments ia ON ia.id = x.impact_assessment_id
+        WHERE x.scope_id = ANY($1::uuid[])
+        ORDER BY ia.assessed_on, ia.created_at
+        """,
+        list(scope_ids),
+    )
+    found: dict[UUID, list[ImpactAssessmentFact]] = {}
+    for r in rows:
+        values = dict(r)
+        found.setdefault(values.pop("scope_id"), []).append(ImpactAssessmentFact(**values))
+    return found
 
 
 async def partner_scope_ids(conn: asyncpg.Connection, partner_id: UUID, ids: Sequence[UUID]) -> set[UUID]:

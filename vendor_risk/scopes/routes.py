@@ -10,7 +10,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from vendor_risk.approvals.models import PendingDecision
 from vendor_risk.approvals.routes import or_pending
-from vendor_risk.auth.guards import requires_admin, requires_reader, requires_risk_owner
+from vendor_risk.auth.guards import current_user, requires_admin, requires_reader, requires_risk_owner
+from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
@@ -179,9 +180,18 @@ class ScopeController(Controller):
         scope_id: UUID,
         data: ScopeWithdrawal,
     ) -> Scope:
-        """Revoke a scope for good (a requested one is withdrawn)."""
+        """Revoke a scope for good (a requested one is withdrawn). Procurement may withdraw
+        a request; ending an approved or suspended scope is the risk owner's decision, as
+        suspending one is."""
         return await service.withdraw_scope(
-            db, actor_of(request), partner_id, scope_id, data, "revoked", policy=settings.policy
+            db,
+            actor_of(request),
+            partner_id,
+            scope_id,
+            data,
+            "revoked",
+            may_end_live=current_user(request).role == Role.RISK_OWNER,
+            policy=settings.policy,
         )
 
 

@@ -7,6 +7,7 @@ scope recomputes the partner's tier in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from uuid import UUID
 
@@ -24,7 +25,9 @@ from vendor_risk.partners.rules import (
     SCOPE_TRANSITIONS,
     PartnerStatus,
     ScopeApprovalFacts,
+    ScopeFact,
     ScopeStatus,
+    Unmet,
     add_months,
     period_problem,
     scope_approval_gate,
@@ -291,6 +294,46 @@ async def approval_facts(
     )
 
 
+async def approval_previews(
+    conn: asyncpg.Connection,
+    partner_id: UUID,
+    partner_status: str,
+    scopes: Sequence[ScopeFact],
+    today: date,
+    settings: Settings,
+) -> dict[UUID, list[Unmet]]:
+    """What the approval gate would say now about each scope awaiting approval, so a page
+    shows the reasons before the button is pressed: a fixed four queries however many
+    scopes the partner has (``approval_facts`` asks per scope)."""
+    pending = [s for s in scopes if s.status in ("requested", "suspended")]
+    if not pending:
+        return {}
+    ids = [s.id for s in pending]
+    partner = await partners_repo.partner_facts(conn, partner_id)
+    agreements = tuple(
+        await agreements_repo.agreement_facts(conn, partner_id, today, settings.agreement_expiring_days)
+    )
+    impact = await repo.impact_assessment_facts_by_scope(conn, ids)
+    subs = await repo.sub_processor_facts_by_scope(conn, ids)
+    status = msgspec.convert(partner_status, PartnerStatus)
+    return {
+        scope.id: scope_approval_gate(
+            ScopeApprovalFacts(
+                scope=scope,
+                partner_id=partner_id,
+                partner_status=status,
+                partner_country=partner.country,
+                agreements=agreements,
+                impact_assessments=tuple(impact.get(scope.id, ())),
+                sub_processors=tuple(subs.get(scope.id, ())),
+                approved_assessment_score=partner.approved_assessment_score,
+                today=today,
+            )
+        )
+        for scope in pending
+    }
+
+
 async def approve_scope(
     conn: asyncpg.Connection,
     actor: Actor,
@@ -346,11 +389,22 @@ async def withdraw_scope(
     to: ScopeStatus,
     *,
     policy: Policy = DEFAULT_POLICY,
+    may_end_live: bool = True,
 ) -> Scope:
-    """Suspend or revoke one scope with a reason."""
+    """Suspend or revoke one scope with a reason. Without ``may_end_live`` only a scope
+    still ``requested`` may be revoked (withdrawn): a 403 naming the rule otherwise."""
     async with conn.transaction():
         await lock(conn, partner_id)
         before = await _locked_scope(conn, partner_id, scope_id, data.version)
+        if not may_end_live and before.status != "requested":
+            raise Problem(
+                403,
+                "scope-revoke-needs-risk-owner",
+                f"only a risk owner may revoke a {before.status} scope; "
+                "procurement may withdraw a requested one",
+                rule="scope-revoke-needs-risk-owner",
+                current_status=before.status,
+            )
         after = await _change_status(conn, actor, partner_id, before, to, data.reason)
         await recompute_tier(
             conn, actor, partner_id, reason=f"scope {to} for {_label(after)}", policy=policy.tiers

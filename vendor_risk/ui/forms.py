@@ -20,6 +20,7 @@ from litestar.datastructures import UploadFile
 
 from vendor_risk.errors import Problem
 from vendor_risk.i18n import translator
+from vendor_risk.structs import PATTERN_KEYS, PATTERN_MESSAGES
 from vendor_risk.ui.web import page, page_lang
 
 T = TypeVar("T")
@@ -147,7 +148,8 @@ class Form:
         if "Invalid enum value" in raw or "Expected `uuid" in raw or "Invalid UUID" in raw:
             return t("form_choose")
         if "matching regex" in raw:
-            return t("form_format")
+            pattern = next((p for p in PATTERN_KEYS if repr(p)[1:-1] in raw), None)
+            return t(PATTERN_KEYS[pattern] if pattern else "form_format")
         if numeric and (at_most := _AT_MOST.search(raw)):
             return t("form_at_most", max=at_most.group(1))
         if numeric and (at_least := _AT_LEAST.search(raw)):
@@ -187,6 +189,8 @@ class Form:
             return self.t(known[message])
         if message == "does not have the expected format":
             return self.t("form_format")
+        if key := next((PATTERN_KEYS[p] for p, m in PATTERN_MESSAGES.items() if m == message), None):
+            return self.t(key)
         return message
 
 

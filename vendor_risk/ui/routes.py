@@ -4,15 +4,15 @@ Every page calls the same service and repository functions as its API route, and
 write carries the API route's own role guard, so a page never allows more than the API.
 Protections, on this router only: a session cookie opened with an API key (see
 ``vendor_risk.auth.sessions``), CSRF on every form (cookie scoped to ``/ui``), a strict
-Content-Security-Policy with no script at all, and autoescaped templates, so anything a
-partner typed is shown as text.
+Content-Security-Policy allowing only our own scripts (the vendored htmx), and autoescaped
+templates, so anything a partner typed is shown as text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 from uuid import UUID
 
@@ -21,11 +21,9 @@ from litestar import Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.csrf import CSRFMiddleware
-from litestar.params import Parameter
 from litestar.response import Redirect
 
-from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.agreements import pages as agreement_pages
 from vendor_risk.assessments import repository as assessments_repo
 from vendor_risk.assessments import service as assessments
 from vendor_risk.assessments import views
@@ -40,20 +38,18 @@ from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings
 from vendor_risk.findings.models import AcceptanceCreate
+from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.i18n import translator
 from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents
 from vendor_risk.incidents.models import StepComplete, StepSkip
 from vendor_risk.incidents.routes import kick_incident_work, requires_step_owner
-from vendor_risk.pagination import CreatedT, created_after, decode_cursor, encode_cursor, paged
-from vendor_risk.partners import repository as partners_repo
+from vendor_risk.pagination import CreatedT, FilterText, created_after, decode_cursor, encode_cursor, paged
+from vendor_risk.partners import pages as partner_pages
 from vendor_risk.partners import service as partners
-from vendor_risk.partners.rules import PARTNER_TRANSITIONS, TIERS
 from vendor_risk.policy_pages import POLICY_PAGES
 from vendor_risk.questionnaires.service import get_template
-from vendor_risk.scopes import repository as scopes_repo
-from vendor_risk.scopes import service as scopes
-from vendor_risk.scopes.models import ScopeApproval
+from vendor_risk.scopes import pages as scope_pages
 from vendor_risk.settings import Settings
 from vendor_risk.ui.web import (
     CSRF_COOKIE,
@@ -75,7 +71,7 @@ T = TypeVar("T")
 PAGE_SIZE = 25
 # The partner page shows the newest of each list; the full lists are in the API.
 DETAIL_ITEMS = 50
-Query = Annotated[str | None, Parameter(max_length=100)]
+Query = FilterText
 
 
 def _listed(rows: list[CreatedT], path: str, params: Mapping[str, Any]) -> tuple[list[CreatedT], str | None]:
@@ -146,7 +142,7 @@ async def sign_out(request: Request[Any, Any, Any], db: DbConnection) -> Redirec
     return response
 
 
-# --- dashboard and partners --------------------------------------------------------------------------
+# --- dashboard --------------------------------------------------------------------------
 
 
 @get("/", name="ui:dashboard")
@@ -157,117 +153,6 @@ async def dashboard(request: Request[Any, Any, Any], db: DbConnection, settings:
         db, assessments_repo.ListFilters(status="submitted"), partners.today_utc(), None, 10
     )
     return page(request, "dashboard", board=board, queue=queue)
-
-
-@get("/partners", name="ui:partners")
-async def partner_list(
-    request: Request[Any, Any, Any],
-    db: DbConnection,
-    settings: Settings,
-    q: Query = None,
-    status: str | None = None,
-    tier: str | None = None,
-    attention: bool | None = None,
-    cursor: str | None = None,
-) -> Response[str]:
-    status = status if status in PARTNER_TRANSITIONS else None
-    tier = tier if tier in TIERS else None
-    after = created_after(cursor)
-    filters = partners_repo.ListFilters(
-        statuses=[status] if status else None,
-        tiers=[tier] if tier else None,
-        q=q.strip() if q and q.strip() else None,
-        needs_attention=attention or None,
-    )
-    rows = await partners_repo.list_partners(
-        db,
-        filters,
-        after,
-        PAGE_SIZE + 1,
-        partners.today_utc(),
-        settings.agreement_expiring_days,
-    )
-    params = {"q": q, "status": status, "tier": tier, "attention": "true" if attention else None}
-    items, more = _listed(rows, "/ui/partners", params)
-    return page(
-        request,
-        "partners",
-        items=items,
-        more=more,
-        q=q or "",
-        status=status or "",
-        tier=tier or "",
-        attention=bool(attention),
-        statuses=list(PARTNER_TRANSITIONS),
-        tiers=TIERS,
-    )
-
-
-async def _partner_page(
-    request: Request[Any, Any, Any],
-    db: DbConnection,
-    settings: Settings,
-    partner_id: UUID,
-    *,
-    refused: tuple[UUID, list[Any]] | None = None,
-) -> Response[str]:
-    partner = await partners.load(db, partner_id, settings)
-    today = partners.today_utc()
-    agreements = await agreements_repo.list_agreements(
-        db, partner_id, None, None, DETAIL_ITEMS, today, settings.agreement_expiring_days
-    )
-    scope_list = await scopes_repo.list_scopes(db, partner_id, None, None, DETAIL_ITEMS)
-    assessment_list = await assessments_repo.list_assessments(
-        db, assessments_repo.ListFilters(partner_id=partner_id), today, None, DETAIL_ITEMS
-    )
-    finding_list = await findings_repo.list_findings(
-        db, findings_repo.ListFilters(partner_id=partner_id), today, None, DETAIL_ITEMS
-    )
-    incident_list = await incidents_repo.list_incidents(
-        db, incidents_repo.ListFilters(partner_id=partner_id), datetime.now(UTC), None, DETAIL_ITEMS
-    )
-    return page(
-        request,
-        "partner",
-        status_code=409 if refused else 200,
-        partner=partner,
-        agreements=agreements,
-        scopes=scope_list,
-        assessments=assessment_list,
-        findings=finding_list,
-        incidents=incident_list,
-        can_approve=await allows(requires_risk_owner, request),
-        refused_scope=refused[0] if refused else None,
-        unmet=refused[1] if refused else [],
-    )
-
-
-@get("/partners/{partner_id:uuid}", name="ui:partner")
-async def partner_page(
-    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID
-) -> Response[str]:
-    """Tier with its factors, status, agreements, scopes (with approve buttons), assessments,
-    findings and incidents."""
-    return await _partner_page(request, db, settings, partner_id)
-
-
-@post(
-    "/partners/{partner_id:uuid}/scopes/{scope_id:uuid}/approve",
-    guards=[requires_risk_owner],
-    name="ui:approve-scope",
-    status_code=303,
-)
-async def approve_scope(
-    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID, scope_id: UUID
-) -> Response[Any]:
-    """Approve a scope; a refusal shows the partner page with every unmet condition."""
-    try:
-        await scopes.approve_scope(db, actor_of(request), partner_id, scope_id, ScopeApproval(), settings)
-    except Problem as exc:
-        if exc.slug != "gate-refused" or not isinstance(exc.extra, dict):
-            raise
-        return await _partner_page(request, db, settings, partner_id, refused=(scope_id, exc.extra["unmet"]))
-    return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
 
 
 # --- assessments -------------------------------------------------------------------------------------
@@ -531,9 +416,9 @@ def ui_router(settings: Settings) -> Router:
             sign_in,
             sign_out,
             dashboard,
-            partner_list,
-            partner_page,
-            approve_scope,
+            *partner_pages.PAGES,
+            *agreement_pages.PAGES,
+            *scope_pages.PAGES,
             review_queue,
             assessment_page,
             review,
@@ -547,7 +432,10 @@ def ui_router(settings: Settings) -> Router:
             *POLICY_PAGES,
         ],
         guards=[require_session],
-        middleware=[ui_guard_middleware, DefineMiddleware(CSRFMiddleware, config=csrf)],
+        middleware=[
+            ui_guard_middleware,
+            DefineMiddleware(SessionBoundCSRFMiddleware, config=csrf, session_cookie=SESSION_COOKIE),
+        ],
         exception_handlers={HTTPException: ui_error, Exception: ui_internal_error},
         include_in_schema=False,
     )

@@ -132,9 +132,13 @@ async def test_procurement_cannot_decide(
         assert moved.status_code == 403, target
     # The risk owner may; here the scope is approved under the NDA covering invoices.
     assert (await client.post(f"{s}/approve", json={}, headers=risk_owner["headers"])).status_code == 200
-    # Procurement may still revoke (issue: revoke is also procurement's).
-    revoked = await client.post(
+    # Ending an approved scope is the risk owner's decision too (issue 12: a side door).
+    refused = await client.post(
         f"{s}/revoke", json={"reason": "no longer needed"}, headers=procurement["headers"]
+    )
+    assert refused.status_code == 403
+    revoked = await client.post(
+        f"{s}/revoke", json={"reason": "no longer needed"}, headers=risk_owner["headers"]
     )
     assert revoked.status_code == 200
     assert revoked.json()["status"] == "revoked"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -301,3 +303,57 @@ class TestDocuments:
         download = await client.get(self.url(agreement), headers=auditor["headers"])
         assert download.content == data
         assert download.headers["content-type"].startswith(content_type)
+
+    @pytest.mark.parametrize(
+        ("name", "data", "stored"),
+        [
+            ("evil.html", PDF, "evil.pdf"),
+            ("logo.svg", b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "logo.png"),
+            ("setup.exe", PDF, "setup.pdf"),
+            ("scan.JPEG", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 100, "scan.JPEG"),
+            ("合同", docx_bytes(), "合同.docx"),
+        ],
+    )
+    async def test_stored_names_take_the_extension_of_the_real_type(
+        self,
+        client: Client,
+        procurement: User,
+        auditor: User,
+        agreement: dict[str, Any],
+        name: str,
+        data: bytes,
+        stored: str,
+    ) -> None:
+        response = await self.upload(client, procurement, agreement, name, data)
+        assert response.status_code == 200, response.text
+        assert response.json()["document"]["filename"] == stored
+        download = await client.get(self.url(agreement), headers=auditor["headers"])
+        assert download.content == data
+        assert f"filename*=UTF-8''{quote(stored)}" in download.headers["content-disposition"]
+        assert download.headers["x-content-type-options"] == "nosniff"
+
+    async def test_replaced_documents_stay_as_numbered_versions(
+        self, client: Client, procurement: User, auditor: User, risk_owner: User, agreement: dict[str, Any]
+    ) -> None:
+        base = f"/api/v1/partners/{agreement['partner_id']}/agreements/{agreement['id']}/documents"
+        assert (await client.get(base, headers=auditor["headers"])).json() == []
+        first, second = PDF + b"% first\n", docx_bytes("第二版")
+        assert (await self.upload(client, procurement, agreement, "nda-v1.pdf", first)).status_code == 200
+        assert (await self.upload(client, procurement, agreement, "nda-v2.docx", second)).status_code == 200
+        listed = await client.get(base, headers=auditor["headers"])
+        assert listed.status_code == 200, listed.text
+        versions = listed.json()
+        assert [(v["version"], v["current"], v["document"]["filename"]) for v in versions] == [
+            (2, True, "nda-v2.docx"),
+            (1, False, "nda-v1.pdf"),
+        ]
+        assert versions[1]["document"]["sha256"] == hashlib.sha256(first).hexdigest()
+        old = await client.get(f"{base}/1", headers=auditor["headers"])
+        assert old.status_code == 200
+        assert old.content == first
+        assert (await client.get(f"{base}/2", headers=risk_owner["headers"])).content == second
+        # The current document is still what the agreement shows.
+        assert (await client.get(self.url(agreement), headers=auditor["headers"])).content == second
+        missing = await client.get(f"{base}/3", headers=auditor["headers"])
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("application/problem+json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +12,8 @@ import asyncpg
 
 from tests.integration.assessments.conftest import Client, NewPartner, Partner, Send, User, complete, csrf_of
 from tests.integration.ui.conftest import OpenBrowser, key_of
+from vendor_risk.partners.labels import Labels
+from vendor_risk.structs import I18nText
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -109,6 +112,36 @@ async def test_a_form_without_its_csrf_token_is_refused(browser: OpenBrowser, ri
     assert (await stranger.post("/ui/login", {"api_key": key_of(risk_owner)})).status_code == 403
 
 
+async def test_a_csrf_token_works_only_in_the_session_it_was_given_to(
+    browser: OpenBrowser, risk_owner: User, procurement: User
+) -> None:
+    victim = await browser(risk_owner)
+    attacker = await browser(procurement)
+    # The attacker's own valid token and cookie, planted in the victim's browser.
+    page = await attacker.get("/ui")
+    planted = csrf_of(page.text)
+    theirs = next(c for c in attacker.cookies.jar if c.name == "vr_ui_csrf")
+    victim.cookies.set("vr_ui_csrf", str(theirs.value), domain=theirs.domain, path=theirs.path)
+    refused = await victim.post("/ui/logout", {"_csrf_token": planted})
+    assert refused.status_code == 403
+    assert (await victim.get("/ui")).status_code == 200
+    # The victim's next page replaces the foreign cookie with one of its own session.
+    own = await victim.get("/ui")
+    assert victim.cookies["vr_ui_csrf"] != attacker.cookies["vr_ui_csrf"]
+    assert (await victim.post("/ui/logout", {"_csrf_token": csrf_of(own.text)})).status_code == 303
+    # A token given before signing in does not pass once signed in.
+    anonymous = await browser()
+    login = await anonymous.get("/ui/login")
+    before = csrf_of(login.text)
+    signed = await anonymous.post(
+        "/ui/login", {"_csrf_token": before, "api_key": key_of(risk_owner), "next": "/ui"}
+    )
+    assert signed.status_code == 303, signed.text
+    assert (await anonymous.post("/ui/logout", {"_csrf_token": before})).status_code == 403
+    # ... and the attacker's session keeps working with its own token.
+    assert (await attacker.post("/ui/logout", {"_csrf_token": planted})).status_code == 303
+
+
 async def test_roles_see_what_their_api_role_may_and_write_only_what_it_may_write(
     browser: OpenBrowser,
     client: Client,
@@ -190,7 +223,8 @@ async def test_what_a_partner_typed_is_inert(
     assert page.status_code == 200
     assert SCRIPT not in page.text
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page.text
-    assert "<script" not in page.text
+    # The only script is the vendored htmx, served by us.
+    assert "<script" not in page.text.replace('<script src="/static/htmx.min.js" defer></script>', "")
 
 
 async def test_pages_render_in_both_languages(
@@ -266,14 +300,21 @@ async def test_a_refused_scope_approval_shows_every_unmet_condition(
 
     assert action not in (await (await browser(procurement)).get(path)).text
     me = await browser(risk_owner)
+    before = await me.get(path)
     refused = await me.submit(path, action)
     assert refused.status_code == 409
     api = await client.post(f"{action.replace('/ui/', '/api/v1/')}", json={}, headers=risk_owner["headers"])
     assert api.status_code == 409
     unmet = api.json()["unmet"]
     assert len(unmet) >= 2
+    names = {c["id"]: I18nText(zh_cn=c["name"]["zh-CN"], en=c["name"]["en"]) for c in categories}
     for condition in unmet:
-        assert condition["code"] in refused.text
+        # Said in Chinese from the condition's code, before the button is pressed and after.
+        said = html.escape(Labels("zh-CN", names).unmet(condition), quote=True)
+        assert said in before.text
+        assert said in refused.text
+        assert condition["code"] not in refused.text
+    assert "《个人信息保护法》第五十五条" in refused.text
 
 
 async def test_accepting_a_risk_and_completing_an_incident_step(

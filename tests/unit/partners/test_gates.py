@@ -410,5 +410,6 @@ def test_unmet_encodes_to_json() -> None:
             "message": "no agreement in force covers bank statements",
             "entity_type": "scope",
             "entity_id": str(SCOPE),
+            "params": {"category": "bank statements", "category_id": str(CAT)},
         }
     ]

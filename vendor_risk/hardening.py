@@ -1,0 +1,169 @@
+"""Defences requests share: bounded JSON bodies, CSRF tokens bound to the session,
+rate limits that outlive a Redis outage.
+
+Kept apart from the domains so that the app wires them in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+from datetime import timedelta
+from secrets import compare_digest
+from typing import Any, Final
+
+import structlog
+from litestar import Request
+from litestar.config.csrf import CSRFConfig
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware._utils import should_bypass_middleware
+from litestar.middleware.csrf import (
+    CSRF_SECRET_LENGTH,
+    CSRFMiddleware,
+    generate_csrf_hash,
+    generate_csrf_token,
+)
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
+from redis.exceptions import RedisError
+
+from vendor_risk.errors import field_error
+
+log = structlog.get_logger("vendor_risk.hardening")
+
+
+class BoundedRequest(Request[Any, Any, Any]):
+    """A request whose JSON body may not nest deeper than the decoder can follow.
+
+    Litestar decodes a body to plain values before converting it to the handler's Struct;
+    msgspec stops at the interpreter's recursion limit (about a thousand levels) with a
+    ``RecursionError``, which would otherwise be a 500. No request of this API nests more
+    than a few levels, so such a body is a 400 naming ``body``.
+    """
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError:
+            raise field_error("body", "JSON nested too deeply") from None
+
+
+class SessionBoundCSRFMiddleware(CSRFMiddleware):
+    """Litestar's double-submit CSRF check with the token's HMAC keyed by the session too.
+
+    A token (and its cookie) obtained before signing in, in another session, or by someone
+    who planted a cookie of their own does not pass for the signed-in session. On a safe
+    request a cookie that is not valid for the current session is replaced, so that
+    signing in or out never leaves a browser with a token that can only fail.
+    """
+
+    def __init__(self, app: ASGIApp, config: CSRFConfig, session_cookie: str) -> None:
+        super().__init__(app, config)
+        self.session_cookie = session_cookie
+
+    def _secret(self, session: str) -> str:
+        message = b"vendor-risk:csrf-session:" + session.encode()
+        return hmac.new(self.config.secret.encode(), message, hashlib.sha256).hexdigest()
+
+    @staticmethod
+    def _valid(token: str | None, secret: str) -> str | None:
+        if not token or len(token) < CSRF_SECRET_LENGTH + 1:
+            return None
+        value, digest = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+        return value if compare_digest(digest, generate_csrf_hash(token=value, secret=secret)) else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or should_bypass_middleware(
+            scope=scope,
+            scopes=self.scopes,
+            exclude_opt_key=self.config.exclude_from_csrf_key,
+            exclude_path_pattern=self.exclude,
+        ):
+            await self.app(scope, receive, send)
+            return
+        request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+        secret = self._secret(request.cookies.get(self.session_cookie, ""))
+        cookie = request.cookies.get(self.config.cookie_name)
+        state = ScopeState.from_scope(scope)
+        if request.method in self.config.safe_methods:
+            if self._valid(cookie, secret) is None:
+                cookie = None  # another session's token: a new one replaces it
+            token = state.csrf_token = cookie or generate_csrf_token(secret=secret)
+            await self.app(
+                scope, receive, self.create_send_wrapper(send=send, csrf_cookie=cookie, token=token)
+            )
+            return
+        sent = request.headers.get(self.config.header_name)
+        content_type, _ = request.content_type
+        if not sent and content_type in {RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART}:
+            value = (await request.form()).get("_csrf_token")
+            sent = value if isinstance(value, str) else None
+        from_form, from_cookie = self._valid(sent, secret), self._valid(cookie, secret)
+        if from_form is None or from_cookie is None or not compare_digest(from_form, from_cookie):
+            raise PermissionDeniedException("CSRF token verification failed")
+        state.csrf_token = sent or ""
+        await self.app(scope, receive, send)
+
+
+# How long a rate-limit lookup may wait for Redis, and how long after a failure the
+# per-process limiter is used before Redis is tried again.
+REDIS_STORE_TIMEOUT: Final = 0.5
+REDIS_RETRY_AFTER: Final = 5.0
+
+
+class FallbackStore(Store):
+    """A store that uses ``primary`` (Redis) and, while it does not answer, a store of
+    this process: the portal's rate limits keep working (per process, so a little looser
+    with several replicas) instead of every portal page failing with Redis. The switch
+    both ways is logged once."""
+
+    def __init__(self, primary: Store) -> None:
+        self.primary = primary
+        self.fallback = MemoryStore()
+        self._retry_at = 0.0
+        self._down = False
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        now = time.monotonic()
+        if not self._down or now >= self._retry_at:
+            try:
+                async with asyncio.timeout(REDIS_STORE_TIMEOUT):
+                    result = await getattr(self.primary, name)(*args)
+            except (RedisError, OSError) as exc:
+                if not self._down:
+                    log.warning(
+                        "rate limits fall back to a per-process limiter: Redis does not answer",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
+                self._down, self._retry_at = True, now + REDIS_RETRY_AFTER
+            else:
+                if self._down:
+                    log.info("rate limits are back on Redis")
+                    self._down = False
+                return result
+        return await getattr(self.fallback, name)(*args)
+
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+        await self._run("set", key, value, expires_in)
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        value: bytes | None = await self._run("get", key, renew_for)
+        return value
+
+    async def delete(self, key: str) -> None:
+        await self._run("delete", key)
+
+    async def delete_all(self) -> None:
+        await self._run("delete_all")
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self._run("exists", key))
+
+    async def expires_in(self, key: str) -> int | None:
+        value: int | None = await self._run("expires_in", key)
+        return value

@@ -1,0 +1,508 @@
+"""Spreadsheet (XLSX) and CSV exports of the registers, streamed.
+
+Each export is a fixed SQL statement read through a server-side cursor, a list of columns
+(header and label keys from the message catalogue) and an optional row hook that applies a
+rule (an agreement's status from its dates). The XLSX writer is XlsxWriter in
+``constant_memory`` mode: each row goes to disk as soon as it is written, so the 100k-partner
+register never sits in memory; the file is then streamed in chunks and deleted. CSV is
+UTF-8 with a BOM (so Excel in China opens it) and is streamed as it is read.
+
+Every text cell that a spreadsheet could take for a formula (it starts with ``= + - @``, a
+tab or a carriage return) is prefixed with an apostrophe: a partner called ``=HYPERLINK(…)``
+stays text in every program that opens the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import tempfile
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+import xlsxwriter
+
+from vendor_risk.i18n import translator
+from vendor_risk.partners.rules import agreement_status
+
+FORMULA_TRIGGERS: Final = ("=", "+", "-", "@", "\t", "\r")
+BATCH: Final = 2000
+CHUNK: Final = 256 * 1024
+CHINA: Final = ZoneInfo("Asia/Shanghai")
+Format = Literal["xlsx", "csv"]
+Kind = Literal["text", "i18n", "date", "datetime", "number", "bool", "label", "labels", "json"]
+MEDIA_TYPES: Final = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def neutralise(value: str) -> str:
+    """Text that cannot run as a formula (OWASP's CSV injection advice: a leading quote)."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+class Column(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    # The header's catalogue key.
+    header: str
+    kind: Kind = "text"
+    # For labels: the catalogue key is prefix + code.
+    prefix: str = ""
+    width: int = 16
+
+
+class Filter(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    # A fixed SQL fragment; ``{}`` becomes the filter's $n parameter.
+    sql: str
+
+
+class ExportSpec(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    # Catalogue key of the title (sheet name and localised file name).
+    title: str
+    columns: tuple[Column, ...]
+    # The statement; ``{where}`` becomes the filters given, joined by AND.
+    sql: str
+    # Context values that are the statement's first parameters, in order: $1, $2 …
+    context: tuple[Literal["today", "lang", "expiring_days"], ...] = ()
+    filters: tuple[Filter, ...] = ()
+    # A row hook for what a rule decides (never SQL guessing at a rule).
+    prepare: Callable[[dict[str, Any], date], dict[str, Any]] | None = None
+
+
+def build_query(
+    spec: ExportSpec, context: Mapping[str, Any], filters: Mapping[str, Any]
+) -> tuple[str, list[Any]]:
+    """The statement and its parameters for these filters. Only the filters given become
+    predicates (from the spec's fixed fragments, never from input), so each reaches the
+    planner as a plain predicate its index serves, also in a cached generic plan."""
+    params: list[Any] = [context[name] for name in spec.context]
+    where = ["true"]
+    for item in spec.filters:
+        value = filters.get(item.name)
+        if value is None or value == [] or value == "":
+            continue
+        params.append(value)
+        where.append(item.sql.replace("{}", f"${len(params)}"))
+    return spec.sql.replace("{where}", " AND ".join(where)), params
+
+
+def stamp(moment: datetime) -> str:
+    """A file name's "when": UTC, to the minute, sortable."""
+    return moment.astimezone(UTC).strftime("%Y%m%d-%H%MZ")
+
+
+def content_disposition(ascii_name: str, local_name: str) -> str:
+    """An attachment header with an ASCII name for old clients and the localised one (RFC 6266)."""
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(local_name)}"
+
+
+_UNSAFE_IN_NAMES = str.maketrans(dict.fromkeys('/\\:*?"<>|\r\n\t', "_"))
+
+
+def file_names(spec_name: str, title: str, moment: datetime, extension: str) -> tuple[str, str]:
+    """The ASCII and the localised file name, each saying what and when."""
+    when = stamp(moment)
+    return f"{spec_name}-{when}.{extension}", f"{title.translate(_UNSAFE_IN_NAMES)[:120]}-{when}.{extension}"
+
+
+def _datetime_text(value: datetime) -> str:
+    return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S +08:00")
+
+
+class Cells:
+    """Turns row values into cell values for one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self.t = translator(lang)
+        self.joiner = "、" if lang == "zh-CN" else ", "
+
+    def label(self, prefix: str, code: object) -> str:
+        return self.t(f"{prefix}{code}")
+
+    def value(self, column: Column, raw: object) -> str | float | int | date | None:
+        kind = column.kind
+        if raw is None:
+            return None
+        if kind == "label":
+            return self.label(column.prefix, raw)
+        if kind == "labels" and isinstance(raw, list | tuple):
+            return self.joiner.join(self.label(column.prefix, code) for code in raw)
+        if kind == "i18n" and isinstance(raw, Mapping):
+            return neutralise(str(raw.get(self.lang) or raw.get("en") or ""))
+        if kind == "json":
+            return neutralise(msgspec.json.encode(raw).decode())
+        if isinstance(raw, bool):
+            return self.t("rpt_yes") if raw else self.t("rpt_no")
+        if isinstance(raw, datetime):
+            return _datetime_text(raw)
+        if isinstance(raw, date):
+            return raw
+        if isinstance(raw, int | float):
+            return raw
+        if isinstance(raw, list | tuple):
+            return neutralise(self.joiner.join(str(v) for v in raw))
+        return neutralise(str(raw))
+
+    def row(
+        self, columns: Sequence[Column], values: Mapping[str, Any]
+    ) -> list[str | float | int | date | None]:
+        return [self.value(c, values.get(c.key)) for c in columns]
+
+    def headers(self, columns: Sequence[Column]) -> list[str]:
+        return [self.t(c.header) for c in columns]
+
+
+async def _rows(
+    conn: asyncpg.Connection, spec: ExportSpec, query: tuple[str, list[Any]], today: date
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The export's rows in batches, read through a cursor in one snapshot."""
+    async with conn.transaction(readonly=True, isolation="repeatable_read"):
+        cursor = await conn.cursor(query[0], *query[1])
+        while True:
+            records = await cursor.fetch(BATCH)
+            if not records:
+                return
+            rows = [dict(r) for r in records]
+            if spec.prepare is not None:
+                rows = [spec.prepare(r, today) for r in rows]
+            yield rows
+
+
+class Written(msgspec.Struct, kw_only=True):
+    path: str
+    rows: int
+
+
+class _Sheet:
+    """One XlsxWriter worksheet in constant-memory mode: frozen header, column widths."""
+
+    def __init__(self, path: str, title: str, columns: Sequence[Column], cells: Cells) -> None:
+        self.book = xlsxwriter.Workbook(
+            path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+        )
+        self.book.set_properties({"title": title, "author": "vendor-risk"})
+        self.columns = columns
+        self.cells = cells
+        # Sheet names are at most 31 characters and exclude []:*?/\.
+        self.sheet = self.book.add_worksheet(title[:31])
+        header = self.book.add_format({"bold": True, "bg_color": "#E8EEF4", "border": 1, "text_wrap": True})
+        self.date = self.book.add_format({"num_format": "yyyy-mm-dd"})
+        self.sheet.freeze_panes(1, 0)
+        for index, column in enumerate(columns):
+            self.sheet.set_column(index, index, column.width)
+        self.sheet.write_row(0, 0, cells.headers(columns), header)
+        self.next_row = 1
+
+    def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for values in rows:
+            for index, cell in enumerate(self.cells.row(self.columns, values)):
+                if cell is None:
+                    continue
+                if isinstance(cell, date):
+                    self.sheet.write_datetime(self.next_row, index, cell, self.date)
+                elif isinstance(cell, str):
+                    # write_string: never a formula, a number or a link, whatever it holds.
+                    self.sheet.write_string(self.next_row, index, cell)
+                else:
+                    self.sheet.write_number(self.next_row, index, cell)
+            self.next_row += 1
+
+    def close(self) -> None:
+        if self.next_row > 1:
+            self.sheet.autofilter(0, 0, self.next_row - 1, len(self.columns) - 1)
+        self.book.close()
+
+
+async def write_xlsx(
+    conn: asyncpg.Connection, spec: ExportSpec, query: tuple[str, list[Any]], lang: str, today: date
+) -> Written:
+    """Write the export to a temporary XLSX file; the caller streams and deletes it.
+
+    XlsxWriter's work runs in a thread, batch by batch, so the event loop keeps serving
+    while a large register is written."""
+    cells = Cells(lang)
+    handle, path = tempfile.mkstemp(prefix="vr-export-", suffix=".xlsx")
+    os.close(handle)
+    try:
+        sheet = await asyncio.to_thread(_Sheet, path, cells.t(spec.title), spec.columns, cells)
+        count = 0
+        async for rows in _rows(conn, spec, query, today):
+            await asyncio.to_thread(sheet.write, rows)
+            count += len(rows)
+        await asyncio.to_thread(sheet.close)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return Written(path=path, rows=count)
+
+
+async def stream_file(path: str) -> AsyncIterator[bytes]:
+    """A written file in chunks, deleted once sent (or when the client goes away)."""
+    try:
+        with open(path, "rb") as handle:  # noqa: ASYNC230 - local temp file, chunked reads
+            while chunk := handle.read(CHUNK):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def _csv_text(cell: str | float | int | date | None) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, date):
+        return cell.isoformat()
+    return str(cell)
+
+
+async def stream_csv(
+    pool: asyncpg.Pool, spec: ExportSpec, query: tuple[str, list[Any]], lang: str, today: date
+) -> AsyncIterator[bytes]:
+    """The export as CSV (UTF-8 with BOM, CRLF lines), a batch at a time, on a connection of
+    its own held only while the response streams."""
+    cells = Cells(lang)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(cells.headers(spec.columns))
+    yield ("\ufeff" + buffer.getvalue()).encode()
+    async with pool.acquire() as conn:
+        async for rows in _rows(conn, spec, query, today):
+            buffer.seek(0)
+            buffer.truncate()
+            for values in rows:
+                writer.writerow([_csv_text(c) for c in cells.row(spec.columns, values)])
+            yield buffer.getvalue().encode()
+
+
+# --- the registers --------------------------------------------------------------------------------
+
+LEGAL_ID_SQL = "coalesce(p.credit_code, p.registration_number)"
+
+PARTNERS = ExportSpec(
+    name="partner-register",
+    title="rpt_export_partners",
+    columns=(
+        Column(key="name", header="rpt_col_partner", width=28),
+        Column(key="legal_name", header="rpt_col_legal_name", width=36),
+        Column(key="legal_id", header="rpt_col_legal_id", width=22),
+        Column(key="country", header="rpt_col_country", width=8),
+        Column(key="status", header="status", kind="label", prefix="pstatus_", width=10),
+        Column(key="tier", header="tier", kind="label", prefix="tier_", width=8),
+        Column(key="residual_rating", header="rating", kind="label", prefix="tier_", width=8),
+        Column(key="business_criticality", header="criticality", kind="label", prefix="tier_", width=10),
+        Column(key="last_assessment_score", header="score", kind="number", width=8),
+        Column(key="open_findings", header="open_findings", kind="number", width=10),
+        Column(key="owner", header="rpt_col_owner", width=14),
+        Column(key="contact_name", header="rpt_col_contact", width=14),
+        Column(key="contact_email", header="rpt_col_email", width=28),
+        Column(key="contact_phone", header="rpt_col_phone", width=16),
+        Column(key="services", header="rpt_col_services", width=24),
+        Column(key="website", header="rpt_col_website", width=24),
+        Column(key="reassessment_due_at", header="reassessment_due", kind="datetime", width=22),
+        Column(key="created_at", header="rpt_col_created_at", kind="datetime", width=22),
+    ),
+    sql=f"""
+        SELECT p.name, p.legal_name, {LEGAL_ID_SQL} AS legal_id, p.country, p.status, p.tier,
+               p.residual_rating, p.business_criticality, p.website, p.services,
+               p.reassessment_due_at, p.created_at, u.name AS owner,
+               c.name AS contact_name, c.email AS contact_email, c.phone AS contact_phone,
+               (SELECT a.score FROM assessments a
+                WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
+                ORDER BY a.reviewed_at DESC LIMIT 1) AS last_assessment_score,
+               (SELECT count(*)::int FROM findings f
+                WHERE f.partner_id = p.id AND f.status IN ('open', 'remediating')) AS open_findings
+        FROM partners p
+        LEFT JOIN users u ON u.id = p.owner_id
+        LEFT JOIN LATERAL (
+            SELECT c.name, c.email, c.phone FROM partner_contacts c WHERE c.partner_id = p.id
+            ORDER BY c.is_primary DESC, c.position, c.created_at LIMIT 1) c ON true
+        WHERE {{where}}
+        ORDER BY p.created_at DESC, p.id DESC
+    """,
+    filters=(
+        Filter(name="status", sql="p.status = ANY({}::text[])"),
+        Filter(name="tier", sql="p.tier = ANY({}::text[])"),
+        Filter(name="rating", sql="coalesce(p.residual_rating, 'unrated') = ANY({}::text[])"),
+    ),
+)
+
+
+def _agreement_row(row: dict[str, Any], today: date) -> dict[str, Any]:
+    row["status"] = agreement_status(
+        effective_from=row["effective_from"],
+        expires_on=row["expires_on"],
+        terminated=row["terminated_at"] is not None,
+        today=today,
+        expiring_within_days=row.pop("expiring_days"),
+    )
+    return row
+
+
+AGREEMENTS = ExportSpec(
+    name="agreements-register",
+    title="rpt_export_agreements",
+    columns=(
+        Column(key="partner", header="rpt_col_partner", width=28),
+        Column(key="legal_id", header="rpt_col_legal_id", width=22),
+        Column(key="kind", header="kind", kind="label", prefix="rpt_agkind_", width=16),
+        Column(key="title", header="rpt_col_title", width=30),
+        Column(key="reference", header="rpt_col_reference", width=16),
+        Column(key="status", header="status", kind="label", prefix="agstatus_", width=10),
+        Column(key="signed_on", header="rpt_col_signed_on", kind="date", width=12),
+        Column(key="effective_from", header="rpt_col_effective_from", kind="date", width=12),
+        Column(key="expires_on", header="expires_on", kind="date", width=12),
+        Column(key="categories", header="rpt_col_categories", width=30),
+        Column(key="signatories", header="rpt_col_signatories", width=24),
+        Column(key="sha256", header="rpt_col_document_sha256", width=20),
+    ),
+    sql=f"""
+        SELECT p.name AS partner, {LEGAL_ID_SQL} AS legal_id, a.kind, a.title, a.reference,
+               a.signed_on, a.effective_from, a.expires_on, a.terminated_at, $1::int AS expiring_days,
+               (SELECT array_agg(CASE WHEN $2 = 'zh-CN' THEN c.name_zh ELSE c.name_en END ORDER BY c.code)
+                FROM agreement_categories ac JOIN data_categories c ON c.id = ac.category_id
+                WHERE ac.agreement_id = a.id) AS categories,
+               (SELECT array_agg(s ->> 'name') FROM jsonb_array_elements(a.signatories) s) AS signatories,
+               d.sha256
+        FROM agreements a
+        JOIN partners p ON p.id = a.partner_id
+        LEFT JOIN documents d ON d.id = a.document_id
+        WHERE {{where}}
+        ORDER BY p.name, a.kind, a.effective_from DESC, a.id
+    """,
+    context=("expiring_days", "lang"),
+    filters=(Filter(name="kind", sql="a.kind = ANY({}::text[])"),),
+    prepare=_agreement_row,
+)
+
+FINDINGS = ExportSpec(
+    name="findings-tracker",
+    title="rpt_export_findings",
+    columns=(
+        Column(key="partner", header="rpt_col_partner", width=28),
+        Column(key="severity", header="severity", kind="label", prefix="severity_", width=8),
+        Column(key="title", header="rpt_col_title", kind="i18n", width=36),
+        Column(key="status", header="status", kind="label", prefix="fstatus_", width=10),
+        Column(key="source", header="rpt_col_source", kind="label", prefix="rpt_source_", width=10),
+        Column(key="question", header="question", width=22),
+        Column(key="owner", header="rpt_col_owner", width=14),
+        Column(key="due_on", header="due", kind="date", width=12),
+        Column(key="overdue", header="overdue", kind="bool", width=8),
+        Column(key="accepted_until", header="accepted_until", kind="date", width=12),
+        Column(key="remediation_plan", header="rpt_col_remediation_plan", width=30),
+        Column(key="partner_plan", header="partner_plan", width=30),
+        Column(key="created_at", header="rpt_col_created_at", kind="datetime", width=22),
+        Column(key="resolved_at", header="rpt_col_resolved_at", kind="datetime", width=22),
+    ),
+    sql="""
+        SELECT p.name AS partner, f.severity, f.title, f.status, f.source,
+               CASE WHEN f.question_id IS NULL THEN NULL
+                    ELSE f.template_key || ' / ' || f.question_id END AS question,
+               u.name AS owner, f.due_on,
+               coalesce(f.status IN ('open', 'remediating') AND f.due_on < $1::date, false) AS overdue,
+               (SELECT r.until FROM risk_acceptances r
+                WHERE r.finding_id = f.id AND r.stale_at IS NULL AND r.until >= $1::date
+                ORDER BY r.accepted_at DESC LIMIT 1) AS accepted_until,
+               f.remediation_plan, f.partner_plan, f.created_at, f.resolved_at
+        FROM findings f
+        JOIN partners p ON p.id = f.partner_id
+        LEFT JOIN users u ON u.id = f.owner_id
+        WHERE {where}
+        ORDER BY f.created_at DESC, f.id DESC
+    """,
+    context=("today",),
+    filters=(
+        Filter(name="status", sql="f.status = ANY({}::text[])"),
+        Filter(name="severity", sql="f.severity = ANY({}::text[])"),
+    ),
+)
+
+PROCESSING_REGISTER = ExportSpec(
+    name="entrusted-processing-register",
+    title="rpt_export_register",
+    columns=(
+        Column(key="partner", header="rpt_col_partner", width=28),
+        Column(key="legal_id", header="rpt_col_legal_id", width=22),
+        Column(key="category", header="rpt_col_category", width=20),
+        Column(
+            key="sensitivity", header="rpt_col_sensitivity", kind="label", prefix="sensitivity_", width=12
+        ),
+        Column(key="purpose", header="rpt_col_purpose", width=30),
+        Column(
+            key="processing_methods", header="rpt_col_processing", kind="labels", prefix="rpt_pm_", width=22
+        ),
+        Column(key="transfer_method", header="rpt_col_transfer", kind="label", prefix="rpt_tm_", width=14),
+        Column(key="starts_on", header="rpt_col_starts_on", kind="date", width=12),
+        Column(key="ends_on", header="rpt_col_ends_on", kind="date", width=12),
+        Column(key="retention_days", header="retention_days", kind="number", width=10),
+        Column(key="cross_border", header="cross_border", kind="bool", width=8),
+        Column(key="sub_processing_allowed", header="sub_processing", kind="bool", width=8),
+        Column(key="sub_processors", header="rpt_col_sub_processors", width=24),
+        Column(key="dpa", header="rpt_col_dpa", width=26),
+        Column(key="dpa_expires_on", header="rpt_col_dpa_expires_on", kind="date", width=12),
+        Column(key="impact_assessed_on", header="rpt_col_impact_assessed_on", kind="date", width=12),
+        Column(key="status", header="status", kind="label", prefix="sstatus_", width=10),
+    ),
+    # What is or may be entrusted: scopes neither revoked nor expired.
+    sql=f"""
+        SELECT p.name AS partner, {LEGAL_ID_SQL} AS legal_id,
+               CASE WHEN $1 = 'zh-CN' THEN c.name_zh ELSE c.name_en END AS category, c.sensitivity,
+               s.purpose, s.processing_methods, s.transfer_method, s.starts_on, s.ends_on,
+               s.retention_days, s.cross_border, s.sub_processing_allowed, s.status,
+               (SELECT array_agg(sp.name || ' (' || sp.country || ')' ORDER BY sp.name)
+                FROM scope_sub_processors ssp JOIN sub_processors sp ON sp.id = ssp.sub_processor_id
+                WHERE ssp.scope_id = s.id) AS sub_processors,
+               dpa.title AS dpa, dpa.expires_on AS dpa_expires_on,
+               (SELECT max(ia.assessed_on) FROM impact_assessment_scopes ias
+                JOIN impact_assessments ia ON ia.id = ias.impact_assessment_id
+                WHERE ias.scope_id = s.id) AS impact_assessed_on
+        FROM scopes s
+        JOIN partners p ON p.id = s.partner_id
+        JOIN data_categories c ON c.id = s.category_id
+        LEFT JOIN LATERAL (
+            SELECT a.title, a.expires_on FROM agreements a
+            JOIN agreement_categories ac ON ac.agreement_id = a.id AND ac.category_id = s.category_id
+            WHERE a.partner_id = s.partner_id AND a.kind = 'dpa' AND a.terminated_at IS NULL
+            ORDER BY a.expires_on DESC NULLS FIRST, a.effective_from DESC LIMIT 1) dpa ON true
+        WHERE s.status IN ('requested', 'approved', 'suspended') AND {{where}}
+        ORDER BY p.name, p.id, c.code, s.created_at
+    """,
+    context=("lang",),
+)
+
+AUDIT = ExportSpec(
+    name="audit-extract",
+    title="rpt_export_audit",
+    columns=(
+        Column(key="seq", header="rpt_col_seq", kind="number", width=8),
+        Column(key="occurred_at", header="rpt_col_occurred_at", kind="datetime", width=24),
+        Column(key="actor_label", header="rpt_col_actor", width=24),
+        Column(key="action", header="rpt_col_action", width=24),
+        Column(key="entity_type", header="rpt_col_entity_type", width=12),
+        Column(key="entity_id", header="rpt_col_entity_id", width=38),
+        Column(key="before", header="before", kind="json", width=40),
+        Column(key="after", header="after", kind="json", width=40),
+        Column(key="hash", header="rpt_col_hash", width=20),
+    ),
+    sql="""
+        SELECT seq, occurred_at, actor_label, action, entity_type, entity_id, before, after, hash
+        FROM audit_events WHERE {where} ORDER BY seq
+    """,
+    filters=(
+        Filter(name="from", sql="occurred_at >= {}::timestamptz"),
+        Filter(name="to", sql="occurred_at < {}::timestamptz"),
+        Filter(name="entity_type", sql="entity_type = {}"),
+        Filter(name="entity_id", sql="entity_id = {}"),
+    ),
+)
+
+SPECS: Final = {s.name: s for s in (PARTNERS, AGREEMENTS, FINDINGS, PROCESSING_REGISTER, AUDIT)}

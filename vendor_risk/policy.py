@@ -443,6 +443,7 @@ async def _store_cadences(conn: asyncpg.Connection, policy: PolicyFile) -> None:
             "UPDATE partners SET tier = tier WHERE tier = ANY($1::text[])", [r["tier"] for r in changed]
         )
 
+
 # Any constant; serialises the check-and-record of processes starting together.
 _POLICY_LOCK_ID: Final = 0x706F6C696379
 

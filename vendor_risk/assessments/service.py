@@ -982,7 +982,14 @@ async def review(
                 """,
                 state.partner_id,
             )
-            await rating.recompute(conn, actor, [state.partner_id], reason="assessment approved", now=now)
+            await rating.recompute(
+                conn,
+                actor,
+                [state.partner_id],
+                reason="assessment approved",
+                now=now,
+                policy=settings.policy.rating,
+            )
         if data.decision == "request_changes":
             await repo.extend_link(conn, assessment_id, now + timedelta(days=settings.portal_link_days))
             sender_name, sender_email = await _sender(conn, actor, state.partner_owner_id)

@@ -208,7 +208,9 @@ async def accept_risk(
                 before=before,
                 after=acceptance,
             )
-            await rating.recompute(conn, actor, [before.partner_id], reason="risk accepted", today=today)
+            await rating.recompute(
+                conn, actor, [before.partner_id], reason="risk accepted", today=today, policy=policy.rating
+            )
     if outcome.pending is not None:
         raise SecondApprovalRequired(outcome.pending)
     return await detail(conn, finding_id, today)

@@ -75,4 +75,5 @@ async def test_a_critical_partner_is_activated_by_two_risk_owners(
             partner["id"],
         )
     ]
-    assert actions[-3:] == ["approval.requested", "approval.completed", "partner.status_changed"]
+    steps = [a for a in actions if a.startswith(("approval.", "partner.status_changed"))]
+    assert steps[-3:] == ["approval.requested", "approval.completed", "partner.status_changed"]

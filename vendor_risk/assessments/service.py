@@ -1063,6 +1063,7 @@ async def detail(
                 version=p.template.version,
                 title=p.template.title,
                 answers=p.answers,
+                sections=[s.id for s in p.template.sections],
             )
             for p in parts
         ],

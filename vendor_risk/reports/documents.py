@@ -50,7 +50,9 @@ async def assessment_report(
         p.questionnaire: p.result for p in (detail.score_breakdown.parts if detail.score_breakdown else [])
     }
     for part in detail.answers:
-        template = (await get_template(conn, part.questionnaire, part.version)).content
+        # Only the sections the partner was sent (those fitting its services).
+        stored = await get_template(conn, part.questionnaire, part.version)
+        template = stored.content.only_sections(part.sections)
         scores = results.get(part.questionnaire)
         by_question = {q.question_id: q for s in (scores.sections if scores else []) for q in s.questions}
         by_section = {s.section_id: s for s in (scores.sections if scores else [])}

@@ -185,7 +185,10 @@ async def assessment_page(
     pt = translator(page_language)
     parts = []
     for part in detail.answers:
-        template = (await get_template(db, part.questionnaire, part.version)).content
+        # Only the sections the partner was sent (those fitting its services).
+        template = (await get_template(db, part.questionnaire, part.version)).content.only_sections(
+            part.sections
+        )
         scores = next(
             (
                 p.result

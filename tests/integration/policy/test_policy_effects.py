@@ -103,6 +103,14 @@ async def test_a_cloud_backup_vendor_with_internal_data_gets_the_lite_screening_
         "lite-screening": ["basics", "protection", "data-handling"],
         "service-controls": ["cloud-hosting", "cloud-backup"],
     }
+    # The reviewer's view of the assessment names the sections sent.
+    detail = await client.get(
+        f"/api/v1/assessments/{sent['assessment']['id']}", headers=staff["risk_owner"]["headers"]
+    )
+    assert [p["sections"] for p in detail.json()["answers"]] == [
+        ["basics", "protection", "data-handling"],
+        ["cloud-hosting", "cloud-backup"],
+    ]
     # The partner sees those sections only, and no U-shield or paper-archive question.
     page = await client.get(sent["link"].removeprefix("http://testserver.local"))
     assert page.status_code == 200

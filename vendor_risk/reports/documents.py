@@ -42,7 +42,7 @@ async def assessment_report(
     """The assessment report: the partner's identity, its scopes, the score with its
     breakdown per questionnaire and section, the rating with its steps, the answers, the
     findings with their acceptances, the reviewer's decision and signature lines."""
-    detail = await assessments.detail(conn, assessment_id, today)
+    detail = await assessments.detail(conn, assessment_id, today, rating_policy=settings.policy.rating)
     partner = await partners.load(conn, detail.partner_id, settings)
     t = translator(lang)
     parts = []
@@ -82,7 +82,8 @@ async def assessment_report(
         )
     rating = detail.rating
     if rating is None and detail.score is not None:
-        rating = rate(partner.tier, detail.score, await findings_repo.open_counts(conn, partner.id, today))
+        counts = await findings_repo.open_counts(conn, partner.id, today)
+        rating = rate(partner.tier, detail.score, counts, settings.policy.rating)
     decision = next((r for r in reversed(detail.reviews)), None) if detail.reviews else None
     return {
         "a": detail,

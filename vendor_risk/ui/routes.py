@@ -176,11 +176,13 @@ async def review_queue(
 
 @get("/assessments/{assessment_id:uuid}", name="ui:assessment")
 async def assessment_page(
-    request: Request[Any, Any, Any], db: DbConnection, assessment_id: UUID
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, assessment_id: UUID
 ) -> Response[str]:
     """Score with its breakdown, rating with its steps, answers with evidence, findings, the
     diff from the previous assessment, and the review form."""
-    detail = await assessments.detail(db, assessment_id, partners.today_utc())
+    detail = await assessments.detail(
+        db, assessment_id, partners.today_utc(), rating_policy=settings.policy.rating
+    )
     page_language = signed_in(request).locale
     pt = translator(page_language)
     parts = []

@@ -408,6 +408,22 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
     print(f"audit chain intact: {checked} events verified")
 
 
+# --- policy ---------------------------------------------------------------------------
+
+
+def cmd_policy_validate(args: argparse.Namespace) -> None:
+    from vendor_risk.policy import PolicyError, load_policy, shipped_policy_path
+
+    path = Path(args.file) if args.file else shipped_policy_path()
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        for message in exc.messages:
+            print(message, file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"{path}: valid, version {policy.sha256}")
+
+
 # --- playbooks ------------------------------------------------------------------------
 
 
@@ -510,6 +526,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="*", metavar="FILE")
     validate.set_defaults(func=cmd_playbooks_validate)
+
+    policy = sub.add_parser("policy", help="the risk policy file").add_subparsers(
+        dest="policy_command", required=True
+    )
+    check = policy.add_parser(
+        "validate", help="check a policy file (default: the shipped policy.yaml); exit 1 naming every bad key"
+    )
+    check.add_argument("file", nargs="?", metavar="FILE")
+    check.set_defaults(func=cmd_policy_validate)
     return parser
 
 

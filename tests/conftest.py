@@ -133,7 +133,8 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
-    conn = await connect(settings.database_url or "")
+    # With the data keys, as the app's pool has them: what a test writes is sealed alike.
+    conn = await connect(settings.database_url or "", data_keys=settings.data_keys)
     try:
         yield conn
     finally:

@@ -10,6 +10,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import msgspec
 from aiosmtpd.controller import Controller
 
 from vendor_risk.partners.rules import CREDIT_CODE_ALPHABET, credit_code_check_char, org_code_check_char
@@ -65,3 +66,19 @@ def smtp_server() -> Iterator[tuple[Mailbox, int]]:
         yield handler, port
     finally:
         controller.stop()
+
+
+async def outbox_emails(conn: Any, keys: Any, condition: str, *args: Any) -> list[dict[str, Any]]:
+    """The emails of the outbox rows matching ``condition`` (SQL over ``outbox``), oldest
+    first, unsealed: their content is stored encrypted, only to/subject/lang in the clear."""
+    from vendor_risk.notify.outbox import open_email
+
+    rows = await conn.fetch(
+        "SELECT id, payload, key_id, nonce, sealed FROM outbox"
+        f" WHERE channel = 'email' AND {condition} ORDER BY created_at",
+        *args,
+    )
+    return [
+        msgspec.to_builtins(open_email(keys, r["id"], r["payload"], r["key_id"], r["nonce"], r["sealed"]))
+        for r in rows
+    ]

@@ -85,7 +85,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.db_pool = await create_pool(
-            database_url(settings), settings.db_pool_min, settings.db_pool_max
+            database_url(settings), settings.db_pool_min, settings.db_pool_max, data_keys=settings.data_keys
         )
         # `serve --skip-migrate` runs no prepare_database: the API records the policy it runs.
         async with app.state.db_pool.acquire() as conn:

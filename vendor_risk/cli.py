@@ -113,6 +113,38 @@ def _dev_data_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _dev_secret_file(path: Path, make: Callable[[], str]) -> str:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created private: the secret is never readable by others, not even for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(make() + "\n")
+    return path.read_text().strip()
+
+
+def _dev_secrets(settings: Settings) -> Settings:
+    """The session secret and the audit signing key ``up`` keeps in the data directory
+    when the settings name none (production sets them)."""
+    from vendor_risk.settings import parse_session_secret, parse_signing_key
+
+    data_dir = Path(settings.data_dir)
+    if not settings.session_secret:
+        secret = _dev_secret_file(data_dir / "session.secret", lambda: secrets.token_urlsafe(48))
+        settings = msgspec.structs.replace(
+            settings, session_secret=parse_session_secret("session.secret", secret)
+        )
+    if settings.audit_signing_key is None:
+        key = _dev_secret_file(
+            data_dir / "audit-signing.key",
+            lambda: f"dev:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        )
+        settings = msgspec.structs.replace(
+            settings, audit_signing_key=parse_signing_key("audit-signing.key", key)
+        )
+    return settings
+
+
 @contextlib.contextmanager
 def _embedded_if_needed(settings: Settings) -> Iterator[Settings]:
     if settings.database_url and settings.redis_url:
@@ -145,6 +177,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     if not settings.data_keys:
         dev_key = _dev_data_key(Path(settings.data_dir))
         settings = msgspec.structs.replace(settings, data_keys=parse_data_keys("data.key", dev_key))
+    settings = _dev_secrets(settings)
     if f"{PREFIX}LOG_JSON" not in os.environ and sys.stderr.isatty():
         # A developer at a terminal reads the log; machines get JSON.
         settings = msgspec.structs.replace(settings, log_json=False)
@@ -217,6 +250,12 @@ def _uvicorn_server(settings: Settings, host: str, port: int) -> Any:
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings()
     _require_servers(settings)
+    if not settings.session_secret:
+        print(
+            f"warning: {PREFIX}SESSION_SECRET is not set: each process signs its forms with its own "
+            "secret, so a form rendered by one process is refused by another",
+            file=sys.stderr,
+        )
     if not args.skip_migrate:
         asyncio.run(prepare_database(settings))
     if args.workers > 1:
@@ -295,7 +334,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 async def _with_conn(settings: Settings, fn: Callable[[Any], Awaitable[Any]]) -> Any:
     from vendor_risk.db import connect, database_url
 
-    conn = await connect(database_url(settings))
+    conn = await connect(database_url(settings), data_keys=settings.data_keys)
     try:
         return await fn(conn)
     finally:
@@ -399,13 +438,111 @@ def cmd_questionnaires_load(args: argparse.Namespace) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> None:
-    from vendor_risk.audit.service import verify
+    from vendor_risk.audit.checkpoints import CheckpointError, verify_with_checkpoints
 
-    checked, broken = asyncio.run(_with_conn(_db_settings(), verify))
-    if broken is not None:
-        print(f"audit chain BROKEN at event seq {broken.seq}: {broken.reason} ({checked} events read)")
+    settings = _db_settings()
+    files = [Path(f) for f in args.checkpoints]
+    try:
+        report = asyncio.run(
+            _with_conn(settings, lambda c: verify_with_checkpoints(c, settings, files, args.public_key))
+        )
+    except CheckpointError as exc:
+        _fail(str(exc))
+    if not report.ok:
+        print(
+            f"audit chain BROKEN: {report.break_count} break(s) in {report.events_checked} events "
+            f"read, compared with {report.checkpoints_checked} checkpoint(s)"
+        )
+        for item in report.breaks:
+            print(f"  - {item.describe()}")
+        if report.break_count > len(report.breaks):
+            print(f"  … and {report.break_count - len(report.breaks)} more")
         raise SystemExit(1)
-    print(f"audit chain intact: {checked} events verified")
+    print(
+        f"audit chain intact: {report.events_checked} events verified, "
+        f"{report.checkpoints_checked} checkpoint(s) matched"
+    )
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> None:
+    from vendor_risk.audit.checkpoints import CheckpointError, create_checkpoint
+
+    settings = _db_settings()
+    try:
+        checkpoint = asyncio.run(_with_conn(settings, lambda c: create_checkpoint(c, settings)))
+    except CheckpointError as exc:
+        _fail(str(exc))
+    print(msgspec.json.encode(checkpoint).decode())
+    if settings.audit_checkpoint_file:
+        print(f"appended to {settings.audit_checkpoint_file}", file=sys.stderr)
+
+
+# --- keys, backup and restore -----------------------------------------------------------
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    from vendor_risk.keys import RotationError, rotate
+
+    settings = _db_settings()
+    if not settings.data_keys:
+        _fail(f"set {PREFIX}DATA_KEYS (the new key first, then every key still in use)")
+    current = settings.data_keys[0].key_id
+    try:
+        report = asyncio.run(_with_conn(settings, lambda c: rotate(c, settings.data_keys, args.batch)))
+    except RotationError as exc:
+        _fail(str(exc), code=1)
+    print(f"re-sealed under key {current!r}:")
+    print(f"  documents and evidence files: {report.documents}")
+    print(f"  outbox payloads:              {report.outbox_payloads}")
+    print(f"  webhook secrets:              {report.webhook_secrets}")
+    if report.remaining:
+        left = ", ".join(f"{key}: {n}" for key, n in report.remaining.items())
+        print(f"still under other keys (written meanwhile; run again): {left}")
+        raise SystemExit(1)
+    others = [k.key_id for k in settings.data_keys[1:]]
+    if others:
+        print(f"nothing needs {', '.join(others)} any more: they can be removed from {PREFIX}DATA_KEYS")
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from vendor_risk.backup import BackupError, backup
+    from vendor_risk.db import database_url
+
+    settings = _db_settings()
+    try:
+        manifest = asyncio.run(backup(database_url(settings), Path(args.file)))
+    except BackupError as exc:
+        _fail(str(exc), code=1)
+    print(
+        f"backup written to {args.file}: audit head {manifest.audit_head.seq}, "
+        f"{manifest.documents} document(s), migration {manifest.migration}"
+    )
+    if manifest.key_ids:
+        print(
+            f"it needs data key(s) {', '.join(manifest.key_ids)}: they are not in the backup, "
+            "keep them backed up separately"
+        )
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from vendor_risk.backup import BackupError, restore
+    from vendor_risk.db import database_url
+
+    settings = _db_settings()
+    try:
+        report = asyncio.run(restore(Path(args.file), database_url(settings), settings.data_keys))
+    except BackupError as exc:
+        _fail(str(exc), code=1)
+    print(
+        f"restored {args.file} (taken {report.manifest.created_at.isoformat()}): "
+        f"{report.events_checked} audit events checked, {report.sampled} sealed value(s) opened"
+    )
+    if report.problems:
+        print("restore CHECK FAILED:")
+        for problem in report.problems:
+            print(f"  - {problem}")
+        raise SystemExit(1)
+    print("audit chain intact up to the backup's head; sampled documents and secrets decrypt")
 
 
 # --- policy ---------------------------------------------------------------------------
@@ -513,9 +650,51 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True
     )
+    verify = audit.add_parser(
+        "verify",
+        help="prove the hash chain unbroken and complete up to every signed checkpoint "
+        "(exit 1 listing every break)",
+    )
+    verify.add_argument(
+        "--checkpoints",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="JSON lines of signed checkpoints kept outside the database (repeatable)",
+    )
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="BASE64",
+        help="also trust checkpoints signed by this Ed25519 public key (a retired signing key)",
+    )
+    verify.set_defaults(func=cmd_audit_verify)
     audit.add_parser(
-        "verify", help="prove the hash chain unbroken (exit 1 naming the first bad event)"
-    ).set_defaults(func=cmd_audit_verify)
+        "checkpoint", help="sign the chain's head now and send it to the auditors (and the file)"
+    ).set_defaults(func=cmd_audit_checkpoint)
+
+    keys = sub.add_parser("keys", help="data keys").add_subparsers(dest="keys_command", required=True)
+    rotate = keys.add_parser(
+        "rotate",
+        help="re-encrypt every document, evidence file and secret under the first key of "
+        f"{PREFIX}DATA_KEYS (in batches; run again to resume)",
+    )
+    rotate.add_argument("--batch", type=int, default=200, help="rows per transaction")
+    rotate.set_defaults(func=cmd_keys_rotate)
+
+    backup = sub.add_parser(
+        "backup", help="pg_dump (custom format) and a manifest (audit head, key ids) into one file"
+    )
+    backup.add_argument("file", metavar="FILE")
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser(
+        "restore",
+        help=f"restore FILE into the empty database of {PREFIX}DATABASE_URL, then verify the audit "
+        "chain and test-decrypt a sample",
+    )
+    restore.add_argument("file", metavar="FILE")
+    restore.set_defaults(func=cmd_restore)
 
     playbooks = sub.add_parser("playbooks", help="incident playbooks").add_subparsers(
         dest="playbooks_command", required=True

@@ -19,7 +19,7 @@ from vendor_risk.paths import content_dir
 if TYPE_CHECKING:
     from litestar.datastructures import State
 
-    from vendor_risk.settings import Settings
+    from vendor_risk.settings import DataKey, Settings
 
 MIGRATIONS_DIR = content_dir("migrations")
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -34,6 +34,24 @@ _json_encoder = msgspec.json.Encoder()
 
 def _encode_json(value: Any) -> str:
     return _json_encoder.encode(value).decode()
+
+
+class Connection(asyncpg.Connection):  # type: ignore[misc]
+    """asyncpg's connection, carrying the data keys that seal outbox payloads and secrets
+    (see ``vendor_risk.documents.seal``), so that services deep in a domain seal what they
+    write without every caller passing the keys along."""
+
+    __slots__ = ("data_keys",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data_keys: tuple[DataKey, ...] = ()
+
+
+def data_keys_of(conn: asyncpg.Connection) -> tuple[DataKey, ...]:
+    """The data keys a connection (or a pool's proxy of one) carries; none for a plain one."""
+    keys: tuple[DataKey, ...] = getattr(conn, "data_keys", ())
+    return keys
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -53,12 +71,19 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, min_size: int = 2, max_size: int = 10, *, data_keys: tuple[DataKey, ...] = ()
+) -> asyncpg.Pool:
+    async def init(conn: asyncpg.Connection) -> None:
+        await init_connection(conn)
+        conn.data_keys = data_keys
+
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
-        init=init_connection,
+        connection_class=Connection,
+        init=init,
         reset=_keep_session,
         command_timeout=60,
         # Connecting to an unreachable host fails in seconds, not asyncpg's default minute.
@@ -68,9 +93,10 @@ async def create_pool(dsn: str, min_size: int = 2, max_size: int = 10) -> asyncp
     return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
+async def connect(dsn: str, *, data_keys: tuple[DataKey, ...] = ()) -> asyncpg.Connection:
+    conn: Connection = await asyncpg.connect(dsn, connection_class=Connection)
     await init_connection(conn)
+    conn.data_keys = data_keys
     return conn
 
 

@@ -148,27 +148,47 @@ def download(info: DocumentInfo, content: bytes) -> Response[bytes]:
     )
 
 
-def _aad(document_id: UUID) -> bytes:
-    return b"vendor-risk:document:" + document_id.bytes
+# What a sealed value is: its row id and this label are bound as associated data, so a
+# ciphertext copied onto another row, or into another kind of column, does not open.
+DOCUMENT: Final = "document"
+OUTBOX_PAYLOAD: Final = "outbox"
+WEBHOOK_SECRET: Final = "webhook-secret"  # noqa: S105 - a label, not a secret
+
+
+def _aad(kind: str, row_id: UUID) -> bytes:
+    return f"vendor-risk:{kind}:".encode() + row_id.bytes
+
+
+def seal(key: DataKey, kind: str, row_id: UUID, plaintext: bytes) -> tuple[bytes, bytes]:
+    """``(nonce, ciphertext)`` of ``plaintext`` under ``key`` (AES-256-GCM), bound to
+    ``kind`` and ``row_id``. Documents, outbox payloads and webhook secrets all use it."""
+    nonce = os.urandom(12)
+    return nonce, AESGCM(key.key).encrypt(nonce, plaintext, _aad(kind, row_id))
+
+
+def unseal(
+    keys: tuple[DataKey, ...], key_id: str, kind: str, row_id: UUID, nonce: bytes, ciphertext: bytes
+) -> bytes:
+    """Plaintext of a sealed value; fails loudly if its key is gone or it was altered."""
+    key = next((k for k in keys if k.key_id == key_id), None)
+    if key is None:
+        raise RuntimeError(f"{kind} {row_id}: data key {key_id!r} is not configured")
+    try:
+        return AESGCM(key.key).decrypt(nonce, ciphertext, _aad(kind, row_id))
+    except InvalidTag:
+        raise RuntimeError(f"{kind} {row_id}: ciphertext failed authentication") from None
 
 
 def encrypt(key: DataKey, document_id: UUID, plaintext: bytes) -> tuple[bytes, bytes]:
     """``(nonce, ciphertext)`` of ``plaintext`` under ``key``, bound to ``document_id``."""
-    nonce = os.urandom(12)
-    return nonce, AESGCM(key.key).encrypt(nonce, plaintext, _aad(document_id))
+    return seal(key, DOCUMENT, document_id, plaintext)
 
 
 def decrypt(
     keys: tuple[DataKey, ...], key_id: str, document_id: UUID, nonce: bytes, ciphertext: bytes
 ) -> bytes:
     """Plaintext of a stored document; fails loudly if its key is gone or it was altered."""
-    key = next((k for k in keys if k.key_id == key_id), None)
-    if key is None:
-        raise RuntimeError(f"document {document_id}: data key {key_id!r} is not configured")
-    try:
-        return AESGCM(key.key).decrypt(nonce, ciphertext, _aad(document_id))
-    except InvalidTag:
-        raise RuntimeError(f"document {document_id}: ciphertext failed authentication") from None
+    return unseal(keys, key_id, DOCUMENT, document_id, nonce, ciphertext)
 
 
 async def store_document(

@@ -33,6 +33,13 @@ class DataKey(msgspec.Struct, frozen=True):
     key: bytes
 
 
+class SigningKey(msgspec.Struct, frozen=True):
+    """The Ed25519 private key (its 32-byte seed) that signs audit checkpoints."""
+
+    key_id: str
+    seed: bytes
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the service can be configured with.
 
@@ -61,6 +68,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # What one assessment's link may upload as evidence in all (removed files count too).
     evidence_max_files: int = 50
     evidence_max_mb: int = 200
+    # Signs CSRF tokens of the portal and the staff pages: the same in every process, and
+    # independent of the data keys so that rotating those breaks no open form.
+    session_secret: str = ""
+    # "id:base64 seed" of the Ed25519 key that signs audit checkpoints.
+    audit_signing_key: SigningKey | None = None
+    # Signed checkpoints are also appended to this file (JSON lines) when set.
+    audit_checkpoint_file: str = ""
+    # Delivered outbox messages keep their content this long, then only their metadata.
+    outbox_retention_days: int = 30
     # The firm's risk policy file; None reads the shipped policy.yaml.
     policy_file: str | None = None
     # The policy read from it at start (not an environment variable itself).
@@ -123,6 +139,29 @@ def parse_data_keys(name: str, raw: str) -> tuple[DataKey, ...]:
     return tuple(keys)
 
 
+MIN_SESSION_SECRET_LENGTH = 32
+
+
+def parse_signing_key(name: str, raw: str) -> SigningKey:
+    key_id, sep, encoded = raw.strip().partition(":")
+    if not sep or not key_id:
+        raise SettingsError(f"{name}: expected 'id:base64', got {raw[:8]!r}…")
+    try:
+        seed = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise SettingsError(f"{name}: key {key_id!r} is not valid base64") from None
+    if len(seed) != 32:
+        raise SettingsError(f"{name}: key {key_id!r} must be a 32-byte Ed25519 seed")
+    return SigningKey(key_id=key_id, seed=seed)
+
+
+def parse_session_secret(name: str, raw: str) -> str:
+    secret = raw.strip()
+    if len(secret) < MIN_SESSION_SECRET_LENGTH:
+        raise SettingsError(f"{name}: must be at least {MIN_SESSION_SECRET_LENGTH} characters")
+    return secret
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Build Settings from the environment (``os.environ`` by default).
 
@@ -172,6 +211,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("agreement_expiring_days", 1),
         ("evidence_max_files", 1),
         ("evidence_max_mb", 1),
+        ("outbox_retention_days", 1),
     ):
         if item := get(name):
             values[name] = _parse_int(*item, minimum=minimum)
@@ -186,6 +226,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if port > 65535:
             raise SettingsError(f"{item[0]}: not a port number: {port}")
         values["worker_metrics_port"] = port
+    if item := get("session_secret"):
+        values["session_secret"] = parse_session_secret(*item)
+    if item := get("audit_signing_key"):
+        values["audit_signing_key"] = parse_signing_key(*item)
+    if item := get("audit_checkpoint_file"):
+        values["audit_checkpoint_file"] = item[1]
     if item := get("policy_file"):
         values["policy_file"] = item[1]
         try:

@@ -22,13 +22,14 @@ from arq import cron
 from arq.cron import CronJob
 from arq.worker import Function, Retry, Worker, func
 
-from vendor_risk import audit, sweeps
+from vendor_risk import sweeps
+from vendor_risk.audit import checkpoints as audit_checkpoints
 from vendor_risk.audit.models import Actor
 from vendor_risk.db import create_pool, database_url
 from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
 from vendor_risk.notify.delivery import deliver_due, kick_outbox
-from vendor_risk.notify.outbox import emit_event
+from vendor_risk.notify.repository import purge_delivered
 from vendor_risk.partners import rating
 from vendor_risk.queue import job_deserializer, job_serializer, redis_settings
 from vendor_risk.reports import snapshots
@@ -109,7 +110,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     # Tests may inject their own pool and client.
     if "db_pool" not in ctx:
-        ctx["db_pool"] = await create_pool(database_url(settings), 1, settings.db_pool_max)
+        ctx["db_pool"] = await create_pool(
+            database_url(settings), 1, settings.db_pool_max, data_keys=settings.data_keys
+        )
         ctx["owns_db_pool"] = True
     if "http" not in ctx:
         # Never follow redirects: a webhook URL is checked, the target of a redirect is not.
@@ -162,22 +165,34 @@ async def send_reminders(ctx: dict[str, Any]) -> dict[str, int]:
 
 @job(timeout=1800, max_tries=3)
 async def verify_audit_chain(ctx: dict[str, Any]) -> int:
-    """Walk the audit chain daily so tampering is noticed without anyone asking."""
+    """Daily: walk the audit chain against the checkpoints; a failure is recorded, and the
+    admins are emailed and subscribers told (``audit.verify_failed``)."""
+    _, report = await audit_checkpoints.run_scheduled_verify(ctx["db_pool"], ctx["settings"])
+    if not report.ok:
+        await _kick_outbox(ctx)
+    return report.events_checked
+
+
+@job(timeout=300, max_tries=3)
+async def checkpoint_audit_chain(ctx: dict[str, Any]) -> int | None:
+    """Hourly: sign the audit chain's head and send it out, when it moved."""
+    settings: Settings = ctx["settings"]
+    if settings.audit_signing_key is None:
+        log.warning("no audit checkpoint: VENDOR_RISK_AUDIT_SIGNING_KEY is not set")
+        return None
     async with ctx["db_pool"].acquire() as conn:
-        checked, broken = await audit.service.verify(conn)
-    if broken is not None:
-        log.error("audit chain broken", seq=broken.seq, reason=broken.reason, checked=checked)
-        # Tell the subscribers (webhooks, chat robots) too, once per break.
-        async with ctx["db_pool"].acquire() as conn, conn.transaction():
-            await emit_event(
-                conn,
-                "audit.chain_broken",
-                {"seq": broken.seq, "reason": broken.reason, "checked": checked},
-                dedupe_key=f"audit.chain_broken:{broken.seq}:{broken.reason}",
-            )
-    else:
-        log.info("audit chain intact", checked=checked)
-    return checked
+        checkpoint = await audit_checkpoints.create_checkpoint(conn, settings, only_if_moved=True)
+    if checkpoint is None:
+        return None
+    log.info("audit checkpoint signed", seq=checkpoint.seq, hash=checkpoint.hash, key_id=checkpoint.key_id)
+    await _kick_outbox(ctx)
+    return checkpoint.seq
+
+
+@job(timeout=1800, max_tries=3)
+async def purge_outbox(ctx: dict[str, Any]) -> int:
+    """Daily: delivered messages older than the retention keep only their metadata."""
+    return await purge_delivered(ctx["db_pool"], ctx["settings"].outbox_retention_days)
 
 
 @job(timeout=1800, max_tries=3)
@@ -211,6 +226,9 @@ def cron_jobs() -> list[CronJob]:
         _cron("send_reminders", hour={1}, minute={5}, run_at_startup=True),
         _cron("sweep_reassessments", minute={25}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
+        # At start too: a worker that was down for hours still signs the head it finds.
+        _cron("checkpoint_audit_chain", minute={7}, run_at_startup=True),
+        _cron("purge_outbox", hour={2}, minute={35}, run_at_startup=True),
         # After sweep_expiries lapsed the acceptances past their date.
         _cron("repair_ratings", hour={0}, minute={35}, run_at_startup=True),
         # Hourly, so a day's row ends within the hour before midnight UTC.

@@ -1,21 +1,32 @@
 """The audit trail: written with every change, listed with filters, tamper-evident."""
 
 import asyncio
+import base64
+import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
+import asyncpg
+import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeUser, Servers, fresh_database
 from vendor_risk import audit
+from vendor_risk.audit.chain import GENESIS, ChainedEvent, link
+from vendor_risk.audit.checkpoints import create_checkpoint, latest_verify_failure, run_scheduled_verify
 from vendor_risk.audit.models import Actor
-from vendor_risk.audit.service import verify
-from vendor_risk.db import connect, migrate
+from vendor_risk.audit.service import verify, verify_report
+from vendor_risk.db import connect, create_pool, migrate
+from vendor_risk.settings import Settings, SigningKey, parse_data_keys
 
 Client = AsyncTestClient[Litestar]
 
@@ -109,11 +120,16 @@ async def test_concurrent_writers_do_not_fork_the_chain(scratch_db: str) -> None
     assert broken is None
 
 
-def run_verify(url: str) -> subprocess.CompletedProcess[str]:
+SIGNING_SEED = b"\x07" * 32
+SIGNING_KEY = f"t1:{base64.b64encode(SIGNING_SEED).decode()}"
+
+
+def cli(url: str, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
     env["VENDOR_RISK_DATABASE_URL"] = url
+    env.update(env_extra)
     return subprocess.run(
-        [sys.executable, "-m", "vendor_risk", "audit", "verify"],
+        [sys.executable, "-m", "vendor_risk", *args],
         env=env,
         capture_output=True,
         text=True,
@@ -121,26 +137,387 @@ def run_verify(url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_verify(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return cli(url, "audit", "verify", *args)
+
+
+async def as_attacker(url: str, *statements: str) -> None:
+    """Someone who can write the database (a DBA, a stolen superuser password) and so can
+    switch the append-only triggers off: what only the checkpoints can reveal."""
+    conn = await connect(url)
+    try:
+        async with conn.transaction():
+            for table in ("audit_events", "audit_checkpoints"):
+                await conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+            for statement in statements:
+                await conn.execute(statement)
+            for table in ("audit_events", "audit_checkpoints"):
+                await conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    finally:
+        await conn.close()
+
+
 @pytest.mark.parametrize(
-    "tamper",
+    ("tamper", "expected"),
     [
-        "UPDATE audit_events SET after = '{\"i\": 99}' WHERE seq = 4",
-        "UPDATE audit_events SET actor_label = 'someone else' WHERE seq = 4",
-        "DELETE FROM audit_events WHERE seq = 4",
-        "UPDATE audit_events SET seq = 100 WHERE seq = 4",
+        ("UPDATE audit_events SET after = '{\"i\": 99}' WHERE seq = 4", "event 4: hash does not match"),
+        (
+            "UPDATE audit_events SET actor_label = 'someone else' WHERE seq = 4",
+            "event 4: hash does not match",
+        ),
+        ("DELETE FROM audit_events WHERE seq = 4", "events 4–4: missing"),
+        ("UPDATE audit_events SET seq = 100 WHERE seq = 4", "events 4–4: missing"),
     ],
 )
-async def test_verify_names_the_first_tampered_event(scratch_db: str, tamper: str) -> None:
+async def test_verify_names_the_tampered_event(scratch_db: str, tamper: str, expected: str) -> None:
     await write_events(scratch_db, 6)
     intact = await asyncio.to_thread(run_verify, scratch_db)
     assert intact.returncode == 0, intact.stderr
     assert "6 events verified" in intact.stdout
-    conn = await connect(scratch_db)
-    try:
-        await conn.execute(tamper)
-    finally:
-        await conn.close()
+    await as_attacker(scratch_db, tamper)
     broken = await asyncio.to_thread(run_verify, scratch_db)
     assert broken.returncode == 1
-    assert "seq 4" in broken.stdout or "seq 5" in broken.stdout
     assert "BROKEN" in broken.stdout
+    assert expected in broken.stdout
+
+
+async def test_verify_reports_every_break(scratch_db: str) -> None:
+    await write_events(scratch_db, 9)
+    await as_attacker(
+        scratch_db,
+        "UPDATE audit_events SET actor_label = 'x' WHERE seq = 2",
+        "DELETE FROM audit_events WHERE seq IN (5, 6)",
+        "UPDATE audit_events SET after = '{}' WHERE seq = 8",
+    )
+    broken = await asyncio.to_thread(run_verify, scratch_db)
+    assert broken.returncode == 1
+    assert "3 break(s)" in broken.stdout
+    lines = [line for line in broken.stdout.splitlines() if line.startswith("  - ")]
+    assert [line.split(":")[0] for line in lines] == ["  - event 2", "  - events 5–6", "  - event 8"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET actor_label = 'me' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = 2",
+        "TRUNCATE audit_events",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_checkpoints SET hash = 'x'",
+    ],
+)
+async def test_the_audit_trail_is_append_only(scratch_db: str, statement: str) -> None:
+    await write_events(scratch_db, 2)
+    conn = await connect(scratch_db)
+    try:
+        await conn.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, signed_at, key_id, public_key, signature)"
+            " VALUES (2, 'h', now(), 'k', 'p', 's')"
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await conn.execute(statement)
+        assert await conn.fetchval("SELECT count(*) FROM audit_events") == 2
+    finally:
+        await conn.close()
+
+
+def checkpoint_settings(url: str, checkpoint_file: Path | None = None) -> Settings:
+    return Settings(
+        database_url=url,
+        data_keys=parse_data_keys("test", f"t:{base64.b64encode(b'k' * 32).decode()}"),
+        audit_signing_key=SigningKey("t1", SIGNING_SEED),
+        audit_checkpoint_file=str(checkpoint_file or ""),
+    )
+
+
+async def test_checkpoint_command_signs_the_head_and_sends_it_out(scratch_db: str, tmp_path: Path) -> None:
+    await write_events(scratch_db, 3)
+    conn = await connect(scratch_db)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO users (email, name, role, locale) VALUES"
+                " ('aud@example.com', '审计 孙', 'auditor', 'zh-CN'),"
+                " ('aud2@example.com', 'Eve', 'auditor', 'en'), ('adm@example.com', 'A', 'admin', 'en')"
+            )
+        hook = await conn.fetchval(
+            "INSERT INTO webhooks (url, events, secret)"
+            " VALUES ('https://example.com/h', '{audit.checkpoint}', 's') RETURNING id"
+        )
+    finally:
+        await conn.close()
+    file = tmp_path / "checkpoints.jsonl"
+    made = await asyncio.to_thread(
+        cli,
+        scratch_db,
+        "audit",
+        "checkpoint",
+        VENDOR_RISK_AUDIT_SIGNING_KEY=SIGNING_KEY,
+        VENDOR_RISK_AUDIT_CHECKPOINT_FILE=str(file),
+    )
+    assert made.returncode == 0, made.stderr
+    printed = json.loads(made.stdout)
+    assert printed["seq"] == 3
+    [line] = file.read_text().splitlines()
+    assert json.loads(line) == printed
+    conn = await connect(scratch_db)
+    try:
+        head = await conn.fetchval("SELECT hash FROM audit_events WHERE seq = 3")
+        assert printed["hash"] == head
+        emails = await conn.fetch(
+            "SELECT payload FROM outbox WHERE topic = 'audit.checkpoint' AND channel = 'email'"
+            " ORDER BY payload ->> 'to'"
+        )
+        assert [e["payload"]["to"] for e in emails] == ["aud2@example.com", "aud@example.com"]
+        assert emails[1]["payload"]["subject"] == "审计日志检查点：截至事件 3"
+        assert emails[0]["payload"]["subject"] == "Audit trail checkpoint: up to event 3"
+        event = await conn.fetchrow("SELECT payload FROM outbox WHERE webhook_id = $1", hook)
+        assert event["payload"]["type"] == "audit.checkpoint"
+        assert event["payload"]["data"]["signature"] == printed["signature"]
+    finally:
+        await conn.close()
+    # Without a signing key the command says which setting is missing.
+    refused = await asyncio.to_thread(cli, scratch_db, "audit", "checkpoint")
+    assert refused.returncode == 2
+    assert "VENDOR_RISK_AUDIT_SIGNING_KEY" in refused.stderr
+
+
+async def take_checkpoint(url: str, file: Path) -> None:
+    conn = await connect(url)
+    try:
+        await create_checkpoint(conn, checkpoint_settings(url, file))
+    finally:
+        await conn.close()
+
+
+async def rehash_from(url: str, seq: int) -> None:
+    """Alter event ``seq`` and recompute every hash after it, as a careful attacker would."""
+    conn = await connect(url)
+    try:
+        rows = await conn.fetch("SELECT * FROM audit_events WHERE seq >= $1 ORDER BY seq", seq)
+        prev = await conn.fetchval("SELECT hash FROM audit_events WHERE seq = $1", seq - 1)
+    finally:
+        await conn.close()
+
+    statements = []
+    for row in rows:
+        after = '{"i": -1}' if row["seq"] == seq else msgspec.json.encode(row["after"]).decode()
+        reread = await _jsonb_text(url, after)
+        event = ChainedEvent(
+            seq=row["seq"],
+            id=str(row["id"]),
+            occurred_at=row["occurred_at"],
+            actor_id=None,
+            actor_label=row["actor_label"],
+            action=row["action"],
+            entity_type=row["entity_type"],
+            entity_id=row["entity_id"],
+            before=None,
+            after=reread,
+        )
+        new = link(prev, event)
+        statements.append(
+            f"UPDATE audit_events SET after = '{reread}', prev_hash = '{prev}', hash = '{new}'"
+            f" WHERE seq = {row['seq']}"
+        )
+        prev = new
+    # The hashes are unique: drop them out of the way first.
+    await as_attacker(url, "UPDATE audit_events SET hash = 'x' || seq WHERE seq >= " + str(seq), *statements)
+
+
+async def _jsonb_text(url: str, text: str) -> str:
+    conn = await connect(url)
+    try:
+        stored: str = await conn.fetchval("SELECT $1::text::jsonb::text", text)
+        return stored
+    finally:
+        await conn.close()
+
+
+async def test_checkpoints_catch_a_deleted_tail(scratch_db: str, tmp_path: Path) -> None:
+    file = tmp_path / "cp.jsonl"
+    await write_events(scratch_db, 8)
+    await take_checkpoint(scratch_db, file)
+    await as_attacker(scratch_db, "DELETE FROM audit_events WHERE seq > 6", "DELETE FROM audit_checkpoints")
+    # Without the checkpoints a deleted tail cannot be seen; with the file it is named.
+    assert (await asyncio.to_thread(run_verify, scratch_db)).returncode == 0
+    broken = await asyncio.to_thread(
+        cli,
+        scratch_db,
+        "audit",
+        "verify",
+        "--checkpoints",
+        str(file),
+        VENDOR_RISK_AUDIT_SIGNING_KEY=SIGNING_KEY,
+    )
+    assert broken.returncode == 1
+    assert "events 7–8: missing" in broken.stdout
+    assert "deleted tail" in broken.stdout
+
+
+async def test_checkpoints_catch_an_update_and_a_rehashed_chain(scratch_db: str, tmp_path: Path) -> None:
+    file = tmp_path / "cp.jsonl"
+    await write_events(scratch_db, 4)
+    await take_checkpoint(scratch_db, file)
+    await write_events(scratch_db, 4)
+    await take_checkpoint(scratch_db, file)
+    intact = await asyncio.to_thread(
+        cli,
+        scratch_db,
+        "audit",
+        "verify",
+        "--checkpoints",
+        str(file),
+        VENDOR_RISK_AUDIT_SIGNING_KEY=SIGNING_KEY,
+    )
+    assert intact.returncode == 0, intact.stdout
+    # The stored and the filed copies of the two checkpoints count once each.
+    assert "8 events verified, 2 checkpoint(s) matched" in intact.stdout
+
+    await rehash_from(scratch_db, 6)
+    await as_attacker(scratch_db, "DELETE FROM audit_checkpoints")
+    # Re-hashed, and with the stored checkpoints gone, the chain is consistent in itself …
+    assert (await asyncio.to_thread(run_verify, scratch_db)).returncode == 0
+    broken = await asyncio.to_thread(
+        cli,
+        scratch_db,
+        "audit",
+        "verify",
+        "--checkpoints",
+        str(file),
+        VENDOR_RISK_AUDIT_SIGNING_KEY=SIGNING_KEY,
+    )
+    # … but not with the checkpoint signed at event 8: the rewrite lies in events 5–8.
+    assert broken.returncode == 1
+    assert "events 5–8: rewritten and re-hashed" in broken.stdout
+
+
+async def test_a_failed_scheduled_verify_is_recorded_and_told(scratch_db: str) -> None:
+    await write_events(scratch_db, 3)
+    conn = await connect(scratch_db)
+    try:
+        await conn.execute(
+            "INSERT INTO users (email, name, role, locale)"
+            " VALUES ('boss@example.com', '管理员', 'admin', 'zh-CN')"
+        )
+        hook = await conn.fetchval(
+            "INSERT INTO webhooks (url, events, secret)"
+            " VALUES ('https://example.com/h', '{*}', 's') RETURNING id"
+        )
+    finally:
+        await conn.close()
+    settings = checkpoint_settings(scratch_db)
+    pool = await create_pool(scratch_db, 1, 2)
+    try:
+        _, report = await run_scheduled_verify(pool, settings)
+        assert report.ok
+        async with pool.acquire() as conn:
+            assert await latest_verify_failure(conn) is None
+        await as_attacker(scratch_db, "UPDATE audit_events SET actor_label = 'x' WHERE seq = 2")
+        run_id, report = await run_scheduled_verify(pool, settings)
+        assert not report.ok
+        async with pool.acquire() as conn:
+            failure = await latest_verify_failure(conn)
+            assert failure is not None
+            assert failure.run_id == run_id
+            assert [(b.seq, b.code) for b in failure.breaks] == [(2, "altered")]
+            [email] = await conn.fetch(
+                "SELECT payload FROM outbox WHERE topic = 'audit.verify_failed' AND channel = 'email'"
+            )
+            assert email["payload"]["to"] == "boss@example.com"
+            assert email["payload"]["subject"] == "【紧急】审计日志核验失败：发现 1 处异常"
+            event = await conn.fetchrow("SELECT payload FROM outbox WHERE webhook_id = $1", hook)
+            assert event["payload"]["type"] == "audit.verify_failed"
+            assert event["payload"]["data"]["breaks"][0]["seq"] == 2
+    finally:
+        await pool.close()
+
+
+async def test_the_hourly_checkpoint_signs_only_a_head_that_moved(scratch_db: str) -> None:
+    from vendor_risk.worker import checkpoint_audit_chain
+
+    await write_events(scratch_db, 3)
+    pool = await create_pool(scratch_db, 1, 2)
+    try:
+        ctx: dict[str, Any] = {"db_pool": pool, "settings": checkpoint_settings(scratch_db)}
+        assert await checkpoint_audit_chain(ctx) == 3
+        assert await checkpoint_audit_chain(ctx) is None  # nothing new: no email saying so
+        await write_events(scratch_db, 1)
+        assert await checkpoint_audit_chain(ctx) == 4
+        assert await pool.fetchval("SELECT array_agg(seq ORDER BY seq) FROM audit_checkpoints") == [3, 4]
+        unsigned = {"db_pool": pool, "settings": Settings(database_url=scratch_db)}
+        await write_events(scratch_db, 1)
+        assert await checkpoint_audit_chain(unsigned) is None
+    finally:
+        await pool.close()
+
+
+async def test_verify_streams_a_long_chain_in_constant_memory(scratch_db: str) -> None:
+
+    count = 20_000
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    records = []
+    prev = GENESIS
+    for seq in range(1, count + 1):
+        # As PostgreSQL prints jsonb: shorter keys first.
+        after = f'{{"seq": {seq}, "note": "' + "x" * 300 + '"}'
+        event = ChainedEvent(
+            seq=seq,
+            id=str(uuid4()),
+            occurred_at=start + timedelta(seconds=seq),
+            actor_id=None,
+            actor_label="bulk",
+            action="thing.changed",
+            entity_type="thing",
+            entity_id=str(seq),
+            before=None,
+            after=after,
+        )
+        hash_ = link(prev, event)
+        records.append(
+            (
+                seq,
+                UUID(event.id),
+                event.occurred_at,
+                "bulk",
+                "thing.changed",
+                "thing",
+                str(seq),
+                after,
+                prev,
+                hash_,
+                2,
+            )
+        )
+        prev = hash_
+    # A bare connection: jsonb goes in as the text given, exactly as hashed.
+    conn = await asyncpg.connect(scratch_db)
+    try:
+        await conn.copy_records_to_table(
+            "audit_events",
+            records=records,
+            columns=[
+                "seq",
+                "id",
+                "occurred_at",
+                "actor_label",
+                "action",
+                "entity_type",
+                "entity_id",
+                "after",
+                "prev_hash",
+                "hash",
+                "hash_scheme",
+            ],
+        )
+        del records
+        tracemalloc.start()
+        report = await verify_report(conn, batch=500)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    finally:
+        await conn.close()
+    assert report.ok
+    assert report.events_checked == count
+    # The chain's stored text alone is over 6 MB; verify holds one batch of it at a time.
+    assert peak < 3 * 2**20, peak

@@ -109,11 +109,19 @@ def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
         stop(proc)
     assert proc.returncode == 0
     assert (workdir / ".vendor-risk" / "data.key").exists()
+    # Its own secrets beside the data key, readable by the owner only; kept for the next run.
+    secrets_made = {
+        name: (workdir / ".vendor-risk" / name) for name in ("session.secret", "audit-signing.key")
+    }
+    for path in secrets_made.values():
+        assert path.stat().st_mode & 0o777 == 0o600
+    kept = {name: path.read_text() for name, path in secrets_made.items()}
 
     proc = start(workdir, port, log)
     try:
         printed = wait_ready(proc, port, log)
         assert "vrk_" not in printed  # the admin exists already; no new key printed
+        assert {name: path.read_text() for name, path in secrets_made.items()} == kept
         me = httpx.get(f"http://127.0.0.1:{port}/api/v1/me", headers={"Authorization": f"Bearer {key}"})
         assert me.status_code == 200
     finally:

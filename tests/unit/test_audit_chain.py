@@ -1,12 +1,16 @@
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vendor_risk.audit.chain import GENESIS, ChainedEvent, link, verify_chain
+from vendor_risk.audit.chain import GENESIS, ChainedEvent, Checkpoint, link, verify_chain
+from vendor_risk.audit.checkpoints import screen, sign
+from vendor_risk.settings import SigningKey
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+KEY = SigningKey("k1", b"\x01" * 32)
 
 
 def event(seq: int, **changes: object) -> ChainedEvent:
@@ -19,16 +23,19 @@ def event(seq: int, **changes: object) -> ChainedEvent:
         action="thing.changed",
         entity_type="thing",
         entity_id=str(seq),
-        before={"n": seq - 1},
-        after={"n": seq, "nested": {"b": 1, "a": [1, 2]}},
+        before=f'{{"n": {seq - 1}}}',
+        after=f'{{"n": {seq}, "nested": {{"a": [1, 2], "b": 1}}}}',
     )
     return msgspec.structs.replace(base, **changes)
 
 
-def chain(n: int) -> list[tuple[ChainedEvent, str, str]]:
+Row = tuple[ChainedEvent, str, str]
+
+
+def chain(n: int, first: int = 1) -> list[Row]:
     rows = []
     prev = GENESIS
-    for seq in range(1, n + 1):
+    for seq in range(first, n + 1):
         e = event(seq)
         h = link(prev, e)
         rows.append((e, prev, h))
@@ -37,14 +44,22 @@ def chain(n: int) -> list[tuple[ChainedEvent, str, str]]:
 
 
 def test_intact_chain_verifies() -> None:
-    assert verify_chain(chain(10)) is None
-    assert verify_chain([]) is None
+    assert verify_chain(chain(10)) == []
+    assert verify_chain([]) == []
 
 
-def test_key_order_does_not_matter() -> None:
-    a = event(1, after={"x": 1, "y": 2})
-    b = event(1, after={"y": 2, "x": 1})
+def test_scheme_1_events_hash_the_decoded_values() -> None:
+    # Events written before scheme 2 hashed the Python values: key order is irrelevant.
+    a = event(1, before=None, after='{"x": 1, "y": 2}', scheme=1)
+    b = event(1, before=None, after='{"y":2,"x":1}', scheme=1)
     assert link(GENESIS, a) == link(GENESIS, b)
+
+
+def test_scheme_2_hashes_the_stored_text() -> None:
+    # What PostgreSQL hands back for 1e16 is the stored value; it is what is hashed.
+    stored = event(1, after='{"answer": 10000000000000000}')
+    assert link(GENESIS, stored) != link(GENESIS, event(1, after='{"answer": 1e16}'))
+    assert verify_chain([(stored, GENESIS, link(GENESIS, stored))]) == []
 
 
 @given(
@@ -53,26 +68,92 @@ def test_key_order_does_not_matter() -> None:
 def test_any_altered_row_is_named(position: int, field: str) -> None:
     rows = chain(8)
     e, prev, h = rows[position - 1]
-    value: object = {"tampered": True} if field == "after" else "tampered"
+    value: object = '{"tampered": true}' if field == "after" else "tampered"
     rows[position - 1] = (msgspec.structs.replace(e, **{field: value}), prev, h)
-    broken = verify_chain(rows)
-    assert broken is not None
-    assert broken.seq == position
+    breaks = verify_chain(rows)
+    # Exactly the altered event: the chain goes on from its stored hash.
+    assert [(b.seq, b.code) for b in breaks] == [(position, "altered")]
 
 
-def test_deleted_row_is_found() -> None:
-    rows = chain(5)
-    del rows[2]
-    broken = verify_chain(rows)
-    assert broken is not None
-    assert broken.seq == 4
+def test_every_break_is_reported_not_only_the_first() -> None:
+    rows = chain(10)
+    for position in (2, 7):
+        e, prev, h = rows[position - 1]
+        rows[position - 1] = (msgspec.structs.replace(e, actor_label="x"), prev, h)
+    del rows[4]  # event 5
+    breaks = verify_chain(rows)
+    assert [(b.seq, b.until, b.code) for b in breaks] == [
+        (2, None, "altered"),
+        (5, 5, "missing"),
+        (7, None, "altered"),
+    ]
+    assert breaks[1].describe() == "events 5–5: missing (deleted, or renumbered)"
+
+
+def test_deleted_rows_are_named_as_a_range() -> None:
+    rows = chain(8)
+    del rows[2:5]  # events 3, 4, 5
+    [gap] = verify_chain(rows)
+    assert (gap.seq, gap.until, gap.code) == (3, 5, "missing")
 
 
 def test_row_inserted_out_of_chain_is_found() -> None:
     rows = chain(3)
     forged = event(4)
     rows.append((forged, "f" * 64, link("f" * 64, forged)))
-    broken = verify_chain(rows)
-    assert broken is not None
+    [broken] = verify_chain(rows)
     assert broken.seq == 4
+    assert broken.code == "relinked"
     assert "prev_hash" in broken.reason
+
+
+def checkpoint_at(rows: list[Row], seq: int) -> Checkpoint:
+    return sign(KEY, seq, rows[seq - 1][2], T0 + timedelta(hours=seq))
+
+
+def test_a_deleted_tail_is_caught_by_a_checkpoint() -> None:
+    rows = chain(8)
+    checkpoint = checkpoint_at(rows, 8)
+    assert verify_chain(rows, [checkpoint]) == []
+    [tail] = verify_chain(rows[:6], [checkpoint])
+    assert (tail.seq, tail.until, tail.code) == (7, 8, "tail_deleted")
+
+
+def rehash(rows: list[Row], start: int) -> list[Row]:
+    """What someone with write access does: change event ``start`` and re-link the rest."""
+    out = rows[: start - 1]
+    prev = out[-1][2] if out else GENESIS
+    for e, _, _ in rows[start - 1 :]:
+        changed = msgspec.structs.replace(e, after='{"n": -1}') if e.seq == start else e
+        h = link(prev, changed)
+        out.append((changed, prev, h))
+        prev = h
+    return out
+
+
+def test_a_rehashed_chain_is_caught_between_checkpoints() -> None:
+    rows = chain(12)
+    checkpoints = [checkpoint_at(rows, 3), checkpoint_at(rows, 6), checkpoint_at(rows, 9)]
+    forged = rehash(rows, 5)
+    assert verify_chain(forged) == []  # on its own, a re-hashed chain is consistent
+    breaks = verify_chain(forged, checkpoints)
+    # Checkpoint 3 still matches, 6 does not: the rewrite is in events 4–6 (and 9 also differs).
+    assert [(b.seq, b.until, b.code) for b in breaks] == [(4, 6, "rewritten"), (4, 9, "rewritten")]
+
+
+def test_forged_checkpoints_are_refused() -> None:
+    rows = chain(3)
+    good = checkpoint_at(rows, 3)
+    tampered = msgspec.structs.replace(good, seq=2)
+    other = sign(SigningKey("evil", b"\x02" * 32), 3, rows[2][2], T0)
+    trusted, bad = screen([good, tampered, other], {good.public_key})
+    assert trusted == [good]
+    assert [(b.seq, b.code) for b in bad] == [(2, "forged_checkpoint"), (3, "forged_checkpoint")]
+
+
+@pytest.mark.parametrize("count", [0, 1, 5])
+def test_chain_checked_from_a_later_start(count: int) -> None:
+    rows = chain(5)
+    start_seq = 5 - count
+    start_hash = rows[start_seq - 1][2] if start_seq else GENESIS
+    assert verify_chain(rows[start_seq:], start_hash=start_hash, start_seq=start_seq) == []

@@ -52,6 +52,10 @@ def test_reads_every_kind_of_value() -> None:
         ("VENDOR_RISK_DB_POOL_MAX", "0", "at least 1"),
         ("VENDOR_RISK_MAIL_FROM", "nobody", "VENDOR_RISK_MAIL_FROM"),
         ("VENDOR_RISK_DATABSE_URL", "postgresql://x", "VENDOR_RISK_DATABSE_URL: unknown setting"),
+        ("VENDOR_RISK_SESSION_SECRET", "too-short", "VENDOR_RISK_SESSION_SECRET: must be at least 32"),
+        ("VENDOR_RISK_AUDIT_SIGNING_KEY", KEY, "VENDOR_RISK_AUDIT_SIGNING_KEY: expected 'id:base64'"),
+        ("VENDOR_RISK_AUDIT_SIGNING_KEY", "a:short", "VENDOR_RISK_AUDIT_SIGNING_KEY: key 'a' is not valid"),
+        ("VENDOR_RISK_OUTBOX_RETENTION_DAYS", "0", "VENDOR_RISK_OUTBOX_RETENTION_DAYS: must be at least 1"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str, message: str) -> None:
@@ -67,3 +71,19 @@ def test_pool_bounds_are_consistent() -> None:
 def test_missing_data_key_is_explained() -> None:
     with pytest.raises(SettingsError, match="VENDOR_RISK_DATA_KEYS"):
         _ = load_settings({}).current_data_key
+
+
+def test_trust_settings_are_read() -> None:
+    settings = load_settings(
+        {
+            "VENDOR_RISK_SESSION_SECRET": "s" * 32,
+            "VENDOR_RISK_AUDIT_SIGNING_KEY": f"a1:{KEY}",
+            "VENDOR_RISK_AUDIT_CHECKPOINT_FILE": "/var/lib/vr/checkpoints.jsonl",
+            "VENDOR_RISK_OUTBOX_RETENTION_DAYS": "90",
+        }
+    )
+    assert settings.session_secret == "s" * 32
+    assert settings.audit_signing_key is not None
+    assert (settings.audit_signing_key.key_id, settings.audit_signing_key.seed) == ("a1", b"x" * 32)
+    assert settings.audit_checkpoint_file == "/var/lib/vr/checkpoints.jsonl"
+    assert settings.outbox_retention_days == 90

@@ -129,11 +129,13 @@ def _token_key(request: Request[Any, Any, Any]) -> str:
 
 
 def csrf_secret(settings: Settings, pages: str = "portal") -> str:
-    """The same secret in every process (derived from the data key), so a form rendered by
-    one API replica is accepted by another; each set of ``pages`` has its own."""
-    if not settings.data_keys:
+    """The same secret in every process (derived from ``VENDOR_RISK_SESSION_SECRET``), so a
+    form rendered by one API replica is accepted by another; each set of ``pages`` has its
+    own. Never derived from a data key: rotating those must not break an open form. Without
+    the setting each process draws its own, which is enough for one process only."""
+    if not settings.session_secret:
         return secrets.token_hex(32)
-    return hashlib.sha256(f"vendor-risk:{pages}-csrf:".encode() + settings.data_keys[0].key).hexdigest()
+    return hashlib.sha256(f"vendor-risk:{pages}-csrf:{settings.session_secret}".encode()).hexdigest()
 
 
 def register_rate_limit_store(app: Any) -> None:

@@ -22,6 +22,8 @@ class AuditEvent(Base):
     after: Any
     prev_hash: str
     hash: str
+    # How ``hash`` was computed (vendor_risk/audit/chain.py): 2 for every new event.
+    hash_scheme: int
 
 
 class Actor(Base):

@@ -51,7 +51,7 @@ CHAT_EVENTS: Final[Mapping[str, str]] = {
     "incident.opened": "/ui/incidents/{incident_id}",
     "incident.step_overdue": "/ui/incidents/{incident_id}",
     "agreement.expiring": "/ui/partners/{partner_id}",
-    "audit.chain_broken": "/ui",
+    "audit.verify_failed": "/ui",
 }
 
 

@@ -29,7 +29,7 @@ from vendor_risk.metrics import OUTBOX_SENDS
 from vendor_risk.notify import repository as repo
 from vendor_risk.notify.chat import ChatPayload, ChatRefused, send_chat
 from vendor_risk.notify.email import send_email
-from vendor_risk.notify.outbox import Email
+from vendor_risk.notify.outbox import open_email
 from vendor_risk.notify.repository import Claimed
 from vendor_risk.notify.webhooks import WebhookUrlRefused, send_webhook
 from vendor_risk.settings import Settings
@@ -123,7 +123,12 @@ def describe_failure(exc: Exception) -> tuple[str, bool]:
 
 async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> None:
     if claim.channel == "email":
-        email = msgspec.convert(claim.payload, Email)
+        try:
+            email = open_email(
+                settings.data_keys, claim.id, claim.payload, claim.key_id, claim.nonce, claim.sealed
+            )
+        except RuntimeError as exc:  # its data key is gone, or the row was altered
+            raise Undeliverable(str(exc)) from None
         await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
         return
     if claim.channel == "chat":
@@ -138,12 +143,25 @@ async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> 
             allow_private=settings.allow_private_webhooks,
         )
         return
-    if not claim.webhook_active or claim.webhook_url is None or claim.webhook_secret is None:
+    secret = None
+    if claim.webhook_id is not None:
+        try:
+            secret = repo.open_webhook_secret(
+                settings.data_keys,
+                claim.webhook_id,
+                claim.webhook_secret,
+                claim.webhook_secret_key_id,
+                claim.webhook_secret_nonce,
+                claim.webhook_secret_sealed,
+            )
+        except RuntimeError as exc:
+            raise Undeliverable(str(exc)) from None
+    if not claim.webhook_active or claim.webhook_url is None or secret is None:
         raise Undeliverable("the webhook subscription was deleted")
     await send_webhook(
         http,
         url=claim.webhook_url,
-        secret=claim.webhook_secret,
+        secret=secret,
         message_id=claim.id,
         payload=claim.payload,
         allow_private=settings.allow_private_webhooks,

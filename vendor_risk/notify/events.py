@@ -24,14 +24,15 @@ EVENT_TYPES: Final = frozenset(
         "partner.tier_changed",
         "finding.opened",
         "finding.overdue",
-        # The daily walk of the audit chain found it altered (vendor_risk.worker).
-        "audit.chain_broken",
         "incident.opened",
         "incident.step_overdue",
         "incident.closed",
         # Emitted by the playbooks' notify actions (vendor_risk/incidents/playbooks).
         "incident.contained",
         "incident.partner_unavailable",
+        # The audit trail: a signed head (hourly and on demand), a failed scheduled verify.
+        "audit.checkpoint",
+        "audit.verify_failed",
     }
 )
 

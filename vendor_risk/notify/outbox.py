@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
+
+from vendor_risk.db import data_keys_of
+from vendor_risk.documents import OUTBOX_PAYLOAD, seal, unseal
+from vendor_risk.settings import DataKey
 
 
 class Email(msgspec.Struct, kw_only=True):
@@ -24,20 +28,57 @@ class Email(msgspec.Struct, kw_only=True):
     reply_to: str | None = None
 
 
+def email_metadata(email: Email) -> dict[str, Any]:
+    """What stays readable of a sealed email: enough for the admins' outbox list."""
+    return {"to": email.to, "subject": email.subject, "lang": email.lang}
+
+
 async def enqueue_email(
     conn: asyncpg.Connection, *, topic: str, email: Email, dedupe_key: str | None = None
 ) -> UUID | None:
-    """Queue one email; with ``dedupe_key`` a second call for the same key does nothing."""
+    """Queue one email; with ``dedupe_key`` a second call for the same key does nothing.
+
+    Emails carry live links (portal, sign-in), so the whole message is sealed with the
+    current data key the connection carries (see ``vendor_risk.db.Connection``); only
+    its recipient, subject and language stay readable. A connection without keys (a
+    test's bare connection) writes the message in the clear.
+    """
+    message_id = uuid4()
+    keys = data_keys_of(conn)
+    if keys:
+        nonce, sealed = seal(keys[0], OUTBOX_PAYLOAD, message_id, msgspec.json.encode(email))
+        payload, key_id = email_metadata(email), keys[0].key_id
+    else:
+        payload, key_id, nonce, sealed = msgspec.to_builtins(email), None, None, None
     row = await conn.fetchrow(
         """
-        INSERT INTO outbox (channel, topic, payload, dedupe_key) VALUES ('email', $1, $2, $3)
+        INSERT INTO outbox (id, channel, topic, payload, dedupe_key, key_id, nonce, sealed)
+        VALUES ($1, 'email', $2, $3, $4, $5, $6, $7)
         ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
         """,
+        message_id,
         topic,
-        msgspec.to_builtins(email),
+        payload,
         dedupe_key,
+        key_id,
+        nonce,
+        sealed,
     )
     return row["id"] if row else None
+
+
+def open_email(
+    keys: tuple[DataKey, ...],
+    message_id: UUID,
+    payload: Any,
+    key_id: str | None,
+    nonce: bytes | None,
+    sealed: bytes | None,
+) -> Email:
+    """The email an outbox row holds, unsealed when sealed."""
+    if sealed is None or key_id is None or nonce is None:
+        return msgspec.convert(payload, Email)
+    return msgspec.json.decode(unseal(keys, key_id, OUTBOX_PAYLOAD, message_id, nonce, sealed), type=Email)
 
 
 async def emit_event(

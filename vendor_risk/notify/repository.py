@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
 
+from vendor_risk.db import data_keys_of
+from vendor_risk.documents import WEBHOOK_SECRET, seal, unseal
 from vendor_risk.notify.models import ChatChannel, ChatChannelCreate, OutboxMessage, Webhook
+from vendor_risk.settings import DataKey
 
 WEBHOOK_COLUMNS = "id, url, events, description, created_at, created_by"
 
@@ -27,19 +30,46 @@ async def insert_webhook(
     description: str,
     created_by: UUID | None,
 ) -> Webhook:
+    """Store a subscription; its signing secret is sealed with the connection's current
+    data key (in the clear only on a bare test connection without keys)."""
+    webhook_id = uuid4()
+    keys = data_keys_of(conn)
+    if keys:
+        nonce, sealed = seal(keys[0], WEBHOOK_SECRET, webhook_id, secret.encode())
+        plain, key_id = None, keys[0].key_id
+    else:
+        plain, key_id, nonce, sealed = secret, None, None, None
     row = await conn.fetchrow(
         f"""
-        INSERT INTO webhooks (url, events, secret, description, created_by)
-        VALUES ($1, $2, $3, $4, $5)
+        INSERT INTO webhooks (id, url, events, secret, secret_key_id, secret_nonce, secret_sealed,
+                              description, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         RETURNING {WEBHOOK_COLUMNS}
         """,
+        webhook_id,
         url,
         events,
-        secret,
+        plain,
+        key_id,
+        nonce,
+        sealed,
         description,
         created_by,
     )
     return _webhook(row)
+
+
+def open_webhook_secret(
+    keys: tuple[DataKey, ...],
+    webhook_id: UUID,
+    plain: str | None,
+    key_id: str | None,
+    nonce: bytes | None,
+    sealed: bytes | None,
+) -> str | None:
+    if sealed is None or key_id is None or nonce is None:
+        return plain
+    return unseal(keys, key_id, WEBHOOK_SECRET, webhook_id, nonce, sealed).decode()
 
 
 async def list_webhooks(
@@ -170,10 +200,16 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     channel: str
     topic: str
     payload: Any
+    key_id: str | None
+    nonce: bytes | None
+    sealed: bytes | None
     attempt: int
     webhook_id: UUID | None
     webhook_url: str | None
     webhook_secret: str | None
+    webhook_secret_key_id: str | None
+    webhook_secret_nonce: bytes | None
+    webhook_secret_sealed: bytes | None
     webhook_active: bool
     # Chat alerts: the channel's robot, while it is not deleted.
     chat_url: str | None = None
@@ -207,10 +243,13 @@ async def claim_due(
             UPDATE outbox o
             SET attempts = o.attempts + 1, next_attempt_at = coalesce($1, now()) + $2::interval
             FROM due WHERE o.id = due.id
-            RETURNING o.id, o.channel, o.topic, o.payload, o.attempts, o.webhook_id, o.chat_channel_id
+            RETURNING o.id, o.channel, o.topic, o.payload, o.key_id, o.nonce, o.sealed, o.attempts,
+                      o.webhook_id, o.chat_channel_id
         )
-        SELECT c.id, c.channel, c.topic, c.payload, c.attempts AS attempt, c.webhook_id,
-               w.url AS webhook_url, w.secret AS webhook_secret,
+        SELECT c.id, c.channel, c.topic, c.payload, c.key_id, c.nonce, c.sealed,
+               c.attempts AS attempt, c.webhook_id, w.url AS webhook_url, w.secret AS webhook_secret,
+               w.secret_key_id AS webhook_secret_key_id, w.secret_nonce AS webhook_secret_nonce,
+               w.secret_sealed AS webhook_secret_sealed,
                (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active,
                ch.url AS chat_url, ch.secret AS chat_secret,
                (ch.id IS NOT NULL AND ch.disabled_at IS NULL) AS chat_active
@@ -272,6 +311,50 @@ async def mark_dead(conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, err
         claim.attempt,
         error,
     )
+
+
+# --- retention -------------------------------------------------------------------------
+
+PURGE_BATCH = 1000
+
+
+async def purge_delivered(pool: asyncpg.Pool, retention_days: int, *, now: datetime | None = None) -> int:
+    """Drop the content of messages delivered more than ``retention_days`` ago, keeping
+    what the admins' list shows (recipient, subject, event type, times, attempts).
+
+    In batches, each its own short transaction, so a first run over years of messages
+    neither holds locks long nor grows one huge transaction; returns how many.
+    """
+    purged = 0
+    while True:
+        result: str = await pool.execute(
+            """
+            WITH due AS (
+                SELECT id FROM outbox
+                WHERE status = 'delivered' AND purged_at IS NULL
+                  AND delivered_at < coalesce($1, now()) - make_interval(days => $2)
+                ORDER BY delivered_at
+                LIMIT $3
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE outbox o SET
+                payload = CASE o.channel
+                    WHEN 'email' THEN jsonb_build_object('to', o.payload -> 'to',
+                        'subject', o.payload -> 'subject', 'lang', o.payload -> 'lang')
+                    ELSE jsonb_build_object('type', o.payload -> 'type',
+                        'timestamp', o.payload -> 'timestamp')
+                END,
+                key_id = NULL, nonce = NULL, sealed = NULL, purged_at = coalesce($1, now())
+            FROM due WHERE o.id = due.id
+            """,
+            now,
+            retention_days,
+            PURGE_BATCH,
+        )
+        count = int(result.rsplit(" ", 1)[-1])
+        purged += count
+        if count < PURGE_BATCH:
+            return purged
 
 
 # --- chat channels ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from tests.helpers import outbox_emails
 from tests.integration.assessments.conftest import (
     Client,
     NewPartner,
@@ -66,13 +67,14 @@ async def test_a_reassessment_starts_from_the_last_answers_and_shows_what_change
     )
 
     # The invitation tells the partner it confirms last time's answers; the first one did not.
-    invitations = await db.fetch(
-        "SELECT payload FROM outbox WHERE topic = 'assessment.invitation' AND payload->>'to' = $1"
-        " ORDER BY created_at",
+    invitations = await outbox_emails(
+        db,
+        settings.data_keys,
+        "topic = 'assessment.invitation' AND payload->>'to' = $1",
         sent["assessment"]["recipient_email"],
     )
-    assert ["这是一次重新评估" in m["payload"]["text"] for m in invitations] == [False, True]
-    assert "这是一次重新评估" in invitations[-1]["payload"]["html"]
+    assert ["这是一次重新评估" in m["text"] for m in invitations] == [False, True]
+    assert "这是一次重新评估" in invitations[-1]["html"]
 
     me = Partner(client, sent["link"])
     overview = await me.get()

@@ -17,6 +17,8 @@ from litestar.testing import AsyncTestClient
 
 from tests.conftest import MakeUser
 from tests.helpers import new_credit_code
+from vendor_risk.notify.outbox import open_email
+from vendor_risk.settings import Settings
 
 Client = AsyncTestClient[Litestar]
 TODAY = datetime.now(UTC).date()
@@ -67,7 +69,7 @@ def acceptance(days: int = 90) -> dict[str, str]:
 
 
 async def test_a_critical_risk_needs_two_distinct_risk_owners(
-    client: Client, db: asyncpg.Connection, people: dict[str, dict[str, Any]]
+    client: Client, db: asyncpg.Connection, settings: Settings, people: dict[str, dict[str, Any]]
 ) -> None:
     partner = await new_partner(client, people)
     finding_id = await critical_finding(client, people["reviewer"], partner["id"])
@@ -90,17 +92,24 @@ async def test_a_critical_risk_needs_two_distinct_risk_owners(
     assert pending["id"] in [d["id"] for d in listed.json()["items"]]
 
     # The other risk owners are asked, each in their language; the first approver is not.
-    emails = await db.fetch(
-        "SELECT payload FROM outbox WHERE topic = 'approval.requested' AND dedupe_key LIKE $1",
+    rows = await db.fetch(
+        """
+        SELECT id, payload, key_id, nonce, sealed FROM outbox
+        WHERE topic = 'approval.requested' AND dedupe_key LIKE $1
+        """,
         f"approval.requested:{pending['id']}:%",
     )
-    by_address = {e["payload"]["to"]: e["payload"] for e in emails}
+    emails = [
+        open_email(settings.data_keys, r["id"], r["payload"], r["key_id"], r["nonce"], r["sealed"])
+        for r in rows
+    ]
+    by_address = {e.to: e for e in emails}
     assert first["email"] not in by_address
     mail = by_address[second["email"]]
-    assert mail["lang"] == "en"
-    assert mail["subject"].startswith("Your second approval is needed: Accepting a finding's risk")
-    assert "critical-risk-acceptance" in mail["text"]
-    assert f"/ui/partners/{partner['id']}" in mail["text"]
+    assert mail.lang == "en"
+    assert mail.subject.startswith("Your second approval is needed: Accepting a finding's risk")
+    assert "critical-risk-acceptance" in mail.text
+    assert f"/ui/partners/{partner['id']}" in mail.text
 
     # The same person approving twice, through either endpoint, is refused naming the rule.
     again = await client.post(

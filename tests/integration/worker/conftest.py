@@ -97,7 +97,7 @@ async def worker_settings(settings: Settings) -> AsyncIterator[Settings]:
 
 @pytest.fixture(scope="package")
 async def pool(worker_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(worker_settings.database_url or "", 1, 10)
+    pool = await create_pool(worker_settings.database_url or "", 1, 10, data_keys=worker_settings.data_keys)
     try:
         yield pool
     finally:

@@ -12,6 +12,8 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import TEST_DATA_KEY
+from tests.helpers import outbox_emails
 from tests.integration.worker.conftest import ctx_for
 from vendor_risk.assessments.service import send_due_assessment
 from vendor_risk.audit.models import SYSTEM
@@ -21,7 +23,7 @@ from vendor_risk.db import create_pool
 from vendor_risk.partners.models import ContactIn, PartnerCreate
 from vendor_risk.partners.rules import cadence_months
 from vendor_risk.partners.service import create_partner
-from vendor_risk.settings import Settings
+from vendor_risk.settings import Settings, parse_data_keys
 from vendor_risk.sweeps import send_reminders, sweep_reassessments
 from vendor_risk.worker import send_reminders as send_reminders_job
 from vendor_risk.worker import sweep_reassessments as sweep_reassessments_job
@@ -82,12 +84,13 @@ async def assessments_of(pool: asyncpg.Pool, partner_id: UUID) -> list[asyncpg.R
 
 
 async def emails_to(pool: asyncpg.Pool, address_like: str, topic: str) -> list[dict[str, str]]:
-    rows = await pool.fetch(
-        "SELECT payload FROM outbox WHERE topic = $1 AND payload ->> 'to' LIKE $2 ORDER BY created_at",
+    return await outbox_emails(
+        pool,
+        parse_data_keys("test", TEST_DATA_KEY),
+        "topic = $1 AND payload ->> 'to' LIKE $2",
         topic,
         address_like,
     )
-    return [r["payload"] for r in rows]
 
 
 async def test_partner_past_its_cadence_gets_exactly_one_assessment(

@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import TEST_DATA_KEY
 from tests.helpers import Mailbox, free_port
 from tests.integration.worker.test_outbox_email import queue_email
 from vendor_risk.notify.delivery import kick_outbox
@@ -50,6 +51,8 @@ async def test_up_delivers_outbox_email_to_the_configured_server(
         "VENDOR_RISK_REDIS_URL": worker_settings.redis_url or "",
         "VENDOR_RISK_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "VENDOR_RISK_LOG_JSON": "false",
+        # The test's pool seals emails with the test data key: `up` must hold it to open them.
+        "VENDOR_RISK_DATA_KEYS": TEST_DATA_KEY,
     }
     log = tmp_path / "up.log"
     with log.open("w") as out:

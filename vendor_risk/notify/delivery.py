@@ -132,12 +132,23 @@ async def _send(claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> 
         await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
         return
     if claim.channel == "chat":
-        if not claim.chat_active or claim.chat_url is None:
+        if not claim.chat_active or claim.chat_url is None or claim.chat_channel_id is None:
             raise Undeliverable("the chat channel was deleted")
+        try:
+            chat_secret = repo.open_chat_secret(
+                settings.data_keys,
+                claim.chat_channel_id,
+                claim.chat_secret,
+                claim.chat_secret_key_id,
+                claim.chat_secret_nonce,
+                claim.chat_secret_sealed,
+            )
+        except RuntimeError as exc:
+            raise Undeliverable(str(exc)) from None
         await send_chat(
             http,
             url=claim.chat_url,
-            secret=claim.chat_secret,
+            secret=chat_secret,
             payload=msgspec.convert(claim.payload, ChatPayload),
             public_url=settings.public_url,
             allow_private=settings.allow_private_webhooks,

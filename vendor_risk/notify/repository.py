@@ -212,8 +212,12 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     webhook_secret_sealed: bytes | None
     webhook_active: bool
     # Chat alerts: the channel's robot, while it is not deleted.
+    chat_channel_id: UUID | None = None
     chat_url: str | None = None
     chat_secret: str | None = None
+    chat_secret_key_id: str | None = None
+    chat_secret_nonce: bytes | None = None
+    chat_secret_sealed: bytes | None = None
     chat_active: bool = False
 
 
@@ -251,7 +255,9 @@ async def claim_due(
                w.secret_key_id AS webhook_secret_key_id, w.secret_nonce AS webhook_secret_nonce,
                w.secret_sealed AS webhook_secret_sealed,
                (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active,
-               ch.url AS chat_url, ch.secret AS chat_secret,
+               c.chat_channel_id, ch.url AS chat_url, ch.secret AS chat_secret,
+               ch.secret_key_id AS chat_secret_key_id, ch.secret_nonce AS chat_secret_nonce,
+               ch.secret_sealed AS chat_secret_sealed,
                (ch.id IS NOT NULL AND ch.disabled_at IS NULL) AS chat_active
         FROM claimed c LEFT JOIN webhooks w ON w.id = c.webhook_id
         LEFT JOIN chat_channels ch ON ch.id = c.chat_channel_id
@@ -359,22 +365,51 @@ async def purge_delivered(pool: asyncpg.Pool, retention_days: int, *, now: datet
 
 # --- chat channels ---------------------------------------------------------------------------
 
-CHAT_COLUMNS = "id, platform, name, events, lang, secret IS NOT NULL AS signed, created_at, created_by"
+CHAT_COLUMNS = """
+    id, platform, name, events, lang, (secret IS NOT NULL OR secret_sealed IS NOT NULL) AS signed,
+    created_at, created_by
+"""
+CHAT_SECRET = "chat-secret"  # noqa: S105 - the label sealed secrets are bound to, not a secret
+
+
+def open_chat_secret(
+    keys: tuple[DataKey, ...],
+    channel_id: UUID,
+    plain: str | None,
+    key_id: str | None,
+    nonce: bytes | None,
+    sealed: bytes | None,
+) -> str | None:
+    """A chat robot's signing secret, unsealed when sealed."""
+    if sealed is None or key_id is None or nonce is None:
+        return plain
+    return unseal(keys, key_id, CHAT_SECRET, channel_id, nonce, sealed).decode()
 
 
 async def insert_chat_channel(
     conn: asyncpg.Connection, data: ChatChannelCreate, created_by: UUID | None
 ) -> ChatChannel:
+    channel_id = uuid4()
+    keys = data_keys_of(conn)
+    plain, key_id, nonce, sealed = data.secret, None, None, None
+    if keys and data.secret is not None:
+        nonce, sealed = seal(keys[0], CHAT_SECRET, channel_id, data.secret.encode())
+        plain, key_id = None, keys[0].key_id
     row = await conn.fetchrow(
         f"""
-        INSERT INTO chat_channels (platform, name, url, secret, events, lang, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        INSERT INTO chat_channels (id, platform, name, url, secret, secret_key_id, secret_nonce,
+                                   secret_sealed, events, lang, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         RETURNING {CHAT_COLUMNS}
         """,
+        channel_id,
         data.platform,
         data.name,
         data.url,
-        data.secret,
+        plain,
+        key_id,
+        nonce,
+        sealed,
         sorted(set(data.events)),
         data.lang,
         created_by,

@@ -4,6 +4,7 @@ WeCom robot, the URL and secret never shown back, deletion audited."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 from litestar import Litestar
@@ -57,6 +58,12 @@ async def test_admins_add_list_and_delete_chat_channels(
     assert (body["platform"], body["lang"], body["signed"]) == ("dingtalk", "en", True)
     assert "url" not in body
     assert "secret" not in body
+    # The signing secret is stored sealed with the data key, never in the clear.
+    stored = await db.fetchrow(
+        "SELECT secret, secret_sealed FROM chat_channels WHERE id = $1", UUID(body["id"])
+    )
+    assert stored["secret"] is None
+    assert b"SECabc" not in stored["secret_sealed"]
     listed = await client.get("/api/v1/chat-channels", headers=headers)
     assert body["id"] in [c["id"] for c in listed.json()["items"]]
 

@@ -246,7 +246,14 @@ async def test_a_wrong_signing_secret_is_refused_by_the_platform(
     if robot.platform == "wecom":
         pytest.skip("WeCom group robots are not signed")
     await add_channel(pool, robot)
-    await pool.execute("UPDATE chat_channels SET secret = 'not-the-secret' WHERE url = $1", robot.url)
+    await pool.execute(
+        """
+        UPDATE chat_channels
+        SET secret = 'not-the-secret', secret_key_id = NULL, secret_nonce = NULL, secret_sealed = NULL
+        WHERE url = $1
+        """,
+        robot.url,
+    )
     await emit(pool, "incident.opened", INCIDENT, dedupe_key=f"incident.opened:badsign:{robot.platform}")
     assert await deliver_due(pool, http, worker_settings) == {"delivered": 0, "retrying": 1, "dead": 0}
     assert robot.problems == ["sign"]

@@ -17,6 +17,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
 
 from vendor_risk.agreements.routes import AgreementController
+from vendor_risk.approvals.routes import ApprovalController
 from vendor_risk.assessments.portal import STATIC_DIR, portal_router, register_rate_limit_store
 from vendor_risk.assessments.routes import AssessmentController, PartnerAssessmentController
 from vendor_risk.audit.routes import AuditController
@@ -32,9 +33,10 @@ from vendor_risk.incidents.routes import IncidentController, PartnerIncidentCont
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
 from vendor_risk.notify.delivery import kick_outbox_after_write
-from vendor_risk.notify.routes import OutboxController, WebhookController
+from vendor_risk.notify.routes import ChatChannelController, OutboxController, WebhookController
 from vendor_risk.openapi import document_truth
 from vendor_risk.partners.routes import DashboardController, PartnerController
+from vendor_risk.policy import record_policy_in_use
 from vendor_risk.questionnaires.routes import QuestionnaireController
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.reports.routes import (
@@ -69,6 +71,7 @@ API_CONTROLLERS: list[Any] = [
     QuestionnaireController,
     WebhookController,
     OutboxController,
+    ChatChannelController,
     PartnerIncidentController,
     IncidentController,
     PlaybookController,
@@ -80,6 +83,7 @@ API_CONTROLLERS: list[Any] = [
     ChartController,
     ImportController,
     WorkbookController,
+    ApprovalController,
 ]
 
 
@@ -93,6 +97,9 @@ def create_app(settings: Settings) -> Litestar:
         app.state.db_pool = await create_pool(
             database_url(settings), settings.db_pool_min, settings.db_pool_max, data_keys=settings.data_keys
         )
+        # `serve --skip-migrate` runs no prepare_database: the API records the policy it runs.
+        async with app.state.db_pool.acquire() as conn:
+            await record_policy_in_use(conn, settings.policy)
         if not settings.redis_url:
             raise RuntimeError("no Redis configured (VENDOR_RISK_REDIS_URL)")
         app.state.redis = await create_arq_pool(settings.redis_url)

@@ -45,8 +45,9 @@ def _require_servers(settings: Settings) -> None:
 
 
 async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
-    """Apply migrations and load the questionnaire library."""
+    """Apply migrations, load the questionnaire library and record the policy in use."""
     from vendor_risk.db import connect, database_url, migrate
+    from vendor_risk.policy import record_policy_in_use
     from vendor_risk.questionnaires.service import load_library
 
     conn = await connect(database_url(settings))
@@ -54,6 +55,8 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
         applied = await migrate(conn)
         if applied and not quiet:
             print(f"applied migrations: {', '.join(applied)}")
+        if await record_policy_in_use(conn, settings.policy) and not quiet:
+            print(f"policy {settings.policy.sha256[:12]} from {settings.policy.source} recorded")
         # A refused file keeps its earlier versions in service: warn, do not stop.
         _print_load_report(await load_library(conn), quiet=quiet)
     finally:
@@ -632,6 +635,22 @@ def cmd_restore(args: argparse.Namespace) -> None:
     print("audit chain intact up to the backup's head; sampled documents and secrets decrypt")
 
 
+# --- policy ---------------------------------------------------------------------------
+
+
+def cmd_policy_validate(args: argparse.Namespace) -> None:
+    from vendor_risk.policy import PolicyError, load_policy, shipped_policy_path
+
+    path = Path(args.file) if args.file else shipped_policy_path()
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        for message in exc.messages:
+            print(message, file=sys.stderr)
+        raise SystemExit(1) from None
+    print(f"{path}: valid, version {policy.sha256}")
+
+
 # --- playbooks ------------------------------------------------------------------------
 
 
@@ -786,6 +805,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="*", metavar="FILE")
     validate.set_defaults(func=cmd_playbooks_validate)
+
+    policy = sub.add_parser("policy", help="the risk policy file").add_subparsers(
+        dest="policy_command", required=True
+    )
+    check = policy.add_parser(
+        "validate", help="check a policy file (default: the shipped policy.yaml); exit 1 naming every bad key"
+    )
+    check.add_argument("file", nargs="?", metavar="FILE")
+    check.set_defaults(func=cmd_policy_validate)
     return parser
 
 

@@ -50,7 +50,11 @@ Explain = Callable[[str, str], tuple[str, str] | None]
 
 
 def _validation_error(filename: str, error: msgspec.ValidationError, explain: Explain | None) -> str:
-    message, _, where = str(error).partition(" - at `$")
+    text = str(error)
+    if " - at `key` in `$" in text:
+        # A bad mapping key: msgspec names the mapping, not the key; say it is the key.
+        text = text.replace(" - at `key` in `$", " (a key) - at `$").replace("[...]`", "`")
+    message, _, where = text.partition(" - at `$")
     path = where.rstrip("`").lstrip(".")
     explained = explain(message, path) if explain is not None else None
     if explained is not None:

@@ -10,16 +10,19 @@ import base64
 import binascii
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
+from vendor_risk.policy import Policy, PolicyError, load_policy, shipped_policy
+
 PREFIX = "VENDOR_RISK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ROLES = ("admin", "procurement", "risk_owner", "auditor")
 # Settings a command decides, never read from the environment.
-NOT_FROM_ENVIRONMENT = frozenset({"dev_mailbox"})
+NOT_FROM_ENVIRONMENT = frozenset({"dev_mailbox", "policy"})
 
 
 class SettingsError(ValueError):
@@ -65,8 +68,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".vendor-risk"
     # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
     worker_metrics_port: int = 0
-    # An assessment not submitted this many days after its due date expires (its link dies).
-    assessment_grace_days: int = 14
     # Sign-in: the roles that must use a second factor (TOTP) with a password.
     totp_required_roles: tuple[str, ...] = ("admin", "risk_owner")
     # Single sign-on with OpenID Connect; off while no issuer is set.
@@ -98,6 +99,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     audit_checkpoint_file: str = ""
     # Delivered outbox messages keep their content this long, then only their metadata.
     outbox_retention_days: int = 30
+    # The firm's risk policy file; None reads the shipped policy.yaml.
+    policy_file: str | None = None
+    # The policy read from it at start (not an environment variable itself).
+    policy: Policy = msgspec.field(default_factory=shipped_policy)
+
+    @property
+    def assessment_grace_days(self) -> int:
+        """Days after its due date an unsubmitted assessment expires: the policy's
+        ``assessments.grace_days`` (it was the setting VENDOR_RISK_ASSESSMENT_GRACE_DAYS)."""
+        return self.policy.assessments.grace_days
 
     @property
     def current_data_key(self) -> DataKey:
@@ -222,7 +233,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("db_pool_max", 1),
         ("portal_link_days", 1),
         ("agreement_expiring_days", 1),
-        ("assessment_grace_days", 0),
         ("evidence_max_files", 1),
         ("evidence_max_mb", 1),
         ("outbox_retention_days", 1),
@@ -269,6 +279,13 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         values["audit_signing_key"] = parse_signing_key(*item)
     if item := get("audit_checkpoint_file"):
         values["audit_checkpoint_file"] = item[1]
+    if item := get("policy_file"):
+        values["policy_file"] = item[1]
+        try:
+            values["policy"] = load_policy(Path(item[1]))
+        except PolicyError as exc:
+            # The file's own messages name it and the key; the variable says where it came from.
+            raise SettingsError(f"{item[0]}: {exc}") from None
     values.update(overrides)
     settings = Settings(**values)
     if settings.db_pool_min > settings.db_pool_max:

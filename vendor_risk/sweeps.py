@@ -10,7 +10,7 @@ as everywhere in the API (``partners.service.today_utc``); tests inject them.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Literal
 from uuid import UUID
@@ -26,7 +26,8 @@ from vendor_risk.errors import Problem
 from vendor_risk.findings.service import lapse_expired_acceptances
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
 from vendor_risk.partners.records import lock, today_utc
-from vendor_risk.partners.rules import DEFAULT_CADENCE_MONTHS, TIERS
+from vendor_risk.partners.rules import TIERS
+from vendor_risk.policy import DEFAULT_POLICY, Policy, Tier
 from vendor_risk.scopes.models import ScopeWithdrawal
 from vendor_risk.scopes.service import suspend_uncovered_scopes, withdraw_scope
 from vendor_risk.settings import Settings
@@ -36,8 +37,6 @@ log = structlog.get_logger("vendor_risk.sweeps")
 
 SWEEPER = Actor(id=None, label="system: expiry sweep")
 REASSESSOR = Actor(id=None, label="system: reassessment sweep")
-# An agreement alerts its partner's owner when it comes within each of these many days.
-EXPIRY_ALERT_DAYS = (60, 30, 7)
 
 KIND_NAMES = {
     "nda": I18nText(zh_cn="保密协议（NDA）", en="NDA"),
@@ -53,6 +52,7 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     scopes_suspended: int = 0
     expiry_alerts: int = 0
     acceptances_lapsed: int = 0
+    findings_overdue: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,10 +107,14 @@ _AGREEMENT_DUE_JOINS = """
 """
 
 
-async def agreements_expiring(conn: asyncpg.Connection, today: date) -> list[tuple[AgreementDue, int]]:
+async def agreements_expiring(
+    conn: asyncpg.Connection,
+    today: date,
+    alert_days: Sequence[int] = DEFAULT_POLICY.agreements.expiry_alert_days,
+) -> list[tuple[AgreementDue, int]]:
     """Agreements within an alert window whose alert for that window is not yet issued,
-    each with the smallest window it is in (60, 30 or 7 days). A renewed agreement needs
-    no alert."""
+    each with the smallest window it is in (the policy's days: 60, 30 or 7 by default).
+    A renewed agreement needs no alert."""
     rows = await conn.fetch(
         f"""
         SELECT {_AGREEMENT_DUE_COLUMNS}, w.threshold
@@ -129,8 +133,8 @@ async def agreements_expiring(conn: asyncpg.Connection, today: date) -> list[tup
         ORDER BY a.expires_on, a.id
         """,
         today,
-        list(EXPIRY_ALERT_DAYS),
-        max(EXPIRY_ALERT_DAYS),
+        list(alert_days),
+        max(alert_days),
     )
     return [(AgreementDue(**{k: v for k, v in r.items() if k != "threshold"}), r["threshold"]) for r in rows]
 
@@ -170,7 +174,7 @@ async def scope_labels(conn: asyncpg.Connection, scope_ids: Sequence[UUID]) -> l
     ]
 
 
-async def expire_ended_scopes(conn: asyncpg.Connection, today: date) -> int:
+async def expire_ended_scopes(conn: asyncpg.Connection, today: date, policy: Policy = DEFAULT_POLICY) -> int:
     """Scopes (approved or suspended) past their end date become ``expired``, each with its
     audit event, ``scope.expired`` and a recomputed tier (through the scopes service)."""
     rows = await conn.fetch(
@@ -186,7 +190,13 @@ async def expire_ended_scopes(conn: asyncpg.Connection, today: date) -> int:
         reason = f"the scope ended on {row['ends_on'].isoformat()}"
         try:
             await withdraw_scope(
-                conn, SWEEPER, row["partner_id"], row["id"], ScopeWithdrawal(reason=reason), "expired"
+                conn,
+                SWEEPER,
+                row["partner_id"],
+                row["id"],
+                ScopeWithdrawal(reason=reason),
+                "expired",
+                policy=policy,
             )
         except Problem as exc:
             # Another sweep (or a person) changed the scope since it was read.
@@ -287,16 +297,56 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
     day = today or today_utc()
     report = ExpirySweep()
     async with pool.acquire() as conn:
-        report.scopes_expired = await expire_ended_scopes(conn, day)
+        report.scopes_expired = await expire_ended_scopes(conn, day, settings.policy)
         for agreement in await agreements_expired(conn, day):
             suspended = await act_on_expired_agreement(conn, agreement, settings, day)
             if suspended is not None:
                 report.agreements_expired += 1
                 report.scopes_suspended += len(suspended)
-        for agreement, window in await agreements_expiring(conn, day):
+        for agreement, window in await agreements_expiring(
+            conn, day, settings.policy.agreements.expiry_alert_days
+        ):
             report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
         report.acceptances_lapsed = len(await lapse_expired_acceptances(conn, SWEEPER, day))
+        report.findings_overdue = await announce_overdue_findings(conn, day)
     return report
+
+
+async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> int:
+    """Announce ``finding.overdue`` (webhooks, chat alerts) once for each open or
+    remediating finding past its due date; a new due date is announced again if missed."""
+    rows = await conn.fetch(
+        """
+        SELECT f.id, f.partner_id, f.title, f.severity, f.due_on FROM findings f
+        WHERE f.status IN ('open', 'remediating') AND f.due_on < $1
+          AND NOT EXISTS (
+              SELECT 1 FROM notices n WHERE n.key = 'finding.overdue:' || f.id || ':' || f.due_on
+          )
+        ORDER BY f.due_on, f.id
+        """,
+        today,
+    )
+    announced = 0
+    for row in rows:
+        key = f"finding.overdue:{row['id']}:{row['due_on'].isoformat()}"
+        async with conn.transaction():
+            if not await claim_notice(conn, key):
+                continue
+            title = row["title"] or {}
+            await emit_event(
+                conn,
+                "finding.overdue",
+                {
+                    "finding_id": row["id"],
+                    "partner_id": row["partner_id"],
+                    "title": title.get("zh-CN") or title.get("en") or "",
+                    "severity": row["severity"],
+                    "due_on": row["due_on"],
+                },
+                dedupe_key=key,
+            )
+        announced += 1
+    return announced
 
 
 # --- reassessments and reminders ---------------------------------------------------------
@@ -308,15 +358,17 @@ class ReassessmentDue(msgspec.Struct, frozen=True, kw_only=True):
     reason: str
 
 
-async def reassessments_due(conn: asyncpg.Connection, now: datetime) -> list[ReassessmentDue]:
+async def reassessments_due(
+    conn: asyncpg.Connection, now: datetime, cadence: Mapping[Tier, int] = DEFAULT_POLICY.cadence_months
+) -> list[ReassessmentDue]:
     """Active partners due for a reassessment, in one statement over all partners.
 
     A partner is due when its tier rose (``reassessment_due_at``, cleared by an approved
     assessment), when an agreement was renewed (a new one of a kind it had before) after
     its last approved assessment, or when that assessment is older than the tier's cadence
-    (never assessed: counted from its creation). Each of these counts only if nothing was
-    sent to the partner since it became due, so an assessment that expired unanswered or
-    was rejected is followed up by people, not re-sent every hour.
+    (the policy's ``cadence_months``; never assessed: counted from its creation). Each of
+    these counts only if nothing was sent to the partner since it became due, so an
+    assessment that expired unanswered or was rejected is followed up by people, not re-sent every hour.
     """
     rows = await conn.fetch(
         """
@@ -360,7 +412,7 @@ async def reassessments_due(conn: asyncpg.Connection, now: datetime) -> list[Rea
         ORDER BY partner_id
         """,
         now,
-        [DEFAULT_CADENCE_MONTHS[t] for t in TIERS],
+        [cadence[t] for t in TIERS],
         list(TIERS),
     )
     due: list[ReassessmentDue] = []
@@ -382,7 +434,7 @@ async def reassessments_due(conn: asyncpg.Connection, now: datetime) -> list[Rea
                 )
             )
         else:
-            months = DEFAULT_CADENCE_MONTHS[r["tier"]]
+            months = cadence[r["tier"]]
             since = (
                 f"last approved assessment on {r['reviewed_at'].date().isoformat()}"
                 if r["reviewed_at"]
@@ -406,7 +458,7 @@ async def sweep_reassessments(pool: asyncpg.Pool, settings: Settings, *, now: da
     at = now or datetime.now(UTC)
     sent = 0
     async with pool.acquire() as conn:
-        for due in await reassessments_due(conn, at):
+        for due in await reassessments_due(conn, at, settings.policy.cadence_months):
             try:
                 result = await send_due_assessment(
                     conn, due.partner_id, due.kind, settings, now=at, reason=due.reason, actor=REASSESSOR
@@ -427,17 +479,19 @@ class ReminderSweep(msgspec.Struct, kw_only=True):
 async def send_reminders(
     pool: asyncpg.Pool, settings: Settings, *, today: date | None = None
 ) -> ReminderSweep:
-    """Remind partners of assessments due in 7, 3 and 1 days, escalate overdue ones to the
-    partner's owner (once each, in the recipient's language: the assessments service), and
-    expire those still unsubmitted ``assessment_grace_days`` after their due date."""
+    """Remind partners of assessments due in the policy's days (7, 3 and 1 by default),
+    escalate overdue ones to the partner's owner (once each, in the recipient's language:
+    the assessments service), and expire those still unsubmitted the policy's grace days
+    after their due date."""
     day = today or today_utc()
+    policy = settings.policy.assessments
     report = ReminderSweep()
     async with pool.acquire() as conn:
-        for due in await reminders_due(conn, day):
+        for due in await reminders_due(conn, day, policy.reminder_days):
             report.reminders += await send_reminder(
                 conn, due.assessment_id, due.reminder, today=day, settings=settings
             )
-        report.expired = len(await expire_overdue(conn, today=day, grace_days=settings.assessment_grace_days))
+        report.expired = len(await expire_overdue(conn, today=day, grace_days=policy.grace_days))
     return report
 
 

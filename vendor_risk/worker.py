@@ -200,7 +200,7 @@ async def repair_ratings(ctx: dict[str, Any]) -> int:
     """Daily after the expiry sweep (and at start): recompute every partner's residual
     rating, for what time changed (an acceptance past its date) or a change missed."""
     async with ctx["db_pool"].acquire() as conn:
-        return await rating.repair(conn, RATING_REPAIRER)
+        return await rating.repair(conn, RATING_REPAIRER, policy=ctx["settings"].policy.rating)
 
 
 @job(timeout=1800, max_tries=3)

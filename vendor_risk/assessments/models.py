@@ -163,6 +163,8 @@ class PartAnswers(Base):
     version: int
     title: I18nText
     answers: dict[str, Answer]
+    # The sections sent (those fitting the partner's services); None: every section.
+    sections: list[str] | None = None
 
 
 class Evidence(Base):

@@ -34,7 +34,7 @@ from vendor_risk.assessments.models import (
     ReviewCreate,
 )
 from vendor_risk.assessments.routes import requires_evidence_reader, requires_sender
-from vendor_risk.assessments.rules import DEFAULT_DUE_DAYS, default_due_on, default_questionnaires
+from vendor_risk.assessments.rules import default_due_on, default_questionnaires
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.models import Email, Locale
 from vendor_risk.auth.routes import actor_of
@@ -175,9 +175,15 @@ async def _send_page(
             lang,
             {
                 "kind": kind,
-                "questionnaires": [k for k in default_questionnaires(partner.tier, kind) if k in loaded],
+                "questionnaires": [
+                    k
+                    for k in default_questionnaires(
+                        partner.tier, kind, partner.service_types, settings.policy.questionnaires
+                    )
+                    if k in loaded
+                ],
                 "contact_id": str(primary.id) if primary else OTHER_RECIPIENT,
-                "due_on": default_due_on(partners.today_utc()).isoformat(),
+                "due_on": default_due_on(partners.today_utc(), settings.policy.assessments).isoformat(),
             },
         )
         # The email the defaults would send, shown at once; nothing to preview (no primary
@@ -208,7 +214,7 @@ async def _send_page(
         questionnaires=[(q.key, f"{q.title.get(lang)} · v{q.version}") for q in library],
         contacts=[*contacts, (OTHER_RECIPIENT, t("rv_other_recipient"))],
         languages=[(code, t(f"rv_lang_{code}")) for code in LANGUAGES],
-        due_days=DEFAULT_DUE_DAYS,
+        due_days=settings.policy.assessments.due_days,
     )
 
 
@@ -410,7 +416,10 @@ async def _assessment_page(
     lang = page_lang(request)
     form = form or Form(lang)
     show = show if show in SHOW else "all"
-    detail, templates = await service.detail_with_templates(db, assessment_id, partners.today_utc())
+    settings: Settings = request.app.state.settings
+    detail, templates = await service.detail_with_templates(
+        db, assessment_id, partners.today_utc(), rating_policy=settings.policy.rating
+    )
     is_sender = await allows(requires_sender, request)
     view = _review_view(detail, templates, lang, form.t, show, form)
     return page(
@@ -484,7 +493,9 @@ async def review(
             await service.review(db, actor_of(request), assessment_id, data, settings, now=datetime.now(UTC))
         except Problem as exc:
             if exc.slug == "stale-version":
-                current = await service.detail(db, assessment_id, partners.today_utc())
+                current = await service.detail(
+                    db, assessment_id, partners.today_utc(), rating_policy=settings.policy.rating
+                )
                 last = current.reviews[0] if current.reviews else None
                 t = form.t
                 return conflict_page(

@@ -255,17 +255,26 @@ class PartRow(msgspec.Struct, kw_only=True):
 
 
 async def get_parts(conn: asyncpg.Connection, assessment_id: UUID) -> list[PartRow]:
+    """The assessment's questionnaires, each as sent: only the sections that fit the
+    partner's service types at sending (the portal, completeness and scoring see no other)."""
     rows = await conn.fetch(
         """
         SELECT ap.position, ap.template_id, ap.template_key, t.content AS template, ap.answers,
-               ap.saved_sections, ap.prefilled_sections, ap.score
+               ap.saved_sections, ap.prefilled_sections, ap.score, ap.sections
         FROM assessment_parts ap JOIN questionnaire_templates t ON t.id = ap.template_id
         WHERE ap.assessment_id = $1
         ORDER BY ap.position
         """,
         assessment_id,
     )
-    return [msgspec.convert(dict(r), PartRow) for r in rows]
+    parts = []
+    for r in rows:
+        fields = dict(r)
+        sections = fields.pop("sections")
+        part = msgspec.convert(fields, PartRow)
+        part.template = part.template.only_sections(sections)
+        parts.append(part)
+    return parts
 
 
 async def insert_part(
@@ -276,12 +285,13 @@ async def insert_part(
     template_key: str,
     answers: Mapping[str, Answer],
     prefilled_sections: Sequence[str],
+    sections: Sequence[str] | None = None,
 ) -> None:
     await conn.execute(
         """
         INSERT INTO assessment_parts (assessment_id, position, template_id, template_key, answers,
-                                      prefilled_sections)
-        VALUES ($1, $2, $3, $4, $5, $6)
+                                      prefilled_sections, sections)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
         """,
         assessment_id,
         position,
@@ -289,6 +299,7 @@ async def insert_part(
         template_key,
         dict(answers),
         list(prefilled_sections),
+        None if sections is None else list(sections),
     )
 
 

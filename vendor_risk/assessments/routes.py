@@ -101,10 +101,12 @@ class AssessmentController(Controller):
         return await _list(db, filters, limit, cursor)
 
     @get("/{assessment_id:uuid}", operation_id="GetAssessment")
-    async def get_assessment(self, db: DbConnection, assessment_id: UUID) -> AssessmentDetail:
+    async def get_assessment(
+        self, db: DbConnection, settings: Settings, assessment_id: UUID
+    ) -> AssessmentDetail:
         """Answers, evidence, score with its breakdown, rating, findings, the changes since
         the previous assessment, and the reviews."""
-        return await service.detail(db, assessment_id, today_utc())
+        return await service.detail(db, assessment_id, today_utc(), rating_policy=settings.policy.rating)
 
     @post(
         "/{assessment_id:uuid}/resend",

@@ -29,6 +29,15 @@ from vendor_risk.assessments.models import (
     RiskLevel,
     ScoreChange,
 )
+from vendor_risk.policy import (
+    DEFAULT_POLICY,
+    AssessmentPolicy,
+    QuestionnairePolicy,
+    RatingPolicy,
+    ServiceType,
+    Tier,
+    questionnaires_for,
+)
 from vendor_risk.questionnaires.models import Answer, AnswerError, FindingToRaise, ScoreResult, Template
 from vendor_risk.questionnaires.scoring import (
     apportion,
@@ -45,39 +54,32 @@ LEVELS: Final[tuple[RiskLevel, ...]] = ("low", "medium", "high", "critical")
 
 # One assessment bundles several questionnaires: the partner gets one email, one link, one
 # due date and one submission, and the risk owner one review. Each questionnaire keeps its
-# own version and score; the combined score is their mean (see combine_scores).
-DEFAULT_QUESTIONNAIRES: Final[Mapping[str, tuple[str, ...]]] = {
-    "low": ("lite-screening",),
-    "medium": ("baseline-security", "pipl-entrusted-processing", "bookkeeping-partner"),
-    "high": ("baseline-security", "pipl-entrusted-processing", "bookkeeping-partner"),
-    "critical": ("baseline-security", "pipl-entrusted-processing", "bookkeeping-partner"),
-}
-OFFBOARDING_QUESTIONNAIRES: Final = ("offboarding-attestation",)
-DEFAULT_DUE_DAYS: Final = 21
-# The link outlives the due date by this much, so a late partner can still finish while
-# reminders and the escalation run; the worker expires overdue assessments after its grace.
-LINK_GRACE_DAYS: Final = 14
+# own version and score; the combined score is their mean (see combine_scores). Which
+# questionnaires, the due date and the link's grace are the policy's (policy.yaml).
 
 
 def default_questionnaires(
     tier: str,
     kind: AssessmentKind,
-    defaults: Mapping[str, tuple[str, ...]] = DEFAULT_QUESTIONNAIRES,
+    service_types: Collection[ServiceType] = (),
+    policy: QuestionnairePolicy = DEFAULT_POLICY.questionnaires,
 ) -> tuple[str, ...]:
     """The questionnaire keys sent when the sender names none: the offboarding attestation
-    for offboarding, otherwise the set for the partner's tier."""
+    for offboarding, otherwise the policy's set for the partner's tier and service types."""
     if kind == "offboarding":
-        return OFFBOARDING_QUESTIONNAIRES
-    return defaults[tier]
+        return policy.offboarding
+    return questionnaires_for(policy, msgspec.convert(tier, Tier), service_types)
 
 
-def default_due_on(today: date) -> date:
-    return today + timedelta(days=DEFAULT_DUE_DAYS)
+def default_due_on(today: date, policy: AssessmentPolicy = DEFAULT_POLICY.assessments) -> date:
+    return today + timedelta(days=policy.due_days)
 
 
-def link_expiry(now: datetime, due_on: date, link_days: int) -> datetime:
+def link_expiry(
+    now: datetime, due_on: date, link_days: int, policy: AssessmentPolicy = DEFAULT_POLICY.assessments
+) -> datetime:
     """When a new link dies: ``link_days`` from now, but never before the due date's grace."""
-    after_due = datetime.combine(due_on + timedelta(days=LINK_GRACE_DAYS), time.max, tzinfo=UTC)
+    after_due = datetime.combine(due_on + timedelta(days=policy.link_grace_days), time.max, tzinfo=UTC)
     return max(now + timedelta(days=link_days), after_due)
 
 
@@ -243,19 +245,6 @@ def combine_scores(parts: Sequence[tuple[Template, ScoreResult]]) -> CombinedSco
 # --- the rating -------------------------------------------------------------------------------
 
 
-class RatingPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """Score bands that move the inherent tier: a strong score lowers it by one level, a weak
-    one raises it by one or two; open findings set a floor."""
-
-    strong_score: float = 85.0
-    adequate_score: float = 70.0
-    weak_score: float = 50.0
-    high_findings_for_high: int = 3
-
-
-DEFAULT_RATING_POLICY: Final = RatingPolicy()
-
-
 def _level(rank: int) -> RiskLevel:
     return LEVELS[max(0, min(len(LEVELS) - 1, rank))]
 
@@ -264,7 +253,7 @@ def rate(
     tier: RiskLevel,
     score: float | None,
     open_findings: Mapping[str, int],
-    policy: RatingPolicy = DEFAULT_RATING_POLICY,
+    policy: RatingPolicy = DEFAULT_POLICY.rating,
 ) -> Rating:
     """Residual risk from the inherent tier, the score and the open (unaccepted) findings,
     with each step that moved it.
@@ -495,10 +484,10 @@ def _answers_equal(a: Answer | None, b: Answer | None) -> bool:
 
 # --- reminders -------------------------------------------------------------------------------------
 
-REMINDER_DAYS: Final = (7, 3, 1)
 
-
-def reminder_due(due_on: date, today: date, offsets: Sequence[int] = REMINDER_DAYS) -> int | None:
+def reminder_due(
+    due_on: date, today: date, offsets: Sequence[int] = DEFAULT_POLICY.assessments.reminder_days
+) -> int | None:
     """The reminder (days before the due date) that applies today: the nearest offset
     already reached. A reminder missed while the worker was down is sent late, once; a
     later one supersedes it."""

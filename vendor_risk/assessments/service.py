@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -25,6 +25,7 @@ from vendor_risk.assessments.models import (
     AssessmentCreate,
     AssessmentDetail,
     AssessmentDiff,
+    AssessmentKind,
     AssessmentStatus,
     Cancel,
     CombinedScore,
@@ -66,6 +67,7 @@ from vendor_risk.findings import service as findings_service
 from vendor_risk.findings.models import Finding
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
 from vendor_risk.partners import rating
+from vendor_risk.policy import DEFAULT_POLICY, Policy, RatingPolicy, ServiceType, Tier
 from vendor_risk.questionnaires import repository as templates_repo
 from vendor_risk.questionnaires.models import Answer, Template
 from vendor_risk.questionnaires.scoring import score, visibility
@@ -137,12 +139,13 @@ class _Partner(msgspec.Struct, kw_only=True):
     id: UUID
     name: str
     status: str
-    tier: str
+    tier: Tier
+    service_types: list[ServiceType]
 
 
 async def _lock_partner(conn: asyncpg.Connection, partner_id: UUID) -> _Partner:
     row = await conn.fetchrow(
-        "SELECT id, name, status, tier FROM partners WHERE id = $1 FOR UPDATE", partner_id
+        "SELECT id, name, status, tier, service_types FROM partners WHERE id = $1 FOR UPDATE", partner_id
     )
     if row is None:
         raise not_found("partner", partner_id)
@@ -184,6 +187,33 @@ async def _templates(conn: asyncpg.Connection, keys: Sequence[str]) -> list[tupl
     return found
 
 
+class _PartnerFit(Protocol):
+    @property
+    def tier(self) -> Tier: ...
+    @property
+    def service_types(self) -> Sequence[ServiceType]: ...
+
+
+async def preselected_questionnaires(
+    conn: asyncpg.Connection,
+    partner: _PartnerFit,
+    policy: Policy,
+    kind: AssessmentKind = "onboarding",
+) -> list[str]:
+    """The questionnaire keys the send form pre-selects and the API sends when none is
+    named: the policy's mapping for the partner's tier and service types, keeping the
+    loaded questionnaires that have at least one section fitting the partner."""
+    keys = default_questionnaires(partner.tier, kind, partner.service_types, policy.questionnaires)
+    chosen: list[str] = []
+    for key in keys:
+        stored = await templates_repo.get_version(conn, key)
+        if stored is None:
+            continue
+        if kind == "offboarding" or stored.content.sections_for(partner.service_types):
+            chosen.append(key)
+    return chosen
+
+
 async def _sender(conn: asyncpg.Connection, actor: Actor, owner_id: UUID | None) -> tuple[str, str]:
     """(name, email) partners are told to contact: the sender, else the partner's owner."""
     for user_id in (actor.id, owner_id):
@@ -206,11 +236,24 @@ async def _send(
     partner = await _lock_partner(conn, partner_id)
     if partner.status == "offboarded":
         raise Problem(409, "partner-offboarded", "an offboarded partner receives no assessments")
-    due_on = data.due_on or default_due_on(today)
+    due_on = data.due_on or default_due_on(today, settings.policy.assessments)
     if due_on < today:
         raise field_error("due_on", "must not be in the past")
     contact_id, email, name, locale = await _recipient(conn, partner_id, data.recipient)
-    templates = await _templates(conn, data.questionnaires or default_questionnaires(partner.tier, data.kind))
+    keys = data.questionnaires or await preselected_questionnaires(conn, partner, settings.policy, data.kind)
+    if not keys:
+        raise field_error("questionnaires", "the policy selects no loaded questionnaire for this partner")
+    templates = await _templates(conn, keys)
+    # Each questionnaire is sent with the sections that fit the partner's services.
+    sections: list[list[str] | None] = []
+    for index, (_, template) in enumerate(templates):
+        fitting = None if data.kind == "offboarding" else template.sections_for(partner.service_types)
+        if fitting is not None and not fitting:
+            raise field_error(
+                f"questionnaires[{index}]",
+                f"no section of {template.key!r} fits the partner's service types",
+            )
+        sections.append(None if fitting is None or len(fitting) == len(template.sections) else fitting)
     keys = [t.key for _, t in templates]
     previous = await repo.previous_answers(conn, partner_id, keys)
     latest_previous = max(previous, key=lambda p: p.submitted_at, default=None)
@@ -240,14 +283,22 @@ async def _send(
     # A reassessment starts from the partner's previous answers, to confirm or change.
     prefilling = data.kind in ("periodic", "triggered")
     by_key = {p.template_key: p.answers for p in previous}
-    for position, (template_id, template) in enumerate(templates):
-        answers, sections = (
+    for position, (template_id, full) in enumerate(templates):
+        template = full.only_sections(sections[position])
+        answers, prefilled = (
             prefill(template, by_key[template.key])
             if prefilling and template.key in by_key
             else ({}, frozenset())
         )
         await repo.insert_part(
-            conn, assessment_id, position, template_id, template.key, answers, sorted(sections)
+            conn,
+            assessment_id,
+            position,
+            template_id,
+            template.key,
+            answers,
+            sorted(prefilled),
+            sections[position],
         )
     sent = await _issue_link(conn, actor, assessment_id, settings, now, owner_id=owner_id)
     await audit.record(
@@ -285,7 +336,7 @@ async def _issue_link(
     """A fresh token for the assessment, emailed to its recipient through the outbox."""
     state = await _state(conn, assessment_id, for_update=False)
     token = generate_token()
-    expires_at = link_expiry(now, state.due_on, settings.portal_link_days)
+    expires_at = link_expiry(now, state.due_on, settings.portal_link_days, settings.policy.assessments)
     await repo.insert_link(conn, assessment_id, hash_token(token), expires_at)
     assessment = await load(conn, assessment_id, _today(now))
     sender_name, sender_email = await _sender(conn, actor, owner_id)
@@ -429,7 +480,8 @@ async def resend(
         if state.status in ("cancelled", "expired"):
             raise Problem(409, "assessment-closed", f"the assessment is {state.status}: send a new one")
         await _refuse_during_containment(conn, state.partner_id)
-        due_on = data.due_on or (state.due_on if state.due_on >= today else default_due_on(today))
+        fallback = default_due_on(today, settings.policy.assessments)
+        due_on = data.due_on or (state.due_on if state.due_on >= today else fallback)
         if due_on < today:
             raise field_error("due_on", "must not be in the past")
         before = await load(conn, assessment_id, today)
@@ -905,6 +957,7 @@ async def submit(
             raised=raised,
             submitted_keys={p.template_key for p in parts},
             today=today,
+            due_days=settings.policy.findings.due_days,
         )
         before = await load(conn, state.id, today)
         await repo.set_part_scores(conn, state.id, [r.score for _, r in results])
@@ -1053,7 +1106,14 @@ async def review(
                 """,
                 state.partner_id,
             )
-            await rating.recompute(conn, actor, [state.partner_id], reason="assessment approved", now=now)
+            await rating.recompute(
+                conn,
+                actor,
+                [state.partner_id],
+                reason="assessment approved",
+                now=now,
+                policy=settings.policy.rating,
+            )
         if data.decision == "request_changes":
             await repo.extend_link(conn, assessment_id, now + timedelta(days=settings.portal_link_days))
             sender_name, sender_email = await _sender(conn, actor, state.partner_owner_id)
@@ -1096,17 +1156,27 @@ async def review(
                 "score": state.score,
             },
         )
-    return await detail(conn, assessment_id, today)
+    return await detail(conn, assessment_id, today, rating_policy=settings.policy.rating)
 
 
-async def detail(conn: asyncpg.Connection, assessment_id: UUID, today: date) -> AssessmentDetail:
+async def detail(
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    today: date,
+    *,
+    rating_policy: RatingPolicy = DEFAULT_POLICY.rating,
+) -> AssessmentDetail:
     """Everything a reviewer reads: answers, evidence, score breakdown, rating, findings,
     the diff with the previous assessment and the reviews."""
-    return (await detail_with_templates(conn, assessment_id, today))[0]
+    return (await detail_with_templates(conn, assessment_id, today, rating_policy=rating_policy))[0]
 
 
 async def detail_with_templates(
-    conn: asyncpg.Connection, assessment_id: UUID, today: date
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    today: date,
+    *,
+    rating_policy: RatingPolicy = DEFAULT_POLICY.rating,
 ) -> tuple[AssessmentDetail, list[Template]]:
     """``detail`` and the questionnaire versions of its parts, in order (the review page
     shows the questions' numbers and texts without reading them again)."""
@@ -1117,7 +1187,7 @@ async def detail_with_templates(
     rating: Rating | None = None
     if assessment.status in SUBMITTED_STATUSES:
         counts = await findings_repo.open_counts(conn, state.partner_id, today)
-        rating = rate(state.partner_tier, assessment.score, counts)
+        rating = rate(state.partner_tier, assessment.score, counts, rating_policy)
     findings = await findings_repo.list_findings(
         conn, findings_repo.ListFilters(assessment_id=assessment_id), today, None, 500
     )
@@ -1129,6 +1199,7 @@ async def detail_with_templates(
                 version=p.template.version,
                 title=p.template.title,
                 answers=p.answers,
+                sections=[s.id for s in p.template.sections],
             )
             for p in parts
         ],
@@ -1188,15 +1259,18 @@ class DueReminder(msgspec.Struct, frozen=True, kw_only=True):
     reminder: str
 
 
-async def reminders_due(conn: asyncpg.Connection, today: date) -> list[DueReminder]:
+async def reminders_due(
+    conn: asyncpg.Connection, today: date, offsets: Sequence[int] = DEFAULT_POLICY.assessments.reminder_days
+) -> list[DueReminder]:
     """Which reminder each assessment awaiting the partner should get today (one query):
-    the nearest of D-7, D-3, D-1 reached and not yet sent, or ``overdue`` once past due."""
+    the nearest of the policy's offsets (D-7, D-3, D-1 by default) reached and not yet
+    sent, or ``overdue`` once past due."""
     due: list[DueReminder] = []
-    for candidate in await repo.reminder_candidates(conn, today + timedelta(days=7)):
+    for candidate in await repo.reminder_candidates(conn, today + timedelta(days=max(offsets, default=0))):
         if candidate.due_on < today:
             code = "overdue"
         else:
-            days = reminder_due(candidate.due_on, today)
+            days = reminder_due(candidate.due_on, today, offsets)
             code = f"d{days}" if days is not None else ""
         if code and code not in candidate.sent:
             due.append(DueReminder(assessment_id=candidate.assessment_id, reminder=code))

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 
+from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.auth import repository as users_repo
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
@@ -159,6 +160,8 @@ async def assign(request: Request[Any, Any, Any], db: DbConnection, finding_id: 
         )
         try:
             await service.update_finding(db, actor_of(request), finding_id, update, today_utc())
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             if exc.slug == "stale-version":
                 current = await service.load(db, finding_id, today_utc())
@@ -191,6 +194,8 @@ async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding
     if data is not None:
         try:
             await service.accept_risk(db, actor_of(request), finding_id, data, today_utc())
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             if exc.status_code == 404 or exc.status_code >= 500:
                 raise

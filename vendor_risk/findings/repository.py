@@ -295,3 +295,9 @@ async def open_counts(conn: asyncpg.Connection, partner_id: UUID, today: date) -
         partner_id,
     )
     return {r["severity"]: r["n"] for r in rows}
+
+
+async def created_by(conn: asyncpg.Connection, finding_id: UUID) -> UUID | None:
+    """Who raised the finding by hand (None for rule findings)."""
+    user_id: UUID | None = await conn.fetchval("SELECT created_by FROM findings WHERE id = $1", finding_id)
+    return user_id

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from vendor_risk.approvals.models import PendingDecision
+from vendor_risk.approvals.routes import or_pending
 from vendor_risk.auth.guards import requires_reader, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
@@ -24,6 +26,7 @@ from vendor_risk.findings.models import (
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.partners.service import today_utc
 from vendor_risk.questionnaires.models import Severity
+from vendor_risk.settings import Settings
 
 
 class FindingController(Controller):
@@ -81,8 +84,17 @@ class FindingController(Controller):
         status_code=HTTP_200_OK,
     )
     async def accept(
-        self, request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID, data: AcceptanceCreate
-    ) -> FindingDetail:
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        finding_id: UUID,
+        data: AcceptanceCreate,
+    ) -> Response[FindingDetail | PendingDecision]:
         """Accept the risk until a date with a justification: an immutable record that
-        lapses at that date, or earlier when a later assessment changes the answer."""
-        return await service.accept_risk(db, actor_of(request), finding_id, data, today_utc())
+        lapses at that date, or earlier when a later assessment changes the answer. A
+        finding a two-person rule covers answers 202 with the pending decision until a
+        second risk owner accepts it too."""
+        return await or_pending(
+            service.accept_risk(db, actor_of(request), finding_id, data, today_utc(), settings=settings)
+        )

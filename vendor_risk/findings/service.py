@@ -3,7 +3,7 @@ resolved, or accepted as a risk until a date."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from vendor_risk import audit
+from vendor_risk.approvals.service import SecondApprovalRequired, second_approval
 from vendor_risk.assessments.rules import LiveFinding, RaisedFinding, reconcile_findings
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, field_error, not_found, stale_version
@@ -24,7 +25,9 @@ from vendor_risk.findings.models import (
 )
 from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import rating
+from vendor_risk.policy import DEFAULT_POLICY, Policy, Severity, approval_rule
 from vendor_risk.questionnaires.models import Answer
+from vendor_risk.settings import Settings
 from vendor_risk.structs import I18nText
 
 # A risk is accepted for at most a year: it must be looked at again at least that often.
@@ -146,9 +149,24 @@ async def update_finding(
 
 
 async def accept_risk(
-    conn: asyncpg.Connection, actor: Actor, finding_id: UUID, data: AcceptanceCreate, today: date
+    conn: asyncpg.Connection,
+    actor: Actor,
+    finding_id: UUID,
+    data: AcceptanceCreate,
+    today: date,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+    settings: Settings | None = None,
 ) -> FindingDetail:
-    """Record a risk acceptance until a date (an immutable row) and mark the finding accepted."""
+    """Record a risk acceptance until a date (an immutable row) and mark the finding accepted.
+
+    A finding a two-person rule covers (by default: critical ones) is accepted by two
+    distinct risk owners: the first acceptance records a pending decision and raises
+    ``SecondApprovalRequired`` (202) after the commit; the second completes it with the
+    first one's date and justification. ``settings`` gives the links of the email to the
+    other risk owners (the policy's own when given)."""
+    if settings is not None:
+        policy = settings.policy
     if data.until <= today:
         raise field_error("until", "must be after today")
     if data.until > today + timedelta(days=MAX_ACCEPTANCE_DAYS):
@@ -161,22 +179,40 @@ async def accept_risk(
             raise not_found("finding", finding_id)
         if before.status == "resolved":
             raise Problem(409, "finding-resolved", "a resolved finding has no risk left to accept")
-        # A new acceptance replaces the current one, which is kept and marked stale.
-        await repo.stale_acceptances(conn, [finding_id], f"replaced by a new acceptance by {actor.label}")
-        acceptance = await repo.insert_acceptance(
-            conn, finding_id, data.until, data.justification, actor.id, actor.label, today
-        )
-        await repo.update_finding(conn, finding_id, {"status": "accepted"})
-        await audit.record(
+        outcome = await second_approval(
             conn,
-            actor=actor,
-            action="finding.risk_accepted",
-            entity_type="finding",
+            actor,
+            approval_rule(policy.approvals, "risk_acceptance", severity=before.severity),
             entity_id=finding_id,
-            before=before,
-            after=acceptance,
+            partner_id=before.partner_id,
+            requested_by=await repo.created_by(conn, finding_id),
+            payload=data,
+            settings=settings or Settings(policy=policy),
         )
-        await rating.recompute(conn, actor, [before.partner_id], reason="risk accepted", today=today)
+        if outcome.pending is None:
+            if outcome.completed is not None:
+                # The second approval completes what the first decided.
+                data = msgspec.convert(outcome.completed.payload, AcceptanceCreate)
+            # A new acceptance replaces the current one, which is kept and marked stale.
+            await repo.stale_acceptances(conn, [finding_id], f"replaced by a new acceptance by {actor.label}")
+            acceptance = await repo.insert_acceptance(
+                conn, finding_id, data.until, data.justification, actor.id, actor.label, today
+            )
+            await repo.update_finding(conn, finding_id, {"status": "accepted"})
+            await audit.record(
+                conn,
+                actor=actor,
+                action="finding.risk_accepted",
+                entity_type="finding",
+                entity_id=finding_id,
+                before=before,
+                after=acceptance,
+            )
+            await rating.recompute(
+                conn, actor, [before.partner_id], reason="risk accepted", today=today, policy=policy.rating
+            )
+    if outcome.pending is not None:
+        raise SecondApprovalRequired(outcome.pending)
     return await detail(conn, finding_id, today)
 
 
@@ -226,10 +262,12 @@ async def apply_submission(
     raised: Sequence[RaisedFinding],
     submitted_keys: Collection[str],
     today: date,
+    due_days: Mapping[Severity, int] = DEFAULT_POLICY.findings.due_days,
 ) -> list[Finding]:
     """Bring the partner's rule findings in line with a submission, inside its transaction:
-    open new ones, keep (not duplicate) those raised again, resolve those whose question
-    now passes, and lapse acceptances whose answer changed. Returns the findings opened."""
+    open new ones (due the policy's days for their severity from today), keep (not
+    duplicate) those raised again, resolve those whose question now passes, and lapse
+    acceptances whose answer changed. Returns the findings opened."""
     live = await repo.live_rule_findings(conn, partner_id, today)
     plan = reconcile_findings(
         [
@@ -283,6 +321,7 @@ async def apply_submission(
                 "remediation": rule.remediation,
                 "refs": rule.references,
                 "answer": item.answer,
+                "due_on": today + timedelta(days=due_days[rule.severity]),
             },
         )
         opened.append(await load(conn, finding_id, today))

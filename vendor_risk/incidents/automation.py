@@ -100,7 +100,7 @@ def system_actor(incident: Incident) -> Actor:
 
 
 async def _suspend_scopes(
-    conn: asyncpg.Connection, incident: Incident, action: SuspendScopes, actor: Actor
+    conn: asyncpg.Connection, incident: Incident, action: SuspendScopes, actor: Actor, settings: Settings
 ) -> Outcome:
     scopes = await scopes_repo.list_scopes(conn, incident.partner_id, ["approved"], None, MAX_SCOPES)
     codes = {str(s.id): s.category.code for s in scopes}
@@ -109,7 +109,13 @@ async def _suspend_scopes(
     reason = f"incident containment: {incident.title}"
     for scope_id in chosen:
         await scopes_service.withdraw_scope(
-            conn, actor, incident.partner_id, UUID(scope_id), ScopeWithdrawal(reason=reason), "suspended"
+            conn,
+            actor,
+            incident.partner_id,
+            UUID(scope_id),
+            ScopeWithdrawal(reason=reason),
+            "suspended",
+            policy=settings.policy,
         )
     data = {
         "mode": action.categories,
@@ -287,7 +293,7 @@ async def _execute(
 ) -> Outcome:
     match action:
         case SuspendScopes():
-            return await _suspend_scopes(conn, incident, action, actor)
+            return await _suspend_scopes(conn, incident, action, actor, settings)
         case SuspendPartner():
             return await _suspend_partner(conn, incident, actor, settings)
         case Notify():

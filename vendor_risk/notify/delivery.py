@@ -27,6 +27,7 @@ from redis import exceptions as redis_errors
 
 from vendor_risk.metrics import OUTBOX_SENDS
 from vendor_risk.notify import repository as repo
+from vendor_risk.notify.chat import ChatPayload, ChatRefused, send_chat
 from vendor_risk.notify.devmail import capture
 from vendor_risk.notify.email import send_email
 from vendor_risk.notify.outbox import open_email
@@ -109,6 +110,9 @@ def describe_failure(exc: Exception) -> tuple[str, bool]:
             return f"SMTP {exc.code} {exc.message}", 400 <= exc.code < 500
         case aiosmtplib.SMTPException() | OSError():
             return f"{type(exc).__name__}: {exc}", True
+        case ChatRefused():
+            # The platform's error body (a bad signature, a rate limit): tried again, then dead.
+            return str(exc), True
         case WebhookUrlRefused():
             return f"URL refused: it {exc}", False
         case Undeliverable() | msgspec.ValidationError():
@@ -131,6 +135,29 @@ async def _send(pool: asyncpg.Pool, claim: Claimed, http: httpx.AsyncClient, set
             await capture(pool, claim.id, claim.topic, email)
             return
         await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
+        return
+    if claim.channel == "chat":
+        if not claim.chat_active or claim.chat_url is None or claim.chat_channel_id is None:
+            raise Undeliverable("the chat channel was deleted")
+        try:
+            chat_secret = repo.open_chat_secret(
+                settings.data_keys,
+                claim.chat_channel_id,
+                claim.chat_secret,
+                claim.chat_secret_key_id,
+                claim.chat_secret_nonce,
+                claim.chat_secret_sealed,
+            )
+        except RuntimeError as exc:
+            raise Undeliverable(str(exc)) from None
+        await send_chat(
+            http,
+            url=claim.chat_url,
+            secret=chat_secret,
+            payload=msgspec.convert(claim.payload, ChatPayload),
+            public_url=settings.public_url,
+            allow_private=settings.allow_private_webhooks,
+        )
         return
     secret = None
     if claim.webhook_id is not None:

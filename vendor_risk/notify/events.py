@@ -23,6 +23,7 @@ EVENT_TYPES: Final = frozenset(
         "partner.status_changed",
         "partner.tier_changed",
         "finding.opened",
+        "finding.overdue",
         "incident.opened",
         "incident.step_overdue",
         "incident.closed",

@@ -10,7 +10,7 @@ import msgspec
 
 from vendor_risk.structs import ONE_LINE, TEXT, Base
 
-Channel = Literal["email", "webhook"]
+Channel = Literal["email", "webhook", "chat"]
 OutboxStatus = Literal["pending", "delivered", "dead"]
 
 
@@ -60,3 +60,33 @@ class OutboxMessage(Base):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+
+
+# --- chat channels -----------------------------------------------------------------------
+
+ChatPlatform = Literal["wecom", "dingtalk", "feishu"]
+
+
+class ChatChannel(Base):
+    """A WeCom, DingTalk or Feishu group robot; its URL and secret are never shown again
+    (the URL carries the robot's key)."""
+
+    id: UUID
+    platform: ChatPlatform
+    name: str
+    events: list[str]
+    lang: str
+    signed: bool
+    created_at: datetime
+    created_by: UUID | None
+
+
+class ChatChannelCreate(Base):
+    platform: ChatPlatform
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    # The robot's webhook address as the platform shows it.
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    events: Annotated[list[str], msgspec.Meta(min_length=1, max_length=20)]
+    # DingTalk "加签" / Feishu "签名校验" secret; WeCom robots have none.
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    lang: Literal["zh-CN", "en"] = "zh-CN"

@@ -106,4 +106,8 @@ async def emit_event(
         payload,
         dedupe_key,
     )
+    # Chat robots subscribed to the event get it too (vendor_risk.notify.chat).
+    from vendor_risk.notify.chat import fan_out
+
+    await fan_out(conn, event_type, data, dedupe_key)
     return int(result.rsplit(" ", 1)[-1])

@@ -11,7 +11,7 @@ import msgspec
 
 from vendor_risk.db import data_keys_of
 from vendor_risk.documents import WEBHOOK_SECRET, seal, unseal
-from vendor_risk.notify.models import OutboxMessage, Webhook
+from vendor_risk.notify.models import ChatChannel, ChatChannelCreate, OutboxMessage, Webhook
 from vendor_risk.settings import DataKey
 
 WEBHOOK_COLUMNS = "id, url, events, description, created_at, created_by"
@@ -235,6 +235,14 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     webhook_secret_nonce: bytes | None
     webhook_secret_sealed: bytes | None
     webhook_active: bool
+    # Chat alerts: the channel's robot, while it is not deleted.
+    chat_channel_id: UUID | None = None
+    chat_url: str | None = None
+    chat_secret: str | None = None
+    chat_secret_key_id: str | None = None
+    chat_secret_nonce: bytes | None = None
+    chat_secret_sealed: bytes | None = None
+    chat_active: bool = False
 
 
 async def claim_due(
@@ -268,14 +276,19 @@ async def claim_due(
             SET attempts = o.attempts + 1, next_attempt_at = coalesce($1, now()) + $2::interval
             FROM due WHERE o.id = due.id
             RETURNING o.id, o.channel, o.topic, o.payload, o.key_id, o.nonce, o.sealed, o.attempts,
-                      o.webhook_id
+                      o.webhook_id, o.chat_channel_id
         )
         SELECT c.id, c.channel, c.topic, c.payload, c.key_id, c.nonce, c.sealed,
                c.attempts AS attempt, c.webhook_id, w.url AS webhook_url, w.secret AS webhook_secret,
                w.secret_key_id AS webhook_secret_key_id, w.secret_nonce AS webhook_secret_nonce,
                w.secret_sealed AS webhook_secret_sealed,
-               (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active
+               (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active,
+               c.chat_channel_id, ch.url AS chat_url, ch.secret AS chat_secret,
+               ch.secret_key_id AS chat_secret_key_id, ch.secret_nonce AS chat_secret_nonce,
+               ch.secret_sealed AS chat_secret_sealed,
+               (ch.id IS NOT NULL AND ch.disabled_at IS NULL) AS chat_active
         FROM claimed c LEFT JOIN webhooks w ON w.id = c.webhook_id
+        LEFT JOIN chat_channels ch ON ch.id = c.chat_channel_id
         """,
         now,
         lease,
@@ -376,3 +389,95 @@ async def purge_delivered(pool: asyncpg.Pool, retention_days: int, *, now: datet
         purged += count
         if count < PURGE_BATCH:
             return purged
+
+
+# --- chat channels ---------------------------------------------------------------------------
+
+CHAT_COLUMNS = """
+    id, platform, name, events, lang, (secret IS NOT NULL OR secret_sealed IS NOT NULL) AS signed,
+    created_at, created_by
+"""
+CHAT_SECRET = "chat-secret"  # noqa: S105 - the label sealed secrets are bound to, not a secret
+
+
+def open_chat_secret(
+    keys: tuple[DataKey, ...],
+    channel_id: UUID,
+    plain: str | None,
+    key_id: str | None,
+    nonce: bytes | None,
+    sealed: bytes | None,
+) -> str | None:
+    """A chat robot's signing secret, unsealed when sealed."""
+    if sealed is None or key_id is None or nonce is None:
+        return plain
+    return unseal(keys, key_id, CHAT_SECRET, channel_id, nonce, sealed).decode()
+
+
+async def insert_chat_channel(
+    conn: asyncpg.Connection, data: ChatChannelCreate, created_by: UUID | None
+) -> ChatChannel:
+    channel_id = uuid4()
+    keys = data_keys_of(conn)
+    plain, key_id, nonce, sealed = data.secret, None, None, None
+    if keys and data.secret is not None:
+        nonce, sealed = seal(keys[0], CHAT_SECRET, channel_id, data.secret.encode())
+        plain, key_id = None, keys[0].key_id
+    row = await conn.fetchrow(
+        f"""
+        INSERT INTO chat_channels (id, platform, name, url, secret, secret_key_id, secret_nonce,
+                                   secret_sealed, events, lang, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        RETURNING {CHAT_COLUMNS}
+        """,
+        channel_id,
+        data.platform,
+        data.name,
+        data.url,
+        plain,
+        key_id,
+        nonce,
+        sealed,
+        sorted(set(data.events)),
+        data.lang,
+        created_by,
+    )
+    return ChatChannel(**dict(row))
+
+
+async def list_chat_channels(
+    conn: asyncpg.Connection, after: tuple[datetime, UUID] | None, limit: int
+) -> list[ChatChannel]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {CHAT_COLUMNS} FROM chat_channels
+        WHERE disabled_at IS NULL
+          AND ($1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid))
+        ORDER BY created_at DESC, id DESC
+        LIMIT $3
+        """,
+        after[0] if after else None,
+        after[1] if after else None,
+        limit,
+    )
+    return [ChatChannel(**dict(r)) for r in rows]
+
+
+async def disable_chat_channel(conn: asyncpg.Connection, channel_id: UUID) -> ChatChannel | None:
+    row = await conn.fetchrow(
+        f"""
+        UPDATE chat_channels SET disabled_at = now() WHERE id = $1 AND disabled_at IS NULL
+        RETURNING {CHAT_COLUMNS}
+        """,
+        channel_id,
+    )
+    if row is None:
+        return None
+    await conn.execute(
+        """
+        UPDATE outbox SET status = 'dead', last_error = 'the chat channel was deleted'
+        WHERE chat_channel_id = $1 AND status = 'pending'
+        """,
+        channel_id,
+    )
+    return ChatChannel(**dict(row))

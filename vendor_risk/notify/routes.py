@@ -14,9 +14,19 @@ from vendor_risk.db import DbConnection
 from vendor_risk.errors import not_found
 from vendor_risk.notify import repository as repo
 from vendor_risk.notify import service
+from vendor_risk.notify.chat import CHAT_EVENTS
 from vendor_risk.notify.delivery import kick_outbox
 from vendor_risk.notify.events import EVENT_TYPES
-from vendor_risk.notify.models import Channel, NewWebhook, OutboxMessage, OutboxStatus, Webhook, WebhookCreate
+from vendor_risk.notify.models import (
+    Channel,
+    ChatChannel,
+    ChatChannelCreate,
+    NewWebhook,
+    OutboxMessage,
+    OutboxStatus,
+    Webhook,
+    WebhookCreate,
+)
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.settings import Settings
 
@@ -100,3 +110,40 @@ class OutboxController(Controller):
         message = await service.retry_message(db, actor_of(request), message_id)
         await kick_outbox(request.app.state.redis)
         return message
+
+
+class ChatChannelController(Controller):
+    """企业微信, 钉钉 and 飞书 group robots that receive alerts (admin)."""
+
+    path = "/api/v1/chat-channels"
+    tags = ["webhooks"]
+    guards = [requires_admin]
+
+    @post("/", operation_id="CreateChatChannel")
+    async def create_channel(
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, data: ChatChannelCreate
+    ) -> ChatChannel:
+        """Add a robot for event types from ``GET /api/v1/chat-channels/event-types``; its
+        messages are written in ``lang`` and link to the staff pages."""
+        return await service.create_chat_channel(
+            db, actor_of(request), data, allow_private=settings.allow_private_webhooks
+        )
+
+    @get("/", operation_id="ListChatChannels")
+    async def list_channels(
+        self, db: DbConnection, limit: int = DEFAULT_LIMIT, cursor: str | None = None
+    ) -> Page[ChatChannel]:
+        check_limit(limit)
+        return paged(await repo.list_chat_channels(db, created_after(cursor), limit + 1), limit)
+
+    @get("/event-types", operation_id="ListChatEventTypes")
+    async def event_types(self) -> list[str]:
+        """Every event a chat channel may subscribe to."""
+        return sorted(CHAT_EVENTS)
+
+    @delete("/{channel_id:uuid}", operation_id="DeleteChatChannel", status_code=HTTP_200_OK)
+    async def delete_channel(
+        self, request: Request[Any, Any, Any], db: DbConnection, channel_id: UUID
+    ) -> ChatChannel:
+        """Stop the channel; its undelivered alerts are given up."""
+        return await service.delete_chat_channel(db, actor_of(request), channel_id)

@@ -11,8 +11,16 @@ from vendor_risk import audit
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, field_error, not_found
 from vendor_risk.notify import repository as repo
+from vendor_risk.notify.chat import CHAT_EVENTS
 from vendor_risk.notify.events import ALL_EVENTS, EVENT_TYPES
-from vendor_risk.notify.models import NewWebhook, OutboxMessage, Webhook, WebhookCreate
+from vendor_risk.notify.models import (
+    ChatChannel,
+    ChatChannelCreate,
+    NewWebhook,
+    OutboxMessage,
+    Webhook,
+    WebhookCreate,
+)
 from vendor_risk.notify.webhooks import WebhookUrlRefused, check_url, generate_secret
 
 
@@ -115,3 +123,51 @@ async def retry_message(conn: asyncpg.Connection, actor: Actor, message_id: UUID
             after=after,
         )
     return after
+
+
+async def create_chat_channel(
+    conn: asyncpg.Connection, actor: Actor, data: ChatChannelCreate, *, allow_private: bool
+) -> ChatChannel:
+    """Add a WeCom, DingTalk or Feishu robot for some event types; its URL obeys the
+    webhook rules (http(s), public addresses only unless ``allow_private``)."""
+    unknown = sorted(set(data.events) - set(CHAT_EVENTS))
+    if unknown:
+        raise field_error(
+            "events", f"unknown chat event(s) {', '.join(unknown)}; known: {', '.join(sorted(CHAT_EVENTS))}"
+        )
+    if data.platform == "wecom" and data.secret is not None:
+        raise field_error("secret", "WeCom group robots are not signed: leave it out")
+    try:
+        await check_url(data.url, allow_private=allow_private)
+    except WebhookUrlRefused as exc:
+        raise field_error("url", str(exc)) from None
+    except OSError:
+        raise field_error("url", f"the host {urlsplit(data.url).hostname} does not resolve") from None
+    async with conn.transaction():
+        channel = await repo.insert_chat_channel(conn, data, actor.id)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="chat_channel.created",
+            entity_type="chat_channel",
+            entity_id=channel.id,
+            after=channel,
+        )
+    return channel
+
+
+async def delete_chat_channel(conn: asyncpg.Connection, actor: Actor, channel_id: UUID) -> ChatChannel:
+    """Stop a chat channel; its undelivered alerts are given up."""
+    async with conn.transaction():
+        channel = await repo.disable_chat_channel(conn, channel_id)
+        if channel is None:
+            raise not_found("chat channel", channel_id)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="chat_channel.deleted",
+            entity_type="chat_channel",
+            entity_id=channel_id,
+            before=channel,
+        )
+    return channel

@@ -8,12 +8,14 @@ from uuid import UUID
 
 import msgspec
 
+from vendor_risk.approvals.models import Conditions
 from vendor_risk.auth.models import Email, Locale
 from vendor_risk.partners.rules import (
     AgreementKind,
     Criticality,
     PartnerStatus,
     Sensitivity,
+    ServiceType,
     Tier,
     TierFactor,
 )
@@ -42,6 +44,10 @@ Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9 ()\-]{5,30}$(?!\n)")]
 Service = Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000), FILLED_TEXT]
 Services = Annotated[list[Service], msgspec.Meta(max_length=50)]
+ServiceTypes = Annotated[
+    list[ServiceType],
+    msgspec.Meta(max_length=7, description="what the partner does for us; decides the questionnaires"),
+]
 
 AttentionReason = Literal[
     "reassessment_due",
@@ -87,6 +93,7 @@ class PartnerCreate(Base):
     website: Website | None = None
     domain: Domain | None = None
     services: Services = msgspec.field(default_factory=list)
+    service_types: ServiceTypes = msgspec.field(default_factory=list)
     owner_id: UUID | None = None
     contacts: Contacts = msgspec.field(default_factory=list)
 
@@ -103,6 +110,7 @@ class PartnerUpdate(Base):
     website: Website | msgspec.UnsetType | None = msgspec.UNSET
     domain: Domain | msgspec.UnsetType | None = msgspec.UNSET
     services: Services | msgspec.UnsetType = msgspec.UNSET
+    service_types: ServiceTypes | msgspec.UnsetType = msgspec.UNSET
     business_criticality: Criticality | msgspec.UnsetType = msgspec.UNSET
     owner_id: UUID | msgspec.UnsetType | None = msgspec.UNSET
     # The whole list: contacts left out are removed.
@@ -119,6 +127,7 @@ class Partner(Base):
     website: str | None
     domain: str | None
     services: list[str]
+    service_types: list[ServiceType]
     business_criticality: Criticality
     owner_id: UUID | None
     status: PartnerStatus
@@ -156,6 +165,7 @@ class PartnerSummary(Base):
     country: str
     credit_code: str | None
     business_criticality: Criticality
+    service_types: list[ServiceType]
     owner_id: UUID | None
     status: PartnerStatus
     tier: Tier
@@ -176,6 +186,8 @@ class Transition(Base):
     reason: Reason
     # Optional: when sent, a partner changed since it was read is a 409.
     version: Version | None = None
+    # "Approve with conditions": each becomes a finding of the partner with its due date.
+    conditions: Conditions = msgspec.field(default_factory=list)
 
 
 class TransitionResult(Base):

@@ -16,6 +16,7 @@ import msgspec
 from litestar import Request, Response, get, post
 
 from vendor_risk.agreements.panel import agreement_panel
+from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.assessments import repository as assessments_repo
 from vendor_risk.auth.guards import current_user, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
@@ -299,6 +300,8 @@ async def create_partner(
     if created is not None and not form.errors:
         try:
             partner = await service.create_partner(db, actor_of(request), created, settings)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _service_refusal(form, exc)
         else:
@@ -345,6 +348,8 @@ async def update_partner(
     if changes is not None and not form.errors:
         try:
             await service.update_partner(db, actor_of(request), partner_id, changes, settings)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             if exc.slug == "stale-version":
                 current = await service.load(db, partner_id, settings)
@@ -463,6 +468,8 @@ async def transition_partner(
     if data is not None:
         try:
             await service.transition(db, actor_of(request), partner_id, data, settings)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             if exc.slug == "stale-version":
                 form.error("_form", form.t("partner_changed_reload"))

@@ -22,6 +22,7 @@ from vendor_risk import audit
 from vendor_risk.assessments.models import Rating
 from vendor_risk.assessments.rules import rate
 from vendor_risk.audit.models import Actor
+from vendor_risk.policy import DEFAULT_POLICY, RatingPolicy
 
 # $1 is today (UTC). One row per partner: its tier, stored rating, the latest approved
 # security assessment (NULL columns without one) and its unaccepted findings by severity,
@@ -63,17 +64,19 @@ class RatingChange(msgspec.Struct, frozen=True, kw_only=True):
     rating: Rating | None
 
 
-def _rating_of(row: asyncpg.Record) -> Rating | None:
+def _rating_of(row: asyncpg.Record, policy: RatingPolicy = DEFAULT_POLICY.rating) -> Rating | None:
     if row["assessment_id"] is None:
         return None
     counts = {k: int(v) for k, v in (row["open_findings"] or {}).items()}
-    return rate(row["tier"], row["score"], counts)
+    return rate(row["tier"], row["score"], counts, policy)
 
 
-def _changes(rows: Sequence[asyncpg.Record]) -> list[RatingChange]:
+def _changes(
+    rows: Sequence[asyncpg.Record], policy: RatingPolicy = DEFAULT_POLICY.rating
+) -> list[RatingChange]:
     changes = []
     for row in rows:
-        rating = _rating_of(row)
+        rating = _rating_of(row, policy)
         level = rating.level if rating else None
         if level != row["residual_rating"]:
             changes.append(
@@ -126,6 +129,7 @@ async def recompute(
     reason: str,
     now: datetime | None = None,
     today: date | None = None,
+    policy: RatingPolicy = DEFAULT_POLICY.rating,
 ) -> list[RatingChange]:
     """Recompute the residual rating of these partners inside the caller's transaction.
 
@@ -143,7 +147,7 @@ async def recompute(
     now = now or datetime.now(UTC)
     await conn.execute("SELECT 1 FROM partners WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE", ids)
     rows = await conn.fetch(f"{_INPUTS_SQL} WHERE p.id = ANY($2::uuid[])", today or _today(now), ids)
-    changes = _changes(rows)
+    changes = _changes(rows, policy)
     await _store(conn, changes, now)
     for change in changes:
         await audit.record(
@@ -158,7 +162,13 @@ async def recompute(
     return changes
 
 
-async def repair(conn: asyncpg.Connection, actor: Actor, *, now: datetime | None = None) -> int:
+async def repair(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    policy: RatingPolicy = DEFAULT_POLICY.rating,
+) -> int:
     """The worker's sweep: recompute every partner's rating in batches (each its own
     transaction), store those that differ and audit each batch's changes as one event.
     Idempotent: a second run finds nothing to change. Returns how many changed."""
@@ -177,7 +187,7 @@ async def repair(conn: asyncpg.Connection, actor: Actor, *, now: datetime | None
             if not rows:
                 return changed
             after = rows[-1]["id"]
-            changes = _changes(rows)
+            changes = _changes(rows, policy)
             if changes:
                 # Lock only the partners that change, then re-read them, so a concurrent
                 # recompute is not overwritten with an older view.
@@ -188,7 +198,7 @@ async def repair(conn: asyncpg.Connection, actor: Actor, *, now: datetime | None
                 fresh = await conn.fetch(
                     f"{_INPUTS_SQL} WHERE p.id = ANY($2::uuid[])", today, [c.partner_id for c in changes]
                 )
-                changes = _changes(fresh)
+                changes = _changes(fresh, policy)
                 await _store(conn, changes, now)
             if changes:
                 summary: list[dict[str, Any]] = [

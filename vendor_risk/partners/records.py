@@ -23,6 +23,7 @@ from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import rating
 from vendor_risk.partners import repository as repo
 from vendor_risk.partners.rules import compute_tier, tier_rank
+from vendor_risk.policy import DEFAULT_POLICY, TierPolicy
 from vendor_risk.scopes import repository as scopes_repo
 
 
@@ -59,9 +60,16 @@ async def lock(conn: asyncpg.Connection, partner_id: UUID) -> str:
 # --- tier --------------------------------------------------------------------------------
 
 
-async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str) -> None:
-    """Recompute the partner's tier from its scopes and criticality, inside the caller's
-    transaction (with the partner row locked).
+async def recompute_tier(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    *,
+    reason: str,
+    policy: TierPolicy = DEFAULT_POLICY.tiers,
+) -> None:
+    """Recompute the partner's tier from its scopes and criticality with the policy's
+    points and thresholds, inside the caller's transaction (with the partner row locked).
 
     A changed tier is audited and announced (``partner.tier_changed``); a tier that rose
     marks the partner due for reassessment.
@@ -70,7 +78,8 @@ async def recompute_tier(conn: asyncpg.Connection, actor: Actor, partner_id: UUI
         "SELECT business_criticality, tier, tier_points, tier_factors FROM partners WHERE id = $1",
         partner_id,
     )
-    result = compute_tier(row["business_criticality"], await scopes_repo.scope_facts(conn, partner_id))
+    scopes = await scopes_repo.scope_facts(conn, partner_id)
+    result = compute_tier(row["business_criticality"], scopes, policy)
     if result.tier == row["tier"]:
         if result.points != row["tier_points"] or msgspec.to_builtins(result.factors) != msgspec.to_builtins(
             row["tier_factors"]

@@ -87,7 +87,7 @@ LEFT JOIN LATERAL (
 
 PARTNER_COLUMNS = """
     p.id, p.name, p.legal_name, p.credit_code, p.registration_number, p.country, p.website,
-    p.domain, p.services, p.business_criticality, p.owner_id, p.status, p.status_reason,
+    p.domain, p.services, p.service_types, p.business_criticality, p.owner_id, p.status, p.status_reason,
     p.status_changed_at, p.tier, p.tier_points, p.tier_factors, p.reassessment_due_at,
     p.reassessment_due_reason, p.next_reassessment_at, p.residual_rating, p.residual_rated_at,
     p.created_at, p.updated_at, p.version
@@ -95,8 +95,8 @@ PARTNER_COLUMNS = """
 
 SUMMARY_COLUMNS = """
     p.id, p.name, p.legal_name, p.country, p.credit_code, p.business_criticality,
-    p.owner_id, p.status, p.tier, p.next_reassessment_at, p.residual_rating, p.residual_rated_at,
-    p.created_at, p.updated_at, p.version
+    p.service_types, p.owner_id, p.status, p.tier, p.next_reassessment_at, p.residual_rating,
+    p.residual_rated_at, p.created_at, p.updated_at, p.version
 """
 
 
@@ -134,6 +134,12 @@ async def get_partner(
     return msgspec.convert(values, Partner)
 
 
+async def created_by(conn: asyncpg.Connection, partner_id: UUID) -> UUID | None:
+    """Who registered the partner (the request a two-person rule's approvers may not own)."""
+    user_id: UUID | None = await conn.fetchval("SELECT created_by FROM partners WHERE id = $1", partner_id)
+    return user_id
+
+
 async def status_of(conn: asyncpg.Connection, partner_id: UUID, *, lock: bool = False) -> str | None:
     """The partner's status (None if it does not exist); ``lock`` serialises its changes."""
     suffix = " FOR UPDATE" if lock else ""
@@ -144,6 +150,8 @@ async def status_of(conn: asyncpg.Connection, partner_id: UUID, *, lock: bool = 
 class ListFilters(msgspec.Struct, kw_only=True):
     statuses: Sequence[str] | None = None
     tiers: Sequence[str] | None = None
+    # Partners providing any of these services.
+    service_types: Sequence[str] | None = None
     owner_id: UUID | None = None
     q: str | None = None
     needs_attention: bool | None = None
@@ -237,6 +245,8 @@ async def list_partners(
         where.append(f"p.status = ANY({param(list(filters.statuses))}::text[])")
     if filters.tiers:
         where.append(f"p.tier = ANY({param(list(filters.tiers))}::text[])")
+    if filters.service_types:
+        where.append(f"p.service_types && {param(list(filters.service_types))}::text[]")
     if filters.owner_id is not None:
         where.append(f"p.owner_id = {param(filters.owner_id)}")
     if filters.q:
@@ -316,6 +326,7 @@ PARTNER_WRITABLE = (
     "services",
     "business_criticality",
     "owner_id",
+    "service_types",
 )
 
 
@@ -326,8 +337,8 @@ async def insert_partner(
         """
         INSERT INTO partners (name, legal_name, credit_code, registration_number, country,
                               website, domain, services, business_criticality, owner_id,
-                              tier, tier_points, tier_factors, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                              service_types, tier, tier_points, tier_factors, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
         RETURNING id
         """,
         *(fields[name] for name in PARTNER_WRITABLE),
@@ -345,7 +356,7 @@ async def update_partner(conn: asyncpg.Connection, partner_id: UUID, fields: dic
         UPDATE partners
         SET name = $2, legal_name = $3, credit_code = $4, registration_number = $5,
             country = $6, website = $7, domain = $8, services = $9,
-            business_criticality = $10, owner_id = $11, updated_at = now(),
+            business_criticality = $10, owner_id = $11, service_types = $12, updated_at = now(),
             version = version + 1
         WHERE id = $1
         """,

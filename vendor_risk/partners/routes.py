@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.status_codes import HTTP_200_OK
 
+from vendor_risk.approvals.models import PendingDecision
+from vendor_risk.approvals.routes import or_pending
 from vendor_risk.auth.guards import current_user, requires_reader, requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
@@ -30,6 +32,7 @@ from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.rules import (
     TRANSITION_ROLES,
     PartnerStatus,
+    ServiceType,
     Tier,
 )
 from vendor_risk.settings import Settings
@@ -57,6 +60,7 @@ class PartnerController(Controller):
         settings: Settings,
         status: list[PartnerStatus] | None = None,
         tier: list[Tier] | None = None,
+        service_type: list[ServiceType] | None = None,
         owner: UUID | None = None,
         q: FilterText = None,
         needs_attention: bool | None = None,
@@ -75,6 +79,7 @@ class PartnerController(Controller):
         filters = repo.ListFilters(
             statuses=status,
             tiers=tier,
+            service_types=service_type,
             owner_id=owner,
             q=q.strip() if q and q.strip() else None,
             needs_attention=needs_attention,
@@ -123,14 +128,16 @@ class PartnerController(Controller):
         settings: Settings,
         partner_id: UUID,
         data: Transition,
-    ) -> TransitionResult:
+    ) -> Response[TransitionResult | PendingDecision]:
         """Move the partner through its lifecycle; only a risk owner activates or suspends.
-        Refusals (409) list every unmet condition with a stable code."""
+        Refusals (409) list every unmet condition with a stable code. Activating a partner a
+        two-person rule covers answers 202 with the pending decision until a second risk
+        owner activates it too."""
         allowed = TRANSITION_ROLES.get(data.to, frozenset())
         if current_user(request).role.value not in allowed:
             names = ", ".join(sorted(allowed)) or "nobody"
             raise Problem(403, "forbidden", f"moving a partner to {data.to} needs the role: {names}")
-        result = await service.transition(db, actor_of(request), partner_id, data, settings)
+        result = await or_pending(service.transition(db, actor_of(request), partner_id, data, settings))
         # Offboarding emails the attestation: deliver it now, not at the next sweep.
         await kick_outbox(request.app.state.redis)
         return result

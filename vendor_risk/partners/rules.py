@@ -21,17 +21,22 @@ from uuid import UUID
 
 import msgspec
 
+# The vocabularies the policy speaks of live with it; they are re-exported from here.
+from vendor_risk.policy import DEFAULT_POLICY, ScopeApprovalPolicy, TierPolicy
+from vendor_risk.policy import SERVICE_TYPES as SERVICE_TYPES
+from vendor_risk.policy import Criticality as Criticality
+from vendor_risk.policy import ProcessingMethod as ProcessingMethod
+from vendor_risk.policy import Sensitivity as Sensitivity
+from vendor_risk.policy import ServiceType as ServiceType
+from vendor_risk.policy import Tier as Tier
+from vendor_risk.policy import VolumeBand as VolumeBand
+
 # --------------------------------------------------------------------------------------
 # Vocabularies
 # --------------------------------------------------------------------------------------
 
-Sensitivity = Literal["public", "internal", "confidential", "personal", "sensitive_personal"]
-Criticality = Literal["low", "medium", "high", "critical"]
-Tier = Literal["low", "medium", "high", "critical"]
 PartnerStatus = Literal["proposed", "onboarding", "active", "suspended", "offboarding", "offboarded"]
 ScopeStatus = Literal["requested", "approved", "suspended", "revoked", "expired"]
-ProcessingMethod = Literal["store", "process", "access_remotely", "transmit"]
-VolumeBand = Literal["under_1k", "1k_10k", "10k_100k", "100k_1m", "over_1m"]
 AgreementKind = Literal["nda", "dpa", "msa", "sla"]
 AgreementStatus = Literal["pending", "in_force", "expiring", "expired", "terminated"]
 Art21Clause = Literal[
@@ -496,14 +501,12 @@ class ScopeApprovalFacts(msgspec.Struct, frozen=True, kw_only=True):
     today: date
 
 
-DEFAULT_SCORE_THRESHOLD: Final = 70.0
-
-
 def scope_approval_gate(
     facts: ScopeApprovalFacts,
     *,
-    score_threshold: float = DEFAULT_SCORE_THRESHOLD,
-    home_country: str = "CN",
+    score_threshold: float | None = None,
+    home_country: str | None = None,
+    policy: ScopeApprovalPolicy = DEFAULT_POLICY.scope_approval,
 ) -> list[Unmet]:
     """Every reason the scope may not be approved (empty = it may).
 
@@ -517,7 +520,13 @@ def scope_approval_gate(
     - sub-processors named on a scope that does not allow sub-processing each approved;
     - data leaving ``home_country`` (partner or sub-processor abroad) only on a scope
       flagged cross-border.
+
+    ``score_threshold`` and ``home_country`` come from the policy unless given.
     """
+    if score_threshold is None:
+        score_threshold = policy.score_threshold
+    if home_country is None:
+        home_country = policy.home_country
     scope = facts.scope
     unmet: list[Unmet] = []
 
@@ -648,52 +657,11 @@ def scope_approval_gate(
 # Tier (inherent risk) and cadence
 # --------------------------------------------------------------------------------------
 
-# Points per attribute. A scope's points add up; the partner's tier comes from its riskiest
-# scope plus its business criticality. Scoring scope by scope (not the maximum of each
-# attribute over all scopes) keeps a small sensitive scope and a large public one from
-# adding up to a large sensitive one that does not exist.
-SENSITIVITY_POINTS: Final[Mapping[Sensitivity, int]] = {
-    "public": 0,
-    "internal": 1,
-    "confidential": 2,
-    "personal": 4,
-    "sensitive_personal": 6,
-}
-VOLUME_POINTS: Final[Mapping[VolumeBand, int]] = {
-    "under_1k": 0,
-    "1k_10k": 1,
-    "10k_100k": 2,
-    "100k_1m": 3,
-    "over_1m": 4,
-}
-# Holding data (store) or reaching into our systems (remote access) exposes more than
-# working on a copy; carrying it onward exposes the least.
-METHOD_POINTS: Final[Mapping[ProcessingMethod, int]] = {
-    "transmit": 0,
-    "process": 1,
-    "store": 2,
-    "access_remotely": 2,
-}
-CROSS_BORDER_POINTS: Final = 2
-SUB_PROCESSING_POINTS: Final = 1
-CRITICALITY_POINTS: Final[Mapping[Criticality, int]] = {
-    "low": 0,
-    "medium": 1,
-    "high": 3,
-    "critical": 5,
-}
-# Lowest total for each tier above low.
-TIER_THRESHOLDS: Final[tuple[tuple[Tier, int], ...]] = (
-    ("critical", 13),
-    ("high", 9),
-    ("medium", 5),
-)
-DEFAULT_CADENCE_MONTHS: Final[Mapping[Tier, int]] = {
-    "low": 36,
-    "medium": 24,
-    "high": 12,
-    "critical": 6,
-}
+# The points per attribute, the tier thresholds and the cadences are the policy's
+# (vendor_risk.policy.TierPolicy, policy.yaml). A scope's points add up; the partner's tier
+# comes from its riskiest scope plus its business criticality. Scoring scope by scope (not
+# the maximum of each attribute over all scopes) keeps a small sensitive scope and a large
+# public one from adding up to a large sensitive one that does not exist.
 
 # Scopes that describe data the partner has or may get: a suspended scope's data is still
 # with the partner, so it keeps counting until revoked or expired.
@@ -718,7 +686,7 @@ class TierResult(msgspec.Struct, frozen=True, kw_only=True):
     factors: tuple[TierFactor, ...]
 
 
-def _scope_factors(scope: ScopeFact) -> list[TierFactor]:
+def _scope_factors(scope: ScopeFact, policy: TierPolicy) -> list[TierFactor]:
     def factor(code: str, value: str, points: int) -> TierFactor:
         return TierFactor(
             code=code,
@@ -728,26 +696,31 @@ def _scope_factors(scope: ScopeFact) -> list[TierFactor]:
             category_name=scope.category_name,
         )
 
-    method = max(scope.processing_methods, key=lambda m: (METHOD_POINTS[m], m), default=None)
+    methods = policy.processing_method_points
+    method = max(scope.processing_methods, key=lambda m: (methods[m], m), default=None)
     factors = [
-        factor("sensitivity", scope.sensitivity, SENSITIVITY_POINTS[scope.sensitivity]),
-        factor("volume", scope.volume_band, VOLUME_POINTS[scope.volume_band]),
+        factor("sensitivity", scope.sensitivity, policy.sensitivity_points[scope.sensitivity]),
+        factor("volume", scope.volume_band, policy.volume_points[scope.volume_band]),
     ]
     if method is not None:
-        factors.append(factor("processing_method", method, METHOD_POINTS[method]))
+        factors.append(factor("processing_method", method, methods[method]))
     if scope.cross_border:
-        factors.append(factor("cross_border", "yes", CROSS_BORDER_POINTS))
+        factors.append(factor("cross_border", "yes", policy.cross_border_points))
     if scope.sub_processing_allowed or scope.has_sub_processors:
-        factors.append(factor("sub_processing", "yes", SUB_PROCESSING_POINTS))
+        factors.append(factor("sub_processing", "yes", policy.sub_processing_points))
     return [f for f in factors if f.points > 0]
 
 
-def tier_for_points(points: int) -> Tier:
-    """The tier a number of points falls in."""
-    return next((tier for tier, low in TIER_THRESHOLDS if points >= low), "low")
+def tier_for_points(points: int, policy: TierPolicy = DEFAULT_POLICY.tiers) -> Tier:
+    """The tier a number of points falls in (the policy's lowest total of each tier)."""
+    thresholds = policy.thresholds
+    tiers: tuple[Tier, ...] = ("critical", "high", "medium")
+    return next((tier for tier in tiers if points >= thresholds[tier]), "low")  # type: ignore[index]
 
 
-def compute_tier(criticality: Criticality, scopes: Iterable[ScopeFact]) -> TierResult:
+def compute_tier(
+    criticality: Criticality, scopes: Iterable[ScopeFact], policy: TierPolicy = DEFAULT_POLICY.tiers
+) -> TierResult:
     """The partner's inherent-risk tier and why.
 
     Each requested, approved or suspended scope scores sensitivity + volume + the most
@@ -759,26 +732,27 @@ def compute_tier(criticality: Criticality, scopes: Iterable[ScopeFact]) -> TierR
         (sum(f.points for f in fs), sensitivity_rank(s.sensitivity), str(s.id), fs)
         for s in scopes
         if s.status in TIERED_SCOPE_STATUSES
-        for fs in [_scope_factors(s)]
+        for fs in [_scope_factors(s, policy)]
     ]
     worst = max(scored, key=lambda t: t[:3], default=None)
     factors = list(worst[3]) if worst else []
-    if CRITICALITY_POINTS[criticality]:
+    if policy.criticality_points[criticality]:
         factors.insert(
             0,
             TierFactor(
                 code="business_criticality",
                 value=criticality,
-                points=CRITICALITY_POINTS[criticality],
+                points=policy.criticality_points[criticality],
             ),
         )
     points = sum(f.points for f in factors)
-    return TierResult(tier=tier_for_points(points), points=points, factors=tuple(factors))
+    return TierResult(tier=tier_for_points(points, policy), points=points, factors=tuple(factors))
 
 
 def cadence_months(tier: Tier, cadence: Mapping[Tier, int] | None = None) -> int:
-    """Months between assessments for a tier (default 36/24/12/6 for low…critical)."""
-    return (cadence or DEFAULT_CADENCE_MONTHS)[tier]
+    """Months between assessments for a tier: ``cadence`` (the policy's
+    ``cadence_months``), by default the shipped 36/24/12/6 for low…critical."""
+    return (cadence or DEFAULT_POLICY.cadence_months)[tier]
 
 
 def add_months(day: date, months: int) -> date:

@@ -17,6 +17,7 @@ import msgspec
 
 from vendor_risk import audit
 from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.approvals.service import Outcome, SecondApprovalRequired, raise_conditions, second_approval
 from vendor_risk.assessments import service as assessments_service
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
@@ -45,6 +46,7 @@ from vendor_risk.partners.records import recompute_tier as recompute_tier
 from vendor_risk.partners.records import today_utc as today_utc
 from vendor_risk.partners.rules import (
     PARTNER_TRANSITIONS,
+    SERVICE_TYPES,
     TIERS,
     LifecycleFacts,
     compute_tier,
@@ -52,6 +54,7 @@ from vendor_risk.partners.rules import (
     normalize_credit_code,
     transition_gate,
 )
+from vendor_risk.policy import approval_rule
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes.service import revoke_all_scopes
 from vendor_risk.settings import Settings
@@ -84,6 +87,7 @@ async def _validated_fields(
     """Normalize and check a partner's full set of fields; a 400 lists every problem."""
     if fields["credit_code"] is not None:
         fields["credit_code"] = normalize_credit_code(fields["credit_code"]) or None
+    fields["service_types"] = sorted(set(fields["service_types"]), key=SERVICE_TYPES.index)
     problems = legal_id_problems(
         country=fields["country"],
         credit_code=fields["credit_code"],
@@ -131,7 +135,7 @@ async def create_partner(
     async with conn.transaction():
         fields = await _validated_fields(conn, fields, contacts)
         await _refuse_duplicate(conn, fields)
-        tier = compute_tier(data.business_criticality, [])
+        tier = compute_tier(data.business_criticality, [], settings.policy.tiers)
         try:
             async with conn.transaction():
                 partner_id = await repo.insert_partner(conn, fields, tier, actor.id)
@@ -194,7 +198,9 @@ async def update_partner(
         if contacts is not None:
             await repo.replace_contacts(conn, partner_id, contacts)
         if fields["business_criticality"] != before.business_criticality:
-            await recompute_tier(conn, actor, partner_id, reason="business criticality changed")
+            await recompute_tier(
+                conn, actor, partner_id, reason="business criticality changed", policy=settings.policy.tiers
+            )
         after = await load(conn, partner_id, settings)
         await audit.record(
             conn,
@@ -246,6 +252,9 @@ async def transition(
     Moving to ``offboarding`` revokes every live scope, cancels the partner's other open
     assessments (and their waiting reminders) and sends the offboarding attestation to the
     primary contact, all in the same transaction; ``offboarded`` then needs it approved.
+    Activating a partner a two-person rule covers (the policy's ``approvals``) records the
+    first approval and raises ``SecondApprovalRequired`` (202) after the commit; the second
+    risk owner's activation completes it. Conditions become findings once the move is made.
     """
     async with conn.transaction():
         await lock(conn, partner_id)
@@ -253,43 +262,26 @@ async def transition(
         if data.version is not None and data.version != before.version:
             raise stale_version("partner", data.version, before.version)
         facts = await lifecycle_facts(conn, before, today_utc(), settings)
-        unmet = transition_gate(facts, data.to)
+        unmet = transition_gate(facts, data.to, cadence=settings.policy.cadence_months)
         if unmet:
             raise gate_refused(f"move the partner to {data.to}", unmet)
-        revoked: list[UUID] = []
-        cancelled: list[UUID] = []
-        attestation: UUID | None = None
-        if data.to == "offboarding":
-            why = f"partner offboarding: {data.reason}"
-            now = datetime.now(UTC)
-            revoked = await revoke_all_scopes(conn, actor, partner_id, reason=why)
-            cancelled = await assessments_service.cancel_partner_assessments(
-                conn, actor, partner_id, why, now=now
+        outcome = Outcome()
+        if data.to == "active":
+            outcome = await second_approval(
+                conn,
+                actor,
+                approval_rule(settings.policy.approvals, "partner_activation", tier=before.tier),
+                entity_id=partner_id,
+                partner_id=partner_id,
+                requested_by=await repo.created_by(conn, partner_id),
+                payload={"reason": data.reason, "conditions": data.conditions},
+                settings=settings,
             )
-            attestation = await assessments_service.send_offboarding_attestation(
-                conn, actor, partner_id, settings, now=now, reason=why
-            )
-        await repo.set_status(conn, partner_id, data.to, data.reason)
-        after = await load(conn, partner_id, settings)
-        await audit.record(
-            conn,
-            actor=actor,
-            action="partner.status_changed",
-            entity_type="partner",
-            entity_id=partner_id,
-            before=before,
-            after=after,
-        )
-        await emit_event(
-            conn,
-            "partner.status_changed",
-            {
-                "partner_id": partner_id,
-                "from": before.status,
-                "to": data.to,
-                "reason": data.reason,
-            },
-        )
+        if outcome.pending is None:
+            after, revoked, cancelled, attestation = await _move(conn, actor, before, data, settings)
+            await raise_conditions(conn, actor, partner_id, outcome.conditions(data.conditions), today_utc())
+    if outcome.pending is not None:
+        raise SecondApprovalRequired(outcome.pending)
     return TransitionResult(
         partner=after,
         revoked_scope_ids=revoked,
@@ -333,6 +325,49 @@ async def offboarding_progress(conn: asyncpg.Connection, partner_id: UUID) -> Of
         progress,
         ready=progress.live_scopes == 0 and (approved or not progress.attestation_required),
     )
+
+
+async def _move(
+    conn: asyncpg.Connection, actor: Actor, before: Partner, data: Transition, settings: Settings
+) -> tuple[Partner, list[UUID], list[UUID], UUID | None]:
+    """Apply a transition whose gate passed: when offboarding, revoke scopes, cancel the other
+    open assessments and send the attestation; set the status, audit and announce it."""
+    partner_id = before.id
+    revoked: list[UUID] = []
+    cancelled: list[UUID] = []
+    attestation: UUID | None = None
+    if data.to == "offboarding":
+        why = f"partner offboarding: {data.reason}"
+        now = datetime.now(UTC)
+        revoked = await revoke_all_scopes(conn, actor, partner_id, reason=why, policy=settings.policy)
+        cancelled = await assessments_service.cancel_partner_assessments(
+            conn, actor, partner_id, why, now=now
+        )
+        attestation = await assessments_service.send_offboarding_attestation(
+            conn, actor, partner_id, settings, now=now, reason=why
+        )
+    await repo.set_status(conn, partner_id, data.to, data.reason)
+    after = await load(conn, partner_id, settings)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="partner.status_changed",
+        entity_type="partner",
+        entity_id=partner_id,
+        before=before,
+        after=after,
+    )
+    await emit_event(
+        conn,
+        "partner.status_changed",
+        {
+            "partner_id": partner_id,
+            "from": before.status,
+            "to": data.to,
+            "reason": data.reason,
+        },
+    )
+    return after, revoked, cancelled, attestation
 
 
 # The first items of each dashboard list; the counts cover all of them.

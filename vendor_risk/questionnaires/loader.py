@@ -20,6 +20,7 @@ from vendor_risk.questionnaires.models import (
     ChoiceValue,
     Condition,
     Question,
+    Section,
     Template,
 )
 
@@ -99,6 +100,7 @@ class _Checker(content.Checker):
         super().__init__(filename)
         self.template = template
         self.questions: dict[str, tuple[int, str, Question]] = {}
+        self.section_of: dict[str, Section] = {}
 
     def run(self, stem: str | None) -> list[str]:
         t = self.template
@@ -120,6 +122,7 @@ class _Checker(content.Checker):
                     self.error(f"{path}.id", f"duplicate question id {question.id!r} (first at {first[1]})")
                 else:
                     self.questions[question.id] = (position, path, question)
+                    self.section_of[question.id] = section
                 position += 1
 
         section_ids: dict[str, str] = {}
@@ -275,6 +278,19 @@ class _Checker(content.Checker):
         else:
             values = [c.equals] if c.equals is not None else c.in_ or []
             self.condition_values(path, target[2], values)
+            self.same_partners(path, owner.id, c.question)
+
+    def same_partners(self, path: str, owner: str, target: str) -> None:
+        """A condition may only name a question asked of every partner its own is asked of:
+        a section left out for a partner's services would leave it undecidable."""
+        narrow = self.section_of[target].service_types
+        wide = self.section_of[owner].service_types
+        if narrow and (not wide or not set(wide) <= set(narrow)):
+            self.error(
+                path,
+                f"question {target!r} is asked only of partners providing {', '.join(narrow)}; "
+                "show_if may only name a question asked of at least the same partners",
+            )
 
     def condition_values(self, path: str, target: Question, values: list[ChoiceValue]) -> None:
         if target.type in CHOICE_TYPES:

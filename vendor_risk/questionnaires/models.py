@@ -8,12 +8,14 @@ the API exchange.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
 import msgspec
 
+from vendor_risk.policy import ServiceType
 from vendor_risk.structs import Base, I18nText
 
 QuestionType = Literal["yes_no", "single_choice", "multi_choice", "number", "text", "date"]
@@ -103,7 +105,12 @@ class Section(Base):
     id: str
     title: I18nText
     weight: float = 1.0
+    # The partner service types the section fits; empty = every partner.
+    service_types: list[ServiceType] = msgspec.field(default_factory=list)
     questions: list[Question] = msgspec.field(default_factory=list)
+
+    def fits(self, service_types: Collection[str]) -> bool:
+        return not self.service_types or any(s in service_types for s in self.service_types)
 
 
 class Template(Base):
@@ -117,6 +124,17 @@ class Template(Base):
     def questions(self) -> list[tuple[Section, Question]]:
         """Every question with its section, in file order (the order `show_if` relies on)."""
         return [(section, q) for section in self.sections for q in section.questions]
+
+    def sections_for(self, service_types: Collection[str]) -> list[str]:
+        """The ids of the sections a partner providing ``service_types`` is asked."""
+        return [s.id for s in self.sections if s.fits(service_types)]
+
+    def only_sections(self, section_ids: Collection[str] | None) -> Template:
+        """This template as sent: only the sections named (``None`` keeps them all).
+        Sections left out are not shown, not required and not scored."""
+        if section_ids is None:
+            return self
+        return msgspec.structs.replace(self, sections=[s for s in self.sections if s.id in section_ids])
 
 
 # --- answers -------------------------------------------------------------------------

@@ -42,7 +42,7 @@ async def assessment_report(
     """The assessment report: the partner's identity, its scopes, the score with its
     breakdown per questionnaire and section, the rating with its steps, the answers, the
     findings with their acceptances, the reviewer's decision and signature lines."""
-    detail = await assessments.detail(conn, assessment_id, today)
+    detail = await assessments.detail(conn, assessment_id, today, rating_policy=settings.policy.rating)
     partner = await partners.load(conn, detail.partner_id, settings)
     t = translator(lang)
     parts = []
@@ -50,7 +50,9 @@ async def assessment_report(
         p.questionnaire: p.result for p in (detail.score_breakdown.parts if detail.score_breakdown else [])
     }
     for part in detail.answers:
-        template = (await get_template(conn, part.questionnaire, part.version)).content
+        # Only the sections the partner was sent (those fitting its services).
+        stored = await get_template(conn, part.questionnaire, part.version)
+        template = stored.content.only_sections(part.sections)
         scores = results.get(part.questionnaire)
         by_question = {q.question_id: q for s in (scores.sections if scores else []) for q in s.questions}
         by_section = {s.section_id: s for s in (scores.sections if scores else [])}
@@ -80,7 +82,8 @@ async def assessment_report(
         )
     rating = detail.rating
     if rating is None and detail.score is not None:
-        rating = rate(partner.tier, detail.score, await findings_repo.open_counts(conn, partner.id, today))
+        counts = await findings_repo.open_counts(conn, partner.id, today)
+        rating = rate(partner.tier, detail.score, counts, settings.policy.rating)
     decision = next((r for r in reversed(detail.reviews)), None) if detail.reviews else None
     return {
         "a": detail,

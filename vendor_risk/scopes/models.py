@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from vendor_risk.approvals.models import Conditions
 from vendor_risk.partners.models import Country, Name, Reason
 from vendor_risk.partners.rules import ProcessingMethod, ScopeStatus, Sensitivity, VolumeBand
 from vendor_risk.structs import FILLED_TEXT, Base, I18nText, Version
@@ -134,6 +135,8 @@ class Scope(Base):
 class ScopeApproval(Base):
     note: Reason | None = None
     version: Version | None = None
+    # "Approve with conditions": each becomes a finding of the partner with its due date.
+    conditions: Conditions = msgspec.field(default_factory=list)
 
 
 class ScopeWithdrawal(Base):

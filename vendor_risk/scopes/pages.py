@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 from litestar import Request, Response, get, post
 
+from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
@@ -167,6 +168,8 @@ async def request_scope(
     elif data is not None:
         try:
             scope = await service.request_scope(db, actor_of(request), partner_id, data)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _refused(form, exc)
         else:
@@ -193,6 +196,8 @@ async def approve_scope(
     if data is not None:
         try:
             await service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _refused(form, exc)
             if form.unmet:
@@ -223,6 +228,8 @@ async def _withdraw(
                 data,
                 "suspended" if to == "suspend" else "revoked",
             )
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _refused(form, exc)
         else:
@@ -275,6 +282,8 @@ async def add_sub_processor(
     if data is not None:
         try:
             created = await service.create_sub_processor(db, actor_of(request), partner_id, data)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _refused(form, exc)
         else:
@@ -298,6 +307,8 @@ async def _decide(
             await service.decide_sub_processor(
                 db, actor_of(request), partner_id, sub_processor_id, data, approve=approve
             )
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _refused(form, exc)
         else:
@@ -419,6 +430,8 @@ async def record_impact_assessment(
     elif data is not None:
         try:
             await service.record_impact_assessment(db, actor_of(request), partner_id, data)
+        except SecondApprovalRequired:
+            raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
             _refused(form, exc)
         else:

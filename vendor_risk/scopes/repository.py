@@ -514,3 +514,9 @@ async def partner_scope_ids(conn: asyncpg.Connection, partner_id: UUID, ids: Seq
         list(ids),
     )
     return {r["id"] for r in rows}
+
+
+async def requested_by(conn: asyncpg.Connection, scope_id: UUID) -> UUID | None:
+    """Who requested the scope (the request a two-person rule's approvers may not own)."""
+    user_id: UUID | None = await conn.fetchval("SELECT created_by FROM scopes WHERE id = $1", scope_id)
+    return user_id

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from vendor_risk.approvals.models import PendingDecision
+from vendor_risk.approvals.routes import or_pending
 from vendor_risk.auth.guards import current_user, requires_admin, requires_reader, requires_risk_owner
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
@@ -89,10 +91,15 @@ class ScopeController(Controller):
 
     @post("/", operation_id="RequestScope", guards=[requires_record_keeper])
     async def request_scope(
-        self, request: Request[Any, Any, Any], db: DbConnection, partner_id: UUID, data: ScopeCreate
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        settings: Settings,
+        partner_id: UUID,
+        data: ScopeCreate,
     ) -> Scope:
         """Request a data-sharing scope (status ``requested``); the partner's tier follows."""
-        return await service.request_scope(db, actor_of(request), partner_id, data)
+        return await service.request_scope(db, actor_of(request), partner_id, data, policy=settings.policy)
 
     @get("/", operation_id="ListScopes")
     async def list_scopes(
@@ -128,12 +135,16 @@ class ScopeController(Controller):
         partner_id: UUID,
         scope_id: UUID,
         data: ScopeApproval,
-    ) -> Scope:
+    ) -> Response[Scope | PendingDecision]:
         """Approve (or reinstate a suspended) scope; a 409 lists every unmet condition:
         agreement in force covering the category, DPA with all PIPL art. 21 clauses and an
         impact assessment for personal data, an approved assessment meeting the score
-        threshold for sensitive personal data, consented sub-processors, cross-border flag."""
-        return await service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings)
+        threshold for sensitive personal data, consented sub-processors, cross-border flag.
+        A scope a two-person rule covers answers 202 with the pending decision until a second
+        risk owner approves it too."""
+        return await or_pending(
+            service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings)
+        )
 
     @post(
         "/{scope_id:uuid}/suspend",
@@ -145,11 +156,14 @@ class ScopeController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbConnection,
+        settings: Settings,
         partner_id: UUID,
         scope_id: UUID,
         data: ScopeWithdrawal,
     ) -> Scope:
-        return await service.withdraw_scope(db, actor_of(request), partner_id, scope_id, data, "suspended")
+        return await service.withdraw_scope(
+            db, actor_of(request), partner_id, scope_id, data, "suspended", policy=settings.policy
+        )
 
     @post(
         "/{scope_id:uuid}/revoke",
@@ -161,6 +175,7 @@ class ScopeController(Controller):
         self,
         request: Request[Any, Any, Any],
         db: DbConnection,
+        settings: Settings,
         partner_id: UUID,
         scope_id: UUID,
         data: ScopeWithdrawal,
@@ -176,6 +191,7 @@ class ScopeController(Controller):
             data,
             "revoked",
             may_end_live=current_user(request).role == Role.RISK_OWNER,
+            policy=settings.policy,
         )
 
 

@@ -16,6 +16,7 @@ import msgspec
 
 from vendor_risk import audit
 from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.approvals.service import SecondApprovalRequired, raise_conditions, second_approval
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, gate_refused, not_found, stale_version
 from vendor_risk.notify.outbox import emit_event
@@ -32,6 +33,7 @@ from vendor_risk.partners.rules import (
     period_problem,
     scope_approval_gate,
 )
+from vendor_risk.policy import DEFAULT_POLICY, Policy, approval_rule
 from vendor_risk.scopes import repository as repo
 from vendor_risk.scopes.models import (
     DataCategory,
@@ -216,7 +218,14 @@ async def load_scope(conn: asyncpg.Connection, partner_id: UUID, scope_id: UUID)
     return scope
 
 
-async def request_scope(conn: asyncpg.Connection, actor: Actor, partner_id: UUID, data: ScopeCreate) -> Scope:
+async def request_scope(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: ScopeCreate,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+) -> Scope:
     """Request a data-sharing scope; the partner's tier is recomputed with it."""
     async with conn.transaction():
         status = await lock(conn, partner_id)
@@ -248,7 +257,9 @@ async def request_scope(conn: asyncpg.Connection, actor: Actor, partner_id: UUID
             entity_id=scope_id,
             after=scope,
         )
-        await recompute_tier(conn, actor, partner_id, reason=f"scope requested for {_label(scope)}")
+        await recompute_tier(
+            conn, actor, partner_id, reason=f"scope requested for {_label(scope)}", policy=policy.tiers
+        )
     return scope
 
 
@@ -332,18 +343,40 @@ async def approve_scope(
     settings: Settings,
 ) -> Scope:
     """Approve a requested (or reinstate a suspended) scope, or 409 listing every unmet
-    condition of the approval gate."""
+    condition of the approval gate.
+
+    A scope a two-person rule covers (by default: sensitive personal data) is approved by
+    two distinct risk owners: the first approval raises ``SecondApprovalRequired`` (202)
+    after recording the pending decision, the second approves it. Conditions become
+    findings of the partner."""
     async with conn.transaction():
         partner_status = await lock(conn, partner_id)
         before = await _locked_scope(conn, partner_id, scope_id, data.version)
         facts = await approval_facts(conn, partner_id, partner_status, scope_id, today_utc(), settings)
-        unmet = scope_approval_gate(facts)
+        unmet = scope_approval_gate(facts, policy=settings.policy.scope_approval)
         if unmet:
             raise gate_refused(f"approve the scope for {_label(before)}", unmet)
-        await repo.set_scope_status(conn, scope_id, "approved", data.note, actor.id)
-        await partners_repo.mark_shared_data(conn, partner_id)
-        after = await _record_status_change(conn, actor, partner_id, before, "approved", data.note)
-        await recompute_tier(conn, actor, partner_id, reason=f"scope approved for {_label(after)}")
+        sensitivity = before.category.sensitivity
+        rule = approval_rule(settings.policy.approvals, "scope_approval", sensitivity=sensitivity)
+        outcome = await second_approval(
+            conn,
+            actor,
+            rule,
+            entity_id=scope_id,
+            partner_id=partner_id,
+            requested_by=await repo.requested_by(conn, scope_id),
+            payload={"note": data.note, "conditions": data.conditions},
+            settings=settings,
+        )
+        if outcome.pending is None:
+            await repo.set_scope_status(conn, scope_id, "approved", data.note, actor.id)
+            await partners_repo.mark_shared_data(conn, partner_id)
+            after = await _record_status_change(conn, actor, partner_id, before, "approved", data.note)
+            reason = f"scope approved for {_label(after)}"
+            await recompute_tier(conn, actor, partner_id, reason=reason, policy=settings.policy.tiers)
+            await raise_conditions(conn, actor, partner_id, outcome.conditions(data.conditions), today_utc())
+    if outcome.pending is not None:
+        raise SecondApprovalRequired(outcome.pending)
     return after
 
 
@@ -355,6 +388,7 @@ async def withdraw_scope(
     data: ScopeWithdrawal,
     to: ScopeStatus,
     *,
+    policy: Policy = DEFAULT_POLICY,
     may_end_live: bool = True,
 ) -> Scope:
     """Suspend or revoke one scope with a reason. Without ``may_end_live`` only a scope
@@ -372,7 +406,9 @@ async def withdraw_scope(
                 current_status=before.status,
             )
         after = await _change_status(conn, actor, partner_id, before, to, data.reason)
-        await recompute_tier(conn, actor, partner_id, reason=f"scope {to} for {_label(after)}")
+        await recompute_tier(
+            conn, actor, partner_id, reason=f"scope {to} for {_label(after)}", policy=policy.tiers
+        )
     return after
 
 
@@ -440,7 +476,7 @@ async def _record_status_change(
 
 
 async def revoke_all_scopes(
-    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str
+    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, *, reason: str, policy: Policy = DEFAULT_POLICY
 ) -> list[UUID]:
     """Revoke every live scope of a partner (offboarding), inside the caller's
     transaction; the tier is recomputed once at the end."""
@@ -450,7 +486,7 @@ async def revoke_all_scopes(
         await _change_status(conn, actor, partner_id, before, "revoked", reason)
         revoked.append(scope_id)
     if revoked:
-        await recompute_tier(conn, actor, partner_id, reason="all scopes revoked")
+        await recompute_tier(conn, actor, partner_id, reason="all scopes revoked", policy=policy.tiers)
     return revoked
 
 
@@ -472,7 +508,11 @@ async def suspend_uncovered_scopes(
     for scope_id in await repo.approved_scope_ids(conn, partner_id):
         facts = await approval_facts(conn, partner_id, partner_status, scope_id, day, settings)
         # Asking the approval gate about an approved scope: only coverage matters here.
-        lost = [u for u in scope_approval_gate(facts) if u.code in COVERAGE_CODES]
+        lost = [
+            u
+            for u in scope_approval_gate(facts, policy=settings.policy.scope_approval)
+            if u.code in COVERAGE_CODES
+        ]
         if lost:
             before = await load_scope(conn, partner_id, scope_id)
             detail = "; ".join(u.message for u in lost)

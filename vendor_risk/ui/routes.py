@@ -29,6 +29,7 @@ from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.incidents import pages as incident_pages
 from vendor_risk.notify import pages as notify_pages
 from vendor_risk.partners import pages as partner_pages
+from vendor_risk.policy_pages import POLICY_PAGES
 from vendor_risk.reports import pages as reports_pages
 from vendor_risk.scopes import pages as scope_pages
 from vendor_risk.settings import Settings
@@ -69,6 +70,7 @@ def ui_router(settings: Settings) -> Router:
             *(notify_pages.DEV_MAIL_PAGES if settings.dev_mailbox else []),
             *audit_pages.PAGES,
             *reports_pages.ROUTES,
+            *POLICY_PAGES,
         ],
         guards=[require_session],
         middleware=[

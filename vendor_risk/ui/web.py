@@ -17,6 +17,7 @@ from litestar.response import Redirect
 from litestar.types import Guard
 from litestar.utils.scope.state import ScopeState
 
+from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.assessments.emails import format_date, format_time
 from vendor_risk.assessments.portal import guard_pages
 from vendor_risk.assessments.rendering import render
@@ -148,6 +149,23 @@ def ui_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[An
         response = see_other(target)
         response.delete_cookie(SESSION_COOKIE, path="/ui")
         return response
+    if isinstance(exc, SecondApprovalRequired):
+        # Not a refusal: the first approval is recorded and awaits another risk owner.
+        t = translator(page_lang(request))
+        decision = exc.decision
+        return page(
+            request,
+            "error",
+            status_code=202,
+            title=t("approval_pending_title"),
+            detail=t(
+                "approval_pending_detail",
+                what=t(f"approval_decision_{decision.decision}"),
+                partner=decision.partner_name,
+                rule=decision.rule_id,
+            ),
+            unmet=[],
+        )
     status = exc.status_code if exc.status_code in (400, 403, 404, 409, 413, 415, 422) else 400
     if isinstance(exc, NotFoundException):
         status = 404

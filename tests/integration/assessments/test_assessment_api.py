@@ -30,8 +30,8 @@ async def test_by_default_the_tier_questionnaires_are_bundled_for_the_primary_co
     new_partner: NewPartner,
     procurement: User,
 ) -> None:
-    partner = await new_partner(business_criticality="critical")
-    assert partner["tier"] != "low"
+    partner = await new_partner(business_criticality="critical", service_types=["tax_agent"])
+    assert partner["tier"] == "medium"
     response = await client.post(
         f"/api/v1/partners/{partner['id']}/assessments",
         json={"kind": "onboarding"},
@@ -39,11 +39,8 @@ async def test_by_default_the_tier_questionnaires_are_bundled_for_the_primary_co
     )
     assert response.status_code == 201, response.text
     sent: dict[str, Any] = response.json()
-    assert [q["key"] for q in sent["assessment"]["questionnaires"]] == [
-        "baseline-security",
-        "pipl-entrusted-processing",
-        "bookkeeping-partner",
-    ]
+    # The policy's mapping for a medium tax agent: the lite screening and its service's sections.
+    assert [q["key"] for q in sent["assessment"]["questionnaires"]] == ["lite-screening", "service-controls"]
     assert sent["assessment"]["recipient_email"] == partner["contacts"][0]["email"]
     due = date.fromisoformat(sent["assessment"]["due_on"])
     assert due == datetime.now(UTC).date() + timedelta(days=21)
@@ -56,7 +53,7 @@ async def test_by_default_the_tier_questionnaires_are_bundled_for_the_primary_co
     for questionnaire in sent["assessment"]["questionnaires"]:
         assert f"- {questionnaire['title']['zh-CN']}" in body.get_content()
     page = await Partner(client, sent["link"]).get()
-    assert page.text.count('class="part"') == 3
+    assert page.text.count('class="part"') == 2
 
 
 async def test_sending_to_an_english_contact_speaks_english(

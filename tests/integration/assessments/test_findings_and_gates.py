@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
+from tests.conftest import MakeUser
 from tests.integration.assessments.conftest import (
     Client,
     NewPartner,
@@ -41,7 +42,10 @@ async def test_a_critical_finding_blocks_activation_until_its_risk_is_accepted(
     review: Review,
     procurement: User,
     risk_owner: User,
+    make_user: MakeUser,
 ) -> None:
+    # Accepting a critical risk takes two risk owners (the policy's critical-risk-acceptance).
+    second_owner = await make_user("risk_owner", name="第二审批人")
     partner = await new_partner()
     await make_active_ready(client, partner["id"], procurement)
     assert await activate(client, partner["id"], risk_owner) == (409, ["onboarding_assessment_missing"])
@@ -63,6 +67,16 @@ async def test_a_critical_finding_blocks_activation_until_its_risk_is_accepted(
             "justification": "VPN with client certificates",
         },
         headers=risk_owner["headers"],
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["rule_id"] == "critical-risk-acceptance"
+    accepted = await client.post(
+        f"/api/v1/findings/{critical['id']}/accept",
+        json={
+            "until": (datetime.now(UTC).date() + timedelta(days=90)).isoformat(),
+            "justification": "VPN with client certificates",
+        },
+        headers=second_owner["headers"],
     )
     assert accepted.status_code == 200, accepted.text
     facts = await partners_repo.partner_facts(db, partner["id"])
@@ -96,7 +110,12 @@ async def test_a_critical_finding_blocks_activation_until_its_risk_is_accepted(
         },
         headers=risk_owner["headers"],
     )
+    assert again.status_code == 202
+    again = await client.post(
+        f"/api/v1/approvals/{again.json()['id']}/approve", json={}, headers=second_owner["headers"]
+    )
     assert again.status_code == 200
+    again = await client.get(f"/api/v1/findings/{critical['id']}", headers=risk_owner["headers"])
     assert len(again.json()["acceptances"]) == 2
     assert await activate(client, partner["id"], risk_owner) == (200, [])
 

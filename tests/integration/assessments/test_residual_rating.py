@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from tests.conftest import MakeUser
 from tests.integration.assessments.conftest import (
     Client,
     NewPartner,
@@ -50,7 +51,10 @@ async def test_the_rating_follows_approval_and_findings(
     review: Review,
     risk_owner: User,
     auditor: User,
+    make_user: MakeUser,
 ) -> None:
+    # A critical risk is accepted by two risk owners, neither of them its raiser (policy.yaml).
+    raiser, second = await make_user("risk_owner"), await make_user("risk_owner")
     partner = await new_partner(business_criticality="low")
     assert (await shown(client, partner["id"], auditor))["residual_rating"] is None
     sent = await send(partner["id"])
@@ -65,18 +69,19 @@ async def test_the_rating_follows_approval_and_findings(
     assert after["residual_rating"] == rate(after["tier"], detail["score"], {}).level
 
     # An open critical finding lifts it to at least high, at once.
-    finding = await add_finding(client, partner["id"], "critical", risk_owner)
+    finding = await add_finding(client, partner["id"], "critical", raiser)
     assert (await shown(client, partner["id"], auditor))["residual_rating"] == "high"
     # Accepting the risk takes the finding out of the count.
-    accepted = await client.post(
-        f"/api/v1/findings/{finding['id']}/accept",
-        json={
-            "until": (datetime.now(UTC).date() + timedelta(days=30)).isoformat(),
-            "justification": "compensating control",
-        },
-        headers=risk_owner["headers"],
-    )
-    assert accepted.status_code == 200, accepted.text
+    for acceptor, status in ((risk_owner, 202), (second, 200)):
+        accepted = await client.post(
+            f"/api/v1/findings/{finding['id']}/accept",
+            json={
+                "until": (datetime.now(UTC).date() + timedelta(days=30)).isoformat(),
+                "justification": "compensating control",
+            },
+            headers=acceptor["headers"],
+        )
+        assert accepted.status_code == status, accepted.text
     assert (await shown(client, partner["id"], auditor))["residual_rating"] == after["residual_rating"]
 
     # The acceptance runs out: the expiry sweep reopens the finding and the rating rises again.

@@ -18,7 +18,8 @@ from tests.helpers import new_credit_code
 from tests.integration.assessments.conftest import PDF, Client, NewPartner, User, csrf_of
 from tests.integration.ui.conftest import Browser, OpenBrowser
 from tests.integration.ui.querycount import counting_queries
-from vendor_risk.partners.rules import DEFAULT_CADENCE_MONTHS, TIERS
+from vendor_risk.partners.rules import TIERS
+from vendor_risk.policy import DEFAULT_POLICY
 
 
 async def zh(browser: OpenBrowser, user: User) -> Browser:
@@ -616,4 +617,6 @@ async def test_the_list_sorts_with_the_rules_own_numbers(db: asyncpg.Connection)
     """Migration 0040's SQL repeats the tier order and cadences for the list's indexes."""
     for rank, tier in enumerate(TIERS):
         assert await db.fetchval("SELECT tier_rank($1)", tier) == rank
-        assert await db.fetchval("SELECT tier_cadence_months($1)", tier) == DEFAULT_CADENCE_MONTHS[tier]
+        assert (
+            await db.fetchval("SELECT tier_cadence_months($1)", tier) == DEFAULT_POLICY.cadence_months[tier]
+        )

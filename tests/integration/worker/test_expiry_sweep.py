@@ -265,4 +265,5 @@ async def test_the_job_runs_from_a_worker_context(
         "scopes_suspended",
         "expiry_alerts",
         "acceptances_lapsed",
+        "findings_overdue",
     }

@@ -39,12 +39,18 @@ COMPLETE = {
 }
 
 
-def test_default_questionnaires_follow_tier_and_kind() -> None:
+def test_default_questionnaires_follow_tier_service_types_and_kind() -> None:
     assert default_questionnaires("low", "onboarding") == ("lite-screening",)
-    assert default_questionnaires("high", "periodic") == (
+    assert default_questionnaires("medium", "onboarding", ["cloud_saas"]) == (
+        "lite-screening",
+        "service-controls",
+    )
+    assert default_questionnaires("high", "periodic") == ("baseline-security", "pipl-entrusted-processing")
+    assert default_questionnaires("critical", "periodic", ["payroll_social_insurance", "tax_agent"]) == (
         "baseline-security",
         "pipl-entrusted-processing",
         "bookkeeping-partner",
+        "service-controls",
     )
     assert default_questionnaires("critical", "offboarding") == ("offboarding-attestation",)
 

@@ -179,3 +179,37 @@ def test_key_must_be_lowercase_and_version_positive() -> None:
         "Bad_Key.yaml: version: must be an integer >= 1",
         "Bad_Key.yaml: sections: a questionnaire needs at least one section",
     ]
+
+
+SERVICE_SECTIONS = """
+key: svc
+version: 1
+title: {zh-CN: 标题, en: Title}
+description: {zh-CN: 说明, en: About}
+sections:
+  - id: cloud
+    service_types: [cloud_saas]
+    title: {zh-CN: 云, en: Cloud}
+    questions:
+      - {id: c1, type: yes_no, text: {zh-CN: 问, en: Q}}
+  - id: everyone
+    service_types: SERVICES
+    title: {zh-CN: 全部, en: All}
+    questions:
+      - {id: e1, type: yes_no, text: {zh-CN: 问, en: Q}, show_if: {question: c1, equals: "yes"}}
+"""
+
+
+def test_sections_declare_service_types_and_show_if_stays_within_their_partners() -> None:
+    fits = parse_template(SERVICE_SECTIONS.replace("SERVICES", "[cloud_saas]"), "svc.yaml")
+    assert fits.sections_for(["cloud_saas", "printing"]) == ["cloud", "everyone"]
+    assert fits.sections_for(["printing"]) == []
+    assert [s.id for s in fits.only_sections(["everyone"]).sections] == ["everyone"]
+    wider = parse_errors(SERVICE_SECTIONS.replace("SERVICES", "[]"), "svc.yaml")
+    assert wider == [
+        "svc.yaml: sections[1].questions[0].show_if: question 'c1' is asked only of partners providing "
+        "cloud_saas; show_if may only name a question asked of at least the same partners"
+    ]
+    unknown = parse_errors(SERVICE_SECTIONS.replace("SERVICES", "[gardening]"), "svc.yaml")
+    assert len(unknown) == 1
+    assert "sections[1].service_types[0]" in unknown[0]

@@ -1,0 +1,1 @@
+"""Two-person approvals: decisions the policy says need a second, distinct risk owner."""

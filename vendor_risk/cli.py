@@ -11,7 +11,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +237,7 @@ def _up(args: argparse.Namespace) -> None:
             )
         if args.demo:
             _print_demo(asyncio.run(_load_demo(settings)))
-        asyncio.run(_serve_with_worker(settings, args.host, args.port))
+        _run_fast(_serve_with_worker(settings, args.host, args.port))
 
 
 async def _load_demo(settings: Settings) -> Any:
@@ -288,6 +288,15 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     await serving
     stopped.cancel()
     print("stopped")
+
+
+def _run_fast(main: Coroutine[Any, Any, None]) -> None:
+    """Run a server on uvloop: its event loop costs about a tenth less CPU per request
+    than asyncio's (uvicorn picks it by itself only when it owns the loop)."""
+    import uvloop
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 def _uvicorn_server(settings: Settings, host: str, port: int) -> Any:
@@ -353,7 +362,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         await server.serve()
 
-    asyncio.run(run())
+    _run_fast(run())
 
 
 def cmd_worker(args: argparse.Namespace) -> None:

@@ -16,10 +16,13 @@ from litestar.di import NamedDependency
 from vendor_risk.errors import DatabaseUnavailable
 from vendor_risk.paths import content_dir
 
+# At run time: Litestar reads provide_db_connection's hints.
+from vendor_risk.settings import Settings
+
 if TYPE_CHECKING:
     from litestar.datastructures import State
 
-    from vendor_risk.settings import DataKey, Settings
+    from vendor_risk.settings import DataKey
 
 MIGRATIONS_DIR = content_dir("migrations")
 MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -104,8 +107,14 @@ async def connect(dsn: str, *, data_keys: tuple[DataKey, ...] = ()) -> asyncpg.C
 ACQUIRE_TIMEOUT = 10.0
 
 
-async def provide_db_connection(state: State) -> AsyncIterator[asyncpg.Connection]:
-    """Lend a pooled connection to one request; services open transactions on it."""
+async def provide_db_connection(state: State, settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """Lend a pooled connection to one request; services open transactions on it.
+
+    ``settings`` is unused here, but depending on it puts the two app dependencies in
+    successive batches: Litestar resolves a batch of several at once with an anyio task
+    group, which a handler taking both ``db`` and ``settings`` would pay on every request.
+    """
+    del settings
     pool: asyncpg.Pool = state.db_pool
     try:
         conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
@@ -10,6 +10,9 @@ from litestar.types import Guard
 
 from vendor_risk.auth.models import CurrentUser, Role
 from vendor_risk.errors import Problem
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 
 def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser:
@@ -38,3 +41,27 @@ requires_admin = requires_role(Role.ADMIN)
 # Staff who read the records; documents and evidence are narrower (see their routes).
 requires_reader = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
 requires_risk_owner = requires_role(Role.RISK_OWNER)
+
+
+def fuse_guards(app: Litestar) -> None:
+    """Run each handler's layered guards (router, controller, handler) as one guard.
+
+    Litestar hands every guard its own shallow copy of the handler, per request; with the
+    API key check and a role guard that is two copies per request. Our guards only read
+    the handler, so one fused guard given the handler once does the same checks, in the
+    same order, for one copy.
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            guards = handler.resolve_guards()
+            if len(guards) > 1:
+                handler._resolved_guards = [_all_of(tuple(guards))]
+
+
+def _all_of(guards: tuple[Guard, ...]) -> Guard:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+        for one in guards:
+            await one(connection, handler)  # type: ignore[misc]
+
+    guard.__name__ = "+".join(getattr(g, "__name__", "guard") for g in guards)
+    return guard

@@ -25,19 +25,31 @@ ABSOLUTE_TIMEOUT: Final = timedelta(days=7)
 TOKEN_BYTES: Final = 32
 USER_AGENT_MAX: Final = 300
 
-# One statement, one index probe (the primary key): extends the idle end and records a
-# language picked with the switch, but only while the user is still enabled.
+# The idle end moves with use, but a minute's precision is plenty: most page views only read.
+TOUCH_RESOLUTION: Final = timedelta(minutes=1)
+
+# One statement, one index probe (the primary key): checks the user is still enabled and
+# extends the idle end when the last touch is over a minute old, or records a language
+# picked with the switch; any other page view writes nothing.
 RESOLVE = """
-UPDATE staff_sessions s
-SET last_seen_at = now(), lang = coalesce($2, s.lang)
-FROM users u
-WHERE s.token_hash = $1
-  AND u.id = s.user_id
-  AND s.expires_at > now()
-  AND s.last_seen_at > now() - $3::interval
-  AND u.disabled_at IS NULL
-RETURNING u.id, u.email, u.name, u.role, coalesce(s.lang, u.locale) AS locale,
-          s.api_key_id AS key_id, s.id AS session_id
+WITH live AS (
+    SELECT s.id AS session_id, s.lang, s.last_seen_at, s.api_key_id AS key_id,
+           u.id, u.email, u.name, u.role, u.locale
+    FROM staff_sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.token_hash = $1
+      AND s.expires_at > now()
+      AND s.last_seen_at > now() - $3::interval
+      AND u.disabled_at IS NULL
+), touched AS (
+    UPDATE staff_sessions s
+    SET last_seen_at = now(), lang = coalesce($2::text, s.lang)
+    FROM live
+    WHERE s.id = live.session_id
+      AND (live.last_seen_at <= now() - $4::interval
+           OR ($2::text IS NOT NULL AND $2::text IS DISTINCT FROM live.lang))
+)
+SELECT id, email, name, role, coalesce($2::text, lang, locale) AS locale, key_id, session_id
+FROM live
 """
 
 OPEN = """
@@ -81,7 +93,7 @@ async def resolve_session(
 ) -> CurrentUser | None:
     """The signed-in user, with ``locale`` the page language; None when the session ended.
     ``lang`` (from the switch) is remembered for the rest of the session."""
-    row = await conn.fetchrow(RESOLVE, session_hash(token), lang, IDLE_TIMEOUT)
+    row = await conn.fetchrow(RESOLVE, session_hash(token), lang, IDLE_TIMEOUT, TOUCH_RESOLUTION)
     if row is None:
         return None
     return to_current_user(row)

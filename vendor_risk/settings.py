@@ -64,6 +64,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: tuple[str, ...] = ()
     allow_private_webhooks: bool = False
     portal_link_days: int = 30
+    # Requests a minute one portal link may make; one address may make 2.5 times as many
+    # (several partners behind one NAT). Raised only for load tests or large firms.
+    portal_requests_per_minute: int = 120
     agreement_expiring_days: int = 60
     data_dir: str = ".vendor-risk"
     # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
@@ -232,6 +235,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ("db_pool_min", 1),
         ("db_pool_max", 1),
         ("portal_link_days", 1),
+        ("portal_requests_per_minute", 10),
         ("agreement_expiring_days", 1),
         ("evidence_max_files", 1),
         ("evidence_max_mb", 1),

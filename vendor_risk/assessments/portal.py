@@ -57,8 +57,6 @@ STATIC_DIR: Final = Path(__file__).resolve().parent.parent / "static"
 RATE_LIMIT_STORE: Final = "portal_rate_limit"
 # A partner filling a questionnaire makes a few requests a minute; brute-forcing a 256-bit
 # token is hopeless anyway, this keeps it (and scraping) from costing anything.
-REQUESTS_PER_TOKEN: Final = ("minute", 120)
-REQUESTS_PER_ADDRESS: Final = ("minute", 300)
 # A section form may carry a few evidence files.
 MAX_SAVE_BODY: Final = 3 * MAX_DOCUMENT_BYTES + 1024 * 1024
 
@@ -157,10 +155,14 @@ def portal_router(settings: Settings) -> Router:
     )
     limits = [
         RateLimitConfig(
-            rate_limit=REQUESTS_PER_ADDRESS, identifier_for_request=_address_key, store=RATE_LIMIT_STORE
+            rate_limit=("minute", settings.portal_requests_per_minute * 5 // 2),
+            identifier_for_request=_address_key,
+            store=RATE_LIMIT_STORE,
         ),
         RateLimitConfig(
-            rate_limit=REQUESTS_PER_TOKEN, identifier_for_request=_token_key, store=RATE_LIMIT_STORE
+            rate_limit=("minute", settings.portal_requests_per_minute),
+            identifier_for_request=_token_key,
+            store=RATE_LIMIT_STORE,
         ),
     ]
     return Router(

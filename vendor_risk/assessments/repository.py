@@ -254,26 +254,69 @@ class PartRow(msgspec.Struct, kw_only=True):
     score: float | None
 
 
+# Decoded questionnaire versions, as each assessment shows them (the sections that fit the
+# partner's service types). A stored version is immutable (content is data, loaded once),
+# so decoding its jsonb into Structs once per process is enough: a 120-question section
+# costs more to decode than to render. Bounded, as a library holds few versions.
+_TEMPLATES: dict[tuple[UUID, tuple[str, ...] | None], Template] = {}
+_TEMPLATES_MAX = 256
+
+
+class _PartFields(msgspec.Struct, kw_only=True):
+    position: int
+    template_id: UUID
+    template_key: str
+    answers: dict[str, Answer]
+    saved_sections: dict[str, int]
+    prefilled_sections: list[str]
+    score: float | None
+
+
 async def get_parts(conn: asyncpg.Connection, assessment_id: UUID) -> list[PartRow]:
     """The assessment's questionnaires, each as sent: only the sections that fit the
-    partner's service types at sending (the portal, completeness and scoring see no other)."""
+    partner's service types at sending (the portal, completeness and scoring see no other).
+    A questionnaire version already decoded by this process is not read again."""
+    known = list({template_id for template_id, _ in _TEMPLATES})
     rows = await conn.fetch(
         """
-        SELECT ap.position, ap.template_id, ap.template_key, t.content AS template, ap.answers,
-               ap.saved_sections, ap.prefilled_sections, ap.score, ap.sections
+        SELECT ap.position, ap.template_id, ap.template_key,
+               CASE WHEN ap.template_id = ANY($2::uuid[]) THEN NULL ELSE t.content END AS template,
+               ap.answers, ap.saved_sections, ap.prefilled_sections, ap.score, ap.sections
         FROM assessment_parts ap JOIN questionnaire_templates t ON t.id = ap.template_id
         WHERE ap.assessment_id = $1
         ORDER BY ap.position
         """,
         assessment_id,
+        known,
     )
+    fields = msgspec.convert([dict(r) for r in rows], list[_PartFields])
     parts = []
-    for r in rows:
-        fields = dict(r)
-        sections = fields.pop("sections")
-        part = msgspec.convert(fields, PartRow)
-        part.template = part.template.only_sections(sections)
-        parts.append(part)
+    for r, f in zip(rows, fields, strict=True):
+        sections = r["sections"]
+        key = (f.template_id, tuple(sections) if sections is not None else None)
+        template = _TEMPLATES.get(key)
+        if template is None:
+            content = r["template"]
+            if content is None:  # decoded before for other sections: read it once more
+                content = await conn.fetchval(
+                    "SELECT content FROM questionnaire_templates WHERE id = $1", f.template_id
+                )
+            template = msgspec.convert(content, Template).only_sections(sections)
+            if len(_TEMPLATES) >= _TEMPLATES_MAX:
+                _TEMPLATES.clear()
+            _TEMPLATES[key] = template
+        parts.append(
+            PartRow(
+                position=f.position,
+                template_id=f.template_id,
+                template_key=f.template_key,
+                template=template,
+                answers=f.answers,
+                saved_sections=f.saved_sections,
+                prefilled_sections=f.prefilled_sections,
+                score=f.score,
+            )
+        )
     return parts
 
 

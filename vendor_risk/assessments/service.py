@@ -7,6 +7,7 @@ saves from several tabs are serialised and each sees the one before it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
@@ -818,18 +819,27 @@ async def save_section(
         newly_shown = [
             qid for qid in question_ids if shown_after[qid] and not shown_before[qid] and qid not in merged
         ]
+        # Only the answers this save changed, and a digest of the whole section as saved:
+        # a long section saved again with one answer changed is one answer in the trail,
+        # not all of them twice (the chain hashes, and the lock holds, for less).
+        changed = [qid for qid in question_ids if current.get(qid) != proposed.get(qid)]
         await audit.record(
             conn,
             actor=actor,
             action="assessment.section_saved",
             entity_type="assessment",
             entity_id=state.id,
-            before={"questionnaire": template.key, "section": section_id, "answers": current},
+            before={
+                "questionnaire": template.key,
+                "section": section_id,
+                "answers": {qid: current[qid] for qid in changed if qid in current},
+            },
             after={
                 "questionnaire": template.key,
                 "section": section_id,
-                "answers": proposed,
+                "answers": {qid: proposed[qid] for qid in changed if qid in proposed},
                 "answers_version": version,
+                "section_sha256": hashlib.sha256(msgspec.json.encode(proposed, order="sorted")).hexdigest(),
             },
         )
     return SaveResult(

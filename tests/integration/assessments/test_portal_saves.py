@@ -141,10 +141,17 @@ async def test_fifty_concurrent_saves_lose_nothing_that_was_acknowledged(
     for section, question in targets:
         chain = [e for e in events if e["after"]["section"] == section]
         assert len(chain) == sum(1 for s, _ in acknowledged if s == section)
+        # Each event holds the answers it changed: replayed in order, every one's "before"
+        # is what the events before it left, so no save overwrote one it had not seen.
         previous: dict[str, Any] = {}
         for event in chain:
-            assert event["before"]["answers"] == previous, "a save overwrote one it had not seen"
-            previous = event["after"]["answers"]
+            before, after = event["before"]["answers"], event["after"]["answers"]
+            assert before == {k: previous[k] for k in before}, "a save overwrote one it had not seen"
+            assert set(before) | set(after)
+            assert all(previous.get(k) != v for k, v in after.items())
+            for k in set(before) - set(after):
+                previous.pop(k)
+            previous.update(after)
         assert final[question.id] == previous[question.id]
         assert final[question.id]["comment"] in {c for s, c in acknowledged if s == section}
 

@@ -32,6 +32,8 @@ from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
+from vendor_risk.notices.portal import notice_router
+from vendor_risk.notices.routes import NoticeController, NoticePublicationController, PartnerNoticeController
 from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import ChatChannelController, OutboxController, WebhookController
 from vendor_risk.openapi import document_truth
@@ -84,6 +86,9 @@ API_CONTROLLERS: list[Any] = [
     ImportController,
     WorkbookController,
     ApprovalController,
+    NoticeController,
+    NoticePublicationController,
+    PartnerNoticeController,
 ]
 
 
@@ -133,6 +138,8 @@ def create_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
             portal_router(settings),
+            # A contact's security notice link: the token is the credential, as for /q.
+            notice_router(settings),
             # The staff pages: a session opened with an API key, CSRF-protected forms.
             ui_router(settings),
             root_redirect,

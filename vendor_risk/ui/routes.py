@@ -27,6 +27,7 @@ from vendor_risk.dashboard import pages as dashboard_pages
 from vendor_risk.findings import pages as finding_pages
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.incidents import pages as incident_pages
+from vendor_risk.notices import pages as notice_pages
 from vendor_risk.notify import pages as notify_pages
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.policy_pages import POLICY_PAGES
@@ -65,6 +66,7 @@ def ui_router(settings: Settings) -> Router:
             *assessment_pages.PAGES,
             *finding_pages.PAGES,
             *incident_pages.PAGES,
+            *notice_pages.PAGES,
             *notify_pages.PAGES,
             # Development only: `up` with no SMTP server; `serve` never routes it.
             *(notify_pages.DEV_MAIL_PAGES if settings.dev_mailbox else []),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.config.csrf import CSRFConfig
@@ -15,6 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 
 from vendor_risk.assessments.emails import format_date, format_time
@@ -93,9 +95,9 @@ async def notice_page(request: Request[Any, Any, Any], db: DbConnection, token: 
     return _page(request, "link", lang, form=form, **_context(opened, lang))
 
 
-@post("/{token:str}", name="notice:acknowledge", status_code=200)
+@post("/{token:str}", name="notice:acknowledge", status_code=303)
 async def acknowledge(request: Request[Any, Any, Any], db: DbConnection, token: str) -> Response[Any]:
-    """ "I have read and will comply": the name given, the time and the version are kept."""
+    """Acknowledge, "I have read and will comply": the name given, the time and the version are kept."""
     now = datetime.now(UTC)
     opened = await service.open_link(db, token, now)
     lang = _lang(request, opened.recipient["locale"])
@@ -109,10 +111,8 @@ async def acknowledge(request: Request[Any, Any, Any], db: DbConnection, token: 
     if data is None or form.invalid or not opened.version.ack_required:
         return _page(request, "link", lang, status=400, form=form, **_context(opened, lang))
     await service.acknowledge(db, opened.recipient["id"], data.name, "link", now)
-    opened = await service.open_link(db, token, now)
-    return _page(
-        request, "link", lang, status=200, form=form, just_acknowledged=True, **_context(opened, lang)
-    )
+    # 303: the browser shows the receipt with GET, and a reload posts nothing again.
+    return Redirect(f"/n/{token}?{urlencode({'lang': lang})}#receipt", status_code=303)
 
 
 def notice_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[str]:

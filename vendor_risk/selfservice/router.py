@@ -20,7 +20,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
-from vendor_risk.selfservice import pages
+from vendor_risk.selfservice import actions, pages
 from vendor_risk.selfservice.web import (
     COOKIE_PATH,
     CSRF_COOKIE,
@@ -36,6 +36,7 @@ from vendor_risk.settings import Settings
 
 ROUTES: list[Any] = [
     *pages.PAGES,
+    *actions.ACTION_PAGES,
 ]
 
 

@@ -81,9 +81,15 @@ async def questionnaires(ctx: SectionContext) -> Section | None:
     )
 
 
+async def report(ctx: SectionContext) -> Section | None:
+    """How to report a security incident, with the form's link."""
+    return Section(key="report", title=ctx.t("ss_report_title"), template="selfservice/_section_report.html")
+
+
 # The home page's sections, in order. Add yours here (see the module docstring).
 SECTION_PROVIDERS: list[SectionProvider] = [
     questionnaires,
+    report,
 ]
 
 

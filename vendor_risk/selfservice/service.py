@@ -13,6 +13,7 @@ from typing import Final
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from vendor_risk import audit
 from vendor_risk.assessments import repository as assessments_repo
@@ -20,12 +21,17 @@ from vendor_risk.assessments.emails import format_time
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.tokens import generate_token, hash_token
 from vendor_risk.audit.models import Actor
-from vendor_risk.errors import Problem
+from vendor_risk.errors import Problem, field_error
 from vendor_risk.i18n import translator
+from vendor_risk.incidents import repository as incidents_repo
+from vendor_risk.incidents import service as incidents_service
+from vendor_risk.incidents.models import IncidentCreate
 from vendor_risk.notify.outbox import Email, enqueue_email
 from vendor_risk.selfservice import repository as repo
-from vendor_risk.selfservice.models import PartnerChoice, SessionRow, Viewer
+from vendor_risk.selfservice.models import IncidentReport, PartnerChoice, SessionRow, Viewer
+from vendor_risk.selfservice.rules import reported_severity
 from vendor_risk.settings import Settings
+from vendor_risk.structs import I18nText
 
 LINK_LIFETIME: Final = timedelta(minutes=15)
 LINK_BYTES: Final = 32  # 256 bits
@@ -271,3 +277,104 @@ async def open_questionnaire(conn: asyncpg.Connection, viewer: Viewer, assessmen
             after={"partner_id": viewer.partner_id, "session_id": viewer.session_id},
         )
     return token
+
+
+# --- a partner's own incident report -------------------------------------------------------------
+
+REPORT_PLAYBOOK: Final = "partner-data-leak"
+
+
+async def report_categories(conn: asyncpg.Connection, partner_id: UUID) -> list[asyncpg.Record]:
+    """The data categories a report may name: those the partner's scopes cover (what it
+    holds of ours), or every category when it has no scope yet."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """
+        SELECT c.code, c.name_zh, c.name_en, c.sensitivity FROM data_categories c
+        WHERE EXISTS (SELECT 1 FROM scopes s WHERE s.partner_id = $1 AND s.category_id = c.id)
+           OR NOT EXISTS (SELECT 1 FROM scopes s WHERE s.partner_id = $1)
+        ORDER BY c.name_en
+        """,
+        partner_id,
+    )
+    return rows
+
+
+def _report_summary(report: IncidentReport, names: dict[str, asyncpg.Record]) -> I18nText:
+    """The report as the incident's timeline shows it, labels in both languages."""
+    parts = {}
+    for lang in ("zh-CN", "en"):
+        t = translator(lang)
+        column = "name_zh" if lang == "zh-CN" else "name_en"
+        sep = "、" if lang == "zh-CN" else ", "
+        categories = sep.join(names[c][column] for c in report.categories if c in names) or t(
+            "ss_report_unknown"
+        )
+        reach = " ".join(v for v in (report.contact_name, report.contact_phone, report.contact_email) if v)
+        parts[lang] = t(
+            "ss_report_timeline",
+            what=report.what,
+            when=format_time(report.occurred_at, lang),
+            categories=categories,
+            persons=t(f"ss_persons_{report.persons}"),
+            contact=reach,
+        )
+    return I18nText(zh_cn=parts["zh-CN"], en=parts["en"])
+
+
+async def report_incident(
+    conn: asyncpg.Connection, viewer: Viewer, report: IncidentReport, settings: Settings
+) -> UUID:
+    """Open a ``partner-data-leak`` incident from the partner's own report, in the
+    playbook's first state (``suspected``: the risk owners are emailed and chat robots
+    told at once; the containment runs when one of them confirms, so a mailbox that leaked
+    cannot cut the firm's data flows by itself). The report goes on the incident's
+    timeline. A category the partner does not hold is a field error."""
+    partner_id = viewer.partner_id
+    if partner_id is None:
+        raise Problem(409, "partner-not-chosen", "choose a partner first")
+    offered = {r["code"]: r for r in await report_categories(conn, partner_id)}
+    unknown = [c for c in report.categories if c not in offered]
+    if unknown:
+        raise field_error("categories", f"not a category this partner holds: {', '.join(unknown)}")
+    severity = reported_severity(report.persons, [offered[c]["sensitivity"] for c in report.categories])
+    first_line = next((line.strip() for line in report.what.splitlines() if line.strip()), "")
+    data = IncidentCreate(
+        title=first_line[:120],
+        severity=severity,
+        detected_at=report.occurred_at,
+        playbook=REPORT_PLAYBOOK,
+        affected_categories=list(report.categories),
+        description=report.what,
+        suspected=True,
+    )
+    actor = contact_actor(viewer)
+    async with conn.transaction():
+        try:
+            opened = await incidents_service.open_as(conn, actor, partner_id, data, settings)
+        except Problem as exc:
+            # The incident service names its own field; the form calls it occurred_at.
+            if exc.slug == "validation" and "detected_at" in str(exc.extra):
+                raise field_error("occurred_at", "must not be in the future") from None
+            raise
+        await incidents_repo.append_timeline(
+            conn,
+            opened.id,
+            actor,
+            "partner_report",
+            _report_summary(report, offered),
+            data=msgspec.to_builtins(report),
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action="selfservice.incident_reported",
+            entity_type="incident",
+            entity_id=opened.id,
+            after={
+                "partner_id": partner_id,
+                "session_id": viewer.session_id,
+                "severity": severity,
+                "report": report,
+            },
+        )
+    return opened.id

@@ -54,6 +54,7 @@ from vendor_risk.scopes.routes import (
     ScopeController,
     SubProcessorController,
 )
+from vendor_risk.selfservice.router import selfservice_router
 from vendor_risk.settings import Settings
 from vendor_risk.ui.routes import root_redirect, ui_router
 
@@ -140,6 +141,8 @@ def create_app(settings: Settings) -> Litestar:
             portal_router(settings),
             # A contact's security notice link: the token is the credential, as for /q.
             notice_router(settings),
+            # Partner self-service: a magic-link session scoped to one partner.
+            selfservice_router(settings),
             # The staff pages: a session opened with an API key, CSRF-protected forms.
             ui_router(settings),
             root_redirect,

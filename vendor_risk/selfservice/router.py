@@ -20,6 +20,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
+from vendor_risk.notices import selfservice as notice_pages
 from vendor_risk.selfservice import actions, pages
 from vendor_risk.selfservice.web import (
     COOKIE_PATH,
@@ -37,6 +38,7 @@ from vendor_risk.settings import Settings
 ROUTES: list[Any] = [
     *pages.PAGES,
     *actions.ACTION_PAGES,
+    *notice_pages.PAGES,
 ]
 
 

@@ -86,9 +86,18 @@ async def report(ctx: SectionContext) -> Section | None:
     return Section(key="report", title=ctx.t("ss_report_title"), template="selfservice/_section_report.html")
 
 
+async def notices_section(ctx: SectionContext) -> Section | None:
+    """Notices to acknowledge (built by ``vendor_risk.notices.selfservice``, which imports
+    this module's types: imported when called, not at load)."""
+    from vendor_risk.notices.selfservice import notices_section as build
+
+    return await build(ctx)
+
+
 # The home page's sections, in order. Add yours here (see the module docstring).
 SECTION_PROVIDERS: list[SectionProvider] = [
     questionnaires,
+    notices_section,
     report,
 ]
 

@@ -55,6 +55,8 @@ CREATE TABLE notice_publications (
 );
 CREATE INDEX notice_publications_published_idx ON notice_publications (published_at DESC, id DESC);
 CREATE INDEX notice_publications_version_idx ON notice_publications (notice_version_id);
+-- The reminder sweep reads publications by due date.
+CREATE INDEX notice_publications_due_idx ON notice_publications (due_on) WHERE due_on IS NOT NULL;
 
 CREATE TABLE notice_recipients (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),

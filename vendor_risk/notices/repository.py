@@ -91,7 +91,7 @@ AUDIENCE_SQL = """
     FROM partners p
     LEFT JOIN partner_contacts c ON c.partner_id = p.id
     WHERE CASE $1::text
-        WHEN 'partner' THEN p.id = $2::text::uuid AND p.status <> 'offboarded'
+        WHEN 'partner' THEN p.id = $3 AND p.status <> 'offboarded'
         ELSE p.status = 'active' AND CASE $1::text
             WHEN 'all' THEN true
             WHEN 'tier' THEN p.tier = $2
@@ -106,7 +106,9 @@ AUDIENCE_SQL = """
 
 
 async def audience(conn: asyncpg.Connection, kind: str, value: str | None) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(AUDIENCE_SQL, kind, value)
+    # The partner's id goes as a uuid of its own, so its branch is a primary-key lookup.
+    partner_id = UUID(value) if kind == "partner" and value else None
+    rows: list[asyncpg.Record] = await conn.fetch(AUDIENCE_SQL, kind, value, partner_id)
     return rows
 
 

@@ -567,6 +567,8 @@ async def sweep_notices(
                 JOIN notice_versions v ON v.id = pb.notice_version_id AND v.ack_required
                 JOIN partners p ON p.id = r.partner_id AND p.status <> 'offboarded'
                 WHERE r.acknowledged_at IS NULL
+                  AND NOT EXISTS (SELECT 1 FROM notice_escalations e
+                                  WHERE e.publication_id = r.publication_id AND e.partner_id = r.partner_id)
                   AND NOT EXISTS (SELECT 1 FROM notice_recipients o
                                   WHERE o.publication_id = r.publication_id AND o.partner_id = r.partner_id
                                     AND o.acknowledged_at IS NOT NULL)

@@ -19,6 +19,7 @@ WORKDIR /app
 COPY --from=build /app/.venv /app/.venv
 COPY migrations ./migrations
 COPY questionnaires ./questionnaires
+COPY notices ./notices
 COPY policy.yaml ./policy.yaml
 ENV PATH="/app/.venv/bin:$PATH" \
     VENDOR_RISK_LOG_JSON=true \

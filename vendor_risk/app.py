@@ -33,6 +33,8 @@ from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
 from vendor_risk.logging import configure_logging, request_log_middleware
 from vendor_risk.metrics import refresh_before_scrape
+from vendor_risk.notices.portal import notice_router
+from vendor_risk.notices.routes import NoticeController, NoticePublicationController, PartnerNoticeController
 from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import ChatChannelController, OutboxController, WebhookController
 from vendor_risk.openapi import document_truth
@@ -53,6 +55,7 @@ from vendor_risk.scopes.routes import (
     ScopeController,
     SubProcessorController,
 )
+from vendor_risk.selfservice.router import selfservice_router
 from vendor_risk.settings import Settings
 from vendor_risk.ui.routes import root_redirect, ui_router
 
@@ -85,6 +88,9 @@ API_CONTROLLERS: list[Any] = [
     ImportController,
     WorkbookController,
     ApprovalController,
+    NoticeController,
+    NoticePublicationController,
+    PartnerNoticeController,
 ]
 
 
@@ -134,6 +140,10 @@ def create_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
             portal_router(settings),
+            # A contact's security notice link: the token is the credential, as for /q.
+            notice_router(settings),
+            # Partner self-service: a magic-link session scoped to one partner.
+            selfservice_router(settings),
             # The staff pages: a session opened with an API key, CSRF-protected forms.
             ui_router(settings),
             root_redirect,

@@ -47,6 +47,7 @@ def _require_servers(settings: Settings) -> None:
 async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
     """Apply migrations, load the questionnaire library and record the policy in use."""
     from vendor_risk.db import connect, database_url, migrate
+    from vendor_risk.notices.service import load_library as load_notices
     from vendor_risk.policy import record_policy_in_use
     from vendor_risk.questionnaires.service import load_library
 
@@ -59,6 +60,7 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
             print(f"policy {settings.policy.sha256[:12]} from {settings.policy.source} recorded")
         # A refused file keeps its earlier versions in service: warn, do not stop.
         _print_load_report(await load_library(conn), quiet=quiet)
+        _print_notice_outcomes(await load_notices(conn), quiet=quiet)
     finally:
         await conn.close()
 
@@ -71,6 +73,16 @@ def _print_load_report(report: Any, *, quiet: bool = False, unchanged: bool = Fa
             print(f"unchanged: {outcome.key} version {outcome.version} ({outcome.file})")
     for error in report.errors:
         print(f"questionnaire refused: {error}", file=sys.stderr)
+
+
+def _print_notice_outcomes(outcomes: Any, *, quiet: bool = False, unchanged: bool = False) -> None:
+    for outcome in outcomes:
+        if outcome.status == "stored" and not quiet:
+            print(f"loaded notice {outcome.key} version {outcome.version} ({outcome.file})")
+        elif outcome.status == "unchanged" and unchanged and not quiet:
+            print(f"unchanged: {outcome.key} version {outcome.version} ({outcome.file})")
+        for error in outcome.errors:
+            print(f"notice refused: {error}", file=sys.stderr)
 
 
 async def _ensure_first_admin(settings: Settings) -> tuple[str, str] | None:
@@ -533,6 +545,42 @@ def cmd_questionnaires_load(args: argparse.Namespace) -> None:
         _fail(f"{len(report.errors)} file(s) refused", code=1)
 
 
+# --- notices --------------------------------------------------------------------------
+
+
+def cmd_notices_validate(args: argparse.Namespace) -> None:
+    from vendor_risk.notices.loader import validate_files
+    from vendor_risk.notices.service import LIBRARY_DIR
+
+    paths = [Path(f) for f in args.files] or sorted(LIBRARY_DIR.glob("*.md"))
+    if not paths:
+        _fail(f"no notice files in {LIBRARY_DIR}")
+    errors = validate_files(paths)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        _fail(f"{len(errors)} error(s) in {len(paths)} file(s)", code=1)
+    print(f"{len(paths)} notice file(s) valid")
+
+
+def cmd_notices_load(args: argparse.Namespace) -> None:
+    import asyncpg
+
+    from vendor_risk.notices.service import LIBRARY_DIR, load_library
+
+    directory = Path(args.directory) if args.directory else LIBRARY_DIR
+    if not directory.is_dir():
+        _fail(f"{directory} is not a directory")
+    try:
+        outcomes = asyncio.run(_with_conn(_db_settings(), lambda c: load_library(c, directory)))
+    except asyncpg.UndefinedTableError:
+        _fail("the database has no notice tables yet: run `vendor-risk migrate`")
+    _print_notice_outcomes(outcomes, unchanged=True)
+    refused = [o for o in outcomes if o.status == "refused"]
+    if refused:
+        _fail(f"{len(refused)} file(s) refused", code=1)
+
+
 # --- audit ----------------------------------------------------------------------------
 
 
@@ -755,6 +803,22 @@ def build_parser() -> argparse.ArgumentParser:
         "directory", nargs="?", metavar="DIR", help="folder of *.yaml (default: questionnaires/)"
     )
     load.set_defaults(func=cmd_questionnaires_load)
+
+    notices = sub.add_parser("notices", help="the security notices (notices/*.md)").add_subparsers(
+        dest="notices_command", required=True
+    )
+    validate = notices.add_parser(
+        "validate", help="check notice files; exit 1 printing every error with its file and field"
+    )
+    validate.add_argument("files", nargs="*", metavar="FILE", help="files to check (default: notices/*.md)")
+    validate.set_defaults(func=cmd_notices_validate)
+    load = notices.add_parser(
+        "load",
+        help="store each file as a notice version (unchanged: no-op; changed: needs a higher "
+        "version); exit 1 if any file is refused",
+    )
+    load.add_argument("directory", nargs="?", metavar="DIR", help="folder of *.md (default: notices/)")
+    load.set_defaults(func=cmd_notices_load)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(
         dest="audit_command", required=True

@@ -28,6 +28,7 @@ from vendor_risk.audit.models import Actor
 from vendor_risk.db import create_pool, database_url
 from vendor_risk.incidents import automation as incidents
 from vendor_risk.metrics import JOBS_FAILED, JOBS_RETRIED, JOBS_STARTED
+from vendor_risk.notices import service as notice_service
 from vendor_risk.notify.delivery import deliver_due, kick_outbox
 from vendor_risk.notify.repository import purge_delivered
 from vendor_risk.partners import rating
@@ -211,6 +212,17 @@ async def snapshot_portfolio(ctx: dict[str, Any]) -> int:
         return await snapshots.take_snapshots(conn, datetime.now(UTC).date())
 
 
+@job(timeout=1800, max_tries=3)
+async def sweep_notices(ctx: dict[str, Any]) -> dict[str, int]:
+    """Daily: security notice reminders before the due date (each once per contact) and
+    one escalation per late partner to its owner."""
+    settings: Settings = ctx["settings"]
+    async with ctx["db_pool"].acquire() as conn:
+        report = await notice_service.sweep_notices(conn, datetime.now(UTC).date(), settings, settings.policy)
+    await _kick_outbox(ctx)
+    return msgspec.structs.asdict(report)
+
+
 # Incidents: the playbooks' automatic actions (kicked after commits) and the deadline sweep.
 job(timeout=300, max_tries=3)(incidents.run_incident_actions)
 job(timeout=300, max_tries=3)(incidents.escalate_incident_steps)
@@ -224,6 +236,7 @@ def cron_jobs() -> list[CronJob]:
         # 08:05 in China: alerts arrive at the start of the working day.
         _cron("sweep_expiries", hour={0}, minute={5}, run_at_startup=True),
         _cron("send_reminders", hour={1}, minute={5}, run_at_startup=True),
+        _cron("sweep_notices", hour={1}, minute={15}, run_at_startup=True),
         _cron("sweep_reassessments", minute={25}, run_at_startup=True),
         _cron("verify_audit_chain", hour={3}, minute={17}),
         # At start too: a worker that was down for hours still signs the head it finds.

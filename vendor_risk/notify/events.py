@@ -33,6 +33,10 @@ EVENT_TYPES: Final = frozenset(
         # The audit trail: a signed head (hourly and on demand), a failed scheduled verify.
         "audit.checkpoint",
         "audit.verify_failed",
+        # Security notices (vendor_risk/notices): published, acknowledged, a partner late.
+        "notice.published",
+        "notice.acknowledged",
+        "notice.overdue",
     }
 )
 

@@ -27,11 +27,13 @@ from vendor_risk.dashboard import pages as dashboard_pages
 from vendor_risk.findings import pages as finding_pages
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.incidents import pages as incident_pages
+from vendor_risk.notices import pages as notice_pages
 from vendor_risk.notify import pages as notify_pages
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.policy_pages import POLICY_PAGES
 from vendor_risk.reports import pages as reports_pages
 from vendor_risk.scopes import pages as scope_pages
+from vendor_risk.selfservice.staff import STAFF_PAGES as SELFSERVICE_STAFF_PAGES
 from vendor_risk.settings import Settings
 from vendor_risk.ui.web import (
     CSRF_COOKIE,
@@ -65,12 +67,14 @@ def ui_router(settings: Settings) -> Router:
             *assessment_pages.PAGES,
             *finding_pages.PAGES,
             *incident_pages.PAGES,
+            *notice_pages.PAGES,
             *notify_pages.PAGES,
             # Development only: `up` with no SMTP server; `serve` never routes it.
             *(notify_pages.DEV_MAIL_PAGES if settings.dev_mailbox else []),
             *audit_pages.PAGES,
             *reports_pages.ROUTES,
             *POLICY_PAGES,
+            *SELFSERVICE_STAFF_PAGES,
         ],
         guards=[require_session],
         middleware=[

@@ -1,0 +1,1 @@
+"""Security notices published to partners, and their acknowledgements (issue 14)."""

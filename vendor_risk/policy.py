@@ -125,11 +125,15 @@ class RatingPolicy(_Part, frozen=True):
 
 
 class FindingPolicy(_Part, frozen=True):
-    """Days a finding raised by a questionnaire rule has to be remediated, per severity."""
+    """Days a finding has to be remediated, per severity (its default due date, rule or
+    manual), and when the partner is reminded before it; a finding still not fixed the
+    day after its due date is escalated to its owner, once."""
 
     due_days: dict[Severity, int] = msgspec.field(
-        default_factory=lambda: {"critical": 30, "high": 60, "medium": 90, "low": 180}
+        default_factory=lambda: {"critical": 7, "high": 30, "medium": 90, "low": 180}
     )
+    # Reminders to the partner this many days before the due date (each once).
+    reminder_days: tuple[int, ...] = (7, 1)
 
 
 class AssessmentPolicy(_Part, frozen=True):
@@ -313,6 +317,7 @@ def _check(policy: PolicyFile, check: Checker) -> None:
             check.error(name, f"must be at least {minimum}")
     for name, offsets in (
         ("assessments.reminder_days", a.reminder_days),
+        ("findings.reminder_days", policy.findings.reminder_days),
         ("agreements.expiry_alert_days", policy.agreements.expiry_alert_days),
     ):
         if any(d < 1 for d in offsets) or len(set(offsets)) != len(offsets):

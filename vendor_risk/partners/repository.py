@@ -81,7 +81,8 @@ LEFT JOIN LATERAL (
             WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
             ORDER BY a.reviewed_at DESC LIMIT 1) AS last_assessment_score,
            (SELECT count(*)::int FROM findings f
-            WHERE f.partner_id = p.id AND f.status IN ('open', 'remediating')) AS open_findings
+            WHERE f.partner_id = p.id
+              AND f.status IN ('open', 'remediating', 'verifying')) AS open_findings
 ) stats ON true
 """
 
@@ -493,7 +494,7 @@ async def partner_facts(conn: asyncpg.Connection, partner_id: UUID) -> PartnerFa
                                     ORDER BY f.created_at)
                    FROM findings f
                    WHERE f.partner_id = p.id AND f.severity = 'critical'
-                     AND (f.status IN ('open', 'remediating')
+                     AND (f.status IN ('open', 'remediating', 'verifying')
                           OR (f.status = 'accepted' AND NOT EXISTS (
                               SELECT 1 FROM risk_acceptances r
                               WHERE r.finding_id = f.id AND r.stale_at IS NULL

@@ -1033,8 +1033,15 @@ async def _notify_submitted(
 
 
 async def partner_findings(conn: asyncpg.Connection, link: repo.LinkRow) -> list[findings_repo.PortalFinding]:
-    partner_id = await conn.fetchval("SELECT partner_id FROM assessments WHERE id = $1", link.assessment_id)
-    return await findings_repo.partner_open_findings(conn, partner_id)
+    return await findings_repo.partner_open_findings(conn, await link_partner(conn, link))
+
+
+async def link_partner(conn: asyncpg.Connection, link: repo.LinkRow) -> UUID:
+    """The partner a portal link belongs to (what its findings pages are scoped to)."""
+    partner_id: UUID = await conn.fetchval(
+        "SELECT partner_id FROM assessments WHERE id = $1", link.assessment_id
+    )
+    return partner_id
 
 
 async def respond_to_finding(
@@ -1051,6 +1058,27 @@ async def respond_to_finding(
     await findings_service.respond(
         conn, portal_actor(state), state.partner_id, finding_id, plan, planned_on, _today(now)
     )
+
+
+async def fix_finding(
+    conn: asyncpg.Connection,
+    link: repo.LinkRow,
+    finding_id: UUID,
+    note: str,
+    proofs: Sequence[findings_service.ProofUpload],
+    settings: Settings,
+    *,
+    now: datetime,
+) -> str | None:
+    """The partner's fix (note and proof files) for one of its own findings: it goes to
+    ``verifying``. None when saved, else the catalogue key of why not."""
+    from vendor_risk.findings import partner as partner_side
+
+    state = await _state(conn, link.assessment_id, for_update=False)
+    _, error = await partner_side.submit_fix(
+        conn, portal_actor(state), state.partner_id, finding_id, note, proofs, settings, _today(now)
+    )
+    return error
 
 
 # --- review -------------------------------------------------------------------------------------------

@@ -479,7 +479,6 @@ async def apply_submission(
         await repo.update_finding(conn, finding_id, changes)
     # An answer that no longer fails is the partner's word, not a reviewer's: the finding
     # waits in `verifying` for one (it used to resolve itself, even a high finding).
-    fixed_note = "the answer no longer fails in a later assessment"
     to_verify = [f for f in plan.resolve if status_of[f] != "verifying"]
     for finding_id in to_verify:
         await repo.update_finding(
@@ -488,13 +487,12 @@ async def apply_submission(
             {
                 "status": "verifying",
                 "last_assessment_id": assessment_id,
-                "partner_fix_note": fixed_note,
                 "partner_fixed_at": datetime.now(UTC),
             },
         )
     await repo.add_events(
         conn,
-        [(f, "answer_changed", "verifying", fixed_note) for f in to_verify],
+        [(f, "answer_changed", "verifying", "") for f in to_verify],
         actor_id=actor.id,
         actor_label=actor.label,
         side="partner",
@@ -578,7 +576,6 @@ async def lapse_expired_acceptances(conn: asyncpg.Connection, actor: Actor, toda
             actor_id=actor.id,
             actor_label=actor.label,
             side="system",
-            note="the risk acceptance expired",
         )
         for finding_id in reopened:
             await audit.record(

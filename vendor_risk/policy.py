@@ -147,6 +147,8 @@ class AssessmentPolicy(_Part, frozen=True):
     reminder_days: tuple[int, ...] = (7, 3, 1)
     # An assessment not submitted this many days after its due date expires.
     grace_days: int = 14
+    # Days the offboarding attestation is due in when no agreement names a notice period.
+    offboarding_days: int = 30
 
 
 class AgreementPolicy(_Part, frozen=True):
@@ -312,6 +314,7 @@ def _check(policy: PolicyFile, check: Checker) -> None:
         ("assessments.due_days", a.due_days, 1),
         ("assessments.link_grace_days", a.link_grace_days, 0),
         ("assessments.grace_days", a.grace_days, 0),
+        ("assessments.offboarding_days", a.offboarding_days, 1),
     ):
         if value < minimum:
             check.error(name, f"must be at least {minimum}")

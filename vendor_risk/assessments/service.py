@@ -616,8 +616,24 @@ async def send_offboarding_attestation(
     )
     if not has_primary:
         return None
+    # Due when the agreements give the partner to return or destroy the data: the longest
+    # notice period among those in force, else the policy's default (30 days).
+    notice_days = await conn.fetchval(
+        """
+        SELECT max(notice_period_days) FROM agreements
+        WHERE partner_id = $1 AND terminated_at IS NULL AND (expires_on IS NULL OR expires_on >= $2)
+        """,
+        partner_id,
+        _today(now),
+    )
+    days = notice_days or settings.policy.assessments.offboarding_days
     sent = await _send(
-        conn, actor, partner_id, AssessmentCreate(kind="offboarding", reason=reason), settings, now
+        conn,
+        actor,
+        partner_id,
+        AssessmentCreate(kind="offboarding", reason=reason, due_on=_today(now) + timedelta(days=days)),
+        settings,
+        now,
     )
     return sent if isinstance(sent, UUID) else sent.assessment.id
 

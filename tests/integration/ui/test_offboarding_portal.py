@@ -123,7 +123,12 @@ async def test_offboarding_end_to_end_through_the_portal(
     }
     saved = await me.save(0, "disposal", destroyed, files={"off-03": ("销毁证明.pdf", PDF)})
     assert saved.status_code == 303, saved.text
-    copies = {"off-08": "yes", "off-09": date.today().isoformat(), "off-10": "yes", "off-11": "none_used"}
+    copies = {
+        "off-08": "yes",
+        "off-09": datetime.now(UTC).date().isoformat(),
+        "off-10": "yes",
+        "off-11": "none_used",
+    }
     assert (await me.save(0, "copies", copies)).status_code == 303
     assert (await me.save(0, "access-items", {"off-13": "yes", "off-14": "yes"})).status_code == 303
     attest = {"off-15": "yes", "off-16": "yes", "off-17": "yes", "off-18": "李雷，信息安全负责人"}

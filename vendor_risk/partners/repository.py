@@ -315,6 +315,39 @@ async def find_by_legal_id(
     return (row["id"], row["name"], row["field"]) if row else None
 
 
+class FormerPartner(msgspec.Struct, kw_only=True):
+    """A former (offboarded) partner that held a legal id, with its incidents."""
+
+    id: UUID
+    name: str
+    offboarded_at: datetime
+    status_reason: str | None
+    incidents: int
+
+
+async def legal_id_history(
+    conn: asyncpg.Connection, credit_code: str | None, country: str, registration_number: str | None
+) -> list[FormerPartner]:
+    """The offboarded partners that held this legal id, newest first (their own indexes)."""
+    rows = await conn.fetch(
+        """
+        SELECT p.id, p.name, p.status_changed_at AS offboarded_at, p.status_reason,
+               (SELECT count(*)::int FROM incidents i WHERE i.partner_id = p.id) AS incidents
+        FROM partners p
+        WHERE p.status = 'offboarded'
+          AND ((p.credit_code IS NOT NULL AND p.credit_code = $1)
+               OR (p.registration_number IS NOT NULL AND p.country = $2
+                   AND lower(p.registration_number) = lower($3)))
+        ORDER BY p.status_changed_at DESC, p.id
+        LIMIT 20
+        """,
+        credit_code,
+        country,
+        registration_number,
+    )
+    return [msgspec.convert(dict(r), FormerPartner) for r in rows]
+
+
 # The columns a partner create or update writes, in the order of their $n parameters.
 PARTNER_WRITABLE = (
     "name",

@@ -52,6 +52,7 @@ from vendor_risk.scopes.routes import (
     ScopeController,
     SubProcessorController,
 )
+from vendor_risk.selfservice.router import selfservice_router
 from vendor_risk.settings import Settings
 from vendor_risk.ui.routes import root_redirect, ui_router
 
@@ -133,6 +134,8 @@ def create_app(settings: Settings) -> Litestar:
             Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
             portal_router(settings),
+            # Partner self-service: a magic-link session scoped to one partner.
+            selfservice_router(settings),
             # The staff pages: a session opened with an API key, CSRF-protected forms.
             ui_router(settings),
             root_redirect,

@@ -251,7 +251,6 @@ async def open_incident(
     Procurement may only report an incident as ``suspected``; its actions wait until a
     risk owner confirms it.
     """
-    now = _now(now)
     if user.role == Role.PROCUREMENT and not data.suspected:
         raise Problem(
             403,
@@ -259,6 +258,27 @@ async def open_incident(
             "procurement may report an incident only as suspected (suspected: true); "
             "a risk owner confirms it",
         )
+    return await open_as(
+        conn, _actor(user), partner_id, data, settings, now=now, created_by=user.id, exclude=user.id
+    )
+
+
+async def open_as(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    data: IncidentCreate,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    created_by: UUID | None = None,
+    exclude: UUID | None = None,
+) -> IncidentDetail:
+    """Open an incident on behalf of ``actor`` (a staff user through ``open_incident``, or a
+    partner contact's own report from self-service, then ``created_by`` None): the same
+    playbook, deadlines, queued actions, audit event, webhook and emails to risk owners
+    (but ``exclude``)."""
+    now = _now(now)
     playbook = _playbook(data.playbook)
     if data.severity not in playbook.severities:
         raise field_error(
@@ -269,7 +289,6 @@ async def open_incident(
     if data.detected_at > now + CLOCK_SKEW:
         raise field_error("detected_at", "must not be in the future")
     categories = await _check_categories(conn, "affected_categories", data.affected_categories)
-    actor = _actor(user)
     status = "suspected" if data.suspected else "open"
     planned = plan_steps(playbook, data.severity, data.detected_at)
     async with conn.transaction():
@@ -288,8 +307,8 @@ async def open_incident(
                 "playbook_version": playbook.version,
                 "playbook": msgspec.to_builtins(playbook),
                 "escalation_offsets": list(escalation_offsets(playbook)),
-                "created_by": user.id,
-                "created_by_label": user.label,
+                "created_by": created_by,
+                "created_by_label": actor.label,
             },
         )
         await repo.insert_steps(conn, incident_id, planned)
@@ -335,7 +354,7 @@ async def open_incident(
             [Role.RISK_OWNER.value],
             topic="incident.opened",
             dedupe_prefix=f"incident.opened:{incident_id}",
-            exclude=user.id,
+            exclude=exclude,
             build=lambda u: messages.opened_email(
                 to=u.email,
                 lang=u.locale,
@@ -343,7 +362,7 @@ async def open_incident(
                 partner_name=incident.partner_name,
                 severity=data.severity,
                 suspected=data.suspected,
-                reported_by=user.label,
+                reported_by=actor.label,
                 link=messages.incident_link(settings.public_url, incident_id),
             ),
         )

@@ -43,6 +43,7 @@ from vendor_risk.partners.rules import (
 )
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes.panel import scope_panel
+from vendor_risk.selfservice.staff import selfservice_panel
 from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import Form, choices, conflict_page, form_status, read_form
 from vendor_risk.ui.web import allows, page, page_lang, see_other, with_query
@@ -444,6 +445,7 @@ async def partner_page_response(
         assessments=assessment_list,
         findings=finding_list,
         incidents=await incidents_panel(request, db, partner_id),
+        selfservice=await selfservice_panel(request, db, partner_id),
         offboarding=await service.offboarding_progress(db, partner_id),
         can_edit=partner.status != "offboarded" and await allows(requires_record_keeper, request),
         can_decide=await allows(requires_risk_owner, request),

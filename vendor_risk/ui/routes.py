@@ -32,6 +32,7 @@ from vendor_risk.partners import pages as partner_pages
 from vendor_risk.policy_pages import POLICY_PAGES
 from vendor_risk.reports import pages as reports_pages
 from vendor_risk.scopes import pages as scope_pages
+from vendor_risk.selfservice.staff import STAFF_PAGES as SELFSERVICE_STAFF_PAGES
 from vendor_risk.settings import Settings
 from vendor_risk.ui.web import (
     CSRF_COOKIE,
@@ -71,6 +72,7 @@ def ui_router(settings: Settings) -> Router:
             *audit_pages.PAGES,
             *reports_pages.ROUTES,
             *POLICY_PAGES,
+            *SELFSERVICE_STAFF_PAGES,
         ],
         guards=[require_session],
         middleware=[

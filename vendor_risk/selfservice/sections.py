@@ -1,0 +1,102 @@
+"""The sections of the self-service home page, each built by one provider.
+
+A provider is ``async def provider(ctx: SectionContext) -> Section | None``: it reads what
+its section shows for ``ctx.partner_id`` (every query takes it as a parameter: one
+partner's page never reads another's rows) and returns the section, or None to leave it
+out. The home page runs ``SECTION_PROVIDERS`` in order and renders each section's own
+template inside ``<section id="{key}">``, with the section's ``context`` as ``s.context``.
+
+To add a section (notices to acknowledge, findings to remediate…): write a provider and
+its template (``templates/selfservice/_section_<key>.html``) in your own module, and add
+the provider to ``SECTION_PROVIDERS`` below, one line. Its routes go into
+``selfservice.router.ROUTES``; they get the ``viewer`` dependency like the pages here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Request
+
+from vendor_risk.selfservice.models import Viewer
+from vendor_risk.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class SectionContext:
+    """What a provider may use; ``partner_id`` is the session's one partner."""
+
+    request: Request[Any, Any, Any]
+    db: asyncpg.Connection
+    settings: Settings
+    viewer: Viewer
+    partner_id: UUID
+    lang: str
+    t: Callable[..., str]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    key: str  # the anchor (``#key``) and the template's name
+    title: str  # in the page's language
+    template: str  # e.g. "selfservice/_section_questionnaires.html"
+    context: Mapping[str, Any] = field(default_factory=dict)
+    # How many items want the contact's action (shown beside the title in the page's
+    # table of contents); None when the section asks for nothing.
+    pending: int | None = None
+
+
+SectionProvider = Callable[[SectionContext], Awaitable[Section | None]]
+
+
+# --- the shipped sections ------------------------------------------------------------------------------
+
+OPEN_QUESTIONNAIRES = """
+SELECT a.id, a.kind, a.status, a.due_on, a.sent_at,
+       (SELECT array_agg(CASE WHEN $2 = 'en' THEN q.title_en ELSE q.title_zh END ORDER BY ap.position)
+        FROM assessment_parts ap JOIN questionnaire_templates q ON q.id = ap.template_id
+        WHERE ap.assessment_id = a.id) AS titles,
+       EXISTS (SELECT 1 FROM portal_links l
+               WHERE l.assessment_id = a.id AND l.revoked_at IS NULL AND l.expires_at > now()) AS live
+FROM assessments a
+WHERE a.partner_id = $1 AND a.status IN ('sent', 'in_progress', 'changes_requested')
+ORDER BY a.due_on, a.sent_at
+"""
+
+
+async def questionnaires(ctx: SectionContext) -> Section | None:
+    """Questionnaires awaiting the partner, each opened in the assessment portal."""
+    rows = await ctx.db.fetch(OPEN_QUESTIONNAIRES, ctx.partner_id, ctx.lang)
+    items = [dict(r) for r in rows]
+    return Section(
+        key="questionnaires",
+        title=ctx.t("ss_section_questionnaires"),
+        template="selfservice/_section_questionnaires.html",
+        context={"items": items},
+        pending=len(items),
+    )
+
+
+async def report(ctx: SectionContext) -> Section | None:
+    """How to report a security incident, with the form's link."""
+    return Section(key="report", title=ctx.t("ss_report_title"), template="selfservice/_section_report.html")
+
+
+# The home page's sections, in order. Add yours here (see the module docstring).
+SECTION_PROVIDERS: list[SectionProvider] = [
+    questionnaires,
+    report,
+]
+
+
+async def build_sections(ctx: SectionContext) -> list[Section]:
+    sections = []
+    for provider in SECTION_PROVIDERS:
+        section = await provider(ctx)
+        if section is not None:
+            sections.append(section)
+    return sections

@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 
 from vendor_risk.assessments.portal import csrf_secret
+from vendor_risk.findings.selfservice import SELFSERVICE_PAGES as FINDING_PAGES
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.selfservice import actions, pages
 from vendor_risk.selfservice.web import (
@@ -37,6 +38,7 @@ from vendor_risk.settings import Settings
 ROUTES: list[Any] = [
     *pages.PAGES,
     *actions.ACTION_PAGES,
+    *FINDING_PAGES,
 ]
 
 

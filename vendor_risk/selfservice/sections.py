@@ -86,9 +86,12 @@ async def report(ctx: SectionContext) -> Section | None:
     return Section(key="report", title=ctx.t("ss_report_title"), template="selfservice/_section_report.html")
 
 
+from vendor_risk.findings.selfservice import section as finding_section  # noqa: E402 - listed below, beside the others
+
 # The home page's sections, in order. Add yours here (see the module docstring).
 SECTION_PROVIDERS: list[SectionProvider] = [
     questionnaires,
+    finding_section,
     report,
 ]
 

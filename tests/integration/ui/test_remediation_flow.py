@@ -214,6 +214,7 @@ async def test_a_fix_with_proof_is_resolved_only_by_a_reviewer(
     assert actions.count("finding.partner_fixed") == 2
     assert "finding.reopened" in actions
     assert "finding.resolved" in actions
+    await deliver(pool, settings)  # the second "to verify" email, not left for another test
 
 
 async def test_one_partner_cannot_fix_another_partners_finding(

@@ -38,3 +38,6 @@ requires_admin = requires_role(Role.ADMIN)
 # Staff who read the records; documents and evidence are narrower (see their routes).
 requires_reader = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.AUDITOR, Role.ADMIN)
 requires_risk_owner = requires_role(Role.RISK_OWNER)
+# The firm's client register is its own clients' personal data: risk owners keep it and
+# read it with auditors; procurement and admins have no need of it.
+requires_client_reader = requires_role(Role.RISK_OWNER, Role.AUDITOR)

@@ -137,7 +137,8 @@ async def test_an_incident_lists_exactly_the_clients_its_partners_scopes_carry(
     )
     assert filled.status_code == 303, filled.text
     record = await pool.fetchrow(
-        "SELECT persons_affected_approx, affected_persons FROM incident_notification_records WHERE incident_id = $1",
+        "SELECT persons_affected_approx, affected_persons FROM incident_notification_records"
+        " WHERE incident_id = $1",
         incident_id,
     )
     assert record["persons_affected_approx"] == 3

@@ -174,6 +174,23 @@ async def incident_clients_csv(
     )
 
 
+@get(
+    "/incidents/{incident_id:uuid}/clients/letters.pdf",
+    guards=[requires_client_reader],
+    name="ui:incident-clients-letters",
+)
+async def incident_letters(db: DbConnection, incident_id: UUID) -> Response[bytes]:
+    """The notice letters to the clients affected, Chinese and English, in one PDF."""
+    return Response(
+        await service.notice_letters(db, incident_id),
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="incident-{incident_id}-notices.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 @post(
     "/incidents/{incident_id:uuid}/clients/fill",
     guards=[requires_risk_owner],
@@ -195,5 +212,6 @@ PAGES = [
     update_client,
     incident_clients,
     incident_clients_csv,
+    incident_letters,
     fill_counts,
 ]

@@ -14,10 +14,17 @@ import asyncpg
 import msgspec
 
 from vendor_risk import audit
+from vendor_risk.assessments.emails import format_date
+from vendor_risk.assessments.rendering import render
 from vendor_risk.audit.models import Actor
 from vendor_risk.clients import repository as repo
 from vendor_risk.clients.models import Affected, Client, ClientCreate, ClientUpdate
 from vendor_risk.errors import field_error, not_found, stale_version
+from vendor_risk.i18n import translator
+from vendor_risk.reports.pdf import stylesheet, to_pdf
+
+# The art. 57 record's texts a notice letter carries.
+LETTER_FIELDS = ("cause", "possible_harm", "remedial_measures", "individual_measures", "contact")
 
 
 async def load(conn: asyncpg.Connection, client_id: UUID) -> Client:
@@ -147,3 +154,46 @@ async def fill_record_counts(
             after={"persons_affected_approx": len(found.clients), "clients": [c.id for c in found.clients]},
         )
     return found
+
+
+async def notice_letters(conn: asyncpg.Connection, incident_id: UUID) -> bytes:
+    """One combined PDF: the art. 57 notice letter to each client affected, each in Chinese
+    and in English (the record's texts as the firm wrote them), one client a page."""
+
+    zh = await affected(conn, incident_id, "zh-CN")
+    en = await affected(conn, incident_id, "en")
+    english = {c.id: c.categories for c in en.clients}
+    row = await conn.fetchrow(
+        """
+        SELECT i.detected_at, p.name AS partner_name, r.cause, r.possible_harm, r.remedial_measures,
+               r.individual_measures, r.contact
+        FROM incidents i JOIN partners p ON p.id = i.partner_id
+        LEFT JOIN incident_notification_records r ON r.incident_id = i.id
+        WHERE i.id = $1
+        """,
+        incident_id,
+    )
+    day = row["detected_at"].date()
+    clients = [
+        {
+            "name": c.name,
+            "categories_by_lang": {"zh-CN": "、".join(c.categories), "en": ", ".join(english.get(c.id, []))},
+        }
+        for c in zh.clients
+    ]
+    html = render(
+        "reports/client_notice_letters.html",
+        {
+            "zh": translator("zh-CN"),
+            "en": translator("en"),
+            "clients": clients,
+            "record": {
+                k: row[k] or ""
+                for k in ("cause", "possible_harm", "remedial_measures", "individual_measures", "contact")
+            },
+            "partner_name": row["partner_name"],
+            "dates": {"zh-CN": format_date(day, "zh-CN"), "en": format_date(day, "en")},
+            "stylesheet": stylesheet(),
+        },
+    )
+    return await to_pdf(html)

@@ -8,7 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import shutil
+import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -40,6 +43,12 @@ async def _scope(
     return scope_id
 
 
+def _pdf_pages(content: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "letters.pdf"
+    path.write_bytes(content)
+    return subprocess.run(["pdftotext", str(path), "-"], capture_output=True, check=True, text=True).stdout
+
+
 def _names(html: str, tag: str) -> list[str]:
     return re.findall(rf'<td data-label="[^"]*">(客户.{tag})</td>', html)
 
@@ -52,6 +61,7 @@ async def test_an_incident_lists_exactly_the_clients_its_partners_scopes_carry(
     risk_owner: User,
     auditor: User,
     pool: asyncpg.Pool,
+    tmp_path: Path,
 ) -> None:
     categories = (await client.get("/api/v1/data-categories", headers=procurement["headers"])).json()
     first, second, third = categories[0], categories[1], categories[2]
@@ -143,8 +153,22 @@ async def test_an_incident_lists_exactly_the_clients_its_partners_scopes_carry(
     )
     assert record["persons_affected_approx"] == 3
     assert f"客户乙{tag}" in record["affected_persons"]
-    api_record = await client.get(f"/api/v1/incidents/{incident_id}", headers=risk_owner["headers"])
-    assert api_record.status_code == 200
+    # The notice letters: one page per client, each in Chinese and English.
+    letters = await me.get(f"/ui/incidents/{incident_id}/clients/letters.pdf")
+    assert letters.status_code == 200
+    assert letters.headers["content-type"] == "application/pdf"
+    if shutil.which("pdftotext"):
+        pages = _pdf_pages(letters.content, tmp_path)
+            ["pdftotext", str(path), "-"], capture_output=True, check=True, text=True
+        ).stdout
+        text = re.sub(r"\s+", "", pages)
+        # Each client's letter starts on a page of its own, greeting it in both languages.
+        assert 3 <= len([page for page in pages.split("\f") if page.strip()]) <= 6
+        for name in (f"客户甲{tag}", f"客户乙{tag}", f"客户丙{tag}"):
+            assert f"致{name}：" in text
+            assert f"To{name}," in text
+        assert f"客户丁{tag}" not in text
+        assert text.count("Noticeofapersonalinformationsecurityincident") >= 3
     english = await me.get(f"/ui/incidents/{incident_id}/clients", lang="en")
     assert "3 clients: 2 persons, 1 companies." in english.text
     assert "Fill the art. 57 record" in english.text

@@ -22,6 +22,7 @@ from uuid import UUID
 import asyncpg
 from litestar import Request
 
+from vendor_risk.selfservice.certificates import list_certificates
 from vendor_risk.selfservice.models import Viewer
 from vendor_risk.settings import Settings
 
@@ -81,6 +82,17 @@ async def questionnaires(ctx: SectionContext) -> Section | None:
     )
 
 
+async def certificates(ctx: SectionContext) -> Section | None:
+    """The partner's certificates with their status, and the upload form's link."""
+    items = await list_certificates(ctx.db, ctx.partner_id)
+    return Section(
+        key="certificates",
+        title=ctx.t("ss_section_certificates"),
+        template="selfservice/_section_certificates.html",
+        context={"items": items},
+    )
+
+
 async def report(ctx: SectionContext) -> Section | None:
     """How to report a security incident, with the form's link."""
     return Section(key="report", title=ctx.t("ss_report_title"), template="selfservice/_section_report.html")
@@ -89,6 +101,7 @@ async def report(ctx: SectionContext) -> Section | None:
 # The home page's sections, in order. Add yours here (see the module docstring).
 SECTION_PROVIDERS: list[SectionProvider] = [
     questionnaires,
+    certificates,
     report,
 ]
 

@@ -19,8 +19,8 @@ from vendor_risk.settings import Settings
 
 pytestmark = requires_chromium
 LINK = re.compile(r"https?://[^/\s]+(/p/link/[A-Za-z0-9_-]{43})")
-# Screenshots for a person to look at; kept where VENDOR_RISK_SCREENSHOTS points.
-SHOTS = os.environ.get("VENDOR_RISK_SCREENSHOTS")
+# Screenshots for a person to look at; kept where SCREENSHOT_DIR points.
+SHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 async def shoot(page: Page, name: str, tmp_path: Path) -> None:

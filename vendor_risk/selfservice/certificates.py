@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import asyncpg
@@ -18,12 +18,12 @@ from vendor_risk.audit.models import Actor
 from vendor_risk.db import data_keys_of
 from vendor_risk.documents import DocumentInfo, check_upload, read_document, store_document, stored_filename
 from vendor_risk.errors import Problem, field_error, not_found, stale_version
+from vendor_risk.policy import CERTIFICATE_KINDS as CERTIFICATE_KINDS
+from vendor_risk.policy import CertificateKind
 from vendor_risk.selfservice.notify import notify_partner_staff
 from vendor_risk.settings import Settings
 from vendor_risk.structs import FILLED_TEXT, NAME, ONE_LINE, TEXT, Base, Version
 
-CERTIFICATE_KINDS: Final = ("iso27001", "mlps_filing", "mlps_evaluation", "soc2", "other")
-CertificateKind = Literal["iso27001", "mlps_filing", "mlps_evaluation", "soc2", "other"]
 CertificateStatus = Literal["submitted", "verified", "rejected"]
 
 

@@ -152,6 +152,9 @@ class AssessmentPolicy(_Part, frozen=True):
 class AgreementPolicy(_Part, frozen=True):
     # An agreement alerts its partner's owner when it comes within each of these many days.
     expiry_alert_days: tuple[int, ...] = (60, 30, 7)
+    # Whether a partner's contacts may download the signed copies of its agreements from
+    # self-service (they always see the agreements themselves).
+    partner_downloads: bool = False
 
 
 class CertificatePolicy(_Part, frozen=True):

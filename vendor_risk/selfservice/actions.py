@@ -10,10 +10,12 @@ from uuid import UUID
 
 from litestar import Request, Response, get, post
 
+from vendor_risk.agreements import service as agreements_service
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename, download
 from vendor_risk.errors import Problem
 from vendor_risk.incidents.pages import from_local, local_input
+from vendor_risk.scopes.models import SubProcessorCreate
 from vendor_risk.selfservice import certificates, service
 from vendor_risk.selfservice.certificates import CERTIFICATE_KINDS, CertificateUpload
 from vendor_risk.selfservice.models import PERSONS_RANGES, IncidentReport, Viewer
@@ -174,3 +176,54 @@ async def certificate_file(db: DbConnection, viewer: Viewer, certificate_id: UUI
 
 
 ACTION_PAGES += [certificate_form, upload_certificate, certificate_file]
+
+
+# --- sub-processors --------------------------------------------------------------------------------------
+
+
+def _sub_processor_page(request: Request[Any, Any, Any], form: Form, *, status: int = 200) -> Response[str]:
+    return ss_page(request, "sub_processor_new", status_code=status, form=form)
+
+
+@get("/sub-processors/new", name="ss:sub-processor-form")
+async def sub_processor_form(request: Request[Any, Any, Any], viewer: Viewer) -> Response[str]:
+    """Declare a new sub-processor: it waits for the risk owner's consent (PIPL art. 21)."""
+    scoped_partner(viewer)
+    return _sub_processor_page(request, Form(ss_lang(request)))
+
+
+@post("/sub-processors", name="ss:declare-sub-processor")
+async def declare_sub_processor(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, viewer: Viewer
+) -> Response[Any]:
+    form = await ss_form(request)
+    data = form.decode(
+        SubProcessorCreate,
+        {"name": form.get("name"), "country": form.get("country").upper(), "receives": form.get("receives")},
+    )
+    if data is None:
+        return _sub_processor_page(request, form, status=400)
+    await service.declare_sub_processor(db, viewer, data, settings)
+    return see_other(f"/p?lang={form.lang}&done=sub_processor_declared#sub-processors")
+
+
+ACTION_PAGES += [sub_processor_form, declare_sub_processor]
+
+
+# --- agreements ------------------------------------------------------------------------------------------
+
+
+@get("/agreements/{agreement_id:uuid}/document", name="ss:agreement-document")
+async def agreement_document(
+    db: DbConnection, settings: Settings, viewer: Viewer, agreement_id: UUID
+) -> Response[bytes]:
+    """The signed copy of one of the partner's agreements, where the policy allows it."""
+    if not settings.policy.agreements.partner_downloads:
+        raise Problem(403, "partner-downloads-off", "the firm does not offer signed copies here")
+    info, content = await agreements_service.download_document(
+        db, scoped_partner(viewer), agreement_id, settings
+    )
+    return download(info, content)
+
+
+ACTION_PAGES += [agreement_document]

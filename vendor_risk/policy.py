@@ -47,6 +47,10 @@ ServiceType = Literal[
     "other",
 ]
 SERVICE_TYPES: Final[tuple[ServiceType, ...]] = get_args(ServiceType)
+# Security certificates a partner uploads in self-service (ISO/IEC 27001, 等保备案证明,
+# 等保测评报告, SOC 2, other).
+CertificateKind = Literal["iso27001", "mlps_filing", "mlps_evaluation", "soc2", "other"]
+CERTIFICATE_KINDS: Final[tuple[CertificateKind, ...]] = get_args(CertificateKind)
 # Decisions a two-person rule can cover.
 DecisionKind = Literal["partner_activation", "scope_approval", "risk_acceptance"]
 DECISION_KINDS: Final[tuple[DecisionKind, ...]] = get_args(DecisionKind)
@@ -154,6 +158,9 @@ class AssessmentPolicy(_Part, frozen=True):
 class AgreementPolicy(_Part, frozen=True):
     # An agreement alerts its partner's owner when it comes within each of these many days.
     expiry_alert_days: tuple[int, ...] = (60, 30, 7)
+    # Whether a partner's contacts may download the signed copies of its agreements from
+    # self-service (they always see the agreements themselves).
+    partner_downloads: bool = False
 
 
 class CertificatePolicy(_Part, frozen=True):
@@ -162,6 +169,9 @@ class CertificatePolicy(_Part, frozen=True):
 
     tiers: tuple[Tier, ...] = ("high", "critical")
     service_types: tuple[ServiceType, ...] = ("cloud_saas", "it_outsourcing")
+    # The activation gate asks a partner of a tier listed here for a verified certificate
+    # in force of one of the kinds listed (none by default).
+    activation: dict[Tier, tuple[CertificateKind, ...]] = msgspec.field(default_factory=dict)
 
 
 def _questionnaires() -> dict[Tier, dict[QuestionnaireSlot, tuple[str, ...]]]:

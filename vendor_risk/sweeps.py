@@ -32,6 +32,7 @@ from vendor_risk.partners.rules import TIERS
 from vendor_risk.policy import DEFAULT_POLICY, Policy, Tier
 from vendor_risk.scopes.models import ScopeWithdrawal
 from vendor_risk.scopes.service import suspend_uncovered_scopes, withdraw_scope
+from vendor_risk.selfservice.certificates import sweep_certificates
 from vendor_risk.settings import Settings
 from vendor_risk.structs import I18nText
 
@@ -55,6 +56,7 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     expiry_alerts: int = 0
     acceptances_lapsed: int = 0
     findings_overdue: int = 0
+    certificate_alerts: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -311,6 +313,10 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
             report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
         report.acceptances_lapsed = len(await lapse_expired_acceptances(conn, SWEEPER, day))
         report.findings_overdue = await announce_overdue_findings(conn, day)
+        # Partners' certificates (self-service) on the agreements' alert days.
+        report.certificate_alerts = await sweep_certificates(
+            conn, settings, day, settings.policy.agreements.expiry_alert_days
+        )
     return report
 
 

@@ -445,7 +445,7 @@ async def partner_page_response(
         assessments=assessment_list,
         findings=finding_list,
         incidents=await incidents_panel(request, db, partner_id),
-        selfservice=await selfservice_panel(request, db, partner_id),
+        selfservice=await selfservice_panel(request, db, partner_id, forms),
         offboarding=await service.offboarding_progress(db, partner_id),
         can_edit=partner.status != "offboarded" and await allows(requires_record_keeper, request),
         can_decide=await allows(requires_risk_owner, request),

@@ -57,6 +57,7 @@ from vendor_risk.partners.rules import (
 from vendor_risk.policy import approval_rule
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes.service import revoke_all_scopes
+from vendor_risk.selfservice.certificates import valid_certificate_kinds
 from vendor_risk.settings import Settings
 
 
@@ -256,6 +257,8 @@ async def lifecycle_facts(
         onboarding_assessment_approved_on=facts.onboarding_assessment_approved_on,
         offboarding_attestation_approved_on=facts.offboarding_attestation_approved_on,
         ever_shared_data=facts.ever_shared_data,
+        required_certificates=settings.policy.certificates.activation.get(partner.tier, ()),
+        valid_certificates=await valid_certificate_kinds(conn, partner.id, today),
         today=today,
     )
 

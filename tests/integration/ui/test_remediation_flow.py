@@ -30,6 +30,11 @@ from vendor_risk.settings import Settings
 from vendor_risk.sweeps import send_reminders
 
 
+def _text(message: Any) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return str(body.get_content()) if body is not None else ""
+
+
 async def _finding(client: Client, risk_owner: User, finding_id: str) -> dict[str, Any]:
     response = await client.get(f"/api/v1/findings/{finding_id}", headers=risk_owner["headers"])
     assert response.status_code == 200, response.text
@@ -262,7 +267,11 @@ async def test_reminders_before_the_due_date_and_escalation_after_it_arrive_once
     today = datetime.now(UTC).date()
     created = await client.post(
         "/api/v1/findings",
-        json={"partner_id": partner["id"], "severity": "critical", "title": "明文存储纳税人密码"},
+        json={
+            "partner_id": partner["id"],
+            "severity": "critical",
+            "title": f"明文存储纳税人密码 {partner['id']}",
+        },
         headers=risk_owner["headers"],
     )
     assert created.status_code == 201, created.text
@@ -275,7 +284,12 @@ async def test_reminders_before_the_due_date_and_escalation_after_it_arrive_once
         return [m for m in mailbox.to(contact["email"]) if "整改提醒" in str(m["Subject"])]
 
     def escalations() -> list[Any]:
-        return [m for m in mailbox.to(risk_owner["email"]) if "整改逾期" in str(m["Subject"])]
+        # Only this finding's: other tests leave overdue findings with the same owner.
+        return [
+            m
+            for m in mailbox.to(risk_owner["email"])
+            if "整改逾期" in str(m["Subject"]) and partner["id"] in _text(m)
+        ]
 
     days = [
         due - timedelta(days=8),

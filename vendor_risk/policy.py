@@ -47,6 +47,10 @@ ServiceType = Literal[
     "other",
 ]
 SERVICE_TYPES: Final[tuple[ServiceType, ...]] = get_args(ServiceType)
+# Security certificates a partner uploads in self-service (ISO/IEC 27001, 等保备案证明,
+# 等保测评报告, SOC 2, other).
+CertificateKind = Literal["iso27001", "mlps_filing", "mlps_evaluation", "soc2", "other"]
+CERTIFICATE_KINDS: Final[tuple[CertificateKind, ...]] = get_args(CertificateKind)
 # Decisions a two-person rule can cover.
 DecisionKind = Literal["partner_activation", "scope_approval", "risk_acceptance"]
 DECISION_KINDS: Final[tuple[DecisionKind, ...]] = get_args(DecisionKind)
@@ -125,11 +129,15 @@ class RatingPolicy(_Part, frozen=True):
 
 
 class FindingPolicy(_Part, frozen=True):
-    """Days a finding raised by a questionnaire rule has to be remediated, per severity."""
+    """Days a finding has to be remediated, per severity (its default due date, rule or
+    manual), and when the partner is reminded before it; a finding still not fixed the
+    day after its due date is escalated to its owner, once."""
 
     due_days: dict[Severity, int] = msgspec.field(
-        default_factory=lambda: {"critical": 30, "high": 60, "medium": 90, "low": 180}
+        default_factory=lambda: {"critical": 7, "high": 30, "medium": 90, "low": 180}
     )
+    # Reminders to the partner this many days before the due date (each once).
+    reminder_days: tuple[int, ...] = (7, 1)
 
 
 class AssessmentPolicy(_Part, frozen=True):
@@ -143,11 +151,16 @@ class AssessmentPolicy(_Part, frozen=True):
     reminder_days: tuple[int, ...] = (7, 3, 1)
     # An assessment not submitted this many days after its due date expires.
     grace_days: int = 14
+    # Days the offboarding attestation is due in when no agreement names a notice period.
+    offboarding_days: int = 30
 
 
 class AgreementPolicy(_Part, frozen=True):
     # An agreement alerts its partner's owner when it comes within each of these many days.
     expiry_alert_days: tuple[int, ...] = (60, 30, 7)
+    # Whether a partner's contacts may download the signed copies of its agreements from
+    # self-service (they always see the agreements themselves).
+    partner_downloads: bool = False
 
 
 class CertificatePolicy(_Part, frozen=True):
@@ -156,6 +169,9 @@ class CertificatePolicy(_Part, frozen=True):
 
     tiers: tuple[Tier, ...] = ("high", "critical")
     service_types: tuple[ServiceType, ...] = ("cloud_saas", "it_outsourcing")
+    # The activation gate asks a partner of a tier listed here for a verified certificate
+    # in force of one of the kinds listed (none by default).
+    activation: dict[Tier, tuple[CertificateKind, ...]] = msgspec.field(default_factory=dict)
 
 
 def _questionnaires() -> dict[Tier, dict[QuestionnaireSlot, tuple[str, ...]]]:
@@ -308,11 +324,13 @@ def _check(policy: PolicyFile, check: Checker) -> None:
         ("assessments.due_days", a.due_days, 1),
         ("assessments.link_grace_days", a.link_grace_days, 0),
         ("assessments.grace_days", a.grace_days, 0),
+        ("assessments.offboarding_days", a.offboarding_days, 1),
     ):
         if value < minimum:
             check.error(name, f"must be at least {minimum}")
     for name, offsets in (
         ("assessments.reminder_days", a.reminder_days),
+        ("findings.reminder_days", policy.findings.reminder_days),
         ("agreements.expiry_alert_days", policy.agreements.expiry_alert_days),
     ):
         if any(d < 1 for d in offsets) or len(set(offsets)) != len(offsets):

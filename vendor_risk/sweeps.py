@@ -9,7 +9,6 @@ as everywhere in the API (``partners.service.today_utc``); tests inject them.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Literal
@@ -23,13 +22,17 @@ from vendor_risk import audit
 from vendor_risk.assessments.service import expire_overdue, reminders_due, send_due_assessment, send_reminder
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
+from vendor_risk.findings import reminders as finding_reminders
 from vendor_risk.findings.service import lapse_expired_acceptances
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.notify.outbox import format_day as _date
+from vendor_risk.notify.outbox import simple_email as _email
 from vendor_risk.partners.records import lock, today_utc
 from vendor_risk.partners.rules import TIERS
 from vendor_risk.policy import DEFAULT_POLICY, Policy, Tier
 from vendor_risk.scopes.models import ScopeWithdrawal
 from vendor_risk.scopes.service import suspend_uncovered_scopes, withdraw_scope
+from vendor_risk.selfservice.certificates import sweep_certificates
 from vendor_risk.settings import Settings
 from vendor_risk.structs import I18nText
 
@@ -53,6 +56,7 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     expiry_alerts: int = 0
     acceptances_lapsed: int = 0
     findings_overdue: int = 0
+    certificate_alerts: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -309,6 +313,10 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
             report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
         report.acceptances_lapsed = len(await lapse_expired_acceptances(conn, SWEEPER, day))
         report.findings_overdue = await announce_overdue_findings(conn, day)
+        # Partners' certificates (self-service) on the agreements' alert days.
+        report.certificate_alerts = await sweep_certificates(
+            conn, settings, day, settings.policy.agreements.expiry_alert_days
+        )
     return report
 
 
@@ -474,6 +482,8 @@ async def sweep_reassessments(pool: asyncpg.Pool, settings: Settings, *, now: da
 class ReminderSweep(msgspec.Struct, kw_only=True):
     reminders: int = 0
     expired: int = 0
+    finding_reminders: int = 0
+    finding_escalations: int = 0
 
 
 async def send_reminders(
@@ -482,7 +492,8 @@ async def send_reminders(
     """Remind partners of assessments due in the policy's days (7, 3 and 1 by default),
     escalate overdue ones to the partner's owner (once each, in the recipient's language:
     the assessments service), and expire those still unsubmitted the policy's grace days
-    after their due date."""
+    after their due date; then the same for findings (``findings.reminders``): partners
+    reminded before a finding's due date, owners told once it passes unfixed."""
     day = today or today_utc()
     policy = settings.policy.assessments
     report = ReminderSweep()
@@ -492,37 +503,14 @@ async def send_reminders(
                 conn, due.assessment_id, due.reminder, today=day, settings=settings
             )
         report.expired = len(await expire_overdue(conn, today=day, grace_days=policy.grace_days))
+        report.finding_reminders = await finding_reminders.remind_partners(
+            conn, day, settings.policy.findings.reminder_days, settings
+        )
+        report.finding_escalations = await finding_reminders.escalate_overdue(conn, day, settings)
     return report
 
 
 # --- emails ------------------------------------------------------------------------------
-
-
-def _date(value: date, lang: str) -> str:
-    if lang == "zh-CN":
-        return f"{value.year}年{value.month}月{value.day}日"
-    return f"{value.day} {value:%b %Y}"
-
-
-def _email(to: str, lang: str, subject: I18nText, paragraphs: list[I18nText], items: list[str]) -> Email:
-    """Text and HTML parts from the same paragraphs (and an optional bulleted list)."""
-    texts = [p.get(lang) for p in paragraphs]
-    signature = (
-        "—— vendor-risk 合作方风险管理" if lang == "zh-CN" else "-- vendor-risk partner risk management"
-    )
-    text_items = [f"  - {item}" for item in items]
-    text = "\n\n".join([texts[0], *(["\n".join(text_items)] if items else []), *texts[1:], signature]) + "\n"
-    html_items = "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>" if items else ""
-    body = "".join(f"<p>{html.escape(t)}</p>" for t in texts[:1]) + html_items
-    body += "".join(f"<p>{html.escape(t)}</p>" for t in texts[1:])
-    body += f"<p>{html.escape(signature)}</p>"
-    return Email(
-        to=to,
-        subject=subject.get(lang),
-        text=text,
-        html=f'<!doctype html><html lang="{lang}"><body>{body}</body></html>',
-        lang=lang,
-    )
 
 
 def expiring_email(agreement: AgreementDue, days_left: int) -> Email:

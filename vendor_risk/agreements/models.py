@@ -26,6 +26,7 @@ class Signatory(Base):
 Signatories = Annotated[list[Signatory], msgspec.Meta(min_length=2, max_length=20)]
 CategoryIds = Annotated[list[UUID], msgspec.Meta(max_length=100)]
 Clauses = Annotated[list[Art21Clause], msgspec.Meta(max_length=8)]
+NoticeDays = Annotated[int, msgspec.Meta(ge=1, le=365)]
 
 
 class AgreementCreate(Base):
@@ -41,6 +42,8 @@ class AgreementCreate(Base):
     category_ids: CategoryIds = msgspec.field(default_factory=list)
     # For a DPA: the PIPL art. 21 clauses it contains.
     clauses: Clauses = msgspec.field(default_factory=list)
+    # Days the partner has to return or destroy the data when offboarded (else 30).
+    notice_period_days: NoticeDays | None = None
     notes: Notes = ""
 
 
@@ -54,6 +57,7 @@ class AgreementUpdate(Base):
     signatories: Signatories | msgspec.UnsetType = msgspec.UNSET
     category_ids: CategoryIds | msgspec.UnsetType = msgspec.UNSET
     clauses: Clauses | msgspec.UnsetType = msgspec.UNSET
+    notice_period_days: NoticeDays | msgspec.UnsetType | None = msgspec.UNSET
     notes: Notes | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -75,6 +79,7 @@ class Agreement(Base):
     document: DocumentInfo | None
     terminated_at: datetime | None
     termination_reason: str | None
+    notice_period_days: int | None
     notes: str
     created_at: datetime
     updated_at: datetime

@@ -143,6 +143,7 @@ async def create_agreement(
             "category_ids": form.getlist("category_ids"),
             "clauses": clauses,
             "notes": form.get("notes"),
+            "notice_period_days": form.get("notice_period_days"),
         },
     )
     document = await _checked_file(form)

@@ -21,7 +21,7 @@ from vendor_risk.scopes.models import CategoryRef
 
 AGREEMENT_SELECT = """
 SELECT a.id, a.partner_id, a.kind, a.title, a.reference, a.signed_on, a.effective_from,
-       a.expires_on, a.signatories, a.clauses, a.notes, a.terminated_at,
+       a.expires_on, a.signatories, a.clauses, a.notice_period_days, a.notes, a.terminated_at,
        a.termination_reason, a.created_at, a.updated_at, a.version,
        coalesce((
            SELECT jsonb_agg(jsonb_build_object(
@@ -108,6 +108,7 @@ _WRITABLE = (
     "signatories",
     "clauses",
     "notes",
+    "notice_period_days",
 )
 
 
@@ -121,8 +122,9 @@ async def insert_agreement(
     agreement_id: UUID = await conn.fetchval(
         """
         INSERT INTO agreements (partner_id, kind, title, reference, signed_on, effective_from,
-                                expires_on, signatories, clauses, notes, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                expires_on, signatories, clauses, notes, notice_period_days,
+                                created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
         RETURNING id
         """,
         partner_id,
@@ -138,7 +140,7 @@ async def update_agreement(conn: asyncpg.Connection, agreement_id: UUID, fields:
         """
         UPDATE agreements
         SET title = $2, reference = $3, signed_on = $4, effective_from = $5, expires_on = $6,
-            signatories = $7, clauses = $8, notes = $9, updated_at = now(),
+            signatories = $7, clauses = $8, notes = $9, notice_period_days = $10, updated_at = now(),
             version = version + 1
         WHERE id = $1
         """,

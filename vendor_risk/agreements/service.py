@@ -131,6 +131,7 @@ async def update_agreement(
             "signatories": before.signatories,
             "clauses": before.clauses,
             "notes": before.notes,
+            "notice_period_days": before.notice_period_days,
             "category_ids": [c.id for c in before.categories],
         }
         fields |= {

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -37,7 +37,7 @@ from litestar.utils.scope.state import ScopeState
 from vendor_risk.assessments import service
 from vendor_risk.assessments import views as v
 from vendor_risk.assessments.emails import format_date, format_time
-from vendor_risk.assessments.forms import CONTROL, LINE_CONTROL, MAX_TEXT, RawInput, parse_section_form
+from vendor_risk.assessments.forms import LINE_CONTROL, RawInput, parse_section_form
 from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.repository import LinkRow
@@ -45,6 +45,7 @@ from vendor_risk.assessments.rules import missing_items, section_progress
 from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES
+from vendor_risk.findings import partner as partner_side
 from vendor_risk.hardening import FallbackStore
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
@@ -175,6 +176,7 @@ def portal_router(settings: Settings) -> Router:
             submit,
             findings_page,
             respond_to_finding,
+            fix_finding,
         ],
         middleware=[
             portal_guard_middleware,
@@ -247,6 +249,9 @@ class _Urls:
 
     def respond(self, finding_id: UUID) -> str:
         return f"{self.base}/findings/{finding_id}{self.query}"
+
+    def fix(self, finding_id: UUID) -> str:
+        return f"{self.base}/findings/{finding_id}/fix{self.query}"
 
     def _query(self, extra: Mapping[str, str]) -> str:
         return self.query + (f"&{urlencode(extra)}" if extra else "")
@@ -716,34 +721,25 @@ async def _findings_page(
     token: str,
     *,
     notice: str | None = None,
-    refused: tuple[UUID, str, str, str] | None = None,
+    refused: partner_side.Refused | None = None,
 ) -> Response[str]:
-    """``refused`` = (finding id, error message key, typed plan, typed date): that finding's
-    form is shown again with what was typed and why it was not saved."""
+    """``refused``: that finding's plan or fix form is shown again with what was typed and
+    why it was not saved."""
     lang = _lang(request)
     t = translator(lang)
     urls = _Urls(token, lang)
     texts = {(p.template_key, q.id): q.text.get(lang) for p in view.parts for _, q in p.template.questions()}
-    findings = []
-    for f in await service.partner_findings(db, link):
-        row = {
-            "id": f.id,
-            "title": (f.title or {}).get(lang) or (f.title or {}).get("en", ""),
-            "severity": f.severity,
-            "question": texts.get((f.questionnaire or "", f.question_id or "")),
-            "remediation": (f.remediation or {}).get(lang) if f.remediation else None,
-            "references": _references(f.references),
-            "plan": f.partner_plan or "",
-            "planned_on": f.partner_planned_on.isoformat() if f.partner_planned_on else "",
-            "responded_on": format_date(f.partner_responded_at.date(), lang)
-            if f.partner_responded_at
-            else None,
-            "action_url": urls.respond(f.id),
-            "error": None,
-        }
-        if refused is not None and refused[0] == f.id:
-            row.update(error=t(refused[1]), plan=refused[2], planned_on=refused[3])
-        findings.append(row)
+    findings = await partner_side.rows(
+        db,
+        await service.link_partner(db, link),
+        lang,
+        t,
+        partner_side.Urls(plan=urls.respond, fix=urls.fix),
+        refused=refused,
+        question_text=texts,
+        references=_references,
+    )
+    flash = {"plan": [t("plan_saved")], "fix": [t("rm_fix_saved")]}.get(notice or "", [])
     return _page(
         request,
         "findings",
@@ -751,7 +747,7 @@ async def _findings_page(
         lang=lang,
         findings=findings,
         overview_url=urls.overview(),
-        flash=[t("plan_saved")] if notice == "plan" else [],
+        flash=flash,
         contact=_contact(view),
         partner_name=view.state.partner_name,
     )
@@ -775,23 +771,41 @@ async def respond_to_finding(
     plan = (form.get("plan") or [""])[0].strip()
     typed_on = (form.get("planned_on") or [""])[0].strip()
     now = datetime.now(UTC)
-    try:
-        planned_on: date | None = date.fromisoformat(typed_on)
-    except ValueError:
-        planned_on = None
     # Refused in the partner's language beside the finding, keeping what was typed.
-    if not plan or len(plan) > MAX_TEXT:
-        error = "error_plan_required"
-    elif CONTROL.search(plan):
-        error = "error_control"
-    elif planned_on is None:
-        error = "error_date"
-    elif planned_on < now.date():
-        error = "error_planned_on_past"
-    else:
+    error, planned_on = partner_side.check_plan(plan, typed_on, now.date())
+    if error is None and planned_on is not None:
         await service.respond_to_finding(db, link, finding_id, plan, planned_on, now=now)
         return _see_other(_Urls(token, lang).findings(notice="plan") + f"#f-{finding_id}")
-    return await _findings_page(request, db, link, view, token, refused=(finding_id, error, plan, typed_on))
+    refused = partner_side.Refused(
+        finding_id=finding_id,
+        form="plan",
+        error=error or "error_date",
+        values={"plan": plan, "planned_on": typed_on},
+    )
+    return await _findings_page(request, db, link, view, token, refused=refused)
+
+
+@post(
+    "/{token:str}/findings/{finding_id:uuid}/fix",
+    name="portal:fix",
+    request_max_body_size=MAX_SAVE_BODY,
+    status_code=303,
+)
+async def fix_finding(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, token: str, finding_id: UUID
+) -> Response[str] | Redirect:
+    """The partner's fix for a finding: what was done and proof files; the finding then
+    waits for our reviewer (``verifying``)."""
+    link, view = await _open(db, token)
+    lang = _lang(request)
+    form = await request.form()
+    note = str(form.get("note") or "").strip()
+    proofs = await partner_side.proofs_of(form.getall("proof", []))
+    error = await service.fix_finding(db, link, finding_id, note, proofs, settings, now=datetime.now(UTC))
+    if error is None:
+        return _see_other(_Urls(token, lang).findings(notice="fix") + f"#f-{finding_id}")
+    refused = partner_side.Refused(finding_id=finding_id, form="fix", error=error, values={"fix_note": note})
+    return await _findings_page(request, db, link, view, token, refused=refused)
 
 
 # --- error pages -------------------------------------------------------------------------------------------

@@ -617,8 +617,24 @@ async def send_offboarding_attestation(
     )
     if not has_primary:
         return None
+    # Due when the agreements give the partner to return or destroy the data: the longest
+    # notice period among those in force, else the policy's default (30 days).
+    notice_days = await conn.fetchval(
+        """
+        SELECT max(notice_period_days) FROM agreements
+        WHERE partner_id = $1 AND terminated_at IS NULL AND (expires_on IS NULL OR expires_on >= $2)
+        """,
+        partner_id,
+        _today(now),
+    )
+    days = notice_days or settings.policy.assessments.offboarding_days
     sent = await _send(
-        conn, actor, partner_id, AssessmentCreate(kind="offboarding", reason=reason), settings, now
+        conn,
+        actor,
+        partner_id,
+        AssessmentCreate(kind="offboarding", reason=reason, due_on=_today(now) + timedelta(days=days)),
+        settings,
+        now,
     )
     return sent if isinstance(sent, UUID) else sent.assessment.id
 
@@ -1043,8 +1059,15 @@ async def _notify_submitted(
 
 
 async def partner_findings(conn: asyncpg.Connection, link: repo.LinkRow) -> list[findings_repo.PortalFinding]:
-    partner_id = await conn.fetchval("SELECT partner_id FROM assessments WHERE id = $1", link.assessment_id)
-    return await findings_repo.partner_open_findings(conn, partner_id)
+    return await findings_repo.partner_open_findings(conn, await link_partner(conn, link))
+
+
+async def link_partner(conn: asyncpg.Connection, link: repo.LinkRow) -> UUID:
+    """The partner a portal link belongs to (what its findings pages are scoped to)."""
+    partner_id: UUID = await conn.fetchval(
+        "SELECT partner_id FROM assessments WHERE id = $1", link.assessment_id
+    )
+    return partner_id
 
 
 async def respond_to_finding(
@@ -1061,6 +1084,27 @@ async def respond_to_finding(
     await findings_service.respond(
         conn, portal_actor(state), state.partner_id, finding_id, plan, planned_on, _today(now)
     )
+
+
+async def fix_finding(
+    conn: asyncpg.Connection,
+    link: repo.LinkRow,
+    finding_id: UUID,
+    note: str,
+    proofs: Sequence[findings_service.ProofUpload],
+    settings: Settings,
+    *,
+    now: datetime,
+) -> str | None:
+    """The partner's fix (note and proof files) for one of its own findings: it goes to
+    ``verifying``. None when saved, else the catalogue key of why not."""
+    from vendor_risk.findings import partner as partner_side
+
+    state = await _state(conn, link.assessment_id, for_update=False)
+    _, error = await partner_side.submit_fix(
+        conn, portal_actor(state), state.partner_id, finding_id, note, proofs, settings, _today(now)
+    )
+    return error
 
 
 # --- review -------------------------------------------------------------------------------------------

@@ -65,3 +65,8 @@ def _all_of(guards: tuple[Guard, ...]) -> Guard:
 
     guard.__name__ = "+".join(getattr(g, "__name__", "guard") for g in guards)
     return guard
+
+
+# The firm's client register is its own clients' personal data: risk owners keep it and
+# read it with auditors; procurement and admins have no need of it.
+requires_client_reader = requires_role(Role.RISK_OWNER, Role.AUDITOR)

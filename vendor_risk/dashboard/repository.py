@@ -52,11 +52,11 @@ SELECT
            ORDER BY overdue_steps > 0 DESC, severity_rank DESC, next_due_at NULLS LAST, id
            LIMIT $3) x) AS incidents,
     (SELECT count(*) FROM findings f
-     WHERE f.severity = 'critical' AND f.status IN ('open', 'remediating')) AS findings_count,
+     WHERE f.severity = 'critical' AND f.status IN ('open', 'remediating', 'verifying')) AS findings_count,
     (SELECT coalesce(jsonb_agg(x ORDER BY x.due_on NULLS LAST, x.created_at, x.id), '[]') FROM (
         SELECT f.id, f.title, f.status, f.due_on, f.created_at, f.partner_id, p.name AS partner_name
         FROM findings f JOIN partners p ON p.id = f.partner_id
-        WHERE f.severity = 'critical' AND f.status IN ('open', 'remediating')
+        WHERE f.severity = 'critical' AND f.status IN ('open', 'remediating', 'verifying')
         ORDER BY f.due_on NULLS LAST, f.created_at, f.id LIMIT $3) x) AS findings,
     (SELECT count(*) FROM assessments a WHERE a.status = 'submitted') AS reviews_count,
     (SELECT coalesce(jsonb_agg(x ORDER BY x.submitted_at, x.id), '[]') FROM (

@@ -11,8 +11,27 @@ import msgspec
 from vendor_risk.questionnaires.models import Answer, References, Severity
 from vendor_risk.structs import FILLED_TEXT, NAME, TEXT, Base, I18nText, Version
 
-FindingStatus = Literal["open", "remediating", "resolved", "accepted"]
+FindingStatus = Literal["open", "remediating", "verifying", "resolved", "accepted"]
 FindingSource = Literal["rule", "manual"]
+# Statuses that still carry risk nobody accepted or verified gone.
+UNRESOLVED: tuple[FindingStatus, ...] = ("open", "remediating", "verifying")
+# Statuses in which the partner may still give a plan or a fix.
+PARTNER_ACTIONABLE: tuple[FindingStatus, ...] = ("open", "remediating")
+EventSide = Literal["staff", "partner", "system"]
+EventKind = Literal[
+    "opened",
+    "assigned",
+    "planned",
+    "fixed",
+    "answer_changed",
+    "resolved",
+    "reopened",
+    "accepted",
+    "status_changed",
+    "reminded",
+    "escalated",
+]
+Decision = Literal["resolve", "reopen"]
 # Statuses a risk owner sets with PATCH; `accepted` is only reached through a risk acceptance.
 SettableStatus = Literal["open", "remediating", "resolved"]
 
@@ -65,6 +84,8 @@ class Finding(Base):
     partner_plan: str | None
     partner_planned_on: date | None
     partner_responded_at: datetime | None
+    partner_fix_note: str | None
+    partner_fixed_at: datetime | None
     resolution_note: str | None
     resolved_at: datetime | None
     acceptance: RiskAcceptance | None
@@ -100,7 +121,42 @@ class AcceptanceCreate(Base):
     justification: Justification
 
 
+class FindingEvent(Base):
+    """One line of a finding's history (append-only): who did what, and the status after."""
+
+    at: datetime
+    actor_label: str
+    side: EventSide
+    kind: EventKind
+    status: FindingStatus
+    note: str | None
+
+
+class FindingProof(Base):
+    """A proof file the partner gave with its fix (the bytes are encrypted at rest)."""
+
+    id: UUID
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class FindingVerify(Base):
+    """A reviewer's decision on a fix awaiting verification: resolve it, or send it back
+    (reopen) saying why."""
+
+    version: Version
+    decision: Decision
+    note: LongText = ""
+
+
 class FindingDetail(Finding):
-    """A finding with every risk acceptance ever recorded on it, newest first."""
+    """A finding with every risk acceptance ever recorded on it (newest first), its
+    history (oldest first) and the partner's proof files."""
 
     acceptances: list[RiskAcceptance]
+    history: list[FindingEvent]
+    proofs: list[FindingProof]

@@ -22,14 +22,15 @@ from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
 from vendor_risk.findings import repository as repo
 from vendor_risk.findings import service
-from vendor_risk.findings.models import AcceptanceCreate, FindingUpdate
+from vendor_risk.findings.models import AcceptanceCreate, FindingUpdate, FindingVerify
 from vendor_risk.pagination import decode_cursor, encode_cursor
 from vendor_risk.partners.service import today_utc
-from vendor_risk.ui.forms import FORM_ERROR, Form, conflict_page, read_form
+from vendor_risk.settings import Settings
+from vendor_risk.ui.forms import FORM_ERROR, Form, conflict_page, form_status, read_form
 from vendor_risk.ui.web import allows, page, page_lang, see_other, with_query
 
 PAGE_SIZE: Final = 25
-STATUSES: Final = ("open", "remediating", "accepted", "resolved")
+STATUSES: Final = ("open", "remediating", "verifying", "accepted", "resolved")
 SEVERITIES: Final = ("critical", "high", "medium", "low")
 # finding_severity_weight() in migrations/0050_findings_board.sql.
 WEIGHTS: Final = {"critical": 4, "high": 3, "medium": 2, "low": 1}
@@ -206,4 +207,87 @@ async def accept_risk(request: Request[Any, Any, Any], db: DbConnection, finding
     return await _board(request, db, form=form, editing=finding_id, panel="accept", status_code=status)
 
 
-PAGES = [finding_board, assign, accept_risk]
+# The verify form's refusals by the service's message, in the page's language.
+_VERIFY_MESSAGES: Final = {"say why the fix is sent back": "rm_err_reopen_note"}
+
+
+async def _finding_page(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    finding_id: UUID,
+    *,
+    form: Form | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    today = today_utc()
+    finding = await service.detail(db, finding_id, today)
+    owner = (
+        await db.fetchval("SELECT name FROM users WHERE id = $1", finding.owner_id)
+        if finding.owner_id
+        else None
+    )
+    return page(
+        request,
+        "findings/detail",
+        status_code=status_code,
+        f=finding,
+        owner_name=owner,
+        can_verify=finding.status == "verifying" and await allows(requires_risk_owner, request),
+        form=form or Form(page_lang(request)),
+    )
+
+
+@get("/findings/{finding_id:uuid}", name="ui:finding")
+async def finding_page(request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID) -> Response[str]:
+    """One finding: its facts, the partner's plan and fix with the proof files, its history,
+    and for a risk owner, when it awaits verification, resolve or send back."""
+    return await _finding_page(request, db, finding_id)
+
+
+@post("/findings/{finding_id:uuid}/verify", guards=[requires_risk_owner], name="ui:verify", status_code=303)
+async def verify_finding(
+    request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID
+) -> Response[Any]:
+    """Resolve a fix awaiting verification, or send it back with a note; carries ``version``."""
+    form = await read_form(request)
+    data = form.decode(
+        FindingVerify,
+        {"version": form.get("version"), "decision": form.get("decision"), "note": form.get("note")},
+    )
+    if data is not None:
+        try:
+            await service.verify(db, actor_of(request), finding_id, data, today_utc())
+        except Problem as exc:
+            if exc.slug == "stale-version":
+                current = await service.load(db, finding_id, today_utc())
+                return conflict_page(
+                    request,
+                    form,
+                    {"note": current.resolution_note or ""},
+                    [("note", form.t("rm_note"))],
+                    action=f"/ui/findings/{finding_id}/verify",
+                    back=f"/ui/findings/{finding_id}",
+                    version=current.version,
+                )
+            if exc.status_code == 404 or exc.status_code >= 500:
+                raise
+            extra = exc.extra if isinstance(exc.extra, dict) else {}
+            for item in extra.get("errors") or []:
+                key = _VERIFY_MESSAGES.get(str(item.get("message", "")), "form_invalid")
+                form.error(str(item.get("field", "")) or FORM_ERROR, form.t(key))
+            if not extra.get("errors"):
+                form.error(FORM_ERROR, form.t("rm_err_not_verifying"))
+        else:
+            return see_other(f"/ui/findings/{finding_id}#history")
+    return await _finding_page(request, db, finding_id, form=form, status_code=form_status(form))
+
+
+@get("/findings/{finding_id:uuid}/proofs/{document_id:uuid}", name="ui:finding_proof")
+async def finding_proof(
+    db: DbConnection, settings: Settings, finding_id: UUID, document_id: UUID
+) -> Response[bytes]:
+    """A proof file of this finding, decrypted, as an attachment."""
+    return await service.proof_download(db, settings, finding_id, document_id)
+
+
+PAGES = [finding_board, assign, accept_risk, finding_page, verify_finding, finding_proof]

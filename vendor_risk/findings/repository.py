@@ -28,7 +28,7 @@ FINDING_COLUMNS = f"""
     f.description, f.remediation, f.refs AS "references", f.answer, f.status, f.owner_id,
     f.due_on, coalesce({OVERDUE_SQL}, false) AS overdue,
     f.remediation_plan, f.partner_plan, f.partner_planned_on, f.partner_responded_at,
-    f.resolution_note, f.resolved_at,
+    f.partner_fix_note, f.partner_fixed_at, f.resolution_note, f.resolved_at,
     (SELECT to_jsonb(x) FROM (
         SELECT {ACCEPTANCE_COLUMNS} FROM risk_acceptances r
         WHERE r.finding_id = f.id AND {LIVE_ACCEPTANCE_SQL}
@@ -60,7 +60,15 @@ async def get_detail(conn: asyncpg.Connection, finding_id: UUID, today: date) ->
         SELECT {FINDING_COLUMNS},
                coalesce((SELECT jsonb_agg(to_jsonb(x) ORDER BY x.accepted_at DESC) FROM (
                    SELECT {ACCEPTANCE_COLUMNS} FROM risk_acceptances r WHERE r.finding_id = f.id) x),
-                   '[]') AS acceptances
+                   '[]') AS acceptances,
+               coalesce((SELECT jsonb_agg(to_jsonb(e) - 'id' ORDER BY e.at, e.id) FROM (
+                   SELECT e.id, e.at, e.actor_label, e.side, e.kind, e.status, e.note
+                   FROM finding_events e WHERE e.finding_id = f.id) e), '[]') AS history,
+               coalesce((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.uploaded_at, d.id) FROM (
+                   SELECT d.id, d.filename, d.content_type, d.size_bytes, d.sha256,
+                          d.uploaded_by_label AS uploaded_by, d.created_at AS uploaded_at
+                   FROM finding_proofs fp JOIN documents d ON d.id = fp.document_id
+                   WHERE fp.finding_id = f.id) d), '[]') AS proofs
         FROM findings f JOIN partners p ON p.id = f.partner_id WHERE f.id = $2
         """,
         today,
@@ -173,7 +181,8 @@ class LiveRuleFinding(msgspec.Struct, kw_only=True):
 async def live_rule_findings(
     conn: asyncpg.Connection, partner_id: UUID, today: date
 ) -> list[LiveRuleFinding]:
-    """The partner's open, remediating or accepted rule findings, locked for this transaction."""
+    """The partner's live rule findings (open, remediating, verifying or accepted), locked
+    for this transaction."""
     rows = await conn.fetch(
         f"""
         SELECT f.id, f.template_key AS questionnaire, f.question_id, f.answer, f.status,
@@ -181,7 +190,7 @@ async def live_rule_findings(
                        WHERE r.finding_id = f.id AND {LIVE_ACCEPTANCE_SQL}) AS accepted
         FROM findings f
         WHERE f.partner_id = $2 AND f.source = 'rule'
-          AND f.status IN ('open', 'remediating', 'accepted')
+          AND f.status IN ('open', 'remediating', 'verifying', 'accepted')
         ORDER BY f.created_at
         FOR UPDATE OF f
         """,
@@ -256,27 +265,80 @@ class PortalFinding(msgspec.Struct, kw_only=True):
     questionnaire: str | None
     question_id: str | None
     severity: str
+    status: str
     title: Any
     remediation: Any
     references: Any
+    due_on: date | None
     partner_plan: str | None
     partner_planned_on: date | None
     partner_responded_at: datetime | None
+    partner_fix_note: str | None
+    partner_fixed_at: datetime | None
+    # The reviewer's note when it sent a fix back (the latest reopening), shown to the partner.
+    sent_back_note: str | None
+    proofs: list[str]
+    version: int
 
 
 async def partner_open_findings(conn: asyncpg.Connection, partner_id: UUID) -> list[PortalFinding]:
-    """What the partner sees: its open and remediating findings, most severe first."""
+    """What the partner sees: its findings to remediate (open, remediating) and those
+    awaiting our verification, most severe first; only this partner's (the predicate)."""
     rows = await conn.fetch(
         """
-        SELECT id, template_key AS questionnaire, question_id, severity, title, remediation,
-               refs AS "references", partner_plan, partner_planned_on, partner_responded_at
-        FROM findings
-        WHERE partner_id = $1 AND status IN ('open', 'remediating')
-        ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], severity), created_at, id
+        SELECT f.id, f.template_key AS questionnaire, f.question_id, f.severity, f.status, f.title,
+               f.remediation, f.refs AS "references", f.due_on, f.partner_plan, f.partner_planned_on,
+               f.partner_responded_at, f.partner_fix_note, f.partner_fixed_at, f.version,
+               (SELECT e.note FROM finding_events e WHERE e.finding_id = f.id AND e.kind = 'reopened'
+                ORDER BY e.at DESC, e.id DESC LIMIT 1) AS sent_back_note,
+               coalesce((SELECT array_agg(d.filename ORDER BY d.created_at, d.id)
+                         FROM finding_proofs fp JOIN documents d ON d.id = fp.document_id
+                         WHERE fp.finding_id = f.id), '{}') AS proofs
+        FROM findings f
+        WHERE f.partner_id = $1 AND f.status IN ('open', 'remediating', 'verifying')
+        ORDER BY array_position(ARRAY['critical', 'high', 'medium', 'low'], f.severity), f.created_at, f.id
         """,
         partner_id,
     )
     return [msgspec.convert(dict(r), PortalFinding) for r in rows]
+
+
+async def add_events(
+    conn: asyncpg.Connection,
+    events: Sequence[tuple[UUID, str, str, str]],
+    *,
+    actor_id: UUID | None,
+    actor_label: str,
+    side: str,
+    note: str | None = None,
+) -> None:
+    """Append ``(finding id, kind, status after, note or "")`` lines to findings' history
+    in one statement; an empty note falls back to ``note``."""
+    if not events:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO finding_events (finding_id, kind, status, note, actor_id, actor_label, side)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """,
+        [(f, kind, status, n or note, actor_id, actor_label, side) for f, kind, status, n in events],
+    )
+
+
+async def add_proof(conn: asyncpg.Connection, finding_id: UUID, document_id: UUID) -> None:
+    await conn.execute(
+        "INSERT INTO finding_proofs (finding_id, document_id) VALUES ($1, $2)", finding_id, document_id
+    )
+
+
+async def proof_of(conn: asyncpg.Connection, finding_id: UUID, document_id: UUID) -> bool:
+    """Whether the document is a proof of this finding (downloads go through this check)."""
+    found: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM finding_proofs WHERE finding_id = $1 AND document_id = $2)",
+        finding_id,
+        document_id,
+    )
+    return found
 
 
 async def open_counts(conn: asyncpg.Connection, partner_id: UUID, today: date) -> dict[str, int]:
@@ -286,7 +348,7 @@ async def open_counts(conn: asyncpg.Connection, partner_id: UUID, today: date) -
         f"""
         SELECT f.severity, count(*) AS n FROM findings f
         WHERE f.partner_id = $2
-          AND (f.status IN ('open', 'remediating')
+          AND (f.status IN ('open', 'remediating', 'verifying')
                OR (f.status = 'accepted' AND NOT EXISTS (
                    SELECT 1 FROM risk_acceptances r WHERE r.finding_id = f.id AND {LIVE_ACCEPTANCE_SQL})))
         GROUP BY f.severity

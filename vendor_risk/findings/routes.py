@@ -22,6 +22,7 @@ from vendor_risk.findings.models import (
     FindingDetail,
     FindingStatus,
     FindingUpdate,
+    FindingVerify,
 )
 from vendor_risk.pagination import DEFAULT_LIMIT, Page, check_limit, created_after, paged
 from vendor_risk.partners.service import today_utc
@@ -35,9 +36,14 @@ class FindingController(Controller):
     guards = [requires_reader]
 
     @post("/", operation_id="CreateFinding", guards=[requires_risk_owner], status_code=HTTP_201_CREATED)
-    async def create(self, request: Request[Any, Any, Any], db: DbConnection, data: FindingCreate) -> Finding:
-        """Raise a finding by hand; rule findings are raised when an assessment is submitted."""
-        return await service.create_finding(db, actor_of(request), data, today_utc())
+    async def create(
+        self, request: Request[Any, Any, Any], db: DbConnection, settings: Settings, data: FindingCreate
+    ) -> Finding:
+        """Raise a finding by hand; rule findings are raised when an assessment is submitted.
+        Without ``due_on`` it is due the policy's days for its severity."""
+        return await service.create_finding(
+            db, actor_of(request), data, today_utc(), due_days=settings.policy.findings.due_days
+        )
 
     @get("/", operation_id="ListFindings")
     async def list_findings(
@@ -76,6 +82,27 @@ class FindingController(Controller):
     ) -> Finding:
         """Status (open, remediating, resolved), owner, due date, plan; carries ``version``."""
         return await service.update_finding(db, actor_of(request), finding_id, data, today_utc())
+
+    @post(
+        "/{finding_id:uuid}/verify",
+        operation_id="VerifyFinding",
+        guards=[requires_risk_owner],
+        status_code=HTTP_200_OK,
+    )
+    async def verify(
+        self, request: Request[Any, Any, Any], db: DbConnection, finding_id: UUID, data: FindingVerify
+    ) -> Finding:
+        """A reviewer's decision on a partner's fix (status ``verifying``): ``resolve``, or
+        ``reopen`` with a ``note`` saying why; carries ``version``. Any other status is a
+        409 ``finding-not-verifying``."""
+        return await service.verify(db, actor_of(request), finding_id, data, today_utc())
+
+    @get("/{finding_id:uuid}/proofs/{document_id:uuid}", operation_id="DownloadFindingProof")
+    async def proof(
+        self, db: DbConnection, settings: Settings, finding_id: UUID, document_id: UUID
+    ) -> Response[bytes]:
+        """A proof file the partner sent with its fix, as uploaded (decrypted)."""
+        return await service.proof_download(db, settings, finding_id, document_id)
 
     @post(
         "/{finding_id:uuid}/accept",

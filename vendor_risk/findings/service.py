@@ -5,23 +5,29 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Final
 from uuid import UUID
 
 import asyncpg
 import msgspec
+from litestar import Response
 
-from vendor_risk import audit
+from vendor_risk import audit, documents
 from vendor_risk.approvals.service import SecondApprovalRequired, second_approval
 from vendor_risk.assessments.rules import LiveFinding, RaisedFinding, reconcile_findings
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem, field_error, not_found, stale_version
+from vendor_risk.findings import reminders
 from vendor_risk.findings import repository as repo
 from vendor_risk.findings.models import (
+    PARTNER_ACTIONABLE,
     AcceptanceCreate,
+    EventSide,
     Finding,
     FindingCreate,
     FindingDetail,
     FindingUpdate,
+    FindingVerify,
 )
 from vendor_risk.notify.outbox import emit_event
 from vendor_risk.partners import rating
@@ -51,6 +57,37 @@ async def detail(conn: asyncpg.Connection, finding_id: UUID, today: date) -> Fin
     return found
 
 
+async def proof_download(
+    conn: asyncpg.Connection, settings: Settings, finding_id: UUID, document_id: UUID
+) -> Response[bytes]:
+    """A proof file of this finding as an attachment; a document of anything else is a 404."""
+    found = None
+    if await repo.proof_of(conn, finding_id, document_id):
+        found = await documents.read_document(conn, settings.data_keys, document_id)
+    if found is None:
+        raise not_found("proof", document_id)
+    return documents.download(*found)
+
+
+async def _history(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    finding: Finding,
+    kind: str,
+    *,
+    side: EventSide = "staff",
+    note: str | None = None,
+) -> None:
+    """Append one line to the finding's history (``finding_events``, append-only)."""
+    await repo.add_events(
+        conn,
+        [(finding.id, kind, finding.status, note or "")],
+        actor_id=actor.id,
+        actor_label=actor.label,
+        side=side,
+    )
+
+
 async def _check_owner(conn: asyncpg.Connection, owner_id: UUID | None) -> None:
     if owner_id is None:
         return
@@ -61,8 +98,16 @@ async def _check_owner(conn: asyncpg.Connection, owner_id: UUID | None) -> None:
         raise field_error("owner_id", "must be an enabled user")
 
 
-async def create_finding(conn: asyncpg.Connection, actor: Actor, data: FindingCreate, today: date) -> Finding:
-    """Raise a finding by hand (a reviewer's own observation); audited, ``finding.opened``."""
+async def create_finding(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    data: FindingCreate,
+    today: date,
+    *,
+    due_days: Mapping[Severity, int] = DEFAULT_POLICY.findings.due_days,
+) -> Finding:
+    """Raise a finding by hand (a reviewer's own observation); audited, ``finding.opened``.
+    Without a due date it is due the policy's days for its severity from today."""
     async with conn.transaction():
         if not await conn.fetchval("SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1)", data.partner_id):
             raise field_error("partner_id", "no such partner")
@@ -89,11 +134,12 @@ async def create_finding(conn: asyncpg.Connection, actor: Actor, data: FindingCr
                 if data.remediation
                 else None,
                 "owner_id": data.owner_id,
-                "due_on": data.due_on,
+                "due_on": data.due_on or today + timedelta(days=due_days[data.severity]),
                 "created_by": actor.id,
             },
         )
         finding = await load(conn, finding_id, today)
+        await _history(conn, actor, finding, "opened", note=data.description or None)
         await audit.record(
             conn,
             actor=actor,
@@ -132,6 +178,17 @@ async def update_finding(
             changes["resolved_at"] = datetime.now(UTC) if status == "resolved" else None
         await repo.update_finding(conn, finding_id, changes)
         after = await load(conn, finding_id, today)
+        if after.status != before.status:
+            kind = {"resolved": "resolved", "open": "reopened"}.get(after.status, "status_changed")
+            await _history(
+                conn, actor, after, kind, note=after.resolution_note if kind == "resolved" else None
+            )
+        if (after.owner_id, after.due_on) != (before.owner_id, before.due_on):
+            await _history(
+                conn, actor, after, "assigned", note=after.due_on.isoformat() if after.due_on else None
+            )
+        elif after.remediation_plan != before.remediation_plan and after.status == before.status:
+            await _history(conn, actor, after, "status_changed", note=after.remediation_plan)
         await audit.record(
             conn,
             actor=actor,
@@ -199,6 +256,13 @@ async def accept_risk(
                 conn, finding_id, data.until, data.justification, actor.id, actor.label, today
             )
             await repo.update_finding(conn, finding_id, {"status": "accepted"})
+            await repo.add_events(
+                conn,
+                [(finding_id, "accepted", "accepted", data.justification)],
+                actor_id=actor.id,
+                actor_label=actor.label,
+                side="staff",
+            )
             await audit.record(
                 conn,
                 actor=actor,
@@ -226,10 +290,11 @@ async def respond(
     today: date,
 ) -> None:
     """The partner's remediation plan and date for one of its open findings (from the
-    portal); an open finding becomes ``remediating``."""
+    portal or self-service); an open finding becomes ``remediating``. Another partner's
+    finding, or one no longer the partner's to act on, is a 404."""
     async with conn.transaction():
         before = await repo.get_finding(conn, finding_id, today, for_update=True)
-        if before is None or before.partner_id != partner_id or before.status not in ("open", "remediating"):
+        if before is None or before.partner_id != partner_id or before.status not in PARTNER_ACTIONABLE:
             raise not_found("finding", finding_id)
         await repo.update_finding(
             conn,
@@ -242,6 +307,9 @@ async def respond(
             },
         )
         after = await load(conn, finding_id, today)
+        await _history(
+            conn, actor, after, "planned", side="partner", note=f"{planned_on.isoformat()}: {plan}"
+        )
         await audit.record(
             conn,
             actor=actor,
@@ -251,6 +319,123 @@ async def respond(
             before=before,
             after=after,
         )
+
+
+class ProofUpload(msgspec.Struct, kw_only=True):
+    filename: str
+    data: bytes
+
+
+# A fix carries a few proof files at most (each up to the document limit).
+MAX_PROOFS: Final = 5
+
+
+async def submit_fix(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    partner_id: UUID,
+    finding_id: UUID,
+    note: str,
+    proofs: Sequence[ProofUpload],
+    settings: Settings,
+    today: date,
+) -> Finding:
+    """The partner says it fixed one of its findings, with what it did and proof files
+    (checked by content, stored encrypted): the finding goes to ``verifying`` for a
+    reviewer, never to ``resolved``. The owner (else the partner's owner) is told.
+
+    Shared by the assessment portal and the partner self-service portal; ``partner_id`` is
+    the partner the caller is signed in as, and another partner's finding is a 404."""
+    if not note.strip():
+        raise field_error("note", "say what was done")
+    if not proofs:
+        raise field_error("proof", "attach at least one proof file")
+    if len(proofs) > MAX_PROOFS:
+        raise field_error("proof", f"at most {MAX_PROOFS} files")
+    checked = [
+        (p, documents.check_upload(p.data, documents.clean_filename(p.filename), "proof")) for p in proofs
+    ]
+    async with conn.transaction():
+        before = await repo.get_finding(conn, finding_id, today, for_update=True)
+        if before is None or before.partner_id != partner_id or before.status not in PARTNER_ACTIONABLE:
+            raise not_found("finding", finding_id)
+        for proof, content_type in checked:
+            info = await documents.store_document(
+                conn,
+                key=settings.current_data_key,
+                data=proof.data,
+                filename=documents.stored_filename(proof.filename, content_type),
+                content_type=content_type,
+                purpose="finding_proof",
+                actor=actor,
+            )
+            await repo.add_proof(conn, finding_id, info.id)
+        await repo.update_finding(
+            conn,
+            finding_id,
+            {"status": "verifying", "partner_fix_note": note.strip(), "partner_fixed_at": datetime.now(UTC)},
+        )
+        after = await load(conn, finding_id, today)
+        await _history(conn, actor, after, "fixed", side="partner", note=note.strip())
+        await audit.record(
+            conn,
+            actor=actor,
+            action="finding.partner_fixed",
+            entity_type="finding",
+            entity_id=finding_id,
+            before=before,
+            after={"status": after.status, "note": after.partner_fix_note, "proofs": len(checked)},
+        )
+        await reminders.fix_received(conn, after, settings)
+    return after
+
+
+async def verify(
+    conn: asyncpg.Connection, actor: Actor, finding_id: UUID, data: FindingVerify, today: date
+) -> Finding:
+    """A reviewer's decision on a finding in ``verifying``: ``resolve`` closes it,
+    ``reopen`` sends it back to the partner (``remediating``) with a note saying why.
+    Only a risk owner calls it (the route's guard); a stale ``version`` is a 409."""
+    if data.decision == "reopen" and not data.note.strip():
+        raise field_error("note", "say why the fix is sent back")
+    async with conn.transaction():
+        before = await repo.get_finding(conn, finding_id, today, for_update=True)
+        if before is None:
+            raise not_found("finding", finding_id)
+        if before.version != data.version:
+            raise stale_version("finding", data.version, before.version)
+        if before.status != "verifying":
+            raise Problem(
+                409,
+                "finding-not-verifying",
+                "only a finding awaiting verification can be resolved or sent back here",
+            )
+        note = data.note.strip() or None
+        if data.decision == "resolve":
+            changes: dict[str, object] = {
+                "status": "resolved",
+                "resolved_at": datetime.now(UTC),
+                "resolution_note": note,
+            }
+        else:
+            changes = {"status": "remediating", "resolved_at": None}
+        await repo.update_finding(conn, finding_id, changes)
+        after = await load(conn, finding_id, today)
+        await _history(
+            conn, actor, after, "resolved" if data.decision == "resolve" else "reopened", note=note
+        )
+        await audit.record(
+            conn,
+            actor=actor,
+            action=f"finding.{'resolved' if data.decision == 'resolve' else 'reopened'}",
+            entity_type="finding",
+            entity_id=finding_id,
+            before=before,
+            after=after,
+        )
+        if data.decision == "resolve":
+            await rating.recompute(conn, actor, [after.partner_id], reason="finding resolved", today=today)
+    return after
 
 
 async def apply_submission(
@@ -292,17 +477,26 @@ async def apply_submission(
         if finding_id in lapsed or (status_of[finding_id] == "accepted" and changed):
             changes["status"] = "open"
         await repo.update_finding(conn, finding_id, changes)
-    for finding_id in plan.resolve:
+    # An answer that no longer fails is the partner's word, not a reviewer's: the finding
+    # waits in `verifying` for one (it used to resolve itself, even a high finding).
+    to_verify = [f for f in plan.resolve if status_of[f] != "verifying"]
+    for finding_id in to_verify:
         await repo.update_finding(
             conn,
             finding_id,
             {
-                "status": "resolved",
-                "resolved_at": datetime.now(UTC),
+                "status": "verifying",
                 "last_assessment_id": assessment_id,
-                "resolution_note": "the answer no longer fails in a later assessment",
+                "partner_fixed_at": datetime.now(UTC),
             },
         )
+    await repo.add_events(
+        conn,
+        [(f, "answer_changed", "verifying", "") for f in to_verify],
+        actor_id=actor.id,
+        actor_label=actor.label,
+        side="partner",
+    )
     opened: list[Finding] = []
     for item in plan.open:
         rule = item.finding
@@ -325,6 +519,13 @@ async def apply_submission(
             },
         )
         opened.append(await load(conn, finding_id, today))
+    await repo.add_events(
+        conn,
+        [(f.id, "opened", "open", "") for f in opened],
+        actor_id=actor.id,
+        actor_label=actor.label,
+        side="system",
+    )
     if plan.keep or plan.resolve or opened:
         await audit.record(
             conn,
@@ -335,12 +536,12 @@ async def apply_submission(
             after={
                 "opened": [f.id for f in opened],
                 "kept": [k[0] for k in plan.keep],
-                "resolved": plan.resolve,
+                "verifying": to_verify,
                 "acceptances_lapsed": sorted(lapsed),
             },
         )
     await _announce_opened(conn, opened)
-    if plan.resolve or opened or lapsed:
+    if to_verify or opened or lapsed:
         await rating.recompute(
             conn, actor, [partner_id], reason="findings reconciled with a submission", today=today
         )
@@ -369,6 +570,13 @@ async def lapse_expired_acceptances(conn: asyncpg.Connection, actor: Actor, toda
     reopen. Idempotent; returns the reopened findings."""
     async with conn.transaction():
         reopened = await repo.lapse_expired(conn, today)
+        await repo.add_events(
+            conn,
+            [(f, "reopened", "open", "") for f in reopened],
+            actor_id=actor.id,
+            actor_label=actor.label,
+            side="system",
+        )
         for finding_id in reopened:
             await audit.record(
                 conn,

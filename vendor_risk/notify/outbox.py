@@ -6,7 +6,8 @@ rolled-back change never sends a message and a committed one always does.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import html
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -16,6 +17,7 @@ import msgspec
 from vendor_risk.db import data_keys_of
 from vendor_risk.documents import OUTBOX_PAYLOAD, seal, unseal
 from vendor_risk.settings import DataKey
+from vendor_risk.structs import I18nText
 
 
 class Email(msgspec.Struct, kw_only=True):
@@ -26,6 +28,36 @@ class Email(msgspec.Struct, kw_only=True):
     lang: str = "zh-CN"
     # Whom the recipient's Reply reaches, when not the (often no-reply) sender.
     reply_to: str | None = None
+
+
+def format_day(value: date, lang: str) -> str:
+    if lang == "zh-CN":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {value:%b %Y}"
+
+
+def simple_email(
+    to: str, lang: str, subject: I18nText, paragraphs: list[I18nText], items: list[str]
+) -> Email:
+    """An email in ``lang`` whose text and HTML parts come from the same paragraphs (and
+    an optional bulleted list after the first), signed by the product."""
+    texts = [p.get(lang) for p in paragraphs]
+    signature = (
+        "—— vendor-risk 合作方风险管理" if lang == "zh-CN" else "-- vendor-risk partner risk management"
+    )
+    text_items = [f"  - {item}" for item in items]
+    text = "\n\n".join([texts[0], *(["\n".join(text_items)] if items else []), *texts[1:], signature]) + "\n"
+    html_items = "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>" if items else ""
+    body = "".join(f"<p>{html.escape(t)}</p>" for t in texts[:1]) + html_items
+    body += "".join(f"<p>{html.escape(t)}</p>" for t in texts[1:])
+    body += f"<p>{html.escape(signature)}</p>"
+    return Email(
+        to=to,
+        subject=subject.get(lang),
+        text=text,
+        html=f'<!doctype html><html lang="{lang}"><body>{body}</body></html>',
+        lang=lang,
+    )
 
 
 def email_metadata(email: Email) -> dict[str, Any]:

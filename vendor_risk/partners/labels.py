@@ -67,6 +67,8 @@ class Labels:
                 value = self.code(_CODE_PARAMS[name], value)
             elif name == "clauses":
                 value = self.sep.join(self.code("clause_", c) for c in value.split(",") if c)
+            elif name == "kinds":
+                value = self.sep.join(self.code("ss_cert_kind_", c) for c in value.split(",") if c)
             elif name == "date":
                 value = format_date(date.fromisoformat(value), self.lang)
             elif name == "title" and self.lang == "zh-CN" and params.get("title_zh"):

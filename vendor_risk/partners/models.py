@@ -96,6 +96,9 @@ class PartnerCreate(Base):
     service_types: ServiceTypes = msgspec.field(default_factory=list)
     owner_id: UUID | None = None
     contacts: Contacts = msgspec.field(default_factory=list)
+    # A legal id a former (offboarded) partner held is registered again only with this set:
+    # without it the create is a 409 ``partner-history`` listing those partners.
+    confirm_history: bool = False
 
 
 class PartnerUpdate(Base):

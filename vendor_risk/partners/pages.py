@@ -266,6 +266,7 @@ async def _form_page(
     *,
     partner: Partner | None = None,
     status_code: int = 200,
+    history: list[Any] | None = None,
 ) -> Response[str]:
     owners = await repo.risk_owner_choices(db)
     t = form.t
@@ -280,6 +281,7 @@ async def _form_page(
         criticalities=choices(CRITICALITIES, lambda c: t(f"tier_{c}")),
         owners=[(str(i), name) for i, name in owners],
         locales=[("zh-CN", "中文"), ("en", "English")],
+        history=history or [],
     )
 
 
@@ -297,17 +299,26 @@ async def create_partner(
     field and nothing written."""
     form = await read_form(request)
     data = _partner_data(form)
+    data["confirm_history"] = form.checked("confirm_history")
     created = form.decode(PartnerCreate, data)
+    history: list[Any] = []
     if created is not None and not form.errors:
         try:
             partner = await service.create_partner(db, actor_of(request), created, settings)
         except SecondApprovalRequired:
             raise  # 202: the ui error handler shows the pending decision
         except Problem as exc:
-            _service_refusal(form, exc)
+            if exc.slug != "partner-history":
+                _service_refusal(form, exc)
+            else:
+                # A former partner held this legal id: its history, and a box to go on.
+                raw = exc.extra.get("history", []) if isinstance(exc.extra, dict) else []
+                history = msgspec.convert(raw, list[repo.FormerPartner])
+                form.error("confirm_history", form.t("rm_history_confirm_needed"))
         else:
             return see_other(f"/ui/partners/{partner.id}")
-    return await _form_page(request, db, form, status_code=form_status(form))
+    status = 409 if history else form_status(form)
+    return await _form_page(request, db, form, status_code=status, history=history)
 
 
 @get("/partners/check-credit-code", name="ui:check-credit-code")
@@ -434,7 +445,7 @@ async def partner_page_response(
         assessments=assessment_list,
         findings=finding_list,
         incidents=await incidents_panel(request, db, partner_id),
-        selfservice=await selfservice_panel(request, db, partner_id),
+        selfservice=await selfservice_panel(request, db, partner_id, forms),
         offboarding=await service.offboarding_progress(db, partner_id),
         can_edit=partner.status != "offboarded" and await allows(requires_record_keeper, request),
         can_decide=await allows(requires_risk_owner, request),

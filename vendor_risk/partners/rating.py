@@ -33,7 +33,7 @@ SELECT p.id, p.tier, p.residual_rating, ap.id AS assessment_id, ap.score,
            SELECT jsonb_object_agg(c.severity, c.n) FROM (
                SELECT f.severity, count(*) AS n FROM findings f
                WHERE f.partner_id = p.id
-                 AND (f.status IN ('open', 'remediating')
+                 AND (f.status IN ('open', 'remediating', 'verifying')
                       OR (f.status = 'accepted' AND NOT EXISTS (
                           SELECT 1 FROM risk_acceptances r
                           WHERE r.finding_id = f.id AND r.stale_at IS NULL AND r.until >= $1::date)))

@@ -81,7 +81,8 @@ LEFT JOIN LATERAL (
             WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
             ORDER BY a.reviewed_at DESC LIMIT 1) AS last_assessment_score,
            (SELECT count(*)::int FROM findings f
-            WHERE f.partner_id = p.id AND f.status IN ('open', 'remediating')) AS open_findings
+            WHERE f.partner_id = p.id
+              AND f.status IN ('open', 'remediating', 'verifying')) AS open_findings
 ) stats ON true
 """
 
@@ -314,6 +315,39 @@ async def find_by_legal_id(
     return (row["id"], row["name"], row["field"]) if row else None
 
 
+class FormerPartner(msgspec.Struct, kw_only=True):
+    """A former (offboarded) partner that held a legal id, with its incidents."""
+
+    id: UUID
+    name: str
+    offboarded_at: datetime
+    status_reason: str | None
+    incidents: int
+
+
+async def legal_id_history(
+    conn: asyncpg.Connection, credit_code: str | None, country: str, registration_number: str | None
+) -> list[FormerPartner]:
+    """The offboarded partners that held this legal id, newest first (their own indexes)."""
+    rows = await conn.fetch(
+        """
+        SELECT p.id, p.name, p.status_changed_at AS offboarded_at, p.status_reason,
+               (SELECT count(*)::int FROM incidents i WHERE i.partner_id = p.id) AS incidents
+        FROM partners p
+        WHERE p.status = 'offboarded'
+          AND ((p.credit_code IS NOT NULL AND p.credit_code = $1)
+               OR (p.registration_number IS NOT NULL AND p.country = $2
+                   AND lower(p.registration_number) = lower($3)))
+        ORDER BY p.status_changed_at DESC, p.id
+        LIMIT 20
+        """,
+        credit_code,
+        country,
+        registration_number,
+    )
+    return [msgspec.convert(dict(r), FormerPartner) for r in rows]
+
+
 # The columns a partner create or update writes, in the order of their $n parameters.
 PARTNER_WRITABLE = (
     "name",
@@ -493,7 +527,7 @@ async def partner_facts(conn: asyncpg.Connection, partner_id: UUID) -> PartnerFa
                                     ORDER BY f.created_at)
                    FROM findings f
                    WHERE f.partner_id = p.id AND f.severity = 'critical'
-                     AND (f.status IN ('open', 'remediating')
+                     AND (f.status IN ('open', 'remediating', 'verifying')
                           OR (f.status = 'accepted' AND NOT EXISTS (
                               SELECT 1 FROM risk_acceptances r
                               WHERE r.finding_id = f.id AND r.stale_at IS NULL

@@ -318,6 +318,10 @@ class LifecycleFacts(msgspec.Struct, frozen=True, kw_only=True):
     offboarding_attestation_approved_on: date | None = None
     # Whether any scope of this partner was ever approved, i.e. client data may have left.
     ever_shared_data: bool = False
+    # The certificate kinds the policy asks of this tier at activation (any one of them),
+    # and the kinds of which the partner holds a verified certificate in force.
+    required_certificates: tuple[str, ...] = ()
+    valid_certificates: frozenset[str] = frozenset()
     today: date
 
 
@@ -376,8 +380,9 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
 
     Requires an owner and a primary contact, an NDA in force, every scope it uses approved
     (requested or suspended ones must be approved or revoked first), no open critical
-    finding without an accepted risk, and an approved onboarding assessment no older than
-    the tier's reassessment cadence.
+    finding without an accepted risk, a verified certificate where the policy asks one of
+    the tier (``certificates.activation``), and an approved onboarding assessment no older
+    than the tier's reassessment cadence.
     """
     unmet = onboarding_gate(facts)
     if not any(a.kind == "nda" and a.in_force for a in facts.agreements):
@@ -406,6 +411,18 @@ def activation_gate(facts: LifecycleFacts, *, cadence: Mapping[Tier, int] | None
                 finding.id,
                 title=finding.title,
                 title_zh=finding.title_zh or finding.title,
+            )
+        )
+    if facts.required_certificates and not facts.valid_certificates & set(facts.required_certificates):
+        unmet.append(
+            _unmet(
+                "certificate_missing",
+                f"the {facts.tier} tier needs a verified certificate in force: "
+                f"{' or '.join(facts.required_certificates)}",
+                "partner",
+                facts.partner_id,
+                tier=facts.tier,
+                kinds=",".join(facts.required_certificates),
             )
         )
     approved_on = facts.onboarding_assessment_approved_on

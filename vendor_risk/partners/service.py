@@ -57,6 +57,7 @@ from vendor_risk.partners.rules import (
 from vendor_risk.policy import approval_rule
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes.service import revoke_all_scopes
+from vendor_risk.selfservice.certificates import valid_certificate_kinds
 from vendor_risk.settings import Settings
 
 
@@ -129,12 +130,30 @@ async def _refuse_duplicate(
 async def create_partner(
     conn: asyncpg.Connection, actor: Actor, data: PartnerCreate, settings: Settings
 ) -> Partner:
-    """Register a partner (status ``proposed``) with its contacts; audited."""
+    """Register a partner (status ``proposed``) with its contacts; audited.
+
+    A legal id that a former partner held (offboarded, perhaps after an incident) is a 409
+    ``partner-history`` naming those partners, unless ``confirm_history`` says the user
+    saw them; the audit event then records which history was acknowledged."""
     fields = msgspec.structs.asdict(data)
     contacts = fields.pop("contacts")
+    fields.pop("confirm_history")
     async with conn.transaction():
         fields = await _validated_fields(conn, fields, contacts)
         await _refuse_duplicate(conn, fields)
+        history = await repo.legal_id_history(
+            conn, fields["credit_code"], fields["country"], fields["registration_number"]
+        )
+        if history and not data.confirm_history:
+            raise Problem(
+                409,
+                "partner-history",
+                f"this legal id was held by {len(history)} former partner(s): "
+                + "; ".join(f"{h.name} ({h.id}), offboarded, {h.incidents} incident(s)" for h in history)
+                + "; send confirm_history: true to register it again",
+                history=msgspec.to_builtins(history),
+                confirm="confirm_history",
+            )
         tier = compute_tier(data.business_criticality, [], settings.policy.tiers)
         try:
             async with conn.transaction():
@@ -151,7 +170,9 @@ async def create_partner(
             action="partner.created",
             entity_type="partner",
             entity_id=partner_id,
-            after=partner,
+            after={**msgspec.to_builtins(partner), "history_acknowledged": [h.id for h in history]}
+            if history
+            else partner,
         )
     return partner
 
@@ -236,6 +257,8 @@ async def lifecycle_facts(
         onboarding_assessment_approved_on=facts.onboarding_assessment_approved_on,
         offboarding_attestation_approved_on=facts.offboarding_attestation_approved_on,
         ever_shared_data=facts.ever_shared_data,
+        required_certificates=settings.policy.certificates.activation.get(partner.tier, ()),
+        valid_certificates=await valid_certificate_kinds(conn, partner.id, today),
         today=today,
     )
 

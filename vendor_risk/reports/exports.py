@@ -320,7 +320,8 @@ PARTNERS = ExportSpec(
                 WHERE a.partner_id = p.id AND a.status = 'approved' AND a.kind <> 'offboarding'
                 ORDER BY a.reviewed_at DESC LIMIT 1) AS last_assessment_score,
                (SELECT count(*)::int FROM findings f
-                WHERE f.partner_id = p.id AND f.status IN ('open', 'remediating')) AS open_findings
+                WHERE f.partner_id = p.id
+                  AND f.status IN ('open', 'remediating', 'verifying')) AS open_findings
         FROM partners p
         LEFT JOIN users u ON u.id = p.owner_id
         LEFT JOIN LATERAL (

@@ -34,7 +34,7 @@ Lang = Annotated[
     Literal["zh-CN", "en"] | None,
     Parameter(description="the headers' and labels' language; default from Accept-Language"),
 ]
-FindingStatus = Literal["open", "remediating", "resolved", "accepted"]
+FindingStatus = Literal["open", "remediating", "verifying", "resolved", "accepted"]
 Severity = Literal["low", "medium", "high", "critical"]
 AgreementKind = Literal["nda", "dpa", "msa", "sla"]
 requires_audit_reader = requires_role(Role.ADMIN, Role.AUDITOR)

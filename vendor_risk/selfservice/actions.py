@@ -6,13 +6,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response, get, post
 
+from vendor_risk.agreements import service as agreements_service
 from vendor_risk.db import DbConnection
+from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename, download
 from vendor_risk.errors import Problem
 from vendor_risk.incidents.pages import from_local, local_input
-from vendor_risk.selfservice import service
+from vendor_risk.scopes.models import SubProcessorCreate
+from vendor_risk.selfservice import certificates, service
+from vendor_risk.selfservice.certificates import CERTIFICATE_KINDS, CertificateUpload
 from vendor_risk.selfservice.models import PERSONS_RANGES, IncidentReport, Viewer
 from vendor_risk.selfservice.web import scoped_partner, see_other, ss_form, ss_lang, ss_page
 from vendor_risk.settings import Settings
@@ -86,4 +91,139 @@ async def report(
     return await _report_page(request, db, viewer, form, status=400)
 
 
-ACTION_PAGES = [report_form, report]
+ACTION_PAGES: list[Any] = [report_form, report]
+
+
+# --- certificates ---------------------------------------------------------------------------------------
+
+
+def _kind_choices(form: Form) -> list[tuple[str, str]]:
+    return [(kind, form.t(f"ss_cert_kind_{kind}")) for kind in CERTIFICATE_KINDS]
+
+
+def _certificate_page(request: Request[Any, Any, Any], form: Form, *, status: int = 200) -> Response[str]:
+    return ss_page(
+        request,
+        "certificate_new",
+        status_code=status,
+        form=form,
+        kind_choices=_kind_choices(form),
+        max_mb=MAX_DOCUMENT_BYTES // 2**20,
+    )
+
+
+@get("/certificates/new", name="ss:certificate-form")
+async def certificate_form(request: Request[Any, Any, Any], viewer: Viewer) -> Response[str]:
+    """Upload a certificate: kind, issuer, number, scope, dates and the file."""
+    scoped_partner(viewer)
+    return _certificate_page(request, Form(ss_lang(request)))
+
+
+@post("/certificates", name="ss:upload-certificate", request_max_body_size=MAX_UPLOAD_BODY_BYTES)
+async def upload_certificate(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, viewer: Viewer
+) -> Response[Any]:
+    form = await ss_form(request)
+    data = form.decode(
+        CertificateUpload,
+        {
+            "kind": form.get("kind"),
+            "issuer": form.get("issuer"),
+            "number": form.get("number"),
+            "scope": form.get("scope"),
+            "issued_on": form.get("issued_on"),
+            "expires_on": form.get("expires_on"),
+        },
+    )
+    upload = form.file("file")
+    content = await upload.read() if upload is not None else b""
+    if upload is None:
+        form.error("file", form.t("form_required"))
+    if data is not None and upload is not None:
+        try:
+            await certificates.upload_certificate(
+                db,
+                service.contact_actor(viewer),
+                scoped_partner(viewer),
+                data,
+                (content, clean_filename(upload.filename)),
+                settings,
+                today=datetime.now(UTC).date(),
+            )
+        except Problem as exc:
+            errors = exc.extra.get("errors") if isinstance(exc.extra, dict) else None
+            if not errors:
+                raise
+            for item in errors:
+                name = str(item.get("field", ""))
+                if name == "file":
+                    key = {413: "file_too_large", 415: "file_type"}.get(exc.status_code, "file_empty")
+                else:
+                    key = {"expires_on": "ss_cert_expired", "issued_on": "ss_cert_issued_after"}.get(
+                        name, "form_invalid"
+                    )
+                form.error(name, form.t(key))
+            return _certificate_page(request, form, status=exc.status_code)
+        return see_other(f"/p?lang={form.lang}&done=certificate_uploaded#certificates")
+    return _certificate_page(request, form, status=400)
+
+
+@get("/certificates/{certificate_id:uuid}/file", name="ss:certificate-file")
+async def certificate_file(db: DbConnection, viewer: Viewer, certificate_id: UUID) -> Response[bytes]:
+    """The partner's own certificate file, as uploaded."""
+    info, content = await certificates.certificate_file(db, scoped_partner(viewer), certificate_id)
+    return download(info, content)
+
+
+ACTION_PAGES += [certificate_form, upload_certificate, certificate_file]
+
+
+# --- sub-processors --------------------------------------------------------------------------------------
+
+
+def _sub_processor_page(request: Request[Any, Any, Any], form: Form, *, status: int = 200) -> Response[str]:
+    return ss_page(request, "sub_processor_new", status_code=status, form=form)
+
+
+@get("/sub-processors/new", name="ss:sub-processor-form")
+async def sub_processor_form(request: Request[Any, Any, Any], viewer: Viewer) -> Response[str]:
+    """Declare a new sub-processor: it waits for the risk owner's consent (PIPL art. 21)."""
+    scoped_partner(viewer)
+    return _sub_processor_page(request, Form(ss_lang(request)))
+
+
+@post("/sub-processors", name="ss:declare-sub-processor")
+async def declare_sub_processor(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, viewer: Viewer
+) -> Response[Any]:
+    form = await ss_form(request)
+    data = form.decode(
+        SubProcessorCreate,
+        {"name": form.get("name"), "country": form.get("country").upper(), "receives": form.get("receives")},
+    )
+    if data is None:
+        return _sub_processor_page(request, form, status=400)
+    await service.declare_sub_processor(db, viewer, data, settings)
+    return see_other(f"/p?lang={form.lang}&done=sub_processor_declared#sub-processors")
+
+
+ACTION_PAGES += [sub_processor_form, declare_sub_processor]
+
+
+# --- agreements ------------------------------------------------------------------------------------------
+
+
+@get("/agreements/{agreement_id:uuid}/document", name="ss:agreement-document")
+async def agreement_document(
+    db: DbConnection, settings: Settings, viewer: Viewer, agreement_id: UUID
+) -> Response[bytes]:
+    """The signed copy of one of the partner's agreements, where the policy allows it."""
+    if not settings.policy.agreements.partner_downloads:
+        raise Problem(403, "partner-downloads-off", "the firm does not offer signed copies here")
+    info, content = await agreements_service.download_document(
+        db, scoped_partner(viewer), agreement_id, settings
+    )
+    return download(info, content)
+
+
+ACTION_PAGES += [agreement_document]

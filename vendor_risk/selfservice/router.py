@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 
 from vendor_risk.assessments.portal import csrf_secret
+from vendor_risk.findings.selfservice import SELFSERVICE_PAGES as FINDING_PAGES
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.notices import selfservice as notice_pages
 from vendor_risk.selfservice import actions, pages
@@ -39,6 +40,7 @@ ROUTES: list[Any] = [
     *pages.PAGES,
     *actions.ACTION_PAGES,
     *notice_pages.PAGES,
+    *FINDING_PAGES,
 ]
 
 

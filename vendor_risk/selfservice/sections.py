@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from litestar import Request
 
+from vendor_risk.agreements import repository as agreements_repo
+from vendor_risk.scopes import repository as scopes_repo
+from vendor_risk.selfservice.certificates import list_certificates
 from vendor_risk.selfservice.models import Viewer
 from vendor_risk.settings import Settings
 
@@ -81,6 +85,43 @@ async def questionnaires(ctx: SectionContext) -> Section | None:
     )
 
 
+async def agreements(ctx: SectionContext) -> Section | None:
+    """The partner's agreements with their status; the signed copies where the policy lets
+    partners download them (``agreements.partner_downloads``)."""
+    today = datetime.now(UTC).date()
+    items = await agreements_repo.list_agreements(
+        ctx.db, ctx.partner_id, None, None, 100, today, ctx.settings.agreement_expiring_days
+    )
+    return Section(
+        key="agreements",
+        title=ctx.t("ss_section_agreements"),
+        template="selfservice/_section_agreements.html",
+        context={"items": items, "downloads": ctx.settings.policy.agreements.partner_downloads},
+    )
+
+
+async def certificates(ctx: SectionContext) -> Section | None:
+    """The partner's certificates with their status, and the upload form's link."""
+    items = await list_certificates(ctx.db, ctx.partner_id)
+    return Section(
+        key="certificates",
+        title=ctx.t("ss_section_certificates"),
+        template="selfservice/_section_certificates.html",
+        context={"items": items},
+    )
+
+
+async def sub_processors(ctx: SectionContext) -> Section | None:
+    """The partner's sub-processors with our decision on each, and the declaration form."""
+    items = await scopes_repo.list_sub_processors(ctx.db, ctx.partner_id, None, 100)
+    return Section(
+        key="sub-processors",
+        title=ctx.t("ss_section_sub_processors"),
+        template="selfservice/_section_sub_processors.html",
+        context={"items": items},
+    )
+
+
 async def report(ctx: SectionContext) -> Section | None:
     """How to report a security incident, with the form's link."""
     return Section(key="report", title=ctx.t("ss_report_title"), template="selfservice/_section_report.html")
@@ -94,10 +135,16 @@ async def notices_section(ctx: SectionContext) -> Section | None:
     return await build(ctx)
 
 
+from vendor_risk.findings.selfservice import section as finding_section  # noqa: E402 - listed below, beside the others
+
 # The home page's sections, in order. Add yours here (see the module docstring).
 SECTION_PROVIDERS: list[SectionProvider] = [
     questionnaires,
     notices_section,
+    finding_section,
+    agreements,
+    certificates,
+    sub_processors,
     report,
 ]
 

@@ -27,8 +27,11 @@ from vendor_risk.incidents import repository as incidents_repo
 from vendor_risk.incidents import service as incidents_service
 from vendor_risk.incidents.models import IncidentCreate
 from vendor_risk.notify.outbox import Email, enqueue_email
+from vendor_risk.scopes import service as scopes_service
+from vendor_risk.scopes.models import SubProcessorCreate
 from vendor_risk.selfservice import repository as repo
 from vendor_risk.selfservice.models import IncidentReport, PartnerChoice, SessionRow, Viewer
+from vendor_risk.selfservice.notify import notify_partner_staff
 from vendor_risk.selfservice.rules import reported_severity
 from vendor_risk.settings import Settings
 from vendor_risk.structs import I18nText
@@ -378,3 +381,30 @@ async def report_incident(
             },
         )
     return opened.id
+
+
+# --- sub-processors ---------------------------------------------------------------------------------
+
+
+async def declare_sub_processor(
+    conn: asyncpg.Connection, viewer: Viewer, data: SubProcessorCreate, settings: Settings
+) -> UUID:
+    """Record a sub-processor the partner declares, ``pending`` until a risk owner consents
+    or refuses on the partner page (the scopes domain's own approve and reject), and ask
+    the partner's owner to decide."""
+    partner_id = viewer.partner_id
+    if partner_id is None:
+        raise Problem(409, "partner-not-chosen", "choose a partner first")
+    async with conn.transaction():
+        created = await scopes_service.create_sub_processor(conn, contact_actor(viewer), partner_id, data)
+        await notify_partner_staff(
+            conn,
+            settings,
+            partner_id,
+            topic="sub_processor.declared",
+            dedupe_key=f"sub_processor.declared:{created.id}",
+            what="ss_notify_sub_processor",
+            anchor="sub-processors",
+            name=data.name,
+        )
+    return created.id

@@ -1,31 +1,52 @@
-"""The staff side of self-service on the partner page: the partner's live sessions, and
-ending one or all of them (procurement, risk owners and admins; every staff role reads)."""
+"""The staff side of self-service on the partner page: the partner's live sessions and
+ending them (procurement, risk owners and admins), and the partner's certificates with
+their verification (procurement and risk owners); every staff role reads."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
 import asyncpg
-from litestar import Request, Response, post
+from litestar import Request, Response, get, post
 
+from vendor_risk.agreements.routes import requires_document_reader
 from vendor_risk.auth.guards import requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
-from vendor_risk.selfservice import service
-from vendor_risk.ui.web import allows, see_other
+from vendor_risk.documents import download
+from vendor_risk.errors import Problem
+from vendor_risk.partners.routes import requires_record_keeper
+from vendor_risk.selfservice import certificates, service
+from vendor_risk.selfservice.certificates import CertificateDecision
+from vendor_risk.settings import Settings
+from vendor_risk.ui.forms import Form, conflict_page, read_form
+from vendor_risk.ui.web import allows, page_lang, see_other
 
 requires_session_keeper = requires_role(Role.PROCUREMENT, Role.RISK_OWNER, Role.ADMIN)
 
 
 async def selfservice_panel(
-    request: Request[Any, Any, Any], db: asyncpg.Connection, partner_id: UUID
+    request: Request[Any, Any, Any],
+    db: asyncpg.Connection,
+    partner_id: UUID,
+    forms: Mapping[str, Form] | None = None,
 ) -> dict[str, Any]:
-    """The partner page's self-service panel: live sessions (one query) and who may end them."""
+    """The partner page's self-service panels: live sessions and certificates (a query
+    each), and the buttons the viewer's role may use. ``forms`` re-renders a refused
+    decision with what was typed (keyed ``certificate:{id}``)."""
+    lang = page_lang(request)
     return {
         "sessions": await service.list_sessions(db, partner_id),
         "can_revoke": await allows(requires_session_keeper, request),
+        "certificates": [
+            {"c": c, "form": (forms or {}).get(f"certificate:{c.id}") or Form(lang)}
+            for c in await certificates.list_certificates(db, partner_id)
+        ],
+        "can_decide": await allows(requires_record_keeper, request),
+        "can_download": await allows(requires_document_reader, request),
     }
 
 
@@ -55,4 +76,56 @@ async def revoke_all_sessions(
     return see_other(f"/ui/partners/{partner_id}#selfservice")
 
 
-STAFF_PAGES = [revoke_session, revoke_all_sessions]
+@post(
+    "/partners/{partner_id:uuid}/certificates/{certificate_id:uuid}/decision",
+    guards=[requires_record_keeper],
+    name="ui:ss-decide-certificate",
+)
+async def decide_certificate(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    settings: Settings,
+    partner_id: UUID,
+    certificate_id: UUID,
+) -> Response[Any]:
+    """Verify or reject a partner's certificate; a stale version shows both side by side."""
+    from vendor_risk.partners.pages import partner_page_response
+
+    form = await read_form(request)
+    data = form.decode(
+        CertificateDecision,
+        {"decision": form.get("decision"), "note": form.get("note"), "version": form.get("version")},
+    )
+    if data is not None:
+        try:
+            await certificates.decide_certificate(db, actor_of(request), partner_id, certificate_id, data)
+        except Problem as exc:
+            if exc.slug != "stale-version":
+                raise
+            current = await certificates.get_certificate(db, partner_id, certificate_id)
+            return conflict_page(
+                request,
+                form,
+                {"decision": current.status, "note": current.decision_note},
+                [("decision", form.t("ss_cert_decision")), ("note", form.t("ss_cert_note"))],
+                action=f"/ui/partners/{partner_id}/certificates/{certificate_id}/decision",
+                back=f"/ui/partners/{partner_id}#certificates",
+                version=current.version,
+            )
+        return see_other(f"/ui/partners/{partner_id}#certificate-{certificate_id}")
+    return await partner_page_response(
+        request, db, settings, partner_id, status_code=400, forms={f"certificate:{certificate_id}": form}
+    )
+
+
+@get(
+    "/partners/{partner_id:uuid}/certificates/{certificate_id:uuid}/file",
+    guards=[requires_document_reader],
+    name="ui:ss-certificate-file",
+)
+async def certificate_file(db: DbConnection, partner_id: UUID, certificate_id: UUID) -> Response[bytes]:
+    info, content = await certificates.certificate_file(db, partner_id, certificate_id)
+    return download(info, content)
+
+
+STAFF_PAGES = [revoke_session, revoke_all_sessions, decide_certificate, certificate_file]

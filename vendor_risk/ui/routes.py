@@ -23,6 +23,7 @@ from vendor_risk.assessments import pages as assessment_pages
 from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.audit import pages as audit_pages
 from vendor_risk.auth import pages as auth_pages
+from vendor_risk.clients import pages as client_pages
 from vendor_risk.dashboard import pages as dashboard_pages
 from vendor_risk.findings import pages as finding_pages
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
@@ -66,6 +67,7 @@ def ui_router(settings: Settings) -> Router:
             *scope_pages.PAGES,
             *assessment_pages.PAGES,
             *finding_pages.PAGES,
+            *client_pages.PAGES,
             *incident_pages.PAGES,
             *notice_pages.PAGES,
             *notify_pages.PAGES,

@@ -158,7 +158,16 @@ async def test_send_answer_review_and_activate(
     state = await client.get(f"/api/v1/assessments/{assessment['id']}", headers=risk_owner["headers"])
     body = state.json()
     assert body["status"] == "submitted"
-    assert [f["status"] for f in body["findings"]] == ["resolved"]
+    # The changed answer is the partner's word: the finding waits for a reviewer.
+    [fixed] = body["findings"]
+    assert fixed["status"] == "verifying"
+    verified = await client.post(
+        f"/api/v1/findings/{fixed['id']}/verify",
+        json={"version": fixed["version"], "decision": "resolve", "note": "已确认 AES-256 加密"},
+        headers=risk_owner["headers"],
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["status"] == "resolved"
 
     approve = await client.post(
         f"/api/v1/assessments/{assessment['id']}/review",

@@ -114,7 +114,7 @@ async def test_a_reassessment_starts_from_the_last_answers_and_shows_what_change
     assert [f["id"] for f in findings.json()["items"]] == [finding["id"]]
 
 
-async def test_a_finding_resolves_and_its_acceptance_lapses_when_the_answer_passes(
+async def test_a_passing_answer_sends_the_finding_to_verification_and_lapses_its_acceptance(
     client: Client, new_partner: NewPartner, send: Send, review: Review, risk_owner: User
 ) -> None:
     partner = await new_partner()
@@ -132,11 +132,14 @@ async def test_a_finding_resolves_and_its_acceptance_lapses_when_the_answer_pass
     detail = (
         await client.get(f"/api/v1/assessments/{second['assessment']['id']}", headers=risk_owner["headers"])
     ).json()
-    assert [(f["id"], f["status"]) for f in detail["findings"]] == [(finding["id"], "resolved")]
+    # A changed answer is the partner's word, never a resolution: a reviewer decides.
+    assert [(f["id"], f["status"]) for f in detail["findings"]] == [(finding["id"], "verifying")]
     assert detail["diff"]["scores"][0]["delta"] > 0
     history = (await client.get(f"/api/v1/findings/{finding['id']}", headers=risk_owner["headers"])).json()
     [acceptance] = history["acceptances"]
     assert acceptance["stale_reason"] == "the answer that raised it changed"
+    assert [e["kind"] for e in history["history"]][-1] == "answer_changed"
+    assert history["history"][-1]["side"] == "partner"
 
 
 async def test_an_open_assessment_blocks_a_second_one(

@@ -130,16 +130,19 @@ async def test_a_partner_that_never_received_data_leaves_without_attestation(
     done = await move(client, procurement, partner, "offboarded")
     assert done.status_code == 200, done.text
     assert done.json()["partner"]["status"] == "offboarded"
-    # Its legal id is free again: a returning partner is a new record.
+    # Its legal id is free again: a returning partner is a new record, registered once
+    # the user has seen the former one's history.
+    body = {
+        "name": partner["name"],
+        "legal_name": partner["legal_name"],
+        "credit_code": partner["credit_code"],
+        "business_criticality": "low",
+    }
+    warned = await client.post("/api/v1/partners", json=body, headers=procurement["headers"])
+    assert warned.status_code == 409
+    assert [h["id"] for h in warned.json()["history"]] == [partner["id"]]
     again = await client.post(
-        "/api/v1/partners",
-        json={
-            "name": partner["name"],
-            "legal_name": partner["legal_name"],
-            "credit_code": partner["credit_code"],
-            "business_criticality": "low",
-        },
-        headers=procurement["headers"],
+        "/api/v1/partners", json={**body, "confirm_history": True}, headers=procurement["headers"]
     )
     assert again.status_code == 201
     patched = await client.patch(

@@ -63,7 +63,6 @@ async def test_a_partners_report_opens_an_incident_and_emails_the_risk_owner(
     assert field_error(blank.text, "what")
     assert await db.fetchval("SELECT count(*) FROM incidents WHERE partner_id = $1", partner["id"]) == 0
 
-    before = len(smtp[0].to(risk_owner["email"]))
     done = await me.submit(
         "/p/incident", "/p/incident", {**typed, "occurred_at": local(datetime.now(UTC) - timedelta(hours=2))}
     )
@@ -90,9 +89,9 @@ async def test_a_partners_report_opens_an_incident_and_emails_the_risk_owner(
 
     # One delivery run of the worker and the risk owner's email is in the SMTP server.
     await deliver(pool, settings)
-    arrived = smtp[0].to(risk_owner["email"])
-    assert len(arrived) == before + 1
-    assert partner["name"] in str(arrived[-1]["Subject"])
+    arrived = [m for m in smtp[0].to(risk_owner["email"]) if partner["name"] in str(m["Subject"])]
+    assert len(arrived) == 1
+    assert "疑似事件" in str(arrived[0]["Subject"])
 
     # The partner's report is on the incident's timeline, in either language.
     staff = await browser(risk_owner)

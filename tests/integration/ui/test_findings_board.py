@@ -109,8 +109,10 @@ async def test_assigning_an_owner_and_a_due_date_and_refusing_bad_input(
     assert 'id="f-owner_id-error"' in bad.text
     assert 'id="f-due_on-error"' in bad.text
     assert 'value="2026-13-45"' in bad.text
-    row = await db.fetchrow("SELECT owner_id, due_on FROM findings WHERE id = $1", finding)
-    assert (row["owner_id"], row["due_on"]) == (None, None)
+    row = await db.fetchrow("SELECT owner_id, due_on, created_at FROM findings WHERE id = $1", finding)
+    # Unchanged: no owner, and the default due date its severity gave it when raised.
+    assert row["owner_id"] is None
+    assert row["due_on"] is not None
 
     done = await me.post(
         f"/ui/findings/{finding}/assign",

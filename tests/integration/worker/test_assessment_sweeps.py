@@ -170,4 +170,9 @@ async def test_reminders_arrive_once_each_then_escalation_then_expiry(
     later = datetime.combine(due + timedelta(days=grace + 2), datetime.min.time(), tzinfo=UTC)
     await sweep_reassessments(pool, worker_settings, now=later)
     assert len(await assessments_of(pool, partner)) == 2
-    assert set(await send_reminders_job(ctx_for(pool, http, worker_settings))) == {"reminders", "expired"}
+    assert set(await send_reminders_job(ctx_for(pool, http, worker_settings))) == {
+        "reminders",
+        "expired",
+        "finding_reminders",
+        "finding_escalations",
+    }

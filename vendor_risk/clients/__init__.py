@@ -1,0 +1,1 @@
+"""The firm's client register and the clients an incident affects."""

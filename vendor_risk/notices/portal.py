@@ -23,8 +23,6 @@ from vendor_risk.assessments.emails import format_date, format_time
 from vendor_risk.assessments.portal import (
     LANGUAGE_NAMES,
     RATE_LIMIT_STORE,
-    REQUESTS_PER_ADDRESS,
-    REQUESTS_PER_TOKEN,
     csrf_secret,
     guard_pages,
     portal_internal_error,
@@ -156,10 +154,14 @@ def notice_router(settings: Settings) -> Router:
     )
     limits = [
         RateLimitConfig(
-            rate_limit=REQUESTS_PER_ADDRESS, identifier_for_request=_address_key, store=RATE_LIMIT_STORE
+            rate_limit=("minute", settings.portal_requests_per_minute * 5 // 2),
+            identifier_for_request=_address_key,
+            store=RATE_LIMIT_STORE,
         ),
         RateLimitConfig(
-            rate_limit=REQUESTS_PER_TOKEN, identifier_for_request=_token_key, store=RATE_LIMIT_STORE
+            rate_limit=("minute", settings.portal_requests_per_minute),
+            identifier_for_request=_token_key,
+            store=RATE_LIMIT_STORE,
         ),
     ]
     return Router(

@@ -15,12 +15,13 @@ stays text in every program that opens the file.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import functools
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Final, Literal
 from urllib.parse import quote
@@ -177,6 +178,8 @@ class Cells:
             return lambda raw: self.joiner.join(map(label, raw)) if isinstance(raw, list) else generic(raw)
         if column.kind == "text":
             return lambda raw: neutralise(raw) if type(raw) is str else generic(raw)
+        if column.kind == "number":
+            return lambda raw: raw if type(raw) in (int, float) else generic(raw)
         if column.kind == "datetime":
             return lambda raw: _datetime_text(raw) if type(raw) is datetime else generic(raw)
         return generic
@@ -188,12 +191,8 @@ class Cells:
         return [self.t(c.header) for c in columns]
 
 
-def _cells(
-    converters: Sequence[tuple[str, Callable[[Any], Cell]]], values: Mapping[str, Any]
-) -> Iterator[Cell]:
-    for key, convert in converters:
-        raw = values[key]
-        yield None if raw is None else convert(raw)
+def _cells(converters: Sequence[tuple[str, Callable[[Any], Cell]]], values: Mapping[str, Any]) -> list[Cell]:
+    return [None if (raw := values[key]) is None else convert(raw) for key, convert in converters]
 
 
 async def _rows(
@@ -207,14 +206,22 @@ async def _rows(
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
         await conn.execute("SET LOCAL jit = off")
         cursor = await conn.cursor(query[0], *query[1])
-        while True:
-            records = await cursor.fetch(BATCH)
-            if not records:
-                return
-            if spec.prepare is None:
-                yield records
-            else:
-                yield [spec.prepare(dict(r), today) for r in records]
+        # The next batch is asked for before this one is handed on, so the database reads
+        # it while the caller converts and writes.
+        fetching = asyncio.ensure_future(cursor.fetch(BATCH))
+        try:
+            while records := await fetching:
+                fetching = asyncio.ensure_future(cursor.fetch(BATCH))
+                if spec.prepare is None:
+                    yield records
+                else:
+                    yield [spec.prepare(dict(r), today) for r in records]
+        finally:
+            # A caller that stops early (a client gone) leaves one fetch in flight; it
+            # finishes before the transaction ends, as the connection allows one at a time.
+            if not fetching.done():
+                with contextlib.suppress(Exception):
+                    await fetching
 
 
 class Written(msgspec.Struct, kw_only=True):
@@ -326,7 +333,9 @@ async def stream_csv(
         async for rows in _rows(conn, spec, query, today):
             buffer.seek(0)
             buffer.truncate()
-            writer.writerows([_csv_text(c) for c in _cells(converters, values)] for values in rows)
+            writer.writerows(
+                [c if type(c) is str else _csv_text(c) for c in _cells(converters, values)] for values in rows
+            )
             yield buffer.getvalue().encode()
 
 

@@ -49,6 +49,7 @@ from vendor_risk.partners.rules import (  # noqa: E402
     org_code_check_char,
 )
 from vendor_risk.questionnaires.service import load_library  # noqa: E402
+from vendor_risk.reports import snapshots  # noqa: E402
 
 # Realistic-looking names: city + two characters + trade, a fifth with a Latin brand.
 CITIES = "北京 上海 广州 深圳 杭州 成都 武汉 南京 苏州 西安 重庆 天津 厦门 青岛 宁波".split()  # noqa: SIM905
@@ -555,6 +556,8 @@ async def generate(conn: asyncpg.Connection, partners: int, *, log: Any = print)
     await conn.execute("SET maintenance_work_mem = '256MB'")
     indexes = await _drop_indexes(conn)
     await generate_partners(conn, partners, owners, span=HISTORY)
+    # What the partners' triggers would have set (migration 0161), triggers being off.
+    await conn.execute("UPDATE partners SET search_grams = search_grams(name || ' ' || legal_name)")
     done(f"{partners:,} partners, NDAs, scopes")
     await conn.execute("SELECT setseed(0.42)")
     await conn.execute(_NUMBERED)
@@ -577,6 +580,8 @@ async def generate(conn: asyncpg.Connection, partners: int, *, log: Any = print)
     for definition in indexes:
         await conn.execute(definition)
     await conn.execute("RESET session_replication_role")
+    # The heat map's counts, which the partners' triggers would have appended.
+    await snapshots.recount_heat(conn)
     done(f"{len(indexes)} indexes")
     await conn.execute("VACUUM ANALYZE")
     done("vacuum analyze")

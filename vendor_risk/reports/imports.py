@@ -516,18 +516,26 @@ async def run_import(
                 ids[row["row"]] = by_legal_id[_legal_id(row)]
         if updated_rows:
             # The sheet's identity fields win; criticality changes go through the tier rule.
+            # A partner the sheet changes nothing of is left alone: no new version to make
+            # someone's open form stale, no row and index entries rewritten.
             await conn.execute(
                 """
                 UPDATE partners p
-                SET name = u.name, legal_name = u.legal_name, website = coalesce(u.website, p.website),
-                    domain = coalesce(u.domain, p.domain),
-                    services = CASE WHEN jsonb_array_length($6::jsonb -> (u.n::int - 1)) = 0 THEN p.services
-                                    ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb -> (u.n::int - 1)))
-                               END,
-                    updated_at = now(), version = p.version + 1
-                FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
-                    WITH ORDINALITY AS u(id, name, legal_name, website, domain, n)
+                SET name = u.name, legal_name = u.legal_name, website = u.website, domain = u.domain,
+                    services = u.services, updated_at = now(), version = p.version + 1
+                FROM (
+                    SELECT u.id, u.name, u.legal_name, coalesce(u.website, q.website) AS website,
+                           coalesce(u.domain, q.domain) AS domain,
+                           CASE WHEN jsonb_array_length($6::jsonb -> (u.n::int - 1)) = 0 THEN q.services
+                                ELSE ARRAY(SELECT jsonb_array_elements_text($6::jsonb -> (u.n::int - 1)))
+                           END AS services
+                    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])
+                        WITH ORDINALITY AS u(id, name, legal_name, website, domain, n)
+                    JOIN partners q ON q.id = u.id
+                ) u
                 WHERE p.id = u.id
+                  AND (p.name, p.legal_name, p.website, p.domain, p.services)
+                      IS DISTINCT FROM (u.name, u.legal_name, u.website, u.domain, u.services)
                 """,
                 [ids[r["row"]] for r in updated_rows],
                 [r["name"] for r in updated_rows],

@@ -134,8 +134,9 @@ async def _store(conn: asyncpg.Connection, snapshot: Snapshot, *, replace: bool)
 
 async def take_snapshots(conn: asyncpg.Connection, today: date) -> int:
     """The worker's sweep: today's snapshot (refreshed if it exists) and the month ends of
-    the past year that have none (back-filled from history). Idempotent; returns how many
-    rows it wrote."""
+    the past year that have none (back-filled from history), and the heat map's recount.
+    Idempotent; returns how many snapshot rows it wrote."""
+    await recount_heat(conn)
     have = {
         r["day"]
         for r in await conn.fetch(
@@ -176,14 +177,31 @@ class HeatMap(msgspec.Struct, kw_only=True):
 
 
 async def heat_map(conn: asyncpg.Connection) -> HeatMap:
+    """The counts that partner writes append to ``partner_heat_counts`` (migration 0160),
+    summed: a few dozen rows, however many partners there are."""
     rows = await conn.fetch(
         """
-        SELECT tier, coalesce(residual_rating, 'unrated') AS rating, count(*)::int AS n
-        FROM partners WHERE status <> 'offboarded'
-        GROUP BY tier, residual_rating
+        SELECT tier, rating, sum(n)::int AS n FROM partner_heat_counts
+        GROUP BY tier, rating HAVING sum(n) <> 0
         """
     )
     cells = {tier: dict.fromkeys(RATINGS, 0) for tier in LEVELS}
     for r in rows:
         cells[r["tier"]][r["rating"]] = r["n"]
     return HeatMap(cells=cells, total=sum(r["n"] for r in rows))
+
+
+async def recount_heat(conn: asyncpg.Connection) -> None:
+    """Replace the heat map's appended counts by a recount of the partners, in one
+    statement: a write committed after its snapshot is neither counted nor deleted, so
+    its appended row stays and nothing is counted twice. Recounts run one at a time."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vendor_risk:partner-heat'))")
+        await conn.execute(
+            """
+            WITH gone AS (DELETE FROM partner_heat_counts)
+            INSERT INTO partner_heat_counts (tier, rating, n)
+            SELECT tier, coalesce(residual_rating, 'unrated'), count(*)
+            FROM partners WHERE status <> 'offboarded' GROUP BY 1, 2
+            """
+        )

@@ -149,9 +149,15 @@ async def test_a_clean_file_dry_run_then_import_then_again(
     assert len(event["after"]["created"]) == 3
 
     # Idempotent on the legal id: the same file again updates, adds nothing twice.
+    versions_sql = "SELECT credit_code, version FROM partners WHERE credit_code = ANY($1::text[])"
+    codes = [r["credit_code"] for r in rows]
+    versions = {r["credit_code"]: r["version"] for r in await db.fetch(versions_sql, codes)}
     rows[0]["name"] = "改名后的合作方"
     again = await upload(client, procurement, xlsx_file(rows), "合作方.xlsx", dry_run=False)
     assert (again.json()["created"], again.json()["updated"]) == (0, 3)
+    # Only the partner the sheet changes gets a new version; the others are left alone.
+    after = {r["credit_code"]: r["version"] for r in await db.fetch(versions_sql, codes)}
+    assert after == {**versions, codes[0]: versions[codes[0]] + 1}
     assert await partner_count(db) == before + 3
     assert await db.fetchval("SELECT name FROM partners WHERE id = $1", stored["id"]) == "改名后的合作方"
     assert await db.fetchval("SELECT count(*) FROM partner_contacts WHERE partner_id = $1", stored["id"]) == 1

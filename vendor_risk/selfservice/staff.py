@@ -19,8 +19,9 @@ from vendor_risk.db import DbConnection
 from vendor_risk.documents import download
 from vendor_risk.errors import Problem
 from vendor_risk.partners.routes import requires_record_keeper
-from vendor_risk.selfservice import certificates, service
+from vendor_risk.selfservice import certificates, contacts, service
 from vendor_risk.selfservice.certificates import CertificateDecision
+from vendor_risk.selfservice.contacts import ContactChangeDecision
 from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import Form, conflict_page, read_form
 from vendor_risk.ui.web import allows, page_lang, see_other
@@ -46,6 +47,10 @@ async def selfservice_panel(
             for c in await certificates.list_certificates(db, partner_id)
         ],
         "can_decide": await allows(requires_record_keeper, request),
+        "contact_changes": [
+            {"c": c, "form": (forms or {}).get(f"contacts:{c.id}") or Form(lang)}
+            for c in await contacts.list_changes(db, partner_id, 5)
+        ],
         "can_download": await allows(requires_document_reader, request),
     }
 
@@ -128,4 +133,46 @@ async def certificate_file(db: DbConnection, partner_id: UUID, certificate_id: U
     return download(info, content)
 
 
-STAFF_PAGES = [revoke_session, revoke_all_sessions, decide_certificate, certificate_file]
+@post(
+    "/partners/{partner_id:uuid}/contact-changes/{change_id:uuid}/decision",
+    guards=[requires_record_keeper],
+    name="ui:ss-decide-contacts",
+)
+async def decide_contact_change(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID, change_id: UUID
+) -> Response[Any]:
+    """Confirm (apply) or reject a partner's proposed contacts."""
+    from vendor_risk.partners.pages import partner_page_response
+
+    form = await read_form(request)
+    data = form.decode(
+        ContactChangeDecision,
+        {"decision": form.get("decision"), "note": form.get("note"), "version": form.get("version")},
+    )
+    if data is not None:
+        try:
+            await contacts.decide(db, actor_of(request), partner_id, change_id, data, settings)
+        except Problem as exc:
+            if exc.slug not in ("stale-version", "contact-change-decided"):
+                raise
+            # Contacts edited since the proposal (or another decision first): say so beside it.
+            form.error("_form", form.t("ss_contacts_changed_since"))
+        else:
+            return see_other(f"/ui/partners/{partner_id}#contact-changes")
+    return await partner_page_response(
+        request,
+        db,
+        settings,
+        partner_id,
+        status_code=409 if data else 400,
+        forms={f"contacts:{change_id}": form},
+    )
+
+
+STAFF_PAGES = [
+    decide_contact_change,
+    revoke_session,
+    revoke_all_sessions,
+    decide_certificate,
+    certificate_file,
+]

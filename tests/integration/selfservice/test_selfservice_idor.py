@@ -16,11 +16,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 from litestar import Litestar
 from litestar.routes import HTTPRoute
+from litestar.stores.redis import RedisStore
 
 from tests.integration.assessments.conftest import NewPartner, Send, csrf_of
 from tests.integration.selfservice.conftest import Contact, SignIn
+from vendor_risk.settings import Settings
 
 PARAM = re.compile(r"\{(\w+):(\w+)\}")
 MAX_IDS_PER_PARAM = 40
@@ -93,9 +96,16 @@ def paths_for(template: str, ids: list[str]) -> list[str]:
     return paths
 
 
-async def fresh_session(me: Contact, sign_in: SignIn) -> Contact:
+async def fresh_session(me: Contact, sign_in: SignIn, settings: Settings) -> Contact:
+    """The attacker signed in again when a route (sign-out) ended the session; the link
+    rate limits are forgiven for it (this walk is not what they are there for)."""
     if (await me.get("/p")).status_code == 200:
         return me
+    redis = aioredis.from_url(settings.redis_url or "")
+    try:
+        await RedisStore(redis, namespace="vendor_risk:ratelimit").delete_all()
+    finally:
+        await redis.aclose()
     return await sign_in(me.email, lang=me.lang)
 
 
@@ -103,6 +113,7 @@ async def fresh_session(me: Contact, sign_in: SignIn) -> Contact:
 async def test_no_route_reaches_another_partners_data(
     direction: str,
     app: Litestar,
+    settings: Settings,
     new_partner: NewPartner,
     send: Send,
     sign_in: SignIn,
@@ -126,7 +137,7 @@ async def test_no_route_reaches_another_partners_data(
     tried = 0
     for method, template in routes:
         for path in paths_for(template, ids):
-            me = await fresh_session(me, sign_in)
+            me = await fresh_session(me, sign_in, settings)
             if method == "GET":
                 response = await me.get(path)
             else:

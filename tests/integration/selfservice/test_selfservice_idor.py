@@ -13,6 +13,7 @@ import itertools
 import re
 import secrets
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -21,8 +22,9 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 from litestar.stores.redis import RedisStore
 
-from tests.integration.assessments.conftest import NewPartner, Send, csrf_of
+from tests.integration.assessments.conftest import Client, NewPartner, Send, csrf_of
 from tests.integration.selfservice.conftest import Contact, SignIn
+from vendor_risk.selfservice.web import PUBLIC
 from vendor_risk.settings import Settings
 
 PARAM = re.compile(r"\{(\w+):(\w+)\}")
@@ -159,3 +161,25 @@ async def test_no_route_reaches_another_partners_data(
     assert await changes_about(db, ids, start) == []
     assert (await victim_session.get("/p")).status_code == 200
     assert victim["name"] in (await victim_session.get("/p")).text
+
+
+async def test_every_private_route_wants_a_session(app: Litestar, client: Client) -> None:
+    """Without a session, every route not marked public sends the browser to sign in (a
+    form post is refused first for want of a CSRF token bound to a session)."""
+    checked = 0
+    for route in app.routes:
+        if not (isinstance(route, HTTPRoute) and (route.path == "/p" or route.path.startswith("/p/"))):
+            continue
+        for handler in route.route_handlers:
+            if handler.opt.get(PUBLIC):
+                continue
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
+                path = PARAM.sub(lambda m: str(UUID(int=7)) if m.group(2) == "uuid" else "x", route.path)
+                response = await client.request(method, path, follow_redirects=False)
+                if method == "GET":
+                    assert response.status_code == 303, (method, path)
+                    assert response.headers["location"].startswith("/p/sign-in"), (method, path)
+                else:
+                    assert response.status_code in (303, 403), (method, path, response.status_code)
+                checked += 1
+    assert checked >= 10

@@ -43,14 +43,14 @@ class ContactChangeDecision(Base):
     note: Annotated[str, msgspec.Meta(max_length=2000), TEXT] = ""
 
 
-_COLUMNS = """id, partner_id, contacts, note, base_version, status, requested_by_label, decision_note,
+COLUMNS = """id, partner_id, contacts, note, base_version, status, requested_by_label, decision_note,
               decided_at, created_at, version"""
 
 
 async def list_changes(conn: asyncpg.Connection, partner_id: UUID, limit: int = 10) -> list[ContactChange]:
     """The partner's proposals, newest first."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM contact_change_requests WHERE partner_id = $1"
+        f"SELECT {COLUMNS} FROM contact_change_requests WHERE partner_id = $1"
         " ORDER BY created_at DESC LIMIT $2",
         partner_id,
         limit,
@@ -60,7 +60,7 @@ async def list_changes(conn: asyncpg.Connection, partner_id: UUID, limit: int = 
 
 async def _get(conn: asyncpg.Connection, partner_id: UUID, change_id: UUID) -> ContactChange:
     row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM contact_change_requests WHERE id = $1 AND partner_id = $2 FOR UPDATE",
+        f"SELECT {COLUMNS} FROM contact_change_requests WHERE id = $1 AND partner_id = $2 FOR UPDATE",
         change_id,
         partner_id,
     )

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, get, post
 
 from vendor_risk.agreements import service as agreements_service
@@ -15,8 +16,11 @@ from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES, MAX_UPLOAD_BODY_BYTES, clean_filename, download
 from vendor_risk.errors import Problem
 from vendor_risk.incidents.pages import from_local, local_input
+from vendor_risk.partners import pages as partner_pages
+from vendor_risk.partners import service as partners_service
+from vendor_risk.partners.models import ContactIn
 from vendor_risk.scopes.models import SubProcessorCreate
-from vendor_risk.selfservice import certificates, service
+from vendor_risk.selfservice import certificates, contacts, service
 from vendor_risk.selfservice.certificates import CERTIFICATE_KINDS, CertificateUpload
 from vendor_risk.selfservice.models import PERSONS_RANGES, IncidentReport, Viewer
 from vendor_risk.selfservice.web import scoped_partner, see_other, ss_form, ss_lang, ss_page
@@ -227,3 +231,105 @@ async def agreement_document(
 
 
 ACTION_PAGES += [agreement_document]
+
+
+# --- contact changes ----------------------------------------------------------------------------------
+
+
+def _contact_values(partner: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {"version": partner.version}
+    for i, c in enumerate(partner.contacts):
+        values |= {
+            f"contacts.{i}.id": c.id,
+            f"contacts.{i}.name": c.name,
+            f"contacts.{i}.email": c.email,
+            f"contacts.{i}.phone": c.phone,
+            f"contacts.{i}.role": c.role,
+            f"contacts.{i}.locale": c.locale,
+            f"contacts.{i}.primary": c.primary,
+        }
+    return values
+
+
+async def _contacts_page(
+    request: Request[Any, Any, Any],
+    db: DbConnection,
+    settings: Settings,
+    viewer: Viewer,
+    form: Form,
+    *,
+    status: int = 200,
+) -> Response[str]:
+    pending = [c for c in await contacts.list_changes(db, scoped_partner(viewer), 1) if c.status == "pending"]
+    return ss_page(
+        request,
+        "contacts",
+        status_code=status,
+        form=form,
+        contact_rows=range(partner_pages._contact_rows(form)),
+        locales=[("zh-CN", "中文"), ("en", "English")],
+        pending=pending[0] if pending else None,
+    )
+
+
+@get("/contacts", name="ss:contacts-form")
+async def contacts_form(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, viewer: Viewer
+) -> Response[str]:
+    """The partner's contacts as a form: a change is proposed, procurement confirms it."""
+    partner = await partners_service.load(db, scoped_partner(viewer), settings)
+    return await _contacts_page(
+        request, db, settings, viewer, Form.of(ss_lang(request), _contact_values(partner))
+    )
+
+
+@post("/contacts", name="ss:propose-contacts")
+async def propose_contacts(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, viewer: Viewer
+) -> Response[Any]:
+    form = await ss_form(request)
+    proposed = partner_pages._contacts(form)
+    note = form.get("note")
+    if len(note) > 2000:
+        form.error("note", form.t("form_too_long", max=2000))
+    try:
+        version = int(form.get("version"))
+    except ValueError:
+        version = -1
+    if not proposed and not form.errors:
+        form.error("contacts.0.name", form.t("ss_contacts_keep_one"))
+    if form.invalid:
+        return await _contacts_page(request, db, settings, viewer, form, status=400)
+    partner_id = scoped_partner(viewer)
+    try:
+        await contacts.propose(
+            db,
+            service.contact_actor(viewer),
+            partner_id,
+            [msgspec.convert(c, ContactIn) for c in proposed],
+            version,
+            note,
+            settings,
+        )
+    except Problem as exc:
+        if exc.slug != "stale-version":
+            raise
+        current = await partners_service.load(db, partner_id, settings)
+        return ss_page(
+            request,
+            "contacts_conflict",
+            status_code=409,
+            theirs=current.contacts,
+            yours=proposed,
+            hidden=[
+                (name, item)
+                for name, value in form.values.items()
+                if name != "version"
+                for item in (value if isinstance(value, list) else [value])
+            ],
+            version=current.version,
+        )
+    return see_other(f"/p?lang={form.lang}&done=contacts_proposed#contacts")
+
+
+ACTION_PAGES += [contacts_form, propose_contacts]

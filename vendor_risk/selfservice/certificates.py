@@ -62,7 +62,7 @@ class Certificate(msgspec.Struct, frozen=True, kw_only=True):
     expired: bool
 
 
-_COLUMNS = """
+COLUMNS = """
     c.id, c.partner_id, c.kind, c.issuer, c.number, c.scope, c.issued_on, c.expires_on, c.status,
     c.decision_note, c.decided_at, c.uploaded_by_label, c.created_at, d.filename, d.sha256, c.version,
     c.expires_on < (now() AT TIME ZONE 'UTC')::date AS expired
@@ -73,7 +73,7 @@ async def list_certificates(conn: asyncpg.Connection, partner_id: UUID) -> list[
     """The partner's certificates, newest first (one query)."""
     rows = await conn.fetch(
         f"""
-        SELECT {_COLUMNS} FROM certificates c JOIN documents d ON d.id = c.document_id
+        SELECT {COLUMNS} FROM certificates c JOIN documents d ON d.id = c.document_id
         WHERE c.partner_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT 100
         """,
         partner_id,
@@ -85,7 +85,7 @@ async def get_certificate(conn: asyncpg.Connection, partner_id: UUID, certificat
     """One certificate of this partner; another partner's is "not found"."""
     row = await conn.fetchrow(
         f"""
-        SELECT {_COLUMNS} FROM certificates c JOIN documents d ON d.id = c.document_id
+        SELECT {COLUMNS} FROM certificates c JOIN documents d ON d.id = c.document_id
         WHERE c.id = $1 AND c.partner_id = $2
         """,
         certificate_id,

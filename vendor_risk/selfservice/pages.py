@@ -94,9 +94,10 @@ async def use_link(
     request: Request[Any, Any, Any], db: DbConnection, settings: Settings, token: str
 ) -> Response[Any]:
     """Spend the link and open the session (a session already in this browser ends)."""
+    done = await service.sign_in(db, token, client_of(request))
+    # Only a link that worked ends the session this browser had (another contact's, say).
     if old := request.cookies.get(SESSION_COOKIE):
         await service.sign_out(db, old)
-    done = await service.sign_in(db, token, client_of(request))
     lang = ss_lang(request)
     response = see_other(f"/p?lang={lang}" if len(done.choices) == 1 else f"/p/choose?lang={lang}")
     set_session_cookie(

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from vendor_risk.selfservice.models import PartnerChoice, SessionRow, Viewer
+from vendor_risk.selfservice.models import PartnerChoice, Viewer
 
 # The partners an address may act for: it is one of their contacts, and we still deal
 # with them (an offboarded partner has nothing left to do here).
@@ -172,24 +172,6 @@ async def delete_session(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg
     return await conn.fetchrow(
         "DELETE FROM selfservice_sessions WHERE token_hash = $1 RETURNING id, email, partner_id", token_hash
     )
-
-
-async def list_sessions(conn: asyncpg.Connection, partner_id: UUID, idle: timedelta) -> list[SessionRow]:
-    """The partner's live sessions, most recently used first."""
-    rows = await conn.fetch(
-        """
-        SELECT s.id, s.email, c.name AS contact_name, s.address, s.user_agent, s.created_at,
-               s.last_seen_at, least(s.expires_at, s.last_seen_at + $2::interval) AS expires_at
-        FROM selfservice_sessions s
-        LEFT JOIN partner_contacts c ON c.id = s.contact_id
-        WHERE s.partner_id = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2::interval
-        ORDER BY s.last_seen_at DESC
-        LIMIT 100
-        """,
-        partner_id,
-        idle,
-    )
-    return [SessionRow(**dict(r)) for r in rows]
 
 
 async def revoke(conn: asyncpg.Connection, partner_id: UUID, session_id: UUID | None) -> list[asyncpg.Record]:

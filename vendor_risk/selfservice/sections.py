@@ -25,6 +25,7 @@ from litestar import Request
 
 from vendor_risk.agreements import repository as agreements_repo
 from vendor_risk.scopes import repository as scopes_repo
+from vendor_risk.selfservice import contacts as contact_changes
 from vendor_risk.selfservice.certificates import list_certificates
 from vendor_risk.selfservice.models import Viewer
 from vendor_risk.settings import Settings
@@ -82,6 +83,26 @@ async def questionnaires(ctx: SectionContext) -> Section | None:
         template="selfservice/_section_questionnaires.html",
         context={"items": items},
         pending=len(items),
+    )
+
+
+async def contacts(ctx: SectionContext) -> Section | None:
+    """The partner's contacts as we hold them, and a proposal awaiting procurement."""
+    rows = await ctx.db.fetch(
+        """
+        SELECT name, email, phone, role, is_primary AS primary FROM partner_contacts
+        WHERE partner_id = $1 ORDER BY position, created_at
+        """,
+        ctx.partner_id,
+    )
+    pending = [
+        c for c in await contact_changes.list_changes(ctx.db, ctx.partner_id, 1) if c.status == "pending"
+    ]
+    return Section(
+        key="contacts",
+        title=ctx.t("ss_section_contacts"),
+        template="selfservice/_section_contacts.html",
+        context={"contacts": [dict(r) for r in rows], "pending": pending[0] if pending else None},
     )
 
 
@@ -145,6 +166,7 @@ SECTION_PROVIDERS: list[SectionProvider] = [
     agreements,
     certificates,
     sub_processors,
+    contacts,
     report,
 ]
 

@@ -30,7 +30,7 @@ from vendor_risk.notify.outbox import Email, enqueue_email
 from vendor_risk.scopes import service as scopes_service
 from vendor_risk.scopes.models import SubProcessorCreate
 from vendor_risk.selfservice import repository as repo
-from vendor_risk.selfservice.models import IncidentReport, PartnerChoice, SessionRow, Viewer
+from vendor_risk.selfservice.models import IncidentReport, PartnerChoice, Viewer
 from vendor_risk.selfservice.notify import notify_partner_staff
 from vendor_risk.selfservice.rules import reported_severity
 from vendor_risk.settings import Settings
@@ -224,10 +224,6 @@ async def sign_out(conn: asyncpg.Connection, token: str) -> None:
                 entity_id=row["partner_id"],
                 after={"session_id": row["id"]},
             )
-
-
-async def list_sessions(conn: asyncpg.Connection, partner_id: UUID) -> list[SessionRow]:
-    return await repo.list_sessions(conn, partner_id, SESSION_IDLE)
 
 
 async def revoke_sessions(

@@ -5,10 +5,11 @@ their verification (procurement and risk owners); every staff role reads."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from litestar import Request, Response, get, post
 
 from vendor_risk.agreements.routes import requires_document_reader
@@ -19,8 +20,10 @@ from vendor_risk.db import DbConnection
 from vendor_risk.documents import download
 from vendor_risk.errors import Problem
 from vendor_risk.partners.routes import requires_record_keeper
-from vendor_risk.selfservice import certificates, service
+from vendor_risk.selfservice import certificates, contacts, service
 from vendor_risk.selfservice.certificates import CertificateDecision
+from vendor_risk.selfservice.contacts import ContactChangeDecision
+from vendor_risk.selfservice.models import SessionRow
 from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import Form, conflict_page, read_form
 from vendor_risk.ui.web import allows, page_lang, see_other
@@ -38,16 +41,57 @@ async def selfservice_panel(
     each), and the buttons the viewer's role may use. ``forms`` re-renders a refused
     decision with what was typed (keyed ``certificate:{id}``)."""
     lang = page_lang(request)
+    sessions, certs, changes = await _panel_rows(db, partner_id)
     return {
-        "sessions": await service.list_sessions(db, partner_id),
+        "sessions": sessions,
         "can_revoke": await allows(requires_session_keeper, request),
         "certificates": [
-            {"c": c, "form": (forms or {}).get(f"certificate:{c.id}") or Form(lang)}
-            for c in await certificates.list_certificates(db, partner_id)
+            {"c": c, "form": (forms or {}).get(f"certificate:{c.id}") or Form(lang)} for c in certs
         ],
         "can_decide": await allows(requires_record_keeper, request),
+        "contact_changes": [
+            {"c": c, "form": (forms or {}).get(f"contacts:{c.id}") or Form(lang)} for c in changes
+        ],
         "can_download": await allows(requires_document_reader, request),
     }
+
+
+async def _panel_rows(
+    db: asyncpg.Connection, partner_id: UUID
+) -> tuple[list[SessionRow], list[certificates.Certificate], list[contacts.ContactChange]]:
+    """The three lists of the panels in one round trip (the partner page's query budget)."""
+    row = await db.fetchrow(
+        f"""
+        SELECT
+          (SELECT coalesce(json_agg(x ORDER BY x.last_seen_at DESC), '[]') FROM ({SESSIONS}) x) AS sessions,
+          (SELECT coalesce(json_agg(x ORDER BY x.created_at DESC), '[]') FROM ({CERTIFICATES}) x) AS certs,
+          (SELECT coalesce(json_agg(x ORDER BY x.created_at DESC), '[]') FROM ({CHANGES}) x) AS changes
+        """,
+        partner_id,
+        service.SESSION_IDLE,
+    )
+    return (
+        msgspec.convert(row["sessions"], list[SessionRow], strict=False),
+        msgspec.convert(row["certs"], list[certificates.Certificate], strict=False),
+        msgspec.convert(row["changes"], list[contacts.ContactChange], strict=False),
+    )
+
+
+SESSIONS: Final = """
+    SELECT s.id, s.email, c.name AS contact_name, s.address, s.user_agent, s.created_at, s.last_seen_at,
+           least(s.expires_at, s.last_seen_at + $2::interval) AS expires_at
+    FROM selfservice_sessions s LEFT JOIN partner_contacts c ON c.id = s.contact_id
+    WHERE s.partner_id = $1 AND s.expires_at > now() AND s.last_seen_at > now() - $2::interval
+    ORDER BY s.last_seen_at DESC LIMIT 100
+"""
+CERTIFICATES: Final = f"""
+    SELECT {certificates.COLUMNS} FROM certificates c JOIN documents d ON d.id = c.document_id
+    WHERE c.partner_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT 100
+"""
+CHANGES: Final = f"""
+    SELECT {contacts.COLUMNS} FROM contact_change_requests WHERE partner_id = $1
+    ORDER BY created_at DESC LIMIT 5
+"""
 
 
 @post(
@@ -128,4 +172,46 @@ async def certificate_file(db: DbConnection, partner_id: UUID, certificate_id: U
     return download(info, content)
 
 
-STAFF_PAGES = [revoke_session, revoke_all_sessions, decide_certificate, certificate_file]
+@post(
+    "/partners/{partner_id:uuid}/contact-changes/{change_id:uuid}/decision",
+    guards=[requires_record_keeper],
+    name="ui:ss-decide-contacts",
+)
+async def decide_contact_change(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID, change_id: UUID
+) -> Response[Any]:
+    """Confirm (apply) or reject a partner's proposed contacts."""
+    from vendor_risk.partners.pages import partner_page_response
+
+    form = await read_form(request)
+    data = form.decode(
+        ContactChangeDecision,
+        {"decision": form.get("decision"), "note": form.get("note"), "version": form.get("version")},
+    )
+    if data is not None:
+        try:
+            await contacts.decide(db, actor_of(request), partner_id, change_id, data, settings)
+        except Problem as exc:
+            if exc.slug not in ("stale-version", "contact-change-decided"):
+                raise
+            # Contacts edited since the proposal (or another decision first): say so beside it.
+            form.error("_form", form.t("ss_contacts_changed_since"))
+        else:
+            return see_other(f"/ui/partners/{partner_id}#contact-changes")
+    return await partner_page_response(
+        request,
+        db,
+        settings,
+        partner_id,
+        status_code=409 if data else 400,
+        forms={f"contacts:{change_id}": form},
+    )
+
+
+STAFF_PAGES = [
+    decide_contact_change,
+    revoke_session,
+    revoke_all_sessions,
+    decide_certificate,
+    certificate_file,
+]

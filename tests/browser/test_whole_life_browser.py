@@ -412,6 +412,7 @@ async def whole_life(install: Install, person: Any) -> None:
     await o.locator("#review-form textarea[name='note']").fill("答复完整，培训问题另行跟进")
     await o.locator("#review-form").get_by_role("button", name="批准").click()
     await expect(o.locator("dl.facts")).to_contain_text("已批准")
+    await expect(o.locator("#downloads")).to_contain_text("安全评估报告（PDF）")
     await owner.shot("review-approved")
 
     await owner.go("/ui/findings")
@@ -502,6 +503,9 @@ async def whole_life(install: Install, person: Any) -> None:
     text = exported.read_text(encoding="utf-8")
     assert "第五十七条" in text, text
     assert "北京市互联网信息办公室" in text, text
+    await expect(
+        o.locator("#record").get_by_role("link", name="个人信息安全事件通知记录（PDF）")
+    ).to_be_visible()
     await o.locator("#close textarea[name='note']").fill("处置完毕，合作方整改到位")
     await o.locator("#close").get_by_role("button", name="关闭事件").click()
     await expect(o.locator("dl.facts").first).to_contain_text("已关闭")
@@ -528,4 +532,7 @@ async def whole_life(install: Install, person: Any) -> None:
     await expect(o.locator("#offboarding")).to_contain_text("审核通过")
     await move(owner, "offboarded", "退出声明已确认，数据已删除")
     await expect(o.locator("dl.facts")).to_contain_text("已退出")
+    async with o.expect_download() as dossier:
+        await o.locator("#downloads").get_by_role("link", name="合作方档案（PDF）").click()
+    assert (await dossier.value).suggested_filename.endswith(".pdf")
     await owner.shot("offboarded")

@@ -90,3 +90,23 @@ def test_the_field_macro_shows_the_typed_value_and_the_error_beside_it() -> None
     select = str(macros.field(form, "kind", "Kind", kind="select", choices=[("nda", "NDA"), ("dpa", "DPA")]))  # type: ignore[attr-defined]
     assert '<option value="dpa" selected>' in select
     assert '<option value="nda">' in select
+
+
+def test_a_chinese_page_shows_a_refusal_in_chinese_never_the_service_english() -> None:
+    stale = Problem(409, "stale-version", "thing was changed by someone else")
+    zh, en = Form("zh-CN"), Form("en")
+    zh.problem(stale)
+    en.problem(stale)
+    assert zh.errors[FORM_ERROR] == "该记录已被他人修改，请重新加载后再提交。"
+    assert en.errors[FORM_ERROR].startswith("Someone else changed this record")
+    # A refusal without catalogue words: its English detail on English pages only.
+    odd = Problem(409, "something-new", "the widget is frozen")
+    zh, en = Form("zh-CN"), Form("en")
+    zh.problem(odd)
+    en.problem(odd)
+    assert zh.errors[FORM_ERROR] == "请求未能完成，请检查填写的内容后重试。"
+    assert en.errors[FORM_ERROR] == "the widget is frozen"
+    # A field's message the catalogue does not know is not shown in English on a zh page.
+    zh = Form("zh-CN")
+    zh.problem(field_error("name", "must not mention widgets"))
+    assert zh.errors["name"] == zh.t("form_invalid")

@@ -23,7 +23,9 @@ def format_date(value: date, lang: str) -> str:
 
 def format_time(value: datetime, lang: str) -> str:
     local = value.astimezone(ZoneInfo("Asia/Shanghai"))
-    return f"{format_date(local.date(), lang)} {local:%H:%M} ({_CST_LABEL.get(lang, _CST_LABEL['en'])})"
+    if lang == "zh-CN":  # full-width parentheses after Chinese text
+        return f"{format_date(local.date(), lang)} {local:%H:%M}（{_CST_LABEL[lang]}）"
+    return f"{format_date(local.date(), lang)} {local:%H:%M} ({_CST_LABEL['en']})"
 
 
 def _email(

@@ -436,6 +436,8 @@ async def _assessment_page(
         done=request.query_params.get("done") if request.method == "GET" else None,
         filters=[(s, with_query(request.url.path, {"show": s if s != "all" else None})) for s in SHOW],
         can_review=await allows(requires_risk_owner, request) and detail.status == "submitted",
+        # The XLSX round trip is the record keepers' (the workbook pages' own guard).
+        can_workbook=await allows(requires_sender, request),
         can_download=await allows(requires_evidence_reader, request),
         can_resend=is_sender and detail.status not in ("cancelled", "expired"),
         can_cancel=is_sender and detail.status in EDITABLE_STATUSES,

@@ -116,6 +116,8 @@ def escape(text: str) -> str:
 
 def format_time(moment: datetime, lang: str) -> str:
     local = moment.astimezone(CHINA_STANDARD_TIME)
+    if lang == "zh-CN":  # full-width punctuation after Chinese text
+        return f"{local:%Y-%m-%d %H:%M}（{_LABELS[lang]['time_zone']}，UTC+8）"
     return f"{local:%Y-%m-%d %H:%M} ({_LABELS[lang]['time_zone']}, UTC+8)"
 
 

@@ -18,6 +18,7 @@ from litestar import Request, Response, get, post
 from vendor_risk.agreements.panel import agreement_panel
 from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.assessments import repository as assessments_repo
+from vendor_risk.assessments.routes import requires_sender
 from vendor_risk.auth.guards import current_user, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
@@ -449,6 +450,8 @@ async def partner_page_response(
         offboarding=await service.offboarding_progress(db, partner_id),
         can_edit=partner.status != "offboarded" and await allows(requires_record_keeper, request),
         can_decide=await allows(requires_risk_owner, request),
+        can_send=partner.status not in {"offboarding", "offboarded"}
+        and await allows(requires_sender, request),
     )
 
 

@@ -21,7 +21,7 @@ from litestar.datastructures import UploadFile
 from vendor_risk.errors import Problem
 from vendor_risk.i18n import translator
 from vendor_risk.structs import PATTERN_KEYS, PATTERN_MESSAGES
-from vendor_risk.ui.web import page, page_lang
+from vendor_risk.ui.web import page, page_lang, problem_text
 
 T = TypeVar("T")
 FORM_ERROR: Final = "_form"
@@ -181,7 +181,7 @@ class Form:
                 message = str(item.get("message", ""))
                 self.error(field or FORM_ERROR, self._service_message(message))
             return
-        self.error(FORM_ERROR, exc.detail)
+        self.error(FORM_ERROR, problem_text(self.lang, exc))
 
     def _service_message(self, message: str) -> str:
         known = {"required": "form_required", "unknown field": "form_invalid"}
@@ -191,7 +191,8 @@ class Form:
             return self.t("form_format")
         if key := next((PATTERN_KEYS[p] for p, m in PATTERN_MESSAGES.items() if m == message), None):
             return self.t(key)
-        return message
+        # The service's own words are English: a Chinese page says the field is invalid.
+        return message if self.lang == "en" else self.t("form_invalid")
 
 
 async def read_form(request: Request[Any, Any, Any]) -> Form:

@@ -25,7 +25,7 @@ from vendor_risk.auth.guards import current_user
 from vendor_risk.auth.models import CurrentUser
 from vendor_risk.auth.sessions import resolve_session
 from vendor_risk.errors import Problem
-from vendor_risk.i18n import LANGUAGES, negotiate, translator
+from vendor_risk.i18n import LANGUAGES, has_label, negotiate, translator
 from vendor_risk.logging import ASGIApp
 from vendor_risk.partners.labels import Labels
 
@@ -141,6 +141,16 @@ def signed_in(request: Request[Any, Any, Any]) -> CurrentUser:
 # --- errors and headers ------------------------------------------------------------------------------
 
 
+def problem_text(lang: str, exc: Problem) -> str:
+    """A refusal's detail in ``lang``: the catalogue's words for its stable code (the
+    problem's slug), else, the service's detail being English, that detail on English
+    pages and a general sentence on Chinese ones."""
+    key = f"cs_problem_{exc.slug}"
+    if has_label(key):
+        return translator(lang)(key)
+    return exc.detail if lang == "en" else translator(lang)("cs_problem_other")
+
+
 def ui_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """Every refusal as a page in the viewer's language; a missing session goes to sign-in."""
     if isinstance(exc, SignInRequired):
@@ -170,7 +180,7 @@ def ui_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[An
     if isinstance(exc, NotFoundException):
         status = 404
     t = translator(page_lang(request))
-    detail = exc.detail if isinstance(exc, Problem) else ""
+    detail = problem_text(page_lang(request), exc) if isinstance(exc, Problem) else ""
     return page(
         request,
         "error",

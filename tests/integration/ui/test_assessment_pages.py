@@ -227,6 +227,9 @@ async def test_only_senders_see_and_may_post_the_send_resend_and_cancel_forms(
     assert page.status_code == 200
     assert f"{path}/resend" not in page.text
     assert f"{path}/cancel" not in page.text
+    # Every reader may download the report PDF; the XLSX round trip is the senders'.
+    assert f'href="/ui/reports/documents/assessments/{aid}"' in page.text
+    assert f"/ui/reports/assessments/{aid}/workbook" not in page.text
     assert (await watcher.get(f"/ui/partners/{partner['id']}/assessments/new")).status_code == 403
     refused = await watcher.post(f"{path}/cancel", {"_csrf_token": csrf_of(page.text), "reason": "x"})
     assert refused.status_code == 403
@@ -235,6 +238,7 @@ async def test_only_senders_see_and_may_post_the_send_resend_and_cancel_forms(
         shown = await (await browser(user)).get(path)
         assert f"{path}/resend" in shown.text
         assert f"{path}/cancel" in shown.text
+        assert f'href="/ui/reports/assessments/{aid}/workbook"' in shown.text
 
 
 async def test_resend_gives_a_new_link_and_cancel_needs_a_reason(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -122,3 +123,40 @@ async def test_the_dashboard_runs_one_fixed_set_of_queries(
         await open_incident(client, partner["id"], risk_owner, hours_ago=hours)
     assert await count() == before
     assert before <= 3  # the session, the board
+
+
+async def test_a_failed_nightly_verify_is_shown_first_to_admins_and_risk_owners(
+    browser: OpenBrowser, db: asyncpg.Connection, make_user: Any, procurement: User, risk_owner: User
+) -> None:
+    admin = await make_user("admin")
+    run_id = await db.fetchval(
+        """
+        INSERT INTO audit_verify_runs
+            (started_at, events_checked, checkpoints_checked, ok, break_count, breaks)
+        VALUES (now(), 1234, 3, false, 2, '[]') RETURNING id
+        """
+    )
+    try:
+        for user in (admin, risk_owner):
+            me = await browser(user)
+            html = (await me.get("/ui", lang="zh-CN")).text
+            alert = re.search(r'<section id="dash-audit-failure".*?</section>', html, re.S)
+            assert alert, html
+            assert "审计链夜间校验失败" in alert.group(0)
+            assert "检查了 1234 条审计事件，发现 2 处断裂" in alert.group(0)
+            assert html.index("dash-audit-failure") < html.index("</h1>") + 200  # at the top
+            assert ('href="/ui/audit"' in alert.group(0)) == (user is admin)  # risk owners cannot read it
+        me = await browser(procurement)
+        assert "dash-audit-failure" not in (await me.get("/ui")).text
+        # A later run that passed clears it.
+        await db.execute(
+            """
+            INSERT INTO audit_verify_runs
+            (started_at, events_checked, checkpoints_checked, ok, break_count, breaks)
+            VALUES (now(), 1240, 3, true, 0, '[]')
+            """
+        )
+        me = await browser(risk_owner)
+        assert "dash-audit-failure" not in (await me.get("/ui")).text
+    finally:
+        await db.execute("DELETE FROM audit_verify_runs WHERE id >= $1", run_id)

@@ -276,7 +276,14 @@ async def test_each_role_sees_only_the_buttons_its_api_role_accepts(
     reader = await zh(browser, auditor)
     page = await reader.get(path)
     assert page.status_code == 200
-    for action in ("/edit", "/transitions", "/agreements/new", "/scopes/new", "/sub-processors"):
+    for action in (
+        "/edit",
+        "/transitions",
+        "/agreements/new",
+        "/scopes/new",
+        "/sub-processors",
+        "/assessments/new",
+    ):
         assert f'{path}{action}"' not in page.text, action
     assert "登记合作方" not in (await reader.get("/ui/partners")).text
     refused = await reader.post(
@@ -288,6 +295,7 @@ async def test_each_role_sees_only_the_buttons_its_api_role_accepts(
     buyer = await zh(browser, procurement)
     page = await buyer.get(path)
     assert f'{path}/edit"' in page.text
+    assert f'href="{path}/assessments/new"' in page.text  # the send page is reached from here
     assert 'name="to" value="onboarding"' in page.text
     assert 'name="to" value="active"' not in page.text  # only a risk owner activates
     owner = await zh(browser, risk_owner)

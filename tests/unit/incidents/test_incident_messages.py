@@ -32,7 +32,7 @@ def test_an_escalation_speaks_the_recipients_language() -> None:
     )
 
     assert zh.subject == "【逾期·第2级】云账房：邮箱泄露——立即控制"
-    assert "已于 2025-03-04 10:00 (北京时间, UTC+8) 到期" in zh.text
+    assert "已于 2025-03-04 10:00（北京时间，UTC+8） 到期" in zh.text
     assert en.subject == "[Overdue, level 2] 云账房: 邮箱泄露 - Contain at once"
     assert "was due 2025-03-04 10:00 (China Standard Time, UTC+8)" in en.text
     assert (zh.lang, en.lang) == ("zh-CN", "en")

@@ -62,14 +62,14 @@ def test_chinese_record_carries_the_article_57_contents() -> None:
     assert text.startswith("# 个人信息安全事件通知记录\n")
     assert "《中华人民共和国个人信息保护法》第五十七条" in text
     assert "- 涉事合作方（受托人）：云账房科技" in text
-    assert "- 发现时间：2025-03-04 09:30 (北京时间, UTC+8)" in text
+    assert "- 发现时间：2025-03-04 09:30（北京时间，UTC+8）" in text
     assert "- 严重程度：高" in text
     assert "- 信息种类：银行账户及流水、工资及员工个人信息、custom\\_code" in text
     assert "- 涉及个人数量（约）：约 1,200 人" in text
     assert "## 二、原因\n\n合作方员工的邮箱密码被钓鱼窃取。\n" in text
     assert "## 五、个人可以采取的减轻危害的措施\n\n警惕陌生来电。\n" in text
     assert "- 报告部门：北京市互联网信息办公室" in text
-    assert "- 报告时间：2025-03-05 10:00 (北京时间, UTC+8)" in text
+    assert "- 报告时间：2025-03-05 10:00（北京时间，UTC+8）" in text
     assert "- 通知时间：尚未通知" in text
     assert "- 通知方式：（未填写）" in text
     assert "第五十七条第二款" not in text

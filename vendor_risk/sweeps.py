@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -20,7 +19,14 @@ import msgspec
 import structlog
 
 from vendor_risk import audit
-from vendor_risk.assessments.service import expire_overdue, reminders_due, send_due_assessment, send_reminder
+from vendor_risk.assessments.service import (
+    ReassessmentDue,
+    TemplateCache,
+    expire_overdue,
+    reminders_due,
+    send_due_assessments,
+    send_reminder,
+)
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
 from vendor_risk.findings.service import lapse_expired_acceptances
@@ -352,14 +358,16 @@ async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> in
 # --- reassessments and reminders ---------------------------------------------------------
 
 
-class ReassessmentDue(msgspec.Struct, frozen=True, kw_only=True):
-    partner_id: UUID
-    kind: Literal["periodic", "triggered"]
-    reason: str
+# Due partners sent per transaction: large enough that a statement's cost is spread over
+# many, small enough that the audit chain's lock is held only briefly.
+REASSESSMENT_BATCH = 200
 
 
 async def reassessments_due(
-    conn: asyncpg.Connection, now: datetime, cadence: Mapping[Tier, int] = DEFAULT_POLICY.cadence_months
+    conn: asyncpg.Connection,
+    now: datetime,
+    cadence: Mapping[Tier, int] = DEFAULT_POLICY.cadence_months,
+    policy_sha256: str | None = None,
 ) -> list[ReassessmentDue]:
     """Active partners due for a reassessment, in one statement over all partners.
 
@@ -369,39 +377,44 @@ async def reassessments_due(
     (the policy's ``cadence_months``; never assessed: counted from its creation). Each of
     these counts only if nothing was sent to the partner since it became due, so an
     assessment that expired unanswered or was rejected is followed up by people, not re-sent every hour.
+    A partner marked as not sendable under the policy ``policy_sha256`` is left out until
+    the mark is cleared (migration 0130).
+
+    The partners' own columns (``last_approved_at`` is kept by a trigger) pick the
+    candidates; only for those are the agreements and the last send looked up, so an idle
+    sweep reads the partners once and no assessment at all.
     """
     rows = await conn.fetch(
         """
-        WITH approved AS (
-            SELECT partner_id, max(reviewed_at) AS reviewed_at FROM assessments
-            WHERE status = 'approved' AND kind <> 'offboarding'
-            GROUP BY partner_id
-        ), sent AS (
-            SELECT partner_id, max(sent_at) AS sent_at FROM assessments
-            WHERE kind <> 'offboarding'
-            GROUP BY partner_id
+        WITH active AS (
+            SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at, p.reassessment_due_reason,
+                   coalesce(p.last_approved_at, p.created_at) + make_interval(months =>
+                       ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
+            FROM partners p
+            WHERE p.status = 'active'
+              AND (p.reassessment_blocked IS NULL OR p.reassessment_blocked_policy IS DISTINCT FROM $4)
         ), renewals AS (
             SELECT DISTINCT ON (r.partner_id) r.partner_id, r.created_at AS renewed_at, r.title
-            FROM agreements r
-            WHERE r.terminated_at IS NULL AND EXISTS (
+            FROM agreements r JOIN active ON active.id = r.partner_id
+            WHERE r.terminated_at IS NULL
+              AND r.created_at > coalesce(active.last_approved_at, '-infinity')
+              AND EXISTS (
                 SELECT 1 FROM agreements o
                 WHERE o.partner_id = r.partner_id AND o.kind = r.kind AND o.created_at < r.created_at)
             ORDER BY r.partner_id, r.created_at DESC
         ), candidates AS (
-            SELECT p.id AS partner_id, p.tier, p.reassessment_due_at, p.reassessment_due_reason,
-                   approved.reviewed_at, sent.sent_at,
-                   CASE WHEN renewals.renewed_at > coalesce(approved.reviewed_at, '-infinity')
-                        THEN renewals.renewed_at END AS renewed_at,
-                   renewals.title AS renewed_title,
-                   coalesce(approved.reviewed_at, p.created_at) + make_interval(months =>
-                       ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
-            FROM partners p
-            LEFT JOIN approved ON approved.partner_id = p.id
-            LEFT JOIN sent ON sent.partner_id = p.id
-            LEFT JOIN renewals ON renewals.partner_id = p.id
-            WHERE p.status = 'active'
+            SELECT active.*, renewals.renewed_at, renewals.title AS renewed_title, sent.sent_at
+            FROM active
+            LEFT JOIN renewals ON renewals.partner_id = active.id
+            LEFT JOIN LATERAL (
+                SELECT max(a.sent_at) AS sent_at FROM assessments a
+                WHERE a.partner_id = active.id AND a.kind <> 'offboarding'
+            ) sent ON true
+            WHERE active.reassessment_due_at IS NOT NULL OR renewals.renewed_at IS NOT NULL
+               OR active.cadence_due_at <= $1
         )
-        SELECT partner_id, tier, reviewed_at, cadence_due_at, reassessment_due_reason, renewed_title,
+        SELECT id AS partner_id, tier, last_approved_at AS reviewed_at, reassessment_due_reason,
+               renewed_title,
                (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
                    AS tier_rose,
                (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
@@ -409,11 +422,12 @@ async def reassessments_due(
         WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
            OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
            OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
-        ORDER BY partner_id
+        ORDER BY id
         """,
         now,
         [cadence[t] for t in TIERS],
         list(TIERS),
+        policy_sha256,
     )
     due: list[ReassessmentDue] = []
     for r in rows:
@@ -452,22 +466,23 @@ async def reassessments_due(
 
 async def sweep_reassessments(pool: asyncpg.Pool, settings: Settings, *, now: datetime | None = None) -> int:
     """Send each due partner's reassessment (the tier's default questionnaires, to its
-    primary contact, email and audit included) through the assessments service; returns
-    how many were sent. A partner with an open assessment gets none: the service's unique
-    index decides, so two workers sweeping at once send one."""
+    primary contact, email and audit included) through the assessments service, in
+    batches of ``REASSESSMENT_BATCH``; returns how many were sent. A partner with an open
+    assessment gets none: the service's unique index decides, so two workers sweeping at
+    once send one. A partner that cannot be sent (no primary contact, no questionnaire)
+    is marked with the reason for staff, and not tried again until that may have changed."""
     at = now or datetime.now(UTC)
+    templates = TemplateCache()
     sent = 0
     async with pool.acquire() as conn:
-        for due in await reassessments_due(conn, at, settings.policy.cadence_months):
-            try:
-                result = await send_due_assessment(
-                    conn, due.partner_id, due.kind, settings, now=at, reason=due.reason, actor=REASSESSOR
-                )
-            except Problem as exc:
-                # E.g. no primary contact: people must fix the record; the next sweep retries.
-                log.warning("reassessment not sent", partner_id=str(due.partner_id), detail=exc.detail)
-                continue
-            sent += result is not None
+        due = await reassessments_due(conn, at, settings.policy.cadence_months, settings.policy.sha256)
+        for start in range(0, len(due), REASSESSMENT_BATCH):
+            batch = await send_due_assessments(
+                conn, due[start : start + REASSESSMENT_BATCH], settings, templates, now=at, actor=REASSESSOR
+            )
+            sent += len(batch.sent)
+            for partner_id, reason in batch.blocked.items():
+                log.warning("reassessment not sent", partner_id=str(partner_id), reason=reason)
     return sent
 
 

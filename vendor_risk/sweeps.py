@@ -30,7 +30,7 @@ from vendor_risk.assessments.service import (
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
 from vendor_risk.findings.service import lapse_expired_acceptances
-from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.notify.outbox import Email, emit_event, emit_events, enqueue_email
 from vendor_risk.partners.records import lock, today_utc
 from vendor_risk.partners.rules import TIERS
 from vendor_risk.policy import DEFAULT_POLICY, Policy, Tier
@@ -318,12 +318,22 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
     return report
 
 
+# Overdue findings announced per transaction.
+OVERDUE_BATCH = 1000
+
+
 async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> int:
     """Announce ``finding.overdue`` (webhooks, chat alerts) once for each open or
-    remediating finding past its due date; a new due date is announced again if missed."""
+    remediating finding past its due date; a new due date is announced again if missed.
+
+    Set-based: the findings not yet announced are read once, then claimed (``notices``)
+    and announced a batch per transaction, so a first run over years of findings is
+    minutes of SQL, not one transaction per finding."""
     rows = await conn.fetch(
         """
-        SELECT f.id, f.partner_id, f.title, f.severity, f.due_on FROM findings f
+        SELECT f.id, f.partner_id, f.title, f.severity, f.due_on,
+               'finding.overdue:' || f.id || ':' || f.due_on AS key
+        FROM findings f
         WHERE f.status IN ('open', 'remediating') AND f.due_on < $1
           AND NOT EXISTS (
               SELECT 1 FROM notices n WHERE n.key = 'finding.overdue:' || f.id || ':' || f.due_on
@@ -333,25 +343,37 @@ async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> in
         today,
     )
     announced = 0
-    for row in rows:
-        key = f"finding.overdue:{row['id']}:{row['due_on'].isoformat()}"
+    for start in range(0, len(rows), OVERDUE_BATCH):
+        batch = rows[start : start + OVERDUE_BATCH]
         async with conn.transaction():
-            if not await claim_notice(conn, key):
-                continue
-            title = row["title"] or {}
-            await emit_event(
-                conn,
-                "finding.overdue",
-                {
+            # A concurrent sweep waits on the uncommitted keys, then finds them taken.
+            claimed = set(
+                await conn.fetchval(
+                    """
+                    WITH claimed AS (
+                        INSERT INTO notices (key) SELECT unnest($1::text[])
+                        ON CONFLICT (key) DO NOTHING RETURNING key
+                    )
+                    SELECT coalesce(array_agg(key), '{}') FROM claimed
+                    """,
+                    [r["key"] for r in batch],
+                )
+            )
+            events = []
+            for row in batch:
+                if row["key"] not in claimed:
+                    continue
+                title = row["title"] or {}
+                data = {
                     "finding_id": row["id"],
                     "partner_id": row["partner_id"],
                     "title": title.get("zh-CN") or title.get("en") or "",
                     "severity": row["severity"],
                     "due_on": row["due_on"],
-                },
-                dedupe_key=key,
-            )
-        announced += 1
+                }
+                events.append((data, row["key"]))
+            await emit_events(conn, "finding.overdue", events)
+        announced += len(events)
     return announced
 
 

@@ -176,7 +176,6 @@ async def emit_events(
         [{"type": event_type, "timestamp": timestamp, "data": msgspec.to_builtins(d)} for d, _ in events],
         [key for _, key in events],
     )
-    from vendor_risk.notify.chat import fan_out
+    from vendor_risk.notify.chat import fan_out_many
 
-    for data, key in events:
-        await fan_out(conn, event_type, data, key)
+    await fan_out_many(conn, event_type, events)

@@ -265,9 +265,12 @@ async def claim_due(
             SELECT id FROM outbox o
             WHERE status = 'pending' AND next_attempt_at <= coalesce($1, now())
               -- One recipient's messages go out in the order they were written: only the
-              -- oldest pending one (claimed or not) of a recipient may be taken.
-              AND NOT EXISTS (SELECT 1 FROM outbox e
-                              WHERE e.recipient = o.recipient AND e.status = 'pending' AND e.seq < o.seq)
+              -- oldest pending one (claimed or not) of a recipient may be taken. A scalar
+              -- subquery, one probe of outbox_pending_recipient_idx a row: as NOT EXISTS the
+              -- planner may pick a hash anti-join, quadratic in one recipient's backlog.
+              AND (o.recipient IS NULL
+                   OR o.seq = (SELECT min(e.seq) FROM outbox e
+                               WHERE e.recipient = o.recipient AND e.status = 'pending'))
             ORDER BY next_attempt_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED

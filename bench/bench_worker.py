@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from bench.datagen import generate  # noqa: E402
 from tests.conftest import create_database, drop_database  # noqa: E402
 from vendor_risk.db import connect, create_pool, migrate  # noqa: E402
+from vendor_risk.logging import configure_logging  # noqa: E402
 from vendor_risk.notify.delivery import deliver_due  # noqa: E402
 from vendor_risk.notify.email import build_message  # noqa: E402
 from vendor_risk.notify.outbox import Email  # noqa: E402
@@ -139,6 +140,8 @@ async def main(opts: argparse.Namespace) -> None:
     admin_url = os.environ.get("VENDOR_RISK_TEST_DATABASE_URL")
     if not admin_url:
         sys.exit("set VENDOR_RISK_TEST_DATABASE_URL to a PostgreSQL server this may create databases on")
+    # As the worker logs in production (JSON), at warnings: the figures are the work's.
+    configure_logging("WARNING", json=True)
     print(f"load average at start: {load()}")
     name, url = await create_database(admin_url, f"{opts.db_prefix}_{uuid4().hex[:12]}")
     try:

@@ -40,9 +40,11 @@ log = structlog.get_logger("vendor_risk.delivery")
 
 MAX_ATTEMPTS = 8
 BATCH_SIZE = 100
-# Webhooks and chat robots of one batch are sent this many at a time; emails go one after
-# another over one SMTP connection.
+# Webhooks and chat robots of one batch are sent this many at a time.
 HTTP_CONCURRENCY = 10
+# Emails go over this many SMTP connections kept for the run, one after another on each:
+# an email costs four round trips, so one connection mostly waits for the server.
+SMTP_CONNECTIONS = 4
 # A run drains while messages are due, until this budget (below the job's 300 s timeout)
 # is spent; the minute sweep starts the next run.
 RUN_BUDGET = 240.0
@@ -237,20 +239,25 @@ async def _send_emails(
     pool: asyncpg.Pool,
     http: httpx.AsyncClient,
     settings: Settings,
-    smtp: SmtpConnection,
+    lanes: list[SmtpConnection],
     claims: list[Claimed],
     now: datetime | None,
     outcomes: dict[UUID, str],
 ) -> None:
-    """One after another over the run's SMTP connection; those not started within
+    """Over the run's SMTP connections, one after another on each (a batch holds at most
+    one message per recipient, so their order is kept); those not started within
     ``BATCH_SEND_LIMIT`` are handed back unsent."""
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + BATCH_SEND_LIMIT
-    for index, claim in enumerate(claims):
-        if loop.time() > stop_at:
-            await repo.release(pool, claims[index:])
-            return
-        outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
+
+    async def lane(smtp: SmtpConnection, mine: list[Claimed]) -> None:
+        for index, claim in enumerate(mine):
+            if loop.time() > stop_at:
+                await repo.release(pool, mine[index:])
+                return
+            outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
+
+    await asyncio.gather(*(lane(smtp, claims[i :: len(lanes)]) for i, smtp in enumerate(lanes)))
 
 
 async def _send_others(
@@ -279,19 +286,21 @@ async def deliver_due(
     *,
     now: datetime | None = None,
     budget: float = RUN_BUDGET,
+    smtp_connections: int = SMTP_CONNECTIONS,
 ) -> dict[str, int]:
     """Deliver every message due at ``now`` (the current time unless a test injects one),
     batch after batch while any is due, until ``budget`` seconds are spent; returns how
     many were delivered, are retrying and went dead.
 
-    The emails of a run share one SMTP connection (``SmtpConnection``); each message's
+    The emails of a run share ``smtp_connections`` SMTP connections (``SmtpConnection``),
+    opened as needed and kept for the run; each message's
     failure is its own, retried with backoff or dead, as ever. A batch's deliveries are
     recorded together when it ends, even when the run is cancelled midway.
     """
     counts: Counter[str] = Counter()
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + budget
-    smtp = SmtpConnection(settings.smtp_url, settings.mail_from)
+    lanes = [SmtpConnection(settings.smtp_url, settings.mail_from) for _ in range(smtp_connections)]
     try:
         # A delivered message may have made the next one of its recipient claimable, so
         # the run goes on until a claim finds nothing.
@@ -303,10 +312,22 @@ async def deliver_due(
             try:
                 await asyncio.gather(
                     _send_emails(
-                        pool, http, settings, smtp, [c for c in claims if c.channel == "email"], now, outcomes
+                        pool,
+                        http,
+                        settings,
+                        lanes,
+                        [c for c in claims if c.channel == "email"],
+                        now,
+                        outcomes,
                     ),
                     _send_others(
-                        pool, http, settings, smtp, [c for c in claims if c.channel != "email"], now, outcomes
+                        pool,
+                        http,
+                        settings,
+                        lanes[0],
+                        [c for c in claims if c.channel != "email"],
+                        now,
+                        outcomes,
                     ),
                 )
             finally:
@@ -314,5 +335,5 @@ async def deliver_due(
                 await repo.mark_delivered(pool, delivered, now)
             counts.update(outcomes.values())
     finally:
-        await smtp.close()
+        await asyncio.gather(*(smtp.close() for smtp in lanes))
     return {outcome: counts[outcome] for outcome in ("delivered", "retrying", "dead")}

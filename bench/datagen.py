@@ -1,7 +1,9 @@
 """Realistic volumes for the benchmarks, generated into a scratch database.
 
 For ``N`` partners (100k by default): their primary contacts, agreements (NDAs, DPAs,
-renewals), scopes, about 3 assessments each with their questionnaire parts and links,
+renewals), scopes, about 3 assessments each with their questionnaire parts and links
+(answered: about 10 answers a partner, 1M at 100k; every live link openable, its raw
+token in the bench-only table ``bench_portal_tokens``),
 10 findings each with risk acceptances, 10 audit events each, 5 outbox messages each,
 an incident per 50 partners with its steps, staff users and webhooks. The partners are
 written by COPY from Python (their names and credit codes are made here); everything else
@@ -48,6 +50,7 @@ from vendor_risk.partners.rules import (  # noqa: E402
     credit_code_check_char,
     org_code_check_char,
 )
+from vendor_risk.questionnaires.models import Template  # noqa: E402
 from vendor_risk.questionnaires.service import load_library  # noqa: E402
 from vendor_risk.reports import snapshots  # noqa: E402
 
@@ -277,6 +280,83 @@ SELECT id, sha256(convert_to(id::text, 'UTF8')), sent_at + interval '30 days', s
 FROM assessments WHERE status IN ('sent', 'in_progress', 'changes_requested');
 """
 
+# Answers: in the latest answered assessment of one partner in five, and in every open one
+# in progress, each question of the questionnaire answered (about 10 answers a partner).
+# The variants are made in Python from the shipped questionnaires (bench_answer_variants).
+_ANSWERS = """
+UPDATE assessment_parts ap SET answers = v.answers
+FROM (
+    SELECT DISTINCT ON (a.partner_id) a.id FROM assessments a JOIN bp ON bp.id = a.partner_id
+    WHERE bp.n % 5 = 0 AND a.status IN ('submitted', 'approved', 'rejected', 'changes_requested')
+    ORDER BY a.partner_id, a.sent_at DESC
+) latest, bench_answer_variants v
+WHERE ap.assessment_id = latest.id AND v.template_id = ap.template_id
+  AND v.variant = abs(hashtext(latest.id::text)) % 4;
+UPDATE assessment_parts ap SET answers = v.answers
+FROM assessments a, bench_answer_variants v
+WHERE a.id = ap.assessment_id AND a.status = 'in_progress'
+  AND v.template_id = ap.template_id AND v.variant = abs(hashtext(a.id::text)) % 4;
+DROP TABLE bench_answer_variants;
+"""
+
+# Live links a benchmark can open: each token is derived from its assessment, stored
+# hashed in portal_links as a real one is, and in the clear only in bench_portal_tokens
+# (which exists only in generated databases).
+_TOKENS = """
+CREATE TABLE bench_portal_tokens AS
+SELECT l.assessment_id, a.status,
+       translate(rtrim(encode(sha256(convert_to('bench-token:' || l.assessment_id, 'UTF8')), 'base64'), '='),
+                 '+/', '-_') AS token
+FROM portal_links l JOIN assessments a ON a.id = l.assessment_id
+WHERE l.revoked_at IS NULL;
+UPDATE portal_links l SET token_hash = sha256(convert_to(t.token, 'UTF8')),
+                          expires_at = greatest(l.expires_at, now() + interval '30 days')
+FROM bench_portal_tokens t WHERE t.assessment_id = l.assessment_id AND l.revoked_at IS NULL;
+CREATE INDEX ON bench_portal_tokens (status, assessment_id);
+"""
+
+
+def answer_variants(template: Template, count: int = 4) -> list[dict[str, Any]]:
+    """``count`` complete, valid sets of answers to ``template`` (choices drawn at random)."""
+    rng = random.Random(template.key)
+    variants = []
+    for _ in range(count):
+        answers: dict[str, Any] = {}
+        for section in template.sections:
+            for q in section.questions:
+                choices = [c.value for c in q.effective_choices()]
+                if q.type == "multi_choice":
+                    value: Any = rng.sample(choices, k=min(len(choices), rng.randint(1, 2)))
+                elif choices:
+                    value = rng.choice(choices)
+                elif q.type == "number":
+                    value = rng.randint(1, 30)
+                elif q.type == "date":
+                    value = "2026-06-30"
+                else:
+                    value = "已落实，并每季度复核一次。"
+                answers[q.id] = {"value": value}
+        variants.append(answers)
+    return variants
+
+
+async def _answer_variants(conn: asyncpg.Connection) -> None:
+    rows = await conn.fetch("SELECT id, content::text AS content FROM questionnaire_templates")
+    await conn.execute(
+        "CREATE TEMP TABLE bench_answer_variants (template_id uuid, variant int, answers jsonb)"
+    )
+    await _insert(
+        conn,
+        "bench_answer_variants",
+        "template_id, variant, answers",
+        [
+            (row["id"], i, answers)
+            for row in rows
+            for i, answers in enumerate(answer_variants(msgspec.json.decode(row["content"], type=Template)))
+        ],
+    )
+
+
 # Ten findings a partner: raised by its first assessment, most of them resolved since.
 _FINDINGS = """
 CREATE TEMP TABLE fa AS
@@ -373,6 +453,20 @@ CROSS JOIN LATERAL (SELECT
         AS topic,
     CASE WHEN s % 331 = 0 THEN 'dead' WHEN s > $1::int * 5 - 50 THEN 'pending'
          ELSE 'delivered' END AS st) x
+"""
+
+# What the triggers keep on partners (off during the load): the last approval and when the
+# next reassessment is due (migration 0040), as the reassessment sweep reads them.
+_TRIGGERS_KEEP = """
+UPDATE partners p SET last_approved_at = a.reviewed_at
+FROM (SELECT partner_id, max(reviewed_at) AS reviewed_at FROM assessments
+      WHERE status = 'approved' AND kind <> 'offboarding' GROUP BY partner_id) a
+WHERE a.partner_id = p.id;
+UPDATE partners SET next_reassessment_at = CASE
+    WHEN status IN ('offboarding', 'offboarded') THEN NULL
+    ELSE least(reassessment_due_at, coalesce(last_approved_at, created_at)
+                                     + make_interval(months => tier_cadence_months(tier)))
+END;
 """
 
 # The state the daily sweeps leave: ended scopes expired, lapsed assessments expired, every
@@ -521,7 +615,13 @@ async def sample_ids(conn: asyncpg.Connection) -> dict[str, Any]:
                 ORDER BY seq DESC LIMIT 1) AS audit_partner_id
         """
     )
-    return dict(row)
+    sample = dict(row)
+    # Portal links to open: one still being answered, one not yet started.
+    for status in ("in_progress", "sent"):
+        sample[f"portal_token_{status}"] = await conn.fetchval(
+            "SELECT token FROM bench_portal_tokens WHERE status = $1 ORDER BY assessment_id LIMIT 1", status
+        )
+    return sample
 
 
 async def generate(conn: asyncpg.Connection, partners: int, *, log: Any = print) -> Dataset:
@@ -570,13 +670,18 @@ async def generate(conn: asyncpg.Connection, partners: int, *, log: Any = print)
     ):
         await conn.execute(sql)
         done(label)
+    await _answer_variants(conn)
+    await conn.execute(_ANSWERS)
+    done("answers")
     await conn.execute(_AUDIT, partners)
     done("audit events")
     await conn.execute(_OUTBOX, partners)
     done("outbox")
     await _incidents(conn, partners)
     await conn.execute(_SWEPT)
-    done("incidents; the sweeps' steady state")
+    await conn.execute(_TRIGGERS_KEEP)
+    await conn.execute(_TOKENS)
+    done("incidents; the sweeps' steady state; portal tokens")
     for definition in indexes:
         await conn.execute(definition)
     await conn.execute("RESET session_replication_role")
@@ -610,6 +715,12 @@ async def main(opts: Any) -> None:
         )
         for row in counts:
             print(f"  {row['relname']:<24} {row['n_live_tup']:>10,}")
+        answers = await conn.fetchval(
+            "SELECT sum((SELECT count(*) FROM jsonb_object_keys(answers))) FROM assessment_parts"
+        )
+        tokens = await conn.fetchval("SELECT count(*) FROM bench_portal_tokens")
+        print(f"  {'answers':<24} {answers:>10,}")
+        print(f"  {'openable portal links':<24} {tokens:>10,}")
         await conn.close()
         if opts.keep:
             print(f"kept: {url}")

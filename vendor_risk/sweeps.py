@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Literal
 from uuid import UUID
 
 import asyncpg
@@ -19,12 +18,19 @@ import msgspec
 import structlog
 
 from vendor_risk import audit
-from vendor_risk.assessments.service import expire_overdue, reminders_due, send_due_assessment, send_reminder
+from vendor_risk.assessments.service import (
+    ReassessmentDue,
+    TemplateCache,
+    expire_overdue,
+    reminders_due,
+    send_due_assessments,
+    send_reminder,
+)
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
 from vendor_risk.findings import reminders as finding_reminders
 from vendor_risk.findings.service import lapse_expired_acceptances
-from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.notify.outbox import Email, emit_event, emit_events, enqueue_email
 from vendor_risk.notify.outbox import format_day as _date
 from vendor_risk.notify.outbox import simple_email as _email
 from vendor_risk.partners.records import lock, today_utc
@@ -320,12 +326,22 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
     return report
 
 
+# Overdue findings announced per transaction.
+OVERDUE_BATCH = 1000
+
+
 async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> int:
     """Announce ``finding.overdue`` (webhooks, chat alerts) once for each open or
-    remediating finding past its due date; a new due date is announced again if missed."""
+    remediating finding past its due date; a new due date is announced again if missed.
+
+    Set-based: the findings not yet announced are read once, then claimed (``notices``)
+    and announced a batch per transaction, so a first run over years of findings is
+    minutes of SQL, not one transaction per finding."""
     rows = await conn.fetch(
         """
-        SELECT f.id, f.partner_id, f.title, f.severity, f.due_on FROM findings f
+        SELECT f.id, f.partner_id, f.title, f.severity, f.due_on,
+               'finding.overdue:' || f.id || ':' || f.due_on AS key
+        FROM findings f
         WHERE f.status IN ('open', 'remediating') AND f.due_on < $1
           AND NOT EXISTS (
               SELECT 1 FROM notices n WHERE n.key = 'finding.overdue:' || f.id || ':' || f.due_on
@@ -335,39 +351,53 @@ async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> in
         today,
     )
     announced = 0
-    for row in rows:
-        key = f"finding.overdue:{row['id']}:{row['due_on'].isoformat()}"
+    for start in range(0, len(rows), OVERDUE_BATCH):
+        batch = rows[start : start + OVERDUE_BATCH]
         async with conn.transaction():
-            if not await claim_notice(conn, key):
-                continue
-            title = row["title"] or {}
-            await emit_event(
-                conn,
-                "finding.overdue",
-                {
+            # A concurrent sweep waits on the uncommitted keys, then finds them taken.
+            claimed = set(
+                await conn.fetchval(
+                    """
+                    WITH claimed AS (
+                        INSERT INTO notices (key) SELECT unnest($1::text[])
+                        ON CONFLICT (key) DO NOTHING RETURNING key
+                    )
+                    SELECT coalesce(array_agg(key), '{}') FROM claimed
+                    """,
+                    [r["key"] for r in batch],
+                )
+            )
+            events = []
+            for row in batch:
+                if row["key"] not in claimed:
+                    continue
+                title = row["title"] or {}
+                data = {
                     "finding_id": row["id"],
                     "partner_id": row["partner_id"],
                     "title": title.get("zh-CN") or title.get("en") or "",
                     "severity": row["severity"],
                     "due_on": row["due_on"],
-                },
-                dedupe_key=key,
-            )
-        announced += 1
+                }
+                events.append((data, row["key"]))
+            await emit_events(conn, "finding.overdue", events)
+        announced += len(events)
     return announced
 
 
 # --- reassessments and reminders ---------------------------------------------------------
 
 
-class ReassessmentDue(msgspec.Struct, frozen=True, kw_only=True):
-    partner_id: UUID
-    kind: Literal["periodic", "triggered"]
-    reason: str
+# Due partners sent per transaction: large enough that a statement's cost is spread over
+# many, small enough that the audit chain's lock is held only briefly.
+REASSESSMENT_BATCH = 200
 
 
 async def reassessments_due(
-    conn: asyncpg.Connection, now: datetime, cadence: Mapping[Tier, int] = DEFAULT_POLICY.cadence_months
+    conn: asyncpg.Connection,
+    now: datetime,
+    cadence: Mapping[Tier, int] = DEFAULT_POLICY.cadence_months,
+    policy_sha256: str | None = None,
 ) -> list[ReassessmentDue]:
     """Active partners due for a reassessment, in one statement over all partners.
 
@@ -377,39 +407,44 @@ async def reassessments_due(
     (the policy's ``cadence_months``; never assessed: counted from its creation). Each of
     these counts only if nothing was sent to the partner since it became due, so an
     assessment that expired unanswered or was rejected is followed up by people, not re-sent every hour.
+    A partner marked as not sendable under the policy ``policy_sha256`` is left out until
+    the mark is cleared (migration 0130).
+
+    The partners' own columns (``last_approved_at`` is kept by a trigger) pick the
+    candidates; only for those are the agreements and the last send looked up, so an idle
+    sweep reads the partners once and no assessment at all.
     """
     rows = await conn.fetch(
         """
-        WITH approved AS (
-            SELECT partner_id, max(reviewed_at) AS reviewed_at FROM assessments
-            WHERE status = 'approved' AND kind <> 'offboarding'
-            GROUP BY partner_id
-        ), sent AS (
-            SELECT partner_id, max(sent_at) AS sent_at FROM assessments
-            WHERE kind <> 'offboarding'
-            GROUP BY partner_id
+        WITH active AS (
+            SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at, p.reassessment_due_reason,
+                   coalesce(p.last_approved_at, p.created_at) + make_interval(months =>
+                       ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
+            FROM partners p
+            WHERE p.status = 'active'
+              AND (p.reassessment_blocked IS NULL OR p.reassessment_blocked_policy IS DISTINCT FROM $4)
         ), renewals AS (
             SELECT DISTINCT ON (r.partner_id) r.partner_id, r.created_at AS renewed_at, r.title
-            FROM agreements r
-            WHERE r.terminated_at IS NULL AND EXISTS (
+            FROM agreements r JOIN active ON active.id = r.partner_id
+            WHERE r.terminated_at IS NULL
+              AND r.created_at > coalesce(active.last_approved_at, '-infinity')
+              AND EXISTS (
                 SELECT 1 FROM agreements o
                 WHERE o.partner_id = r.partner_id AND o.kind = r.kind AND o.created_at < r.created_at)
             ORDER BY r.partner_id, r.created_at DESC
         ), candidates AS (
-            SELECT p.id AS partner_id, p.tier, p.reassessment_due_at, p.reassessment_due_reason,
-                   approved.reviewed_at, sent.sent_at,
-                   CASE WHEN renewals.renewed_at > coalesce(approved.reviewed_at, '-infinity')
-                        THEN renewals.renewed_at END AS renewed_at,
-                   renewals.title AS renewed_title,
-                   coalesce(approved.reviewed_at, p.created_at) + make_interval(months =>
-                       ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
-            FROM partners p
-            LEFT JOIN approved ON approved.partner_id = p.id
-            LEFT JOIN sent ON sent.partner_id = p.id
-            LEFT JOIN renewals ON renewals.partner_id = p.id
-            WHERE p.status = 'active'
+            SELECT active.*, renewals.renewed_at, renewals.title AS renewed_title, sent.sent_at
+            FROM active
+            LEFT JOIN renewals ON renewals.partner_id = active.id
+            LEFT JOIN LATERAL (
+                SELECT max(a.sent_at) AS sent_at FROM assessments a
+                WHERE a.partner_id = active.id AND a.kind <> 'offboarding'
+            ) sent ON true
+            WHERE active.reassessment_due_at IS NOT NULL OR renewals.renewed_at IS NOT NULL
+               OR active.cadence_due_at <= $1
         )
-        SELECT partner_id, tier, reviewed_at, cadence_due_at, reassessment_due_reason, renewed_title,
+        SELECT id AS partner_id, tier, last_approved_at AS reviewed_at, reassessment_due_reason,
+               renewed_title,
                (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
                    AS tier_rose,
                (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
@@ -417,11 +452,12 @@ async def reassessments_due(
         WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
            OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
            OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
-        ORDER BY partner_id
+        ORDER BY id
         """,
         now,
         [cadence[t] for t in TIERS],
         list(TIERS),
+        policy_sha256,
     )
     due: list[ReassessmentDue] = []
     for r in rows:
@@ -460,22 +496,23 @@ async def reassessments_due(
 
 async def sweep_reassessments(pool: asyncpg.Pool, settings: Settings, *, now: datetime | None = None) -> int:
     """Send each due partner's reassessment (the tier's default questionnaires, to its
-    primary contact, email and audit included) through the assessments service; returns
-    how many were sent. A partner with an open assessment gets none: the service's unique
-    index decides, so two workers sweeping at once send one."""
+    primary contact, email and audit included) through the assessments service, in
+    batches of ``REASSESSMENT_BATCH``; returns how many were sent. A partner with an open
+    assessment gets none: the service's unique index decides, so two workers sweeping at
+    once send one. A partner that cannot be sent (no primary contact, no questionnaire)
+    is marked with the reason for staff, and not tried again until that may have changed."""
     at = now or datetime.now(UTC)
+    templates = TemplateCache()
     sent = 0
     async with pool.acquire() as conn:
-        for due in await reassessments_due(conn, at, settings.policy.cadence_months):
-            try:
-                result = await send_due_assessment(
-                    conn, due.partner_id, due.kind, settings, now=at, reason=due.reason, actor=REASSESSOR
-                )
-            except Problem as exc:
-                # E.g. no primary contact: people must fix the record; the next sweep retries.
-                log.warning("reassessment not sent", partner_id=str(due.partner_id), detail=exc.detail)
-                continue
-            sent += result is not None
+        due = await reassessments_due(conn, at, settings.policy.cadence_months, settings.policy.sha256)
+        for start in range(0, len(due), REASSESSMENT_BATCH):
+            batch = await send_due_assessments(
+                conn, due[start : start + REASSESSMENT_BATCH], settings, templates, now=at, actor=REASSESSOR
+            )
+            sent += len(batch.sent)
+            for partner_id, reason in batch.blocked.items():
+                log.warning("reassessment not sent", partner_id=str(partner_id), reason=reason)
     return sent
 
 

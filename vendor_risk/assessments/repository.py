@@ -107,6 +107,21 @@ async def get_assessment(conn: asyncpg.Connection, assessment_id: UUID, today: d
     return to_assessment(row) if row else None
 
 
+async def get_assessments(
+    conn: asyncpg.Connection, ids: Sequence[UUID], today: date
+) -> dict[UUID, Assessment]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {ASSESSMENT_COLUMNS}
+        FROM assessments a JOIN partners p ON p.id = a.partner_id
+        WHERE a.id = ANY($2::uuid[])
+        """,
+        today,
+        list(ids),
+    )
+    return {row["id"]: to_assessment(row) for row in rows}
+
+
 class ListFilters(msgspec.Struct, kw_only=True):
     status: AssessmentStatus | None = None
     partner_id: UUID | None = None
@@ -404,6 +419,29 @@ async def previous_answers(
         before,
     )
     return [msgspec.convert(dict(r), PreviousAnswers) for r in rows]
+
+
+async def previous_answers_of(
+    conn: asyncpg.Connection, partner_ids: Sequence[UUID], keys: Sequence[str]
+) -> dict[UUID, list[PreviousAnswers]]:
+    """``previous_answers`` for several partners in one query."""
+    rows = await conn.fetch(
+        """
+        SELECT DISTINCT ON (a.partner_id, ap.template_key)
+               a.partner_id, a.id AS assessment_id, a.submitted_at, ap.template_key, ap.answers
+        FROM assessments a JOIN assessment_parts ap ON ap.assessment_id = a.id
+        WHERE a.partner_id = ANY($1::uuid[]) AND a.status IN ('submitted', 'approved', 'rejected')
+          AND ap.template_key = ANY($2::text[])
+        ORDER BY a.partner_id, ap.template_key, a.submitted_at DESC
+        """,
+        list(partner_ids),
+        list(keys),
+    )
+    found: dict[UUID, list[PreviousAnswers]] = {}
+    for row in rows:
+        values = dict(row)
+        found.setdefault(values.pop("partner_id"), []).append(msgspec.convert(values, PreviousAnswers))
+    return found
 
 
 # --- portal links --------------------------------------------------------------------------------

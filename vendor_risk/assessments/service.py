@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -66,7 +66,7 @@ from vendor_risk.errors import Problem, field_error, not_found, stale_version
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings_service
 from vendor_risk.findings.models import Finding
-from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
+from vendor_risk.notify.outbox import Email, emit_event, emit_events, enqueue_email, enqueue_emails
 from vendor_risk.partners import rating
 from vendor_risk.policy import DEFAULT_POLICY, Policy, RatingPolicy, ServiceType, Tier
 from vendor_risk.questionnaires import repository as templates_repo
@@ -463,6 +463,277 @@ async def send_due_assessment(
         if isinstance(sent, UUID):
             return None
     return sent
+
+
+class ReassessmentDue(msgspec.Struct, frozen=True, kw_only=True):
+    partner_id: UUID
+    kind: Literal["periodic", "triggered"]
+    reason: str
+
+
+# Why a due reassessment cannot go out: shown to staff on the partner's page.
+Blocked = Literal["no_primary_contact", "no_questionnaire", "no_fitting_section"]
+
+
+class DueBatch(msgspec.Struct, kw_only=True):
+    sent: list[UUID] = msgspec.field(default_factory=list)
+    blocked: dict[UUID, Blocked] = msgspec.field(default_factory=dict)
+
+
+class TemplateCache:
+    """The questionnaires a sweep sends, read and decoded once per sweep (not once per
+    assessment), with the sections fitting each combination of service types."""
+
+    def __init__(self) -> None:
+        self._stored: dict[str, tuple[UUID, Template] | None] = {}
+        self._fitting: dict[tuple[str, tuple[ServiceType, ...]], tuple[list[str] | None, Template]] = {}
+
+    async def load(self, conn: asyncpg.Connection, keys: set[str]) -> None:
+        missing = [k for k in keys if k not in self._stored]
+        if missing:
+            found = await templates_repo.latest_of(conn, missing)
+            for key in missing:
+                stored = found.get(key)
+                self._stored[key] = (stored.id, stored.content) if stored else None
+
+    def get(self, key: str) -> tuple[UUID, Template] | None:
+        return self._stored.get(key)
+
+    def fitting(
+        self, key: str, service_types: Sequence[ServiceType]
+    ) -> tuple[list[str] | None, Template] | None:
+        """(sections to send, None for all; the template cut to them), or None if none fits."""
+        stored = self._stored.get(key)
+        if stored is None:
+            return None
+        cache_key = (key, tuple(service_types))
+        if cache_key not in self._fitting:
+            full = stored[1]
+            fit = full.sections_for(service_types)
+            sections = None if len(fit) == len(full.sections) else fit
+            self._fitting[cache_key] = (sections, full.only_sections(sections))
+        fitting = self._fitting[cache_key]
+        return fitting if fitting[0] is None or fitting[0] else None
+
+
+async def send_due_assessments(
+    conn: asyncpg.Connection,
+    dues: Sequence[ReassessmentDue],
+    settings: Settings,
+    templates: TemplateCache,
+    *,
+    now: datetime,
+    actor: Actor = SYSTEM,
+) -> DueBatch:
+    # ``actor`` is a system one (no account): partners are told to contact the owner.
+    """For the worker's sweep: ``send_due_assessment`` for many partners in one
+    transaction and a fixed number of statements, whatever their number.
+
+    The same guarantees: idempotent (the unique index of open assessments decides, so a
+    partner with one gets none and two workers sweeping at once send one), nothing while
+    an incident's containment stands, the tier's default questionnaires cut to the
+    partner's services and pre-filled from its last answers, a link emailed to the primary
+    contact, one ``assessment.sent`` audit event and webhook event each. A partner that
+    cannot be sent is returned in ``blocked`` with the reason (and marked with it).
+    """
+    today = _today(now)
+    policy = settings.policy
+    due_on = default_due_on(today, policy.assessments)
+    expires_at = link_expiry(now, due_on, settings.portal_link_days, policy.assessments)
+    by_partner = {d.partner_id: d for d in dues}
+    result = DueBatch()
+    async with conn.transaction():
+        rows = await conn.fetch(
+            """
+            SELECT p.id, p.name, p.status, p.tier, p.service_types, p.owner_id,
+                   c.id AS contact_id, c.email, c.name AS contact_name, c.locale,
+                   u.name AS owner_name, u.email AS owner_email,
+                   EXISTS (SELECT 1 FROM incidents i
+                           WHERE i.partner_id = p.id AND i.status IN ('suspected', 'open')
+                             AND EXISTS (SELECT 1 FROM incident_action_runs r
+                                         WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links'
+                                           AND r.status <> 'skipped')) AS contained
+            FROM partners p
+            LEFT JOIN LATERAL (SELECT id, email, name, locale FROM partner_contacts
+                               WHERE partner_id = p.id AND is_primary
+                               ORDER BY position, created_at LIMIT 1) c ON true
+            LEFT JOIN users u ON u.id = p.owner_id AND u.disabled_at IS NULL
+            WHERE p.id = ANY($1::uuid[])
+            ORDER BY p.id
+            FOR UPDATE OF p
+            """,
+            list(by_partner),
+        )
+        wanted = {
+            row["id"]: default_questionnaires(
+                row["tier"], by_partner[row["id"]].kind, row["service_types"], policy.questionnaires
+            )
+            for row in rows
+        }
+        await templates.load(conn, {key for keys in wanted.values() for key in keys})
+        sendable: list[tuple[asyncpg.Record, list[tuple[UUID, Template, list[str] | None]]]] = []
+        for row in rows:
+            # Changed since the sweep read it, or contained: the next sweep decides again.
+            if row["status"] != "active" or row["contained"]:
+                continue
+            if row["email"] is None:
+                result.blocked[row["id"]] = "no_primary_contact"
+                continue
+            chosen = []
+            for key in dict.fromkeys(wanted[row["id"]]):
+                stored, fitting = templates.get(key), templates.fitting(key, row["service_types"])
+                if stored is not None and fitting is not None:
+                    chosen.append((stored[0], fitting[1], fitting[0]))
+            if not chosen:
+                any_loaded = any(templates.get(k) is not None for k in wanted[row["id"]])
+                result.blocked[row["id"]] = "no_fitting_section" if any_loaded else "no_questionnaire"
+                continue
+            sendable.append((row, chosen))
+        if result.blocked:
+            await conn.execute(
+                """
+                UPDATE partners p
+                SET reassessment_blocked = b.reason, reassessment_blocked_at = $3,
+                    reassessment_blocked_policy = $4
+                FROM unnest($1::uuid[], $2::text[]) AS b(id, reason)
+                WHERE p.id = b.id
+                """,
+                list(result.blocked),
+                list(result.blocked.values()),
+                now,
+                policy.sha256,
+            )
+        if not sendable:
+            return result
+        previous = await repo.previous_answers_of(
+            conn,
+            [row["id"] for row, _ in sendable],
+            sorted({t.key for _, chosen in sendable for _, t, _ in chosen}),
+        )
+        columns: list[list[Any]] = [[] for _ in range(13)]
+        for row, _ in sendable:
+            latest = max(previous.get(row["id"], []), key=lambda p: p.submitted_at, default=None)
+            due = by_partner[row["id"]]
+            values = (
+                row["id"],
+                due.kind,
+                row["contact_id"],
+                row["email"],
+                row["contact_name"],
+                row["locale"],
+                "",
+                due.reason,
+                due_on,
+                latest.assessment_id if latest else None,
+                actor.id,
+                actor.label,
+                now,
+            )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        inserted = await conn.fetch(
+            """
+            INSERT INTO assessments (partner_id, kind, recipient_contact_id, recipient_email, recipient_name,
+                                     locale, message, reason, due_on, previous_assessment_id, sent_by,
+                                     sent_by_label, sent_at)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
+                                 $7::text[], $8::text[], $9::date[], $10::uuid[], $11::uuid[], $12::text[],
+                                 $13::timestamptz[])
+            ON CONFLICT (partner_id, (kind = 'offboarding'))
+                WHERE status IN ('sent', 'in_progress', 'submitted', 'changes_requested')
+            DO NOTHING
+            RETURNING id, partner_id
+            """,
+            *columns,
+        )
+        assessment_of = {r["partner_id"]: r["id"] for r in inserted}
+        parts = []
+        links = []
+        tokens: dict[UUID, str] = {}
+        prefilled_from: dict[UUID, datetime | None] = {}
+        for row, chosen in sendable:
+            assessment_id = assessment_of.get(row["id"])
+            if assessment_id is None:
+                continue  # an open assessment exists
+            earlier = previous.get(row["id"], [])
+            by_key = {p.template_key: p.answers for p in earlier}
+            any_prefilled = False
+            for position, (template_id, template, sections) in enumerate(chosen):
+                answers, prefilled = (
+                    prefill(template, by_key[template.key]) if template.key in by_key else ({}, frozenset())
+                )
+                any_prefilled = any_prefilled or bool(prefilled)
+                parts.append(
+                    (assessment_id, position, template_id, template.key, answers, sorted(prefilled), sections)
+                )
+            latest = max(earlier, key=lambda p: p.submitted_at, default=None)
+            prefilled_from[assessment_id] = latest.submitted_at if latest and any_prefilled else None
+            tokens[assessment_id] = generate_token()
+            links.append((assessment_id, hash_token(tokens[assessment_id]), expires_at))
+        await conn.executemany(
+            """
+            INSERT INTO assessment_parts (assessment_id, position, template_id, template_key, answers,
+                                          prefilled_sections, sections)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            """,
+            parts,
+        )
+        await conn.executemany(
+            "INSERT INTO portal_links (assessment_id, token_hash, expires_at) VALUES ($1, $2, $3)", links
+        )
+        loaded = await repo.get_assessments(conn, list(tokens), today)
+        invitations = []
+        for row, _ in sendable:
+            assessment_id = assessment_of.get(row["id"])
+            if assessment_id is None:
+                continue
+            assessment = loaded[assessment_id]
+            sender_name, sender_email = (
+                (row["owner_name"], row["owner_email"]) if row["owner_email"] else (actor.label, "")
+            )
+            invitations.append(
+                emails.invitation(
+                    to=assessment.recipient_email,
+                    lang=assessment.locale,
+                    recipient_name=assessment.recipient_name,
+                    partner_name=row["name"],
+                    questionnaires=[q.title.get(assessment.locale) for q in assessment.questionnaires],
+                    due_on=due_on,
+                    message="",
+                    link=link_url(settings, tokens[assessment_id]),
+                    expires=expires_at,
+                    sender_name=sender_name,
+                    sender_email=sender_email,
+                    prefilled_from=prefilled_from[assessment_id],
+                )
+            )
+            result.sent.append(assessment_id)
+        await enqueue_emails(conn, topic="assessment.invitation", emails=invitations)
+        await audit.record_many(
+            conn,
+            actor=actor,
+            action="assessment.sent",
+            entity_type="assessment",
+            events=[(i, None, loaded[i]) for i in result.sent],
+        )
+        await emit_events(
+            conn,
+            "assessment.sent",
+            [
+                (
+                    {
+                        "assessment_id": i,
+                        "partner_id": loaded[i].partner_id,
+                        "kind": loaded[i].kind,
+                        "questionnaires": [f"{q.key}@{q.version}" for q in loaded[i].questionnaires],
+                        "due_on": due_on,
+                    },
+                    f"assessment.sent:{i}",
+                )
+                for i in result.sent
+            ],
+        )
+    return result
 
 
 async def resend(

@@ -1,5 +1,5 @@
 """Hash-chained, tamper-evident audit trail."""
 
-from vendor_risk.audit.service import record
+from vendor_risk.audit.service import record, record_many
 
-__all__ = ["record"]
+__all__ = ["record", "record_many"]

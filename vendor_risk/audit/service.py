@@ -100,6 +100,84 @@ async def record(
     return seq
 
 
+async def record_many(
+    conn: asyncpg.Connection,
+    *,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    events: Sequence[tuple[UUID | str, Any, Any]],
+) -> list[int]:
+    """Append one event per ``(entity_id, before, after)``, in order, as ``record`` would
+    one by one, in two round trips whatever their number: for a sweep's batch.
+
+    Same lock, same canonical jsonb text, same hash: verify cannot tell them apart.
+    """
+    if not events:
+        return []
+    if not conn.is_in_transaction():
+        raise RuntimeError("audit.record_many must run inside the change's transaction")
+
+    def text(value: Any) -> str | None:
+        return None if value is None else msgspec.json.encode(value).decode()
+
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_ID)
+    rows = await conn.fetch(
+        """
+        SELECT last.seq, last.hash, e.before::jsonb::text AS before, e.after::jsonb::text AS after
+        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(before, after, ord)
+        LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last ON true
+        ORDER BY e.ord
+        """,
+        [text(before) for _, before, _ in events],
+        [text(after) for _, _, after in events],
+    )
+    head_seq = rows[0]["seq"] or 0
+    prev_hash = GENESIS if rows[0]["hash"] is None else rows[0]["hash"]
+    inserts = []
+    for offset, ((entity_id, _, _), row) in enumerate(zip(events, rows, strict=True), start=1):
+        event = ChainedEvent(
+            seq=head_seq + offset,
+            id=str(uuid4()),
+            occurred_at=datetime.now(UTC),
+            actor_id=str(actor.id) if actor.id else None,
+            actor_label=actor.label,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before=row["before"],
+            after=row["after"],
+        )
+        hash_ = link(prev_hash, event)
+        inserts.append(
+            (
+                event.seq,
+                UUID(event.id),
+                event.occurred_at,
+                actor.id,
+                event.actor_label,
+                action,
+                entity_type,
+                event.entity_id,
+                event.before,
+                event.after,
+                prev_hash,
+                hash_,
+                CURRENT_SCHEME,
+            )
+        )
+        prev_hash = hash_
+    await conn.executemany(
+        """
+        INSERT INTO audit_events (seq, id, occurred_at, actor_id, actor_label, action, entity_type,
+                                  entity_id, before, after, prev_hash, hash, hash_scheme)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11, $12, $13)
+        """,
+        inserts,
+    )
+    return [row[0] for row in inserts]
+
+
 async def _chained_rows(
     conn: asyncpg.Connection, batch: int = VERIFY_BATCH
 ) -> AsyncIterator[tuple[ChainedEvent, str, str]]:

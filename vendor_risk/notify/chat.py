@@ -29,7 +29,7 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 from urllib.parse import quote_plus
 from uuid import UUID
@@ -171,7 +171,14 @@ async def send_chat(
 async def fan_out(conn: asyncpg.Connection, event_type: str, data: Any, dedupe_key: str | None) -> int:
     """Queue the alert for every active chat channel subscribed to ``event_type``, in the
     transaction of the change; returns how many were queued."""
-    if event_type not in CHAT_EVENTS:
+    return await fan_out_many(conn, event_type, [(data, dedupe_key)])
+
+
+async def fan_out_many(
+    conn: asyncpg.Connection, event_type: str, events: Sequence[tuple[Any, str | None]]
+) -> int:
+    """``fan_out`` for several events: the channels and partner names read once."""
+    if event_type not in CHAT_EVENTS or not events:
         return 0
     channels = await conn.fetch(
         """
@@ -182,26 +189,32 @@ async def fan_out(conn: asyncpg.Connection, event_type: str, data: Any, dedupe_k
     )
     if not channels:
         return 0
-    values: dict[str, Any] = dict(msgspec.to_builtins(data)) if isinstance(data, Mapping) else {}
-    partner_id = values.get("partner_id")
-    if partner_id is not None and "partner_name" not in values:
-        values["partner_name"] = await conn.fetchval(
-            "SELECT name FROM partners WHERE id = $1", UUID(str(partner_id))
+    values_of = [dict(msgspec.to_builtins(d)) if isinstance(d, Mapping) else {} for d, _ in events]
+    unnamed = {str(v["partner_id"]) for v in values_of if v.get("partner_id") and "partner_name" not in v}
+    names = {
+        str(r["id"]): r["name"]
+        for r in await conn.fetch(
+            "SELECT id, name FROM partners WHERE id = ANY($1::uuid[])", [UUID(p) for p in unnamed]
         )
+    }
     rows = []
-    for channel in channels:
-        title, text, path = render(event_type, values, channel["lang"])
-        payload = ChatPayload(
-            platform=channel["platform"], lang=channel["lang"], title=title, text=text, path=path
-        )
-        rows.append(
-            (
-                event_type,
-                channel["id"],
-                msgspec.to_builtins(payload),
-                None if dedupe_key is None else f"{dedupe_key}:chat:{channel['id']}",
+    for values, (_, dedupe_key) in zip(values_of, events, strict=True):
+        partner_id = values.get("partner_id")
+        if partner_id is not None and "partner_name" not in values:
+            values["partner_name"] = names.get(str(partner_id))
+        for channel in channels:
+            title, text, path = render(event_type, values, channel["lang"])
+            payload = ChatPayload(
+                platform=channel["platform"], lang=channel["lang"], title=title, text=text, path=path
             )
-        )
+            rows.append(
+                (
+                    event_type,
+                    channel["id"],
+                    msgspec.to_builtins(payload),
+                    None if dedupe_key is None else f"{dedupe_key}:chat:{channel['id']}",
+                )
+            )
     await conn.executemany(
         """
         INSERT INTO outbox (channel, topic, chat_channel_id, payload, dedupe_key)

@@ -15,6 +15,7 @@ import random
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import aiosmtplib
 import asyncpg
@@ -29,7 +30,7 @@ from vendor_risk.metrics import OUTBOX_SENDS
 from vendor_risk.notify import repository as repo
 from vendor_risk.notify.chat import ChatPayload, ChatRefused, send_chat
 from vendor_risk.notify.devmail import capture
-from vendor_risk.notify.email import send_email
+from vendor_risk.notify.email import SmtpConnection
 from vendor_risk.notify.outbox import open_email
 from vendor_risk.notify.repository import Claimed
 from vendor_risk.notify.webhooks import WebhookUrlRefused, send_webhook
@@ -38,12 +39,21 @@ from vendor_risk.settings import Settings
 log = structlog.get_logger("vendor_risk.delivery")
 
 MAX_ATTEMPTS = 8
-BATCH_SIZE = 10
-# A run stops after this many batches so the job ends; the next run goes on.
-MAX_BATCHES = 100
+BATCH_SIZE = 100
+# Webhooks and chat robots of one batch are sent this many at a time.
+HTTP_CONCURRENCY = 10
+# Emails go over this many SMTP connections kept for the run, one after another on each:
+# an email costs four round trips, so one connection mostly waits for the server.
+SMTP_CONNECTIONS = 4
+# A run drains while messages are due, until this budget (below the job's 300 s timeout)
+# is spent; the minute sweep starts the next run.
+RUN_BUDGET = 240.0
 # Longer than any one send can take (SEND_TIMEOUT), so a live worker never loses its claim.
 LEASE = timedelta(minutes=5)
 SEND_TIMEOUT = 90.0
+# Emails of a batch not started this long after the claim are handed back unsent, so a
+# slow server cannot keep a sequential batch past its lease.
+BATCH_SEND_LIMIT = LEASE.total_seconds() / 2
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 
@@ -122,7 +132,9 @@ def describe_failure(exc: Exception) -> tuple[str, bool]:
     return f"{type(exc).__name__}: {exc}", False
 
 
-async def _send(pool: asyncpg.Pool, claim: Claimed, http: httpx.AsyncClient, settings: Settings) -> None:
+async def _send(
+    pool: asyncpg.Pool, claim: Claimed, http: httpx.AsyncClient, settings: Settings, smtp: SmtpConnection
+) -> None:
     if claim.channel == "email":
         try:
             email = open_email(
@@ -134,7 +146,7 @@ async def _send(pool: asyncpg.Pool, claim: Claimed, http: httpx.AsyncClient, set
             # `up` with no SMTP server: the development mailbox keeps it (see devmail.py).
             await capture(pool, claim.id, claim.topic, email)
             return
-        await send_email(settings.smtp_url, settings.mail_from, claim.id, email)
+        await smtp.send(claim.id, email)
         return
     if claim.channel == "chat":
         if not claim.chat_active or claim.chat_url is None or claim.chat_channel_id is None:
@@ -185,12 +197,18 @@ async def _send(pool: asyncpg.Pool, claim: Claimed, http: httpx.AsyncClient, set
 
 
 async def _attempt(
-    pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings, claim: Claimed, now: datetime | None
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    smtp: SmtpConnection,
+    claim: Claimed,
+    now: datetime | None,
 ) -> str:
-    """Send one claimed message and record the outcome; returns it."""
+    """Send one claimed message and record a failure; returns the outcome. Deliveries are
+    recorded by the caller, a batch in one statement."""
     try:
         async with asyncio.timeout(SEND_TIMEOUT):
-            await _send(pool, claim, http, settings)
+            await _send(pool, claim, http, settings, smtp)
     except Exception as exc:
         error, temporary = describe_failure(exc)
         if temporary and claim.attempt < MAX_ATTEMPTS:
@@ -209,7 +227,6 @@ async def _attempt(
             outcome=outcome,
         )
     else:
-        await repo.mark_delivered(pool, claim, now)
         outcome = "delivered"
         log.info(
             "outbox message delivered", message_id=str(claim.id), channel=claim.channel, topic=claim.topic
@@ -218,17 +235,105 @@ async def _attempt(
     return outcome
 
 
+async def _send_emails(
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    lanes: list[SmtpConnection],
+    claims: list[Claimed],
+    now: datetime | None,
+    outcomes: dict[UUID, str],
+) -> None:
+    """Over the run's SMTP connections, one after another on each (a batch holds at most
+    one message per recipient, so their order is kept); those not started within
+    ``BATCH_SEND_LIMIT`` are handed back unsent."""
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + BATCH_SEND_LIMIT
+
+    async def lane(smtp: SmtpConnection, mine: list[Claimed]) -> None:
+        for index, claim in enumerate(mine):
+            if loop.time() > stop_at:
+                await repo.release(pool, mine[index:])
+                return
+            outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
+
+    await asyncio.gather(*(lane(smtp, claims[i :: len(lanes)]) for i, smtp in enumerate(lanes)))
+
+
+async def _send_others(
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    smtp: SmtpConnection,
+    claims: list[Claimed],
+    now: datetime | None,
+    outcomes: dict[UUID, str],
+) -> None:
+    """Webhooks and chat robots, ``HTTP_CONCURRENCY`` at a time."""
+    gate = asyncio.Semaphore(HTTP_CONCURRENCY)
+
+    async def attempt(claim: Claimed) -> None:
+        async with gate:
+            outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
+
+    await asyncio.gather(*(attempt(c) for c in claims))
+
+
 async def deliver_due(
-    pool: asyncpg.Pool, http: httpx.AsyncClient, settings: Settings, *, now: datetime | None = None
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    budget: float = RUN_BUDGET,
+    smtp_connections: int = SMTP_CONNECTIONS,
 ) -> dict[str, int]:
-    """Deliver every message due at ``now`` (the current time unless a test injects one);
-    returns how many were delivered, are retrying and went dead."""
-    outcomes: Counter[str] = Counter()
-    for _ in range(MAX_BATCHES):
-        claims = await repo.claim_due(pool, now=now, lease=LEASE, limit=BATCH_SIZE)
-        outcomes.update(await asyncio.gather(*(_attempt(pool, http, settings, c, now) for c in claims)))
+    """Deliver every message due at ``now`` (the current time unless a test injects one),
+    batch after batch while any is due, until ``budget`` seconds are spent; returns how
+    many were delivered, are retrying and went dead.
+
+    The emails of a run share ``smtp_connections`` SMTP connections (``SmtpConnection``),
+    opened as needed and kept for the run; each message's
+    failure is its own, retried with backoff or dead, as ever. A batch's deliveries are
+    recorded together when it ends, even when the run is cancelled midway.
+    """
+    counts: Counter[str] = Counter()
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + budget
+    lanes = [SmtpConnection(settings.smtp_url, settings.mail_from) for _ in range(smtp_connections)]
+    try:
         # A delivered message may have made the next one of its recipient claimable, so
         # the run goes on until a claim finds nothing.
-        if not claims:
-            break
-    return {outcome: outcomes[outcome] for outcome in ("delivered", "retrying", "dead")}
+        while loop.time() < stop_at:
+            claims = await repo.claim_due(pool, now=now, lease=LEASE, limit=BATCH_SIZE)
+            if not claims:
+                break
+            outcomes: dict[UUID, str] = {}
+            try:
+                await asyncio.gather(
+                    _send_emails(
+                        pool,
+                        http,
+                        settings,
+                        lanes,
+                        [c for c in claims if c.channel == "email"],
+                        now,
+                        outcomes,
+                    ),
+                    _send_others(
+                        pool,
+                        http,
+                        settings,
+                        lanes[0],
+                        [c for c in claims if c.channel != "email"],
+                        now,
+                        outcomes,
+                    ),
+                )
+            finally:
+                delivered = [c for c in claims if outcomes.get(c.id) == "delivered"]
+                await repo.mark_delivered(pool, delivered, now)
+            counts.update(outcomes.values())
+    finally:
+        await asyncio.gather(*(smtp.close() for smtp in lanes))
+    return {outcome: counts[outcome] for outcome in ("delivered", "retrying", "dead")}

@@ -7,6 +7,7 @@ rolled-back change never sends a message and a committed one always does.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -99,6 +100,47 @@ async def enqueue_email(
     return row["id"] if row else None
 
 
+async def enqueue_emails(conn: asyncpg.Connection, *, topic: str, emails: Sequence[Email]) -> list[UUID]:
+    """Queue several emails in one statement, sealed as ``enqueue_email`` seals one; in
+    the order given (the order their recipients receive them). Returns their ids."""
+    if not emails:
+        return []
+    keys = data_keys_of(conn)
+    ids = [uuid4() for _ in emails]
+    payloads: list[Any] = []
+    key_ids: list[str | None] = []
+    nonces: list[bytes | None] = []
+    sealeds: list[bytes | None] = []
+    for message_id, email in zip(ids, emails, strict=True):
+        if keys:
+            nonce, sealed = seal(keys[0], OUTBOX_PAYLOAD, message_id, msgspec.json.encode(email))
+            payloads.append(email_metadata(email))
+            key_ids.append(keys[0].key_id)
+            nonces.append(nonce)
+            sealeds.append(sealed)
+        else:
+            payloads.append(msgspec.to_builtins(email))
+            key_ids.append(None)
+            nonces.append(None)
+            sealeds.append(None)
+    await conn.execute(
+        """
+        INSERT INTO outbox (id, channel, topic, payload, key_id, nonce, sealed)
+        SELECT e.id, 'email', $1, e.payload, e.key_id, e.nonce, e.sealed
+        FROM unnest($2::uuid[], $3::jsonb[], $4::text[], $5::bytea[], $6::bytea[])
+             WITH ORDINALITY AS e(id, payload, key_id, nonce, sealed, ord)
+        ORDER BY e.ord
+        """,
+        topic,
+        ids,
+        payloads,
+        key_ids,
+        nonces,
+        sealeds,
+    )
+    return ids
+
+
 def open_email(
     keys: tuple[DataKey, ...],
     message_id: UUID,
@@ -143,3 +185,29 @@ async def emit_event(
 
     await fan_out(conn, event_type, data, dedupe_key)
     return int(result.rsplit(" ", 1)[-1])
+
+
+async def emit_events(
+    conn: asyncpg.Connection, event_type: str, events: Sequence[tuple[Any, str | None]]
+) -> None:
+    """``emit_event`` for each ``(data, dedupe_key)``, the webhooks' rows in one statement."""
+    if not events:
+        return
+    timestamp = datetime.now(UTC).isoformat()
+    await conn.execute(
+        """
+        INSERT INTO outbox (channel, topic, webhook_id, payload, dedupe_key)
+        SELECT 'webhook', $1, w.id, e.payload, CASE WHEN e.key IS NULL THEN NULL ELSE e.key || ':' || w.id END
+        FROM unnest($2::jsonb[], $3::text[]) WITH ORDINALITY AS e(payload, key, ord)
+        CROSS JOIN webhooks w
+        WHERE w.disabled_at IS NULL AND ($1 = ANY (w.events) OR '*' = ANY (w.events))
+        ORDER BY e.ord, w.id
+        ON CONFLICT (dedupe_key) DO NOTHING
+        """,
+        event_type,
+        [{"type": event_type, "timestamp": timestamp, "data": msgspec.to_builtins(d)} for d, _ in events],
+        [key for _, key in events],
+    )
+    from vendor_risk.notify.chat import fan_out_many
+
+    await fan_out_many(conn, event_type, events)

@@ -265,9 +265,12 @@ async def claim_due(
             SELECT id FROM outbox o
             WHERE status = 'pending' AND next_attempt_at <= coalesce($1, now())
               -- One recipient's messages go out in the order they were written: only the
-              -- oldest pending one (claimed or not) of a recipient may be taken.
-              AND NOT EXISTS (SELECT 1 FROM outbox e
-                              WHERE e.recipient = o.recipient AND e.status = 'pending' AND e.seq < o.seq)
+              -- oldest pending one (claimed or not) of a recipient may be taken. A scalar
+              -- subquery, one probe of outbox_pending_recipient_idx a row: as NOT EXISTS the
+              -- planner may pick a hash anti-join, quadratic in one recipient's backlog.
+              AND (o.recipient IS NULL
+                   OR o.seq = (SELECT min(e.seq) FROM outbox e
+                               WHERE e.recipient = o.recipient AND e.status = 'pending'))
             ORDER BY next_attempt_at
             LIMIT $3
             FOR UPDATE SKIP LOCKED
@@ -302,16 +305,33 @@ async def claim_due(
 
 
 async def mark_delivered(
-    conn: asyncpg.Pool | asyncpg.Connection, claim: Claimed, now: datetime | None
+    conn: asyncpg.Pool | asyncpg.Connection, claims: list[Claimed], now: datetime | None
 ) -> None:
+    """Record a batch's deliveries in one statement."""
+    if not claims:
+        return
     await conn.execute(
         """
-        UPDATE outbox SET status = 'delivered', delivered_at = coalesce($3, now()), last_error = NULL
-        WHERE id = $1 AND attempts = $2 AND status = 'pending'
+        UPDATE outbox o SET status = 'delivered', delivered_at = coalesce($3, now()), last_error = NULL
+        FROM unnest($1::uuid[], $2::int[]) AS d(id, attempts)
+        WHERE o.id = d.id AND o.attempts = d.attempts AND o.status = 'pending'
         """,
-        claim.id,
-        claim.attempt,
+        [c.id for c in claims],
+        [c.attempt for c in claims],
         now,
+    )
+
+
+async def release(conn: asyncpg.Pool | asyncpg.Connection, claims: list[Claimed]) -> None:
+    """Hand back claims that were never tried: due again at once, the attempt not counted."""
+    await conn.execute(
+        """
+        UPDATE outbox o SET attempts = o.attempts - 1, next_attempt_at = now()
+        FROM unnest($1::uuid[], $2::int[]) AS d(id, attempts)
+        WHERE o.id = d.id AND o.attempts = d.attempts AND o.status = 'pending'
+        """,
+        [c.id for c in claims],
+        [c.attempt for c in claims],
     )
 
 

@@ -157,6 +157,12 @@ class Partner(Base):
     created_at: datetime
     updated_at: datetime
     version: int
+    # Why the reassessment sweep could not send a due reassessment, and since when (the
+    # sweep tries again once the contacts, tier, services or questionnaires change).
+    reassessment_blocked: Literal["no_primary_contact", "no_questionnaire", "no_fitting_section"] | None = (
+        None
+    )
+    reassessment_blocked_at: datetime | None = None
 
 
 class PartnerSummary(Base):

@@ -91,7 +91,7 @@ PARTNER_COLUMNS = """
     p.domain, p.services, p.service_types, p.business_criticality, p.owner_id, p.status, p.status_reason,
     p.status_changed_at, p.tier, p.tier_points, p.tier_factors, p.reassessment_due_at,
     p.reassessment_due_reason, p.next_reassessment_at, p.residual_rating, p.residual_rated_at,
-    p.created_at, p.updated_at, p.version
+    p.created_at, p.updated_at, p.version, p.reassessment_blocked, p.reassessment_blocked_at
 """
 
 SUMMARY_COLUMNS = """

@@ -65,6 +65,19 @@ async def get_version(
     return _stored(row) if row else None
 
 
+async def latest_of(conn: asyncpg.Connection, keys: list[str]) -> dict[str, StoredTemplate]:
+    """The latest loaded version of each of ``keys`` that is loaded, in one query."""
+    rows = await conn.fetch(
+        f"""
+        SELECT DISTINCT ON (key) {_STORED_COLUMNS} FROM questionnaire_templates
+        WHERE key = ANY($1::text[])
+        ORDER BY key, version DESC
+        """,
+        keys,
+    )
+    return {row["key"]: _stored(row) for row in rows}
+
+
 async def versions_of(conn: asyncpg.Connection, key: str) -> dict[int, str]:
     """Version -> content hash, for every loaded version of `key`."""
     rows = await conn.fetch("SELECT version, content_sha256 FROM questionnaire_templates WHERE key = $1", key)

@@ -24,7 +24,7 @@ from tests.integration.worker.conftest import Receiver, ctx_for
 from tests.integration.worker.test_outbox_email import queue_email
 from tests.integration.worker.test_outbox_webhooks import emit, subscribe
 from vendor_risk.db import create_pool
-from vendor_risk.notify.delivery import LEASE, deliver_due, kick_outbox
+from vendor_risk.notify.delivery import BATCH_SIZE, LEASE, deliver_due, kick_outbox
 from vendor_risk.notify.email import message_id_for
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.settings import Settings
@@ -116,8 +116,10 @@ async def test_two_workers_deliver_each_message_exactly_once(
 ) -> None:
     box, port = mailbox
     settings = with_smtp(worker_settings, port)
-    # Each to an inbox of its own: one inbox's messages go out one after the other.
-    ids = [await queue_email(pool, to=f"p{i}@example.com", subject=f"message {i}") for i in range(45)]
+    # Each to an inbox of its own: one inbox's messages go out one after the other. More
+    # than one batch, so that the first claim cannot take them all.
+    count = BATCH_SIZE + 45
+    ids = [await queue_email(pool, to=f"p{i}@example.com", subject=f"message {i}") for i in range(count)]
     second_pool = await create_pool(settings.database_url or "", 1, 5)
     try:
         async with httpx.AsyncClient() as http:
@@ -127,10 +129,10 @@ async def test_two_workers_deliver_each_message_exactly_once(
     finally:
         await second_pool.close()
 
-    assert sum(r["delivered"] for r in reports) == 45
+    assert sum(r["delivered"] for r in reports) == count
     # Both took part: SKIP LOCKED handed them disjoint batches.
     assert all(r["delivered"] > 0 for r in reports)
-    assert copies_received(box, ids, settings) == {1: 45}
+    assert copies_received(box, ids, settings) == {1: count}
     assert await pool.fetchval("SELECT max(attempts) FROM outbox WHERE id = ANY($1::uuid[])", ids) == 1
 
 

@@ -22,6 +22,7 @@ import structlog
 from vendor_risk import audit
 from vendor_risk.assessments.service import expire_overdue, reminders_due, send_due_assessment, send_reminder
 from vendor_risk.audit.models import Actor
+from vendor_risk.dashboard.repository import repair_counters
 from vendor_risk.errors import Problem
 from vendor_risk.findings.service import lapse_expired_acceptances
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
@@ -53,6 +54,8 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     expiry_alerts: int = 0
     acceptances_lapsed: int = 0
     findings_overdue: int = 0
+    # Dashboard counter rows the repair had to correct (0 when the triggers kept them).
+    counters_repaired: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -309,6 +312,7 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
             report.expiry_alerts += await alert_expiring_agreement(conn, agreement, window, day)
         report.acceptances_lapsed = len(await lapse_expired_acceptances(conn, SWEEPER, day))
         report.findings_overdue = await announce_overdue_findings(conn, day)
+        report.counters_repaired = await repair_counters(conn)
     return report
 
 

@@ -266,4 +266,5 @@ async def test_the_job_runs_from_a_worker_context(
         "expiry_alerts",
         "acceptances_lapsed",
         "findings_overdue",
+        "counters_repaired",
     }

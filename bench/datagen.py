@@ -42,6 +42,7 @@ from tests.conftest import create_database, drop_database  # noqa: E402
 from vendor_risk.audit.models import SYSTEM  # noqa: E402
 from vendor_risk.auth import service as auth_service  # noqa: E402
 from vendor_risk.auth.models import Role, UserCreate  # noqa: E402
+from vendor_risk.dashboard.repository import repair_counters  # noqa: E402
 from vendor_risk.db import connect, migrate  # noqa: E402
 from vendor_risk.incidents.loader import library as playbook_library  # noqa: E402
 from vendor_risk.incidents.rules import escalation_offsets, plan_steps  # noqa: E402
@@ -688,6 +689,9 @@ async def generate(conn: asyncpg.Connection, partners: int, *, log: Any = print)
     # The heat map's counts, which the partners' triggers would have appended.
     await snapshots.recount_heat(conn)
     done(f"{len(indexes)} indexes")
+    # The triggers were off: build the dashboard's counters from what was loaded.
+    await repair_counters(conn)
+    done("dashboard counters")
     await conn.execute("VACUUM ANALYZE")
     done("vacuum analyze")
     return Dataset(partners=partners, keys=keys, users=users, sample=await sample_ids(conn))

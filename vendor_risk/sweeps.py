@@ -27,6 +27,7 @@ from vendor_risk.assessments.service import (
     send_reminder,
 )
 from vendor_risk.audit.models import Actor
+from vendor_risk.dashboard.repository import repair_counters
 from vendor_risk.errors import Problem
 from vendor_risk.findings import reminders as finding_reminders
 from vendor_risk.findings.service import lapse_expired_acceptances
@@ -63,6 +64,8 @@ class ExpirySweep(msgspec.Struct, kw_only=True):
     acceptances_lapsed: int = 0
     findings_overdue: int = 0
     certificate_alerts: int = 0
+    # Dashboard counter rows the repair had to correct (0 when the triggers kept them).
+    counters_repaired: int = 0
 
 
 class AgreementDue(msgspec.Struct, frozen=True, kw_only=True):
@@ -323,6 +326,7 @@ async def sweep_expiries(pool: asyncpg.Pool, settings: Settings, *, today: date 
         report.certificate_alerts = await sweep_certificates(
             conn, settings, day, settings.policy.agreements.expiry_alert_days
         )
+        report.counters_repaired = await repair_counters(conn)
     return report
 
 

@@ -142,7 +142,8 @@ async def _kick_outbox(ctx: dict[str, Any]) -> None:
 
 @job(timeout=1800, max_tries=3)
 async def sweep_expiries(ctx: dict[str, Any]) -> dict[str, int]:
-    """Daily: alert agreements expiring, act on agreements expired, expire ended scopes."""
+    """Daily: alert agreements expiring, act on agreements expired, expire ended scopes,
+    repair the dashboard counters."""
     report = await sweeps.sweep_expiries(ctx["db_pool"], ctx["settings"])
     await _kick_outbox(ctx)
     return msgspec.structs.asdict(report)

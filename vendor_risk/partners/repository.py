@@ -25,16 +25,23 @@ _NOT_RENEWED = """
        AND (r.expires_on IS NULL OR r.expires_on > $1::date + $2::int)
      LIMIT 1) IS NULL
 """
-# The same, for every agreement at once (the dashboard): an anti-join, one pass over the
-# agreements instead of a probe per agreement. `r.id <> a.id` goes: `a` ends by the window,
-# so it never counts as its own renewal.
-_NOT_RENEWED_SET = """
-    NOT EXISTS (SELECT 1 FROM agreements r
-                WHERE r.partner_id = a.partner_id AND r.kind = a.kind AND r.terminated_at IS NULL
-                  AND (r.expires_on IS NULL OR r.expires_on > $1::date + $2::int))
+# The set of expired or expiring agreements not renewed, read from the counters of
+# migration 0125 (both dashboards): a group of
+# live agreements of one partner and kind is due when its last expiry (its horizon) is
+# within the window. DUE_AGREEMENTS_COUNT filters dashboard_agreement_days `d`;
+# DUE_AGREEMENTS_SQL lists, given a further predicate on `a`: it walks the expiry index,
+# probes each agreement's group (a scalar subquery, so never a hash of every group) and
+# stops at the page.
+DUE_AGREEMENTS_COUNT = "d.horizon <= $1::date + $2::int"
+DUE_AGREEMENTS_SQL = """
+    SELECT a.id, a.partner_id, p.name AS partner_name, a.kind, a.title, a.expires_on
+    FROM (SELECT a.* FROM agreements a
+          WHERE a.terminated_at IS NULL AND a.expires_on <= $1::date + $2::int AND {where}
+            AND (SELECT g.horizon FROM dashboard_agreement_groups g
+                 WHERE g.partner_id = a.partner_id AND g.kind = a.kind) <= $1::date + $2::int
+          ORDER BY a.expires_on, a.id LIMIT $3) a
+    JOIN partners p ON p.id = a.partner_id
 """
-# Shared with the staff dashboard's own query (vendor_risk.dashboard.repository).
-NOT_RENEWED_SET = _NOT_RENEWED_SET
 ATTENTION_SQL = f"""
 CASE WHEN p.status IN ('offboarding', 'offboarded') THEN '{{}}'::text[] ELSE array_remove(ARRAY[
     CASE WHEN p.reassessment_due_at IS NOT NULL THEN 'reassessment_due' END,
@@ -557,39 +564,19 @@ async def dashboard(
     """Everything the dashboard shows, in one statement (one round trip)."""
     row = await conn.fetchrow(
         f"""
-        WITH live_agreements AS (
-            SELECT a.id, a.partner_id, a.kind, a.title, a.expires_on, p.name AS partner_name
-            FROM agreements a JOIN partners p ON p.id = a.partner_id
-            WHERE a.terminated_at IS NULL AND a.expires_on <= $1::date + $2::int
-              AND p.status NOT IN ('offboarding', 'offboarded') AND {_NOT_RENEWED_SET}
-        ),
-        -- NEEDS_ATTENTION_SQL over every partner, reusing the agreements found above.
-        attention AS (
-            SELECT p.id, p.name, p.status, p.tier, p.reassessment_due_at,
-                   array_position(ARRAY['low', 'medium', 'high', 'critical'], p.tier) AS tier_rank
-            FROM partners p
-            WHERE p.status NOT IN ('offboarding', 'offboarded') AND (
-                p.reassessment_due_at IS NOT NULL
-                OR p.id IN (SELECT partner_id FROM live_agreements)
-                OR p.id IN (SELECT s.partner_id FROM scopes s
-                            WHERE s.status = 'approved' AND s.ends_on <= $1::date + $2::int))
-        )
         SELECT
             (SELECT coalesce(jsonb_agg(jsonb_build_object(
                         'status', status, 'tier', tier, 'count', n)), '[]')
-             FROM (SELECT status, tier, count(*) AS n FROM partners GROUP BY status, tier) t)
-                AS partners,
-            (SELECT count(*) FROM live_agreements WHERE expires_on >= $1) AS expiring_count,
-            (SELECT count(*) FROM live_agreements WHERE expires_on < $1) AS expired_count,
+             FROM dashboard_partner_counts WHERE n > 0) AS partners,
+            (SELECT coalesce(sum(d.n), 0)::bigint FROM dashboard_agreement_days d
+             WHERE {DUE_AGREEMENTS_COUNT} AND d.expires_on >= $1) AS expiring_count,
+            (SELECT coalesce(sum(d.n), 0)::bigint FROM dashboard_agreement_days d
+             WHERE {DUE_AGREEMENTS_COUNT} AND d.expires_on < $1) AS expired_count,
             (SELECT coalesce(jsonb_agg(x ORDER BY x.expires_on, x.id), '[]') FROM (
-                SELECT id, partner_id, partner_name, kind, title, expires_on
-                FROM live_agreements WHERE expires_on >= $1
-                ORDER BY expires_on, id LIMIT $3) x) AS expiring,
+                {DUE_AGREEMENTS_SQL.format(where="a.expires_on >= $1")}) x) AS expiring,
             (SELECT coalesce(jsonb_agg(x ORDER BY x.expires_on, x.id), '[]') FROM (
-                SELECT id, partner_id, partner_name, kind, title, expires_on
-                FROM live_agreements WHERE expires_on < $1
-                ORDER BY expires_on, id LIMIT $3) x) AS expired,
-            (SELECT count(*) FROM scopes WHERE status = 'requested') AS awaiting_count,
+                {DUE_AGREEMENTS_SQL.format(where="a.expires_on < $1")}) x) AS expired,
+            coalesce((SELECT n FROM dashboard_counts WHERE name = 'scopes_requested'), 0) AS awaiting_count,
             (SELECT coalesce(jsonb_agg(x ORDER BY x.created_at, x.id), '[]') FROM (
                 SELECT s.id, s.partner_id, p.name AS partner_name, c.code AS category_code,
                        jsonb_build_object('zh-CN', c.name_zh, 'en', c.name_en) AS category_name,
@@ -599,13 +586,17 @@ async def dashboard(
                 JOIN data_categories c ON c.id = s.category_id
                 WHERE s.status = 'requested'
                 ORDER BY s.created_at, s.id LIMIT $3) x) AS awaiting,
-            (SELECT count(*) FROM attention) AS attention_count,
+            -- NEEDS_ATTENTION_SQL, counted by the first day each partner needs it (0125).
+            (SELECT coalesce(sum(n), 0)::bigint FROM dashboard_attention_days
+             WHERE horizon <= $1::date + $2::int) AS attention_count,
             (SELECT coalesce(jsonb_agg(jsonb_build_object(
                         'id', p.id, 'name', p.name, 'status', p.status, 'tier', p.tier,
                         'attention', {ATTENTION_SQL})
-                    ORDER BY p.tier_rank DESC, p.name, p.id), '[]')
-             FROM (SELECT * FROM attention
-                   ORDER BY tier_rank DESC, name, id LIMIT $3) p) AS attention
+                    ORDER BY tier_rank(p.tier) DESC, p.name, p.id), '[]')
+             FROM (SELECT p.* FROM partners p
+                   JOIN dashboard_partner_attention pa ON pa.partner_id = p.id
+                   WHERE pa.horizon <= $1::date + $2::int
+                   ORDER BY tier_rank(p.tier) DESC, p.name, p.id LIMIT $3) p) AS attention
         """,
         today,
         expiring_within_days,

@@ -267,4 +267,5 @@ async def test_the_job_runs_from_a_worker_context(
         "acceptances_lapsed",
         "findings_overdue",
         "certificate_alerts",
+        "counters_repaired",
     }

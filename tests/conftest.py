@@ -167,7 +167,7 @@ def user_maker(settings: Settings) -> MakeUser:
         role = Role(role)
         email = fields.pop("email", f"{role.value}-{secrets.token_hex(4)}@example.com")
         data = UserCreate(email=email, name=fields.pop("name", f"Test {role.value}"), role=role, **fields)
-        totp_secret = pyotp.random_base32() if role.value in settings.totp_required_roles else None
+        totp_secret = pyotp.random_base32() if role.value in settings.policy.second_factor_roles else None
         conn = await connect(settings.database_url or "")
         try:
             created = await auth_service.create_user(conn, SYSTEM, data)

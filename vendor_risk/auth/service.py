@@ -609,7 +609,8 @@ async def _failed(
 
 
 def needs_second_factor(user: User, settings: Settings) -> bool:
-    return user.role.value in settings.totp_required_roles
+    """The firm's policy (``second_factor_roles``) decides which roles need a second factor."""
+    return user.role.value in settings.policy.second_factor_roles
 
 
 async def sign_in(

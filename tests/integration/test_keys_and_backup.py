@@ -285,3 +285,19 @@ async def test_backup_drop_restore_verify_and_decrypt_every_document(
             await conn.close()
     finally:
         await drop_database(servers.admin_database_url, target)
+
+
+async def test_start_up_seals_the_secrets_left_in_the_clear(world: World) -> None:
+    """Rows from before sealing (a webhook secret, a chat robot, a TOTP secret) are sealed
+    by the next start (`migrate` here, as `serve` and `up` do), without an operator."""
+    before = await database_dump(world.url)
+    assert "tok_old" in before
+    assert "JBSWY3DPEHPK3PXP" in before
+    migrated = await asyncio.to_thread(cli, world.url, K1, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "sealed 3 secret(s) under data key 'k1'" in migrated.stdout
+    dump = await database_dump(world.url)
+    for clear in ("whsec_old", "tok_old", "JBSWY3DPEHPK3PXP"):
+        assert clear not in dump
+    again = await asyncio.to_thread(cli, world.url, K1, "migrate")
+    assert "sealed" not in again.stdout

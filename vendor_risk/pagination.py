@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from vendor_risk.errors import field_error
 from vendor_risk.structs import ONE_LINE_PATTERN
@@ -41,7 +41,7 @@ FilterText = Annotated[str | None, Parameter(max_length=100, pattern=ONE_LINE_PA
 # A moment in a query (`from`, `to`): RFC 3339 text only. Parsed here rather than by the
 # framework, which would also take a bare number as a Unix time the document does not name.
 def moment_parameter(name: str) -> Any:
-    return Parameter(query=name, max_length=40, schema_extra={"format": "date-time"})
+    return QueryParameter(name=name, max_length=40, schema_extra={"format": "date-time"})
 
 
 def parse_moment(field: str, value: str | None) -> datetime | None:

@@ -22,6 +22,8 @@ READY_WITHIN = 60.0
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # SIGABRT then prints every thread's stack: a start that hangs shows where.
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
 
 
@@ -49,7 +51,12 @@ def wait_ready(proc: subprocess.Popen[str], port: int, log: Path) -> str:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    pytest.fail(f"not ready within {READY_WITHIN}s:\n{log.read_text()}")
+    proc.send_signal(signal.SIGABRT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    pg_log = log.parent / ".vendor-risk" / "postgres" / "log"
+    pg_tail = pg_log.read_text()[-3000:] if pg_log.exists() else "(no PostgreSQL log)"
+    pytest.fail(f"not ready within {READY_WITHIN}s:\n{log.read_text()}\nPostgreSQL:\n{pg_tail}")
 
 
 def stop(proc: subprocess.Popen[str]) -> None:

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: build the virtual environment with uv, run as a non-root user without it.
-FROM python:3.11-slim AS build
+FROM python:3.11-slim-trixie AS build
 RUN pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -8,11 +8,14 @@ COPY vendor_risk ./vendor_risk
 # Production needs no embedded servers or test tools: only the runtime dependencies.
 RUN uv venv /app/.venv && uv pip install --python /app/.venv/bin/python --no-cache .
 
-FROM python:3.11-slim
-# WeasyPrint draws PDFs with Pango; Noto CJK gives the Chinese text a font to embed.
+# Debian trixie, named: its postgresql-client is 17, and pg_dump refuses a server newer than
+# itself, so the release must ship a client at least as new as compose's postgres (16).
+FROM python:3.11-slim-trixie
+# WeasyPrint draws PDFs with Pango; Noto CJK gives the Chinese text a font to embed;
+# `vendor-risk backup` and `restore` run pg_dump and pg_restore.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 vendor-risk
 WORKDIR /app

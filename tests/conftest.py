@@ -30,6 +30,7 @@ from vendor_risk.auth.models import Role, UserCreate
 from vendor_risk.auth.passwords import hash_password
 from vendor_risk.cli import prepare_database
 from vendor_risk.db import connect
+from vendor_risk.documents import TOTP_SECRET, seal_text
 from vendor_risk.settings import Settings, load_settings, parse_data_keys
 
 TEST_DATA_KEY = f"test:{base64.b64encode(b'k' * 32).decode()}"
@@ -167,19 +168,28 @@ def user_maker(settings: Settings) -> MakeUser:
         role = Role(role)
         email = fields.pop("email", f"{role.value}-{secrets.token_hex(4)}@example.com")
         data = UserCreate(email=email, name=fields.pop("name", f"Test {role.value}"), role=role, **fields)
-        totp_secret = pyotp.random_base32() if role.value in settings.totp_required_roles else None
+        totp_secret = pyotp.random_base32() if role.value in settings.policy.second_factor_roles else None
         conn = await connect(settings.database_url or "")
         try:
             created = await auth_service.create_user(conn, SYSTEM, data)
+            # Sealed as the service seals it (the secret stays in this dict for the test).
+            key_id, sealed = (
+                seal_text(settings.data_keys, TOTP_SECRET, created.user.id, totp_secret)
+                if totp_secret and settings.data_keys
+                else (None, None)
+            )
             await conn.execute(
                 """
-                UPDATE users SET password_hash = $2, totp_secret = $3,
-                    totp_enabled_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END
+                UPDATE users SET password_hash = $2, totp_secret = $3, totp_key_id = $4, totp_sealed = $5,
+                    totp_enabled_at = CASE WHEN $6 THEN now() END
                 WHERE id = $1
                 """,
                 created.user.id,
                 await _password_hash(),
-                totp_secret,
+                totp_secret if sealed is None else None,
+                key_id,
+                sealed,
+                totp_secret is not None,
             )
         finally:
             await conn.close()

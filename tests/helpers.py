@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -82,3 +84,16 @@ async def outbox_emails(conn: Any, keys: Any, condition: str, *args: Any) -> lis
         msgspec.to_builtins(open_email(keys, r["id"], r["payload"], r["key_id"], r["nonce"], r["sealed"]))
         for r in rows
     ]
+
+
+async def database_dump(url: str) -> str:
+    """What a stolen ``pg_dump`` of the database would show (plain SQL, every table)."""
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["pg_dump", "--format=plain", "--no-owner", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout

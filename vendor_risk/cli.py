@@ -47,6 +47,7 @@ def _require_servers(settings: Settings) -> None:
 async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
     """Apply migrations, load the questionnaire library and record the policy in use."""
     from vendor_risk.db import connect, database_url, migrate
+    from vendor_risk.keys import seal_secrets
     from vendor_risk.notices.service import load_library as load_notices
     from vendor_risk.policy import record_policy_in_use
     from vendor_risk.questionnaires.service import load_library
@@ -61,6 +62,12 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
         # A refused file keeps its earlier versions in service: warn, do not stop.
         _print_load_report(await load_library(conn), quiet=quiet)
         _print_notice_outcomes(await load_notices(conn), quiet=quiet)
+        if settings.data_keys:
+            # Secrets written before they were sealed, or while no key was set, are sealed now.
+            sealed = await seal_secrets(conn, settings.data_keys)
+            count = sealed.webhook_secrets + sealed.chat_channels + sealed.totp_secrets
+            if count and not quiet:
+                print(f"sealed {count} secret(s) under data key {settings.data_keys[0].key_id!r}")
     finally:
         await conn.close()
 
@@ -642,6 +649,8 @@ def cmd_keys_rotate(args: argparse.Namespace) -> None:
     print(f"  documents and evidence files: {report.documents}")
     print(f"  outbox payloads:              {report.outbox_payloads}")
     print(f"  webhook secrets:              {report.webhook_secrets}")
+    print(f"  chat robots:                  {report.chat_channels}")
+    print(f"  second-factor (TOTP) secrets: {report.totp_secrets}")
     if report.remaining:
         left = ", ".join(f"{key}: {n}" for key, n in report.remaining.items())
         print(f"still under other keys (written meanwhile; run again): {left}")

@@ -153,6 +153,8 @@ def download(info: DocumentInfo, content: bytes) -> Response[bytes]:
 DOCUMENT: Final = "document"
 OUTBOX_PAYLOAD: Final = "outbox"
 WEBHOOK_SECRET: Final = "webhook-secret"  # noqa: S105 - a label, not a secret
+TOTP_SECRET: Final = "totp-secret"  # noqa: S105 - a label, not a secret
+CHAT_URL: Final = "chat-url"
 
 
 def _aad(kind: str, row_id: UUID) -> bytes:
@@ -177,6 +179,18 @@ def unseal(
         return AESGCM(key.key).decrypt(nonce, ciphertext, _aad(kind, row_id))
     except InvalidTag:
         raise RuntimeError(f"{kind} {row_id}: ciphertext failed authentication") from None
+
+
+def seal_text(keys: tuple[DataKey, ...], kind: str, row_id: UUID, text: str) -> tuple[str, bytes]:
+    """``(key id, nonce || ciphertext)`` of a short secret under the current key: one column
+    holds what a document keeps in two."""
+    nonce, sealed = seal(keys[0], kind, row_id, text.encode())
+    return keys[0].key_id, nonce + sealed
+
+
+def open_text(keys: tuple[DataKey, ...], key_id: str, kind: str, row_id: UUID, blob: bytes) -> str:
+    """The secret ``seal_text`` sealed; fails loudly if its key is gone or it was altered."""
+    return unseal(keys, key_id, kind, row_id, blob[:12], blob[12:]).decode()
 
 
 def encrypt(key: DataKey, document_id: UUID, plaintext: bytes) -> tuple[bytes, bytes]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+import msgspec
 from litestar.openapi.spec import (
     OpenAPI,
     OpenAPIMediaType,
@@ -19,13 +20,37 @@ from litestar.openapi.spec import (
     Reference,
     Schema,
 )
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
+from vendor_risk.documents import DOCX
 from vendor_risk.errors import PROBLEM_MEDIA_TYPE
 from vendor_risk.pagination import MAX_LIMIT
 from vendor_risk.structs import Base
 
 OPEN_PATHS: Final = ("/healthz", "/readyz")
+
+_XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_SPREADSHEET: Final = (_XLSX, "text/csv")
+_PRINTABLE: Final = ("application/pdf", "text/html")
+_STORED: Final = ("application/pdf", "image/png", "image/jpeg", DOCX)
+# Operations that answer a file, not JSON: the types each may send (`format` chooses).
+DOWNLOADS: Final[dict[str, tuple[str, ...]]] = {
+    "ExportPartners": _SPREADSHEET,
+    "ExportAgreements": _SPREADSHEET,
+    "ExportFindings": _SPREADSHEET,
+    "ExportProcessingRegister": _SPREADSHEET,
+    "ExportAuditEvents": _SPREADSHEET,
+    "GetAssessmentReport": _PRINTABLE,
+    "GetPartnerDossier": _PRINTABLE,
+    "GetNotificationRecordDocument": _PRINTABLE,
+    "GetPortfolioReport": _PRINTABLE,
+    "GetPartnerImportTemplate": (_XLSX,),
+    "ExportQuestionnaireWorkbook": (_XLSX,),
+    "ExportNotificationRecord": ("text/markdown",),
+    "DownloadAgreementDocument": _STORED,
+    "DownloadAgreementDocumentVersion": _STORED,
+    "DownloadEvidence": _STORED,
+}
 _WRITES: Final = ("post", "put", "patch", "delete")
 
 _PROBLEM = Schema(
@@ -78,14 +103,7 @@ def _problem(status: str) -> OpenAPIResponse:
 
 
 def _struct_names() -> set[str]:
-    names: set[str] = set()
-    pending: list[type[Any]] = [Base]
-    while pending:
-        cls = pending.pop()
-        for sub in cls.__subclasses__():
-            names.add(sub.__name__)
-            pending.append(sub)
-    return names
+    return {cls.__name__ for cls in _struct_classes()}
 
 
 def _is_upload(operation: Operation) -> bool:
@@ -94,12 +112,82 @@ def _is_upload(operation: Operation) -> bool:
     return "multipart/form-data" in content
 
 
+def _event_names(schemas: dict[str, Schema]) -> None:
+    """The event names a subscription may list: the service refuses others by name, and a
+    client (or a generated test) should know them from the document."""
+    from vendor_risk.notify.chat import CHAT_EVENTS
+    from vendor_risk.notify.events import ALL_EVENTS, EVENT_TYPES
+
+    for name, known in (
+        ("WebhookCreate", sorted(EVENT_TYPES | {ALL_EVENTS})),
+        ("ChatChannelCreate", sorted(CHAT_EVENTS)),
+    ):
+        schema = schemas.get(name)
+        events = (schema.properties or {}).get("events") if isinstance(schema, Schema) else None
+        if isinstance(events, Schema) and isinstance(events.items, Schema):
+            events.items = Schema(type=OpenAPIType.STRING, enum=list(known))
+
+
+def _struct_classes() -> list[type[Any]]:
+    found: list[type[Any]] = []
+    pending: list[type[Any]] = [Base]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            found.append(sub)
+            pending.append(sub)
+    return found
+
+
+def _list_item_limits(schemas: dict[str, Schema]) -> None:
+    """Litestar drops the constraints of a list's items (``list[Annotated[str, Meta(...)]]``):
+    copy each item's pattern and lengths from the Struct, so the document refuses what the
+    API refuses (an evidence line with a control character, a 101-character event name)."""
+    for cls in _struct_classes():
+        schema = schemas.get(cls.__name__)
+        if not isinstance(schema, Schema) or not schema.properties:
+            continue
+        info = msgspec.inspect.type_info(cls)
+        if not isinstance(info, msgspec.inspect.StructType):
+            continue
+        for struct_field in info.fields:
+            kinds = (
+                struct_field.type.types if isinstance(struct_field.type, msgspec.inspect.UnionType) else ()
+            )
+            listed = next(
+                (t for t in (struct_field.type, *kinds) if isinstance(t, msgspec.inspect.ListType)), None
+            )
+            documented = schema.properties.get(struct_field.encode_name)
+            if (
+                listed is None
+                or not isinstance(documented, Schema)
+                or not isinstance(documented.items, Schema)
+            ):
+                continue
+            item = listed.item_type
+            if isinstance(item, msgspec.inspect.StrType) and not documented.items.enum:
+                documented.items.pattern = documented.items.pattern or item.pattern
+                documented.items.min_length = documented.items.min_length or item.min_length
+                documented.items.max_length = documented.items.max_length or item.max_length
+
+
+def _wecom_has_no_secret(schemas: dict[str, Schema]) -> None:
+    # WeCom group robots are not signed: the API refuses a secret for them (400 naming it).
+    schema = schemas.get("ChatChannelCreate")
+    if isinstance(schema, Schema):
+        schema.schema_if = Schema(properties={"platform": Schema(const="wecom")}, required=["platform"])
+        schema.then = Schema(properties={"secret": Schema(type=OpenAPIType.NULL)})
+
+
 def document_truth(spec: OpenAPI) -> None:
-    """Add problem responses, unknown-field refusal, limits and open health endpoints."""
+    """Add problem responses, file downloads' types, unknown-field refusal, limits, event
+    names and open health endpoints."""
     components = spec.components
     if components.schemas is None:
         components.schemas = {}
     components.schemas["Problem"] = _PROBLEM
+    _event_names(components.schemas)
+    _list_item_limits(components.schemas)
+    _wecom_has_no_secret(components.schemas)
     # Every request and response Struct forbids fields it does not know.
     structs = _struct_names()
     for name, schema in components.schemas.items():
@@ -121,6 +209,12 @@ def document_truth(spec: OpenAPI) -> None:
                         description="PostgreSQL is unreachable (status `unavailable`)", content=ok.content
                     )
                 continue
+            ok = responses.get("200")
+            if operation.operation_id in DOWNLOADS and isinstance(ok, OpenAPIResponse):
+                binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+                ok.content = {
+                    media: OpenAPIMediaType(schema=binary) for media in DOWNLOADS[operation.operation_id]
+                }
             statuses = ["400", "404", "503"]
             if not path.startswith(("/q/", "/ui")):
                 statuses += ["401", "403"]

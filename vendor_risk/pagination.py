@@ -13,7 +13,7 @@ from typing import Annotated, Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
-from litestar.params import Parameter
+from litestar.params import Parameter, QueryParameter
 
 from vendor_risk.errors import field_error
 from vendor_risk.structs import ONE_LINE_PATTERN
@@ -36,6 +36,24 @@ MAX_LIMIT = 200
 # A text filter of a list (search, action, entity type): one line without control
 # characters, so NUL is a 400 naming the parameter rather than a driver error.
 FilterText = Annotated[str | None, Parameter(max_length=100, pattern=ONE_LINE_PATTERN)]
+
+
+# A moment in a query (`from`, `to`): RFC 3339 text only. Parsed here rather than by the
+# framework, which would also take a bare number as a Unix time the document does not name.
+def moment_parameter(name: str) -> Any:
+    return QueryParameter(name=name, max_length=40, schema_extra={"format": "date-time"})
+
+
+def parse_moment(field: str, value: str | None) -> datetime | None:
+    """``value`` as a datetime; a 400 naming ``field`` unless it is an RFC 3339 date-time."""
+    if value is None:
+        return None
+    try:
+        if not value[:4].isdigit() or value[4:5] != "-":
+            raise ValueError(value)
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise field_error(field, "expected an RFC 3339 date-time, like 2026-12-01T08:00:00+08:00") from None
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):

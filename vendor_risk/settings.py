@@ -20,7 +20,11 @@ from vendor_risk.policy import Policy, PolicyError, load_policy, shipped_policy
 
 PREFIX = "VENDOR_RISK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-ROLES = ("admin", "procurement", "risk_owner", "auditor")
+# Settings that moved: a user who still sets one is told where it went, not just "unknown".
+MOVED = {
+    f"{PREFIX}TOTP_REQUIRED_ROLES": "the roles that must use a second factor are the policy's "
+    f"second_factor_roles (policy.yaml; {PREFIX}POLICY_FILE names your copy)",
+}
 # Settings a command decides, never read from the environment.
 NOT_FROM_ENVIRONMENT = frozenset({"dev_mailbox", "policy"})
 
@@ -71,8 +75,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     data_dir: str = ".vendor-risk"
     # `vendor-risk worker` serves its job metrics on this port; 0 serves none.
     worker_metrics_port: int = 0
-    # Sign-in: the roles that must use a second factor (TOTP) with a password.
-    totp_required_roles: tuple[str, ...] = ("admin", "risk_owner")
     # Single sign-on with OpenID Connect; off while no issuer is set.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -200,6 +202,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     # Test-only variables are read by the test suite, not by the service.
     allowed_extra = {f"{PREFIX}TEST_DATABASE_URL", f"{PREFIX}TEST_REDIS_URL"}
     unknown = sorted(k for k in env if k.startswith(PREFIX) and k not in known | allowed_extra)
+    for var in unknown:
+        if var in MOVED:
+            raise SettingsError(f"{var}: no longer a setting; {MOVED[var]}")
     if unknown:
         raise SettingsError(f"{unknown[0]}: unknown setting (see the README's configuration)")
 
@@ -258,13 +263,6 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if port > 65535:
             raise SettingsError(f"{item[0]}: not a port number: {port}")
         values["worker_metrics_port"] = port
-    if item := get("totp_required_roles"):
-        # "none" is an explicit empty list: an empty variable means "the default".
-        raw = "" if item[1].strip().lower() == "none" else item[1]
-        roles = tuple(r.strip() for r in raw.split(",") if r.strip())
-        if bad := [r for r in roles if r not in ROLES]:
-            raise SettingsError(f"{item[0]}: unknown role {bad[0]!r} (one of {', '.join(ROLES)}, or none)")
-        values["totp_required_roles"] = roles
     if item := get("oidc_issuer"):
         values["oidc_issuer"] = _parse_url(*item, schemes=("https", "http")).rstrip("/")
     for name in ("oidc_client_id", "oidc_client_secret", "oidc_role_claim"):

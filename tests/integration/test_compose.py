@@ -1,5 +1,6 @@
 """No Docker engine runs here: check that compose.yaml agrees with the CLI and Settings."""
 
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,20 @@ def test_dockerfile_runs_non_root_and_serves() -> None:
     args = yaml.safe_load(cmd_line.removeprefix("CMD "))
     build_parser().parse_args(args[1:])
     assert shlex.join(args).startswith("vendor-risk serve")
+
+
+# The PostgreSQL client major version each Debian release ships as `postgresql-client`.
+DEBIAN_CLIENT_MAJOR = {"bookworm": 15, "trixie": 17, "forky": 18}
+
+
+def test_the_image_can_back_up_the_compose_database() -> None:
+    """`vendor-risk backup` runs pg_dump in the image: the client must be installed, and
+    no older than compose's server (pg_dump refuses a newer server)."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    runtime = dockerfile.split("\nFROM ")[-1]
+    assert re.search(r"apt-get install[^\n]*\\?(\n\s+[^\n]*)*postgresql-client", runtime)
+    release = re.match(r"python:[\d.]+-slim-(\w+)", runtime)
+    assert release, "the runtime image names its Debian release, which decides the client's version"
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    server = int(compose["services"]["postgres"]["image"].split(":")[1].split(".")[0])
+    assert DEBIAN_CLIENT_MAJOR[release.group(1)] >= server

@@ -13,15 +13,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID
 
+import pyotp
 import pytest
 
 from tests.conftest import Servers, create_database, drop_database, fresh_database
+from tests.helpers import database_dump
 from vendor_risk import audit
 from vendor_risk.audit.models import SYSTEM, Actor
+from vendor_risk.auth import service as auth_service
 from vendor_risk.db import connect, migrate
-from vendor_risk.documents import PDF, read_document, store_document
+from vendor_risk.documents import PDF, TOTP_SECRET, open_text, read_document, store_document
+from vendor_risk.notify.models import ChatChannelCreate
 from vendor_risk.notify.outbox import Email, enqueue_email, open_email
-from vendor_risk.notify.repository import insert_webhook, open_webhook_secret
+from vendor_risk.notify.repository import (
+    insert_chat_channel,
+    insert_webhook,
+    open_chat_secret,
+    open_chat_url,
+    open_webhook_secret,
+)
 from vendor_risk.settings import parse_data_keys
 
 K1 = f"k1:{base64.b64encode(b'1' * 32).decode()}"
@@ -47,6 +57,8 @@ class World:
         self.documents: dict[UUID, str] = {}
         self.emails: list[UUID] = []
         self.webhooks: list[tuple[UUID, str]] = []
+        self.chats: list[tuple[UUID, str, str | None]] = []
+        self.totp: list[tuple[UUID, str]] = []
 
 
 @pytest.fixture
@@ -105,6 +117,40 @@ async def world(servers: Servers) -> AsyncIterator[World]:
                 " VALUES ('https://example.com/o', '{*}', 'whsec_old') RETURNING id"
             )
             world.webhooks.append((old_hook, "whsec_old"))
+            # Chat robots: one sealed by the service, one in the clear from before sealing.
+            channel = await insert_chat_channel(
+                conn,
+                ChatChannelCreate(
+                    platform="dingtalk",
+                    name="风险群",
+                    url="https://oapi.dingtalk.com/robot/send?access_token=tok_sealed",
+                    events=["incident.opened"],
+                    secret="SECsealed",
+                ),
+                None,
+            )
+            world.chats.append((channel.id, "access_token=tok_sealed", "SECsealed"))
+            old_chat = await conn.fetchval(
+                "INSERT INTO chat_channels (platform, name, url, events)"
+                " VALUES ('wecom', '旧群', $1, '{incident.opened}') RETURNING id",
+                "https://qyapi.weixin.qq.com/send?key=tok_old",
+            )
+            world.chats.append((old_chat, "key=tok_old", None))
+            # TOTP secrets: one enrolled through the service (sealed), one from before sealing.
+            sealed_user, clear_user = [
+                await conn.fetchval(
+                    "INSERT INTO users (email, name, role) VALUES ($1, 'T', 'admin') RETURNING id", email
+                )
+                for email in ("sealed@example.com", "clear@example.com")
+            ]
+            secret = await auth_service.enrolment_secret(conn, sealed_user)
+            assert await auth_service.confirm_enrolment(conn, SYSTEM, sealed_user, pyotp.TOTP(secret).now())
+            world.totp.append((sealed_user, secret))
+            await conn.execute(
+                "UPDATE users SET totp_secret = 'JBSWY3DPEHPK3PXP', totp_enabled_at = now() WHERE id = $1",
+                clear_user,
+            )
+            world.totp.append((clear_user, "JBSWY3DPEHPK3PXP"))
         finally:
             await conn.close()
         yield world
@@ -139,6 +185,33 @@ async def opens_with(url: str, keys: str, world: World, *, all_sealed: bool = Tr
             if all_sealed:
                 assert row["secret"] is None
             assert open_webhook_secret(data_keys, webhook_id, *row.values()) == secret
+        for channel_id, token, chat_secret in world.chats:
+            row = await conn.fetchrow("SELECT * FROM chat_channels WHERE id = $1", channel_id)
+            if all_sealed:
+                assert row["url"] is None
+                assert row["secret"] is None
+            url = open_chat_url(data_keys, channel_id, row["url"], row["url_key_id"], row["url_sealed"])
+            assert url is not None
+            assert url.endswith(token)
+            opened = open_chat_secret(
+                data_keys,
+                channel_id,
+                row["secret"],
+                row["secret_key_id"],
+                row["secret_nonce"],
+                row["secret_sealed"],
+            )
+            assert opened == chat_secret
+        for user_id, totp_secret in world.totp:
+            row = await conn.fetchrow("SELECT * FROM users WHERE id = $1", user_id)
+            if all_sealed:
+                assert row["totp_secret"] is None
+            if row["totp_sealed"] is not None:
+                assert open_text(data_keys, row["totp_key_id"], TOTP_SECRET, user_id, row["totp_sealed"]) == (
+                    totp_secret
+                )
+            else:
+                assert row["totp_secret"] == totp_secret
     finally:
         await conn.close()
 
@@ -149,6 +222,8 @@ async def test_rotation_re_seals_everything_so_the_old_key_can_go(world: World) 
     assert "documents and evidence files: 5" in rotated.stdout
     assert "outbox payloads:              4" in rotated.stdout
     assert "webhook secrets:              2" in rotated.stdout
+    assert "chat robots:                  2" in rotated.stdout
+    assert "second-factor (TOTP) secrets: 2" in rotated.stdout
     assert "they can be removed" in rotated.stdout
     # Nothing is left in the clear, and k2 alone opens everything.
     conn = await connect(world.url)
@@ -160,6 +235,9 @@ async def test_rotation_re_seals_everything_so_the_old_key_can_go(world: World) 
             assert clear not in dumped
     finally:
         await conn.close()
+    dump = await database_dump(world.url)
+    for clear in ("tok_sealed", "tok_old", "SECsealed", "JBSWY3DPEHPK3PXP", world.totp[0][1]):
+        assert clear not in dump
     await opens_with(world.url, K2, world)
     # Run again (as after an interruption): nothing more to do.
     again = await asyncio.to_thread(cli, world.url, f"{K2},{K1}", "keys", "rotate")
@@ -192,7 +270,7 @@ async def test_backup_drop_restore_verify_and_decrypt_every_document(
         assert "audit chain intact up to the backup's head" in restored.stdout
         verified = await asyncio.to_thread(cli, target_url, K1, "audit", "verify")
         assert verified.returncode == 0, verified.stdout
-        assert "5 events verified" in verified.stdout
+        assert "6 events verified" in verified.stdout  # 5 documents, 1 enrolment
         await opens_with(target_url, K1, world, all_sealed=False)
         # Restoring over a database that has tables is refused.
         again = await asyncio.to_thread(cli, target_url, K1, "restore", str(file))
@@ -207,3 +285,19 @@ async def test_backup_drop_restore_verify_and_decrypt_every_document(
             await conn.close()
     finally:
         await drop_database(servers.admin_database_url, target)
+
+
+async def test_start_up_seals_the_secrets_left_in_the_clear(world: World) -> None:
+    """Rows from before sealing (a webhook secret, a chat robot, a TOTP secret) are sealed
+    by the next start (`migrate` here, as `serve` and `up` do), without an operator."""
+    before = await database_dump(world.url)
+    assert "tok_old" in before
+    assert "JBSWY3DPEHPK3PXP" in before
+    migrated = await asyncio.to_thread(cli, world.url, K1, "migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    assert "sealed 3 secret(s) under data key 'k1'" in migrated.stdout
+    dump = await database_dump(world.url)
+    for clear in ("whsec_old", "tok_old", "JBSWY3DPEHPK3PXP"):
+        assert clear not in dump
+    again = await asyncio.to_thread(cli, world.url, K1, "migrate")
+    assert "sealed" not in again.stdout

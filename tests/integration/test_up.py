@@ -16,12 +16,25 @@ import pytest
 
 from tests.helpers import free_port
 
-READY_WITHIN = 60.0
+# How long `up` may take to become ready, in CPU seconds of its own process rather than in
+# wall-clock seconds. On a loaded machine (2 cores, a load of 14 when eight suites run) `up`
+# gets a seventh of a core: a start that needs 8 s of CPU takes a minute of wall time, and
+# a fixed 60 s wait failed 2 runs in 20 with `up` still importing and collecting garbage
+# (its SIGABRT stack dump showed so). A process that is working gets its budget however
+# slow the machine is; one that is stuck (no CPU used for STALL_SECONDS) fails at once.
+READY_CPU_SECONDS = 60.0
+STALL_SECONDS = 120.0
+NEVER_MORE_THAN = 600.0
+# Stopping waits for the embedded PostgreSQL's checkpoint and Redis' save, starved alike:
+# a bound, not a sleep (the wait ends when the process does).
+STOP_WITHIN = 120.0
 
 
 def clean_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VENDOR_RISK_")}
     env["PYTHONUNBUFFERED"] = "1"
+    # SIGABRT then prints every thread's stack: a start that hangs shows where.
+    env["PYTHONFAULTHANDLER"] = "1"
     return env
 
 
@@ -37,43 +50,69 @@ def start(cwd: Path, port: int, log: Path) -> subprocess.Popen[str]:
         )
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (from /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(proc: subprocess.Popen[str], port: int, log: Path) -> str:
     """Wait for /readyz and return what the process printed so far."""
-    deadline = time.monotonic() + READY_WITHIN
-    while time.monotonic() < deadline:
+    started = time.monotonic()
+    last_cpu, last_progress = 0.0, started
+    while True:
         if proc.poll() is not None:
             pytest.fail(f"up exited early:\n{log.read_text()}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
                 return log.read_text()
         except httpx.HTTPError:
             pass
+        now = time.monotonic()
+        with contextlib.suppress(OSError):
+            cpu = cpu_seconds(proc.pid)
+            if cpu > last_cpu:
+                last_cpu, last_progress = cpu, now
+        if (
+            last_cpu > READY_CPU_SECONDS
+            or now - last_progress > STALL_SECONDS
+            or now - started > NEVER_MORE_THAN
+        ):
+            break
         time.sleep(0.3)
-    pytest.fail(f"not ready within {READY_WITHIN}s:\n{log.read_text()}")
+    proc.send_signal(signal.SIGABRT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+    pg_log = log.parent / ".vendor-risk" / "postgres" / "log"
+    pg_tail = pg_log.read_text()[-3000:] if pg_log.exists() else "(no PostgreSQL log)"
+    pytest.fail(
+        f"not ready after {time.monotonic() - started:.0f} s ({last_cpu:.1f} CPU s):\n"
+        f"{log.read_text()}\nPostgreSQL:\n{pg_tail}"
+    )
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=STOP_WITHIN)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("up did not stop within 30s of Ctrl-C")
+        pytest.fail(f"up did not stop within {STOP_WITHIN:.0f} s of Ctrl-C")
 
 
 def stop_like_a_terminal(proc: subprocess.Popen[str], log: Path) -> None:
     """Ctrl-C under `uv run`: one SIGINT from the terminal, one passed on by uv."""
     proc.send_signal(signal.SIGINT)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + STOP_WITHIN
     while "stopped" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=STOP_WITHIN)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("up did not stop within 30s of Ctrl-C")
+        pytest.fail(f"up did not stop within {STOP_WITHIN:.0f} s of Ctrl-C")
 
 
 @pytest.fixture
@@ -107,7 +146,7 @@ def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
             env=clean_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=NEVER_MORE_THAN,  # a bound: run() returns as soon as it exits
         )
         assert second.returncode != 0
         assert "in use by" in second.stderr
@@ -123,6 +162,9 @@ def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:
         assert path.stat().st_mode & 0o777 == 0o600
     kept = {name: path.read_text() for name, path in secrets_made.items()}
 
+    # A fresh port: the first one was free for a while, and another process (an outgoing
+    # connection's ephemeral port, another suite's server) may hold it now.
+    port = free_port()
     proc = start(workdir, port, log)
     try:
         printed = wait_ready(proc, port, log)
@@ -179,7 +221,7 @@ def test_up_on_a_busy_port_fails_at_once_creating_nothing(workdir: Path) -> None
             env=clean_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=NEVER_MORE_THAN,  # a bound: run() returns as soon as it exits
         )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -198,6 +240,8 @@ def test_a_crash_then_up_and_ctrl_c_leaves_nothing_running(workdir: Path) -> Non
     finally:
         proc.kill()  # a crash: no clean-up at all
         proc.wait(timeout=30)
+    # A port of its own again: the old one may have gone to another process meanwhile.
+    port = free_port()
     proc = start(workdir, port, log)
     try:
         wait_ready(proc, port, log)

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get
-from litestar.params import QueryParameter
 
 from vendor_risk.audit import repository as repo
 from vendor_risk.audit.models import AuditEvent
 from vendor_risk.auth.guards import requires_role
 from vendor_risk.auth.models import Role
 from vendor_risk.db import DbConnection
-from vendor_risk.pagination import DEFAULT_LIMIT, FilterText, Page, check_limit, decode_cursor, encode_cursor
+from vendor_risk.pagination import (
+    DEFAULT_LIMIT,
+    FilterText,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    moment_parameter,
+    parse_moment,
+)
 
 
 class AuditController(Controller):
@@ -30,8 +37,8 @@ class AuditController(Controller):
         entity_id: FilterText = None,
         actor_id: UUID | None = None,
         action: FilterText = None,
-        since: Annotated[datetime | None, QueryParameter(name="from")] = None,
-        until: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        since: Annotated[str | None, moment_parameter("from")] = None,
+        until: Annotated[str | None, moment_parameter("to")] = None,
         limit: int = DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> Page[AuditEvent]:
@@ -43,8 +50,8 @@ class AuditController(Controller):
             entity_id=entity_id,
             actor_id=actor_id,
             action=action,
-            since=since,
-            until=until,
+            since=parse_moment("from", since),
+            until=parse_moment("to", until),
         )
         rows = await repo.list_events(db, filters, key[0] if key else None, limit + 1)
         items = rows[:limit]

@@ -38,6 +38,8 @@ from vendor_risk.auth.secondfactor import (
     recovery_hash,
 )
 from vendor_risk.auth.sessions import open_session
+from vendor_risk.db import data_keys_of
+from vendor_risk.documents import TOTP_SECRET, open_text, seal_text
 from vendor_risk.errors import Problem, field_error, not_found, stale_version
 from vendor_risk.i18n import translator
 from vendor_risk.notify.outbox import enqueue_email
@@ -609,7 +611,8 @@ async def _failed(
 
 
 def needs_second_factor(user: User, settings: Settings) -> bool:
-    return user.role.value in settings.totp_required_roles
+    """The firm's policy (``second_factor_roles``) decides which roles need a second factor."""
+    return user.role.value in settings.policy.second_factor_roles
 
 
 async def sign_in(
@@ -739,11 +742,15 @@ async def verify_second_factor(
 async def _use_code(conn: asyncpg.Connection, user: User, code: str) -> str | None:
     """``totp`` or ``recovery`` when ``code`` is good (and now spent); None otherwise."""
     row = await conn.fetchrow(
-        "SELECT totp_secret, totp_last_step FROM users WHERE id = $1 FOR UPDATE", user.id
+        "SELECT totp_secret, totp_key_id, totp_sealed, totp_last_step FROM users WHERE id = $1 FOR UPDATE",
+        user.id,
     )
-    if row is None or row["totp_secret"] is None:
+    secret = (
+        _open_totp(conn, user.id, row["totp_secret"], row["totp_key_id"], row["totp_sealed"]) if row else None
+    )
+    if row is None or secret is None:
         return None
-    step = matching_step(row["totp_secret"], code, row["totp_last_step"])
+    step = matching_step(secret, code, row["totp_last_step"])
     if step is not None:
         await conn.execute("UPDATE users SET totp_last_step = $2 WHERE id = $1", user.id, step)
         return "totp"
@@ -777,16 +784,49 @@ async def _use_code(conn: asyncpg.Connection, user: User, code: str) -> str | No
 # --- the second factor ----------------------------------------------------------------------------
 
 
+def _open_totp(
+    conn: asyncpg.Connection, user_id: UUID, plain: str | None, key_id: str | None, sealed: bytes | None
+) -> str | None:
+    if sealed is None or key_id is None:
+        return plain  # written before sealing, or with no data key configured
+    return open_text(data_keys_of(conn), key_id, TOTP_SECRET, user_id, sealed)
+
+
+def _seal_totp(
+    conn: asyncpg.Connection, user_id: UUID, secret: str
+) -> tuple[str | None, str | None, bytes | None]:
+    """``(clear, key id, sealed)``: sealed under the current data key when there is one."""
+    keys = data_keys_of(conn)
+    if not keys:
+        return secret, None, None
+    key_id, sealed = seal_text(keys, TOTP_SECRET, user_id, secret)
+    return None, key_id, sealed
+
+
 async def enrolment_secret(conn: asyncpg.Connection, user_id: UUID) -> str:
     """The secret being enrolled (kept until confirmed, so a reload shows the same QR code)."""
-    secret: str = await conn.fetchval(
-        """
-        UPDATE users SET totp_pending_secret = coalesce(totp_pending_secret, $2)
-        WHERE id = $1 RETURNING totp_pending_secret
-        """,
-        user_id,
-        new_secret(),
-    )
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            """
+            SELECT totp_pending_secret, totp_pending_key_id, totp_pending_sealed
+            FROM users WHERE id = $1 FOR UPDATE
+            """,
+            user_id,
+        )
+        kept = _open_totp(
+            conn, user_id, row["totp_pending_secret"], row["totp_pending_key_id"], row["totp_pending_sealed"]
+        )
+        if kept is not None:
+            return kept
+        secret = new_secret()
+        await conn.execute(
+            """
+            UPDATE users SET totp_pending_secret = $2, totp_pending_key_id = $3, totp_pending_sealed = $4
+            WHERE id = $1
+            """,
+            user_id,
+            *_seal_totp(conn, user_id, secret),
+        )
     return secret
 
 
@@ -796,14 +836,33 @@ async def confirm_enrolment(
     """Confirm the pending secret with one code: the second factor is on, and ten new
     recovery codes are returned (to be shown once). None when the code is wrong."""
     async with conn.transaction():
-        row = await conn.fetchrow("SELECT totp_pending_secret FROM users WHERE id = $1 FOR UPDATE", user_id)
-        secret = row["totp_pending_secret"] if row else None
+        row = await conn.fetchrow(
+            """
+            SELECT totp_pending_secret, totp_pending_key_id, totp_pending_sealed
+            FROM users WHERE id = $1 FOR UPDATE
+            """,
+            user_id,
+        )
+        secret = (
+            _open_totp(
+                conn,
+                user_id,
+                row["totp_pending_secret"],
+                row["totp_pending_key_id"],
+                row["totp_pending_sealed"],
+            )
+            if row
+            else None
+        )
         step = matching_step(secret, code, None) if secret else None
         if secret is None or step is None:
             return None
+        # The pending secret is sealed under the same label and row: it moves as it is.
         await conn.execute(
             """
-            UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL,
+            UPDATE users SET totp_secret = totp_pending_secret, totp_key_id = totp_pending_key_id,
+                totp_sealed = totp_pending_sealed, totp_pending_secret = NULL,
+                totp_pending_key_id = NULL, totp_pending_sealed = NULL,
                 totp_enabled_at = now(), totp_last_step = $2, version = version + 1
             WHERE id = $1
             """,
@@ -870,8 +929,9 @@ async def regenerate_recovery_codes(conn: asyncpg.Connection, actor: Actor, user
 async def _clear_second_factor(conn: asyncpg.Connection, user_id: UUID) -> None:
     await conn.execute(
         """
-        UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL, totp_pending_secret = NULL,
-            totp_last_step = NULL, version = version + 1
+        UPDATE users SET totp_secret = NULL, totp_key_id = NULL, totp_sealed = NULL,
+            totp_pending_secret = NULL, totp_pending_key_id = NULL, totp_pending_sealed = NULL,
+            totp_enabled_at = NULL, totp_last_step = NULL, version = version + 1
         WHERE id = $1
         """,
         user_id,

@@ -149,9 +149,16 @@ async def _send(
         await smtp.send(claim.id, email)
         return
     if claim.channel == "chat":
-        if not claim.chat_active or claim.chat_url is None or claim.chat_channel_id is None:
+        if not claim.chat_active or claim.chat_channel_id is None:
             raise Undeliverable("the chat channel was deleted")
         try:
+            chat_url = repo.open_chat_url(
+                settings.data_keys,
+                claim.chat_channel_id,
+                claim.chat_url,
+                claim.chat_url_key_id,
+                claim.chat_url_sealed,
+            )
             chat_secret = repo.open_chat_secret(
                 settings.data_keys,
                 claim.chat_channel_id,
@@ -162,9 +169,11 @@ async def _send(
             )
         except RuntimeError as exc:
             raise Undeliverable(str(exc)) from None
+        if chat_url is None:
+            raise Undeliverable("the chat channel has no address")
         await send_chat(
             http,
-            url=claim.chat_url,
+            url=chat_url,
             secret=chat_secret,
             payload=msgspec.convert(claim.payload, ChatPayload),
             public_url=settings.public_url,

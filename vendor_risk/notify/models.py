@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from vendor_risk.structs import ONE_LINE, TEXT, Base
+from vendor_risk.structs import NAME, ONE_LINE, TEXT, Base
 
 Channel = Literal["email", "webhook", "chat"]
 OutboxStatus = Literal["pending", "delivered", "dead"]
@@ -83,10 +83,10 @@ class ChatChannel(Base):
 
 class ChatChannelCreate(Base):
     platform: ChatPlatform
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200), NAME]
     # The robot's webhook address as the platform shows it.
-    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    url: Annotated[str, msgspec.Meta(min_length=1, max_length=2000), ONE_LINE]
     events: Annotated[list[str], msgspec.Meta(min_length=1, max_length=20)]
     # DingTalk "加签" / Feishu "签名校验" secret; WeCom robots have none.
-    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    secret: Annotated[str, msgspec.Meta(min_length=1, max_length=200), ONE_LINE] | None = None
     lang: Literal["zh-CN", "en"] = "zh-CN"

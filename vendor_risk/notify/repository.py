@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from vendor_risk.db import data_keys_of
-from vendor_risk.documents import WEBHOOK_SECRET, seal, unseal
+from vendor_risk.documents import CHAT_URL, WEBHOOK_SECRET, open_text, seal, seal_text, unseal
 from vendor_risk.notify.models import ChatChannel, ChatChannelCreate, OutboxMessage, Webhook
 from vendor_risk.settings import DataKey
 
@@ -238,6 +238,8 @@ class Claimed(msgspec.Struct, frozen=True, kw_only=True):
     # Chat alerts: the channel's robot, while it is not deleted.
     chat_channel_id: UUID | None = None
     chat_url: str | None = None
+    chat_url_key_id: str | None = None
+    chat_url_sealed: bytes | None = None
     chat_secret: str | None = None
     chat_secret_key_id: str | None = None
     chat_secret_nonce: bytes | None = None
@@ -286,7 +288,8 @@ async def claim_due(
                w.secret_key_id AS webhook_secret_key_id, w.secret_nonce AS webhook_secret_nonce,
                w.secret_sealed AS webhook_secret_sealed,
                (w.id IS NOT NULL AND w.disabled_at IS NULL) AS webhook_active,
-               c.chat_channel_id, ch.url AS chat_url, ch.secret AS chat_secret,
+               c.chat_channel_id, ch.url AS chat_url, ch.url_key_id AS chat_url_key_id,
+               ch.url_sealed AS chat_url_sealed, ch.secret AS chat_secret,
                ch.secret_key_id AS chat_secret_key_id, ch.secret_nonce AS chat_secret_nonce,
                ch.secret_sealed AS chat_secret_sealed,
                (ch.id IS NOT NULL AND ch.disabled_at IS NULL) AS chat_active
@@ -434,6 +437,15 @@ def open_chat_secret(
     return unseal(keys, key_id, CHAT_SECRET, channel_id, nonce, sealed).decode()
 
 
+def open_chat_url(
+    keys: tuple[DataKey, ...], channel_id: UUID, plain: str | None, key_id: str | None, sealed: bytes | None
+) -> str | None:
+    """A chat robot's address, unsealed when sealed."""
+    if sealed is None or key_id is None:
+        return plain
+    return open_text(keys, key_id, CHAT_URL, channel_id, sealed)
+
+
 async def insert_chat_channel(
     conn: asyncpg.Connection, data: ChatChannelCreate, created_by: UUID | None
 ) -> ChatChannel:
@@ -443,17 +455,24 @@ async def insert_chat_channel(
     if keys and data.secret is not None:
         nonce, sealed = seal(keys[0], CHAT_SECRET, channel_id, data.secret.encode())
         plain, key_id = None, keys[0].key_id
+    # The robot's address carries its key or access token: whoever has it can post to the group.
+    url: str | None = data.url
+    url_key_id: str | None = None
+    url_sealed: bytes | None = None
+    if keys:
+        url_key_id, url_sealed = seal_text(keys, CHAT_URL, channel_id, data.url)
+        url = None
     row = await conn.fetchrow(
         f"""
-        INSERT INTO chat_channels (id, platform, name, url, secret, secret_key_id, secret_nonce,
-                                   secret_sealed, events, lang, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        INSERT INTO chat_channels (id, platform, name, url, url_key_id, url_sealed, secret, secret_key_id,
+                                   secret_nonce, secret_sealed, events, lang, created_by)
+        VALUES ($1, $2, $3, $4, $12, $13, $5, $6, $7, $8, $9, $10, $11)
         RETURNING {CHAT_COLUMNS}
         """,
         channel_id,
         data.platform,
         data.name,
-        data.url,
+        url,
         plain,
         key_id,
         nonce,
@@ -461,6 +480,8 @@ async def insert_chat_channel(
         sorted(set(data.events)),
         data.lang,
         created_by,
+        url_key_id,
+        url_sealed,
     )
     return ChatChannel(**dict(row))
 

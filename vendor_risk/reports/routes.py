@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException
-from litestar.params import Body, Parameter, QueryParameter
+from litestar.params import Body, Parameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK
 
@@ -23,6 +23,7 @@ from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem, http_exception_handler
 from vendor_risk.i18n import negotiate, translator
+from vendor_risk.pagination import moment_parameter, parse_moment
 from vendor_risk.partners.rating import RatingFilter
 from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import PartnerStatus, Tier
@@ -135,14 +136,19 @@ class ExportController(Controller):
         settings: Settings,
         format: Format = "xlsx",
         lang: Lang = None,
-        since: Annotated[datetime | None, QueryParameter(name="from")] = None,
-        until: Annotated[datetime | None, QueryParameter(name="to")] = None,
+        since: Annotated[str | None, moment_parameter("from")] = None,
+        until: Annotated[str | None, moment_parameter("to")] = None,
         entity_type: Annotated[str | None, Parameter(max_length=40)] = None,
         entity_id: Annotated[str | None, Parameter(max_length=100)] = None,
     ) -> Stream:
         """An audit extract in chain order, filtered by time (``from`` inclusive, ``to``
         exclusive) and entity, with each event's hash for checking against the chain."""
-        filters = {"from": since, "to": until, "entity_type": entity_type, "entity_id": entity_id}
+        filters = {
+            "from": parse_moment("from", since),
+            "to": parse_moment("to", until),
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+        }
         return await self._export(request, settings, "audit-extract", format, lang, filters)
 
 

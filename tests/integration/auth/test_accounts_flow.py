@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import pyotp
 
-from tests.helpers import Mailbox
+from tests.helpers import Mailbox, database_dump
 from tests.integration.assessments.conftest import deliver
 from tests.integration.auth.conftest import Client, OpenBrowser, csrf_of, password_link, text_of
 from vendor_risk.settings import Settings
@@ -87,6 +87,8 @@ async def test_invitation_to_signed_in_with_password_and_code(
     assert confirmed.status_code == 200
     codes = re.findall(r"<code>([A-Z2-9]{5}-[A-Z2-9]{5})</code>", confirmed.text)
     assert len(codes) == 10
+    # The secret is sealed with the data key: a copy of the database cannot make codes.
+    assert found.group(1) not in await database_dump(settings.database_url or "")
     dashboard = await me.get("/ui")
     assert dashboard.status_code == 200
     assert "王芳" in dashboard.text

@@ -257,3 +257,31 @@ async def test_an_admin_resets_a_second_factor_and_ends_sessions(
     ]
     assert "second_factor.reset" in actions
     assert "sessions.ended" in actions
+
+
+async def test_the_policy_names_the_roles_that_need_a_second_factor(
+    make_user: Any, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """Sign-in follows the policy's ``second_factor_roles`` (there is no setting for it)."""
+    from vendor_risk.auth import service
+
+    procurement_rule = msgspec.structs.replace(
+        settings, policy=msgspec.structs.replace(settings.policy, second_factor_roles=("procurement",))
+    )
+    admin = await user_maker(procurement_rule)("admin")  # no second factor: its role needs none
+    buyer = await make_user("procurement")  # made under the default policy: no second factor yet
+    where = service.Client(address="127.0.0.1", user_agent="test")
+
+    async def sign_in(user: dict[str, Any], rules: Settings) -> Any:
+        async with pool.acquire() as conn:
+            return await service.sign_in(conn, rules, user["email"], user["password"], where, "/ui")
+
+    assert isinstance(await sign_in(admin, procurement_rule), service.SignedIn)
+    assert isinstance(await sign_in(buyer, settings), service.SignedIn)
+    owed = await sign_in(buyer, procurement_rule)
+    assert isinstance(owed, service.SecondStep)
+    assert owed.stage == "enrol"
+    # Under the shipped policy an admin without a second factor must enrol first.
+    owed = await sign_in(admin, settings)
+    assert isinstance(owed, service.SecondStep)
+    assert owed.stage == "enrol"

@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.helpers import database_dump
 from vendor_risk.audit.models import SYSTEM
 from vendor_risk.notify import service
 from vendor_risk.notify.delivery import MAX_ATTEMPTS, deliver_due
@@ -196,6 +197,12 @@ async def test_each_platform_gets_the_alert_as_it_documents_it(
     await emit(pool, "incident.opened", INCIDENT, dedupe_key=f"incident.opened:{robot.platform}")
     [row] = await pool.fetch("SELECT * FROM outbox WHERE channel = 'chat'")
     assert row["chat_channel_id"] == channel_id
+    # The robot's address (its key or token) and signing secret are sealed: a dump shows neither.
+    dump = await database_dump(worker_settings.database_url or "")
+    robot_address = urlsplit(robot.url)
+    assert robot_address.path not in dump
+    assert not robot_address.query or robot_address.query not in dump
+    assert SECRET not in dump
     assert await deliver_due(pool, http, worker_settings) == {"delivered": 1, "retrying": 0, "dead": 0}
     assert robot.problems == []
     [(_, body)] = robot.requests
@@ -245,14 +252,14 @@ async def test_a_wrong_signing_secret_is_refused_by_the_platform(
 ) -> None:
     if robot.platform == "wecom":
         pytest.skip("WeCom group robots are not signed")
-    await add_channel(pool, robot)
+    channel_id = await add_channel(pool, robot)
     await pool.execute(
         """
         UPDATE chat_channels
         SET secret = 'not-the-secret', secret_key_id = NULL, secret_nonce = NULL, secret_sealed = NULL
-        WHERE url = $1
+        WHERE id = $1
         """,
-        robot.url,
+        channel_id,
     )
     await emit(pool, "incident.opened", INCIDENT, dedupe_key=f"incident.opened:badsign:{robot.platform}")
     assert await deliver_due(pool, http, worker_settings) == {"delivered": 0, "retrying": 1, "dead": 0}

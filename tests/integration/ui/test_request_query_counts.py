@@ -34,8 +34,11 @@ PINNED = {
     # The same five reads, then BEGIN, the assessment and its parts again under lock, two
     # UPDATEs, the audit chain's lock, head and INSERT, COMMIT.
     "POST /q/{token}/s/0/{section}": 14,
-    # The session (a read; it writes at most once a minute) and the page's one query.
-    "GET /ui": 2,
+    # The session (a read; it writes at most once a minute), the latest failed audit verify
+    # (shown to admins and risk owners; one row of a table that grows by one a day) and the
+    # page's one query.
+    "GET /ui": 3,
+    # The session and the page's one query.
     "GET /ui/partners": 2,
 }
 

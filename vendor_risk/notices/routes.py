@@ -51,7 +51,9 @@ class NoticeController(Controller):
         return await repo.all_versions(db)
 
     @get("/{key:str}/versions/{version:int}", operation_id="GetNoticeVersion")
-    async def get_version(self, db: DbConnection, key: str, version: int) -> NoticeVersion:
+    async def get_version(
+        self, db: DbConnection, key: str, version: Annotated[int, Parameter(ge=1, le=100_000)]
+    ) -> NoticeVersion:
         """One immutable version: its Markdown and its rendered HTML in both languages."""
         return await service.get_version(db, key, version)
 

@@ -75,3 +75,6 @@ class Affected(Base):
     clients: list[AffectedClient]
     persons: int
     companies: int
+    # About how many more clients' data those scopes carry without the register listing
+    # them: the sum of the scopes' approximate counts (a client in two scopes counts twice).
+    unlisted: int

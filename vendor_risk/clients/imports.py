@@ -49,8 +49,12 @@ COLUMNS: Final = (
     ImportColumn(key="contact_name", header="rm_client_contact_name", width=14),
     ImportColumn(key="contact_email", header="rm_client_contact_email", width=26),
     ImportColumn(key="contact_phone", header="rm_client_contact_phone", width=16),
+    ImportColumn(key="scopes", header="cl_imp_scopes", width=40),
 )
 ID_NUMBER: Final = re.compile(r"^[0-9A-Z-]{4,50}$")
+# The scopes column: "partner · data category" items, separated by semicolons or new lines.
+SCOPE_ITEMS: Final = re.compile(r"[;；\n]")
+SCOPE_PAIR: Final = re.compile(r"\s*[·|｜]\s*")
 
 
 def template_xlsx(lang: str) -> bytes:
@@ -62,6 +66,7 @@ def template_xlsx(lang: str) -> bytes:
         "contact_name": "王芳",
         "contact_email": "wang.fang@example.com",
         "contact_phone": "+86 10 1234 5678",
+        "scopes": "云账房 · 员工工资" if lang == "zh-CN" else "Cloud Ledger · Payroll",
     }
     return sheet_template(lang, COLUMNS, example, "cl_imp_help_")
 
@@ -102,8 +107,18 @@ def validate(parsed: Sequence[Parsed], lang: str) -> tuple[list[dict[str, Any]],
         email = v["contact_email"].lower()
         if email and not EMAIL.fullmatch(email):
             problems.append(("contact_email", t("rpt_imp_bad_email")))
+        pairs: list[tuple[str, str]] = []
+        for part in (p.strip() for p in SCOPE_ITEMS.split(v["scopes"])):
+            if not part:
+                continue
+            pieces = SCOPE_PAIR.split(part, maxsplit=1) if SCOPE_PAIR.search(part) else []
+            if len(pieces) != 2 or not all(pieces):
+                problems.append(("scopes", t("cl_imp_bad_scope", item=part[:100])))
+            else:
+                pairs.append((pieces[0], pieces[1]))
         row = {
             "row": item.row,
+            "scopes": pairs,
             "name": v["name"],
             "kind": kind,
             "id_number": id_number,
@@ -165,6 +180,41 @@ async def _existing(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) ->
     return {r["row"]: r for r in found}
 
 
+async def _resolve_scopes(
+    conn: asyncpg.Connection, rows: list[dict[str, Any]], lang: str
+) -> tuple[list[dict[str, Any]], list[RowError]]:
+    """Each row's scope ids (every scope of the named partner, not offboarded, and data
+    category, by code or name in either language); an item naming none is a row error."""
+    t = translator(lang)
+    pairs = [(r["row"], partner, category) for r in rows for partner, category in r["scopes"]]
+    found = await conn.fetch(
+        """
+        SELECT u.n, s.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(partner, category, n)
+        JOIN partners p ON p.name = u.partner AND p.status <> 'offboarded'
+        JOIN data_categories d ON lower(d.code) = lower(u.category) OR d.name_zh = u.category
+            OR lower(d.name_en) = lower(u.category)
+        JOIN scopes s ON s.partner_id = p.id AND s.category_id = d.id
+        """,
+        [p[1] for p in pairs],
+        [p[2] for p in pairs],
+    )
+    ids: dict[int, list[Any]] = {}
+    for record in found:
+        ids.setdefault(record["n"] - 1, []).append(record["id"])
+    header = t("cl_imp_scopes")
+    errors = [
+        RowError(row=row, column=header, message=t("cl_imp_unknown_scope", item=f"{partner} · {category}"))
+        for n, (row, partner, category) in enumerate(pairs)
+        if n not in ids
+    ]
+    wrong = {e.row for e in errors}
+    by_row: dict[int, list[Any]] = {}
+    for n, (row, _, _) in enumerate(pairs):
+        by_row.setdefault(row, []).extend(ids.get(n, []))
+    clean = [r | {"scope_ids": sorted(set(by_row.get(r["row"], [])))} for r in rows if r["row"] not in wrong]
+    return clean, errors
+
+
 def _columns(rows: Sequence[dict[str, Any]], *keys: str) -> list[list[Any]]:
     return [[r[k] for r in rows] for k in keys]
 
@@ -176,6 +226,8 @@ async def run_import(
     transaction. Nothing is written when anything is wrong."""
     parsed, sha256 = read_rows(content, filename, lang, COLUMNS, "cl_imp_wrong_template")
     clean, errors = validate(parsed, lang)
+    clean, scope_errors = await _resolve_scopes(conn, clean, lang)
+    errors = sorted([*errors, *scope_errors], key=lambda e: e.row)
 
     def plan(existing: dict[int, asyncpg.Record]) -> list[PlannedRow]:
         return [
@@ -240,6 +292,16 @@ async def run_import(
         # Natural keys are unique within the file (validated), so they map rows back to ids.
         by_key = {_key(dict(record)): record["id"] for record in new_ids}
         ids.update({r["row"]: by_key[_key(r)] for r in created})
+        # Scopes named are added to the client's (a re-import never removes one).
+        await conn.execute(
+            """
+            INSERT INTO scope_clients (scope_id, client_id)
+            SELECT unnest(u.scope_ids), u.client_id
+            FROM jsonb_to_recordset($1::jsonb) AS u(client_id uuid, scope_ids uuid[])
+            ON CONFLICT DO NOTHING
+            """,
+            [{"client_id": ids[r["row"]], "scope_ids": r["scope_ids"]} for r in clean if r["scope_ids"]],
+        )
         report.items = [msgspec.structs.replace(i, partner_id=ids[i.row]) for i in plan(existing)]
         report.created, report.updated = len(created), len(updated)
         await audit.record(

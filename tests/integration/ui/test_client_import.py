@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import openpyxl
 
-from tests.integration.assessments.conftest import User, csrf_of
+from tests.integration.assessments.conftest import Client, NewPartner, User, csrf_of
 from tests.integration.ui.conftest import OpenBrowser
 from vendor_risk.clients.imports import COLUMNS
 from vendor_risk.i18n import translator
@@ -149,3 +149,54 @@ async def test_the_client_register_imports_from_csv_and_xlsx_idempotently(
     # Least privilege: procurement cannot import clients.
     clerk = await browser(procurement)
     assert (await clerk.get("/ui/clients/import")).status_code == 403
+
+
+async def test_the_scopes_column_links_imported_clients_to_the_partners_scopes(
+    client: Client,
+    browser: OpenBrowser,
+    new_partner: NewPartner,
+    risk_owner: User,
+    procurement: User,
+    pool: asyncpg.Pool,
+) -> None:
+    categories = (await client.get("/api/v1/data-categories", headers=procurement["headers"])).json()
+    category = categories[0]
+    partner = await new_partner()
+    created = await client.post(
+        f"/api/v1/partners/{partner['id']}/scopes",
+        json={
+            "category_id": category["id"],
+            "purpose": "代理记账",
+            "processing_methods": ["store"],
+            "transfer_method": "api",
+            "starts_on": "2026-01-01",
+            "retention_days": 30,
+            "volume_band": "1k_10k",
+        },
+        headers=procurement["headers"],
+    )
+    assert created.status_code == 201, created.text
+    scope_id = created.json()["id"]
+    tag = secrets.token_hex(3)
+    me = await browser(risk_owner)
+    named = f"{partner['name']} · {category['name']['zh-CN']}"
+    bad = [
+        {"name": f"范围客户{tag}", "kind": "个人", "scopes": named},
+        {"name": f"无此范围{tag}", "kind": "个人", "scopes": f"{partner['name']} · no-such-category"},
+        {"name": f"格式错{tag}", "kind": "个人", "scopes": "只有名称"},
+    ]
+    refused = await upload(me, sheet(bad), "scopes.csv", "import")
+    assert refused.status_code == 422
+    assert f"该合作方没有此数据类别的范围：{partner['name']} · no-such-category" in refused.text
+    assert "每项范围应写作“合作方 · 数据类别”：只有名称" in refused.text
+    assert await pool.fetchval("SELECT count(*) FROM clients WHERE name LIKE $1", f"%{tag}") == 0
+
+    rows = [bad[0] | {"scopes": f"{named}；{partner['name']} | {category['code']}"}]
+    for _ in range(2):  # twice: the link is not added again
+        done = await upload(me, sheet(rows), "scopes.csv", "import")
+        assert done.status_code == 200, done.text
+    linked = await pool.fetch(
+        "SELECT sc.scope_id FROM scope_clients sc JOIN clients c ON c.id = sc.client_id WHERE c.name = $1",
+        f"范围客户{tag}",
+    )
+    assert [str(r["scope_id"]) for r in linked] == [scope_id]

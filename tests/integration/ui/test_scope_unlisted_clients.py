@@ -161,3 +161,8 @@ async def test_a_scopes_unlisted_clients_count_flows_into_the_incident_and_its_r
     assert record["persons_affected_approx"] == 2501
     assert f"客户甲{tag}" in record["affected_persons"]
     assert "另有约 2,500 个未逐一列名的客户" in record["affected_persons"]
+    # The art. 57 record for the authority carries the total.
+    exported = await me.get(f"/ui/incidents/{incident_id}/notification-record/export", lang="zh-CN")
+    assert exported.status_code == 200
+    assert "约 2,501 人" in exported.text
+    assert "另有约 2,500 个未逐一列名的客户" in exported.text

@@ -3,7 +3,8 @@
 string-only templates, row errors in the user's language).
 
 Idempotent on a natural key: the client's unified social credit code or ID number when
-the row gives one, else its name and contact email (case-insensitive). A row matching a
+the row gives one, else its name and contact email (case-insensitive; also for a row whose
+id number no client has yet, so a client entered by hand gets its number). A row matching a
 client is an update (left alone when nothing changed), any other a new client. A dry run
 lists every row error and what would be created or updated; the import writes all rows in
 one transaction with set-based statements, or nothing when any row is wrong, and is
@@ -170,7 +171,8 @@ async def _existing(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) ->
         FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS u(row, id_number, name, email)
         JOIN clients c ON lower(c.name) = lower(u.name) AND lower(c.contact_email) = u.email
             AND c.id_number IS NULL
-        WHERE u.id_number IS NULL
+        -- A row with an id number no client has yet may name one entered without it.
+        WHERE u.id_number IS NULL OR NOT EXISTS (SELECT 1 FROM clients k WHERE k.id_number = u.id_number)
         """,
         [r["row"] for r in rows],
         [r["id_number"] for r in rows],
@@ -275,18 +277,19 @@ async def run_import(
         changed = await conn.fetch(
             """
             UPDATE clients c
-            SET name = u.name, kind = u.kind, contact_name = u.contact_name,
-                contact_email = u.contact_email, contact_phone = u.contact_phone,
-                updated_at = now(), version = c.version + 1
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
-                AS u(id, name, kind, contact_name, contact_email, contact_phone)
+            SET name = u.name, kind = u.kind, id_number = coalesce(c.id_number, u.id_number),
+                contact_name = u.contact_name, contact_email = u.contact_email,
+                contact_phone = u.contact_phone, updated_at = now(), version = c.version + 1
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                AS u(id, name, kind, id_number, contact_name, contact_email, contact_phone)
             WHERE c.id = u.id
-              AND (c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone)
-                  IS DISTINCT FROM (u.name, u.kind, u.contact_name, u.contact_email, u.contact_phone)
+              AND (c.name, c.kind, c.id_number, c.contact_name, c.contact_email, c.contact_phone)
+                  IS DISTINCT FROM (u.name, u.kind, coalesce(c.id_number, u.id_number), u.contact_name,
+                                    u.contact_email, u.contact_phone)
             RETURNING c.id
             """,
             [existing[r["row"]]["id"] for r in updated],
-            *_columns(updated, "name", "kind", "contact_name", "contact_email", "contact_phone"),
+            *_columns(updated, *fields),
         )
         ids = {r["row"]: existing[r["row"]]["id"] for r in updated}
         # Natural keys are unique within the file (validated), so they map rows back to ids.

@@ -107,6 +107,20 @@ async def test_the_client_register_imports_from_csv_and_xlsx_idempotently(
     assert versions[f"导入企业{tag}"] == ("赵敏", 2)
     assert versions[f"导入个人{tag}"][1] == 1  # unchanged: left alone
 
+    # A client entered by hand (no id number) is matched on name and email and gets one.
+    await pool.execute(
+        "INSERT INTO clients (name, kind, contact_email) VALUES ($1, 'person', $2)",
+        f"手工客户{tag}",
+        f"hand.{tag}@client.example.com",
+    )
+    by_hand = {"name": f"手工客户{tag}", "kind": "个人", "id_number": "11010519491231002X"}
+    by_hand["contact_email"] = f"Hand.{tag}@client.example.com"
+    assert (await upload(me, sheet([by_hand]), "hand.csv", "import")).status_code == 200
+    assert await pool.fetchval(
+        "SELECT array_agg(id_number) FROM clients WHERE name = $1", f"手工客户{tag}"
+    ) == ["11010519491231002X"]
+    await pool.execute("DELETE FROM clients WHERE name = $1", f"手工客户{tag}")
+
     # Bad rows: every error listed, nothing written (not even the good row).
     bad = [
         {"name": f"好的{tag}", "kind": "个人"},
@@ -135,7 +149,7 @@ async def test_the_client_register_imports_from_csv_and_xlsx_idempotently(
         assert errors[4][2] == "与第 5 行是同一个客户。"
         assert errors[3][2].startswith("不是有效的信用代码或证件号码")
         assert await pool.fetchval("SELECT count(*) FROM clients WHERE name LIKE $1", f"%{tag}") == 2
-    assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE action = 'clients.imported'") == 2
+    assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE action = 'clients.imported'") == 3
 
     # A wrong template (the partner import's sheet) is refused naming the missing columns.
     t = translator("zh-CN")

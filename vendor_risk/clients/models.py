@@ -22,6 +22,8 @@ class Client(Base):
     id: UUID
     name: str
     kind: ClientKind
+    # Credit code or ID number, when an import gave one (the import matches on it).
+    id_number: str | None
     contact_name: str
     contact_email: str
     contact_phone: str
@@ -75,3 +77,6 @@ class Affected(Base):
     clients: list[AffectedClient]
     persons: int
     companies: int
+    # About how many more clients' data those scopes carry without the register listing
+    # them: the sum of the scopes' approximate counts (a client in two scopes counts twice).
+    unlisted: int

@@ -6,23 +6,28 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
 from uuid import UUID
 
 from litestar import Request, Response, get, post
 
 from vendor_risk.auth.guards import requires_client_reader, requires_risk_owner
 from vendor_risk.auth.routes import actor_of
+from vendor_risk.clients import imports, service
 from vendor_risk.clients import repository as repo
-from vendor_risk.clients import service
 from vendor_risk.clients.models import Client, ClientCreate, ClientUpdate
 from vendor_risk.db import DbConnection
 from vendor_risk.errors import Problem
+from vendor_risk.i18n import translator
 from vendor_risk.pagination import decode_cursor, encode_cursor
+from vendor_risk.reports.exports import MEDIA_TYPES, Format, content_disposition, file_names
+from vendor_risk.reports.imports import MAX_IMPORT_BYTES
 from vendor_risk.ui.forms import Form, conflict_page, form_status, read_form
 from vendor_risk.ui.web import allows, page, page_lang, see_other, with_query
 
 PAGE_SIZE: Final = 50
+Lang = Literal["zh-CN", "en"] | None
 KINDS: Final = ("person", "company")
 FIELDS: Final = ("name", "kind", "contact_name", "contact_email", "contact_phone")
 
@@ -204,7 +209,64 @@ async def fill_counts(request: Request[Any, Any, Any], db: DbConnection, inciden
     return see_other(f"/ui/incidents/{incident_id}/clients?done=filled")
 
 
+# --- import -----------------------------------------------------------------------------
+
+
+@get("/clients/import", guards=[requires_risk_owner], name="ui:clients-import")
+async def import_page(request: Request[Any, Any, Any]) -> Response[str]:
+    return page(request, "clients/import", report=None, error=None)
+
+
+@get("/clients/import/template", guards=[requires_risk_owner], name="ui:clients-import-template")
+async def import_template(
+    request: Request[Any, Any, Any], format: Format = "xlsx", file_lang: Lang = None
+) -> Response[bytes]:
+    """The register's import template, XLSX (drop-downs, a help sheet) or CSV, in either language."""
+    lang = file_lang or page_lang(request)
+    ascii_name, local_name = file_names(
+        f"client-import-template-{lang}", translator(lang)("cl_imp_template"), datetime.now(UTC), format
+    )
+    return Response(
+        imports.template(format, lang),
+        media_type=MEDIA_TYPES[format],
+        headers={
+            "Content-Disposition": content_disposition(ascii_name, local_name),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@post(
+    "/clients/import",
+    guards=[requires_risk_owner],
+    name="ui:clients-import-upload",
+    request_max_body_size=MAX_IMPORT_BYTES + 64 * 1024,
+)
+async def import_upload(request: Request[Any, Any, Any], db: DbConnection) -> Response[str]:
+    """Check (or, with the import button, import) the uploaded register; the result lists
+    every row error by row and column, or what was (or would be) created and updated."""
+    form = await request.form()
+    upload = form.get("file")
+    dry_run = form.get("action") != "import"
+    if upload is None or isinstance(upload, str):
+        message = translator(page_lang(request))("rpt_imp_empty")
+        return page(request, "clients/import", status_code=400, report=None, error=message)
+    content = await upload.read()
+    try:
+        report = await imports.run_import(
+            db, actor_of(request), content, upload.filename or "", page_lang(request), dry_run=dry_run
+        )
+    except Problem as exc:
+        return page(request, "clients/import", status_code=exc.status_code, report=None, error=exc.detail)
+    return page(
+        request, "clients/import", status_code=422 if report.errors else 200, report=report, error=None
+    )
+
+
 PAGES = [
+    import_page,
+    import_template,
+    import_upload,
     client_list,
     new_client,
     create_client,

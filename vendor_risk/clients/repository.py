@@ -12,7 +12,7 @@ import msgspec
 from vendor_risk.clients.models import AffectedClient, Client
 
 CLIENT_COLUMNS = """
-    c.id, c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone,
+    c.id, c.name, c.kind, c.id_number, c.contact_name, c.contact_email, c.contact_phone,
     coalesce((SELECT array_agg(sc.scope_id ORDER BY sc.scope_id) FROM scope_clients sc
               WHERE sc.client_id = c.id), '{}') AS scope_ids,
     c.created_at, c.updated_at, c.version
@@ -137,3 +137,19 @@ async def affected(
         lang,
     )
     return [msgspec.convert(dict(r), AffectedClient) for r in rows]
+
+
+async def unlisted(conn: asyncpg.Connection, partner_id: UUID, categories: Sequence[str]) -> int:
+    """The sum of the approximate counts of clients not listed by name over the partner's
+    scopes of ``categories`` (all when empty) that may have carried data."""
+    total: int = await conn.fetchval(
+        f"""
+        SELECT coalesce(sum(s.unlisted_clients_approx), 0)
+        FROM scopes s JOIN data_categories d ON d.id = s.category_id
+        WHERE s.partner_id = $1 AND {_SHARED}
+          AND (cardinality($2::text[]) = 0 OR d.code = ANY ($2::text[]))
+        """,
+        partner_id,
+        list(categories),
+    )
+    return total

@@ -101,6 +101,7 @@ async def affected(conn: asyncpg.Connection, incident_id: UUID, lang: str) -> Af
         clients=clients,
         persons=sum(1 for c in clients if c.kind == "person"),
         companies=sum(1 for c in clients if c.kind == "company"),
+        unlisted=await repo.unlisted(conn, row["partner_id"], categories),
     )
 
 
@@ -121,6 +122,13 @@ async def fill_record_counts(
         if lang == "zh-CN"
         else f"{len(found.clients)} clients ({found.persons} persons, {found.companies} companies): {names}"
     )
+    if found.unlisted:
+        who += (
+            f"；另有约 {found.unlisted:,} 个未逐一列名的客户"
+            if lang == "zh-CN"
+            else f"; and about {found.unlisted:,} clients not listed by name"
+        )
+    total = len(found.clients) + found.unlisted
     async with conn.transaction():
         before = await conn.fetchrow(
             "SELECT persons_affected_approx, affected_persons FROM incident_notification_records"
@@ -139,7 +147,7 @@ async def fill_record_counts(
                 version = incident_notification_records.version + 1
             """,
             incident_id,
-            len(found.clients),
+            total,
             who,
             actor.id,
             actor.label,
@@ -151,7 +159,11 @@ async def fill_record_counts(
             entity_type="incident",
             entity_id=incident_id,
             before=dict(before) if before else None,
-            after={"persons_affected_approx": len(found.clients), "clients": [c.id for c in found.clients]},
+            after={
+                "persons_affected_approx": total,
+                "clients": [c.id for c in found.clients],
+                "unlisted": found.unlisted,
+            },
         )
     return found
 

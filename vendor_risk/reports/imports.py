@@ -124,26 +124,9 @@ class Parsed(msgspec.Struct, kw_only=True):
 
 
 def template_xlsx(lang: str) -> bytes:
-    """The import template: the header row, one example row, drop-down lists for the
-    choices, and a sheet explaining each column."""
+    """The partner import template: the header row, one example row, drop-down lists for
+    the choices, and a sheet explaining each column."""
     t = translator(lang)
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    sheet = book.add_worksheet(t("rpt_imp_sheet"))
-    bold = book.add_format({"bold": True, "bg_color": "#E8EEF4", "border": 1})
-    required = book.add_format({"bold": True, "bg_color": "#FCE8D5", "border": 1})
-    sheet.freeze_panes(1, 0)
-    for index, column in enumerate(COLUMNS):
-        sheet.set_column(index, index, column.width)
-        sheet.write_string(0, index, t(column.header), required if column.required else bold)
-        if column.choices:
-            sheet.data_validation(
-                1,
-                index,
-                MAX_ROWS,
-                index,
-                {"validate": "list", "source": [t(column.prefix + c) for c in column.choices]},
-            )
     example = {
         "name": "云账房" if lang == "zh-CN" else "Cloud Ledger",
         "legal_name": "北京云账房网络科技有限公司",
@@ -158,23 +141,51 @@ def template_xlsx(lang: str) -> bytes:
         "agreement_title": "保密协议" if lang == "zh-CN" else "NDA",
         "agreement_signed_on": "2025-01-10",
     }
-    for index, column in enumerate(COLUMNS):
+    return sheet_template(lang, COLUMNS, example, "rpt_imp_help_")
+
+
+def sheet_template(
+    lang: str, columns: Sequence[ImportColumn], example: Mapping[str, str], help_prefix: str
+) -> bytes:
+    """An import template for ``columns``: the header row (required columns marked), one
+    example row, drop-down lists for the choices, and a sheet explaining each column (the
+    catalogue's ``help_prefix + key``). Every cell is written as a string: a value that
+    looks like a formula stays text."""
+    t = translator(lang)
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
+    sheet = book.add_worksheet(t("rpt_imp_sheet"))
+    bold = book.add_format({"bold": True, "bg_color": "#E8EEF4", "border": 1})
+    required = book.add_format({"bold": True, "bg_color": "#FCE8D5", "border": 1})
+    sheet.freeze_panes(1, 0)
+    for index, column in enumerate(columns):
+        sheet.set_column(index, index, column.width)
+        sheet.write_string(0, index, t(column.header), required if column.required else bold)
+        if column.choices:
+            sheet.data_validation(
+                1,
+                index,
+                MAX_ROWS,
+                index,
+                {"validate": "list", "source": [t(column.prefix + c) for c in column.choices]},
+            )
+    for index, column in enumerate(columns):
         if column.key in example:
             sheet.write_string(1, index, example[column.key])
     notes = book.add_worksheet(t("rpt_imp_notes_sheet"))
     notes.set_column(0, 0, 28)
     notes.set_column(1, 1, 90)
-    for index, column in enumerate(COLUMNS):
+    for index, column in enumerate(columns):
         notes.write_string(index, 0, t(column.header), required if column.required else bold)
-        notes.write_string(index, 1, t(f"rpt_imp_help_{column.key}"))
+        notes.write_string(index, 1, t(help_prefix + column.key))
     book.close()
     return buffer.getvalue()
 
 
-def template_csv(lang: str) -> bytes:
+def template_csv(lang: str, columns: Sequence[ImportColumn] = COLUMNS) -> bytes:
     t = translator(lang)
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow([t(c.header) for c in COLUMNS])
+    csv.writer(out, lineterminator="\r\n").writerow([t(c.header) for c in columns])
     return ("\ufeff" + out.getvalue()).encode()
 
 
@@ -230,9 +241,15 @@ def _rows_csv(content: bytes) -> Iterator[list[str]]:
         yield [v.strip() for v in row]
 
 
-def read_rows(content: bytes, filename: str, lang: str) -> tuple[list[Parsed], str]:
-    """The data rows keyed by column, and the file's SHA-256; a wrong or hostile file is a
-    problem naming why, before anything is written."""
+def read_rows(
+    content: bytes,
+    filename: str,
+    lang: str,
+    columns: Sequence[ImportColumn] = COLUMNS,
+    wrong_template: str = "rpt_imp_wrong_template",
+) -> tuple[list[Parsed], str]:
+    """The data rows keyed by ``columns``, and the file's SHA-256; a wrong or hostile file
+    is a problem naming why, before anything is written."""
     t = translator(lang)
     if len(content) > MAX_IMPORT_BYTES:
         raise _refuse(t, "import-too-large", "rpt_imp_too_large", 413, mb=MAX_IMPORT_BYTES // 2**20)
@@ -247,14 +264,14 @@ def read_rows(content: bytes, filename: str, lang: str) -> tuple[list[Parsed], s
         rows = _rows_xlsx(content) if is_xlsx else _rows_csv(content)
         header = next(rows, [])
         known = {}
-        for column in COLUMNS:
+        for column in columns:
             for name in [column.key] + [translator(lg)(column.header) for lg in LANGUAGES]:
                 known[name.strip().lower()] = column.key
         positions = {known[h.strip().lower()]: i for i, h in enumerate(header) if h.strip().lower() in known}
-        missing = [c for c in COLUMNS if c.required and c.key not in positions]
+        missing = [c for c in columns if c.required and c.key not in positions]
         if missing:
             names = ("、" if lang == "zh-CN" else ", ").join(t(c.header) for c in missing)
-            raise _refuse(t, "import-wrong-template", "rpt_imp_wrong_template", columns=names)
+            raise _refuse(t, "import-wrong-template", wrong_template, columns=names)
         parsed: list[Parsed] = []
         for number, row in enumerate(rows, start=2):
             if not any(row):
@@ -272,7 +289,8 @@ def read_rows(content: bytes, filename: str, lang: str) -> tuple[list[Parsed], s
 # --- validation ------------------------------------------------------------------------------------------
 
 
-def _choice(column: ImportColumn, raw: str) -> str | None:
+def choice(column: ImportColumn, raw: str) -> str | None:
+    """The code ``raw`` names (the code itself or its label in either language), or None."""
     lowered = raw.strip().lower()
     for code in column.choices:
         names = {code} | {translator(lg)(column.prefix + code).lower() for lg in LANGUAGES}
@@ -328,7 +346,7 @@ def validate(parsed: Sequence[Parsed], lang: str) -> tuple[list[dict[str, Any]],
             problems.append(("website", t("rpt_imp_bad_website")))
         criticality = None
         if (v.get("business_criticality") or "").strip():
-            criticality = _choice(by_key["business_criticality"], v["business_criticality"])
+            criticality = choice(by_key["business_criticality"], v["business_criticality"])
             if criticality is None:
                 problems.append(("business_criticality", t("rpt_imp_bad_choice")))
         email = (text("contact_email", 254) or "").lower()
@@ -339,7 +357,7 @@ def validate(parsed: Sequence[Parsed], lang: str) -> tuple[list[dict[str, Any]],
             (v.get(k) or "").strip()
             for k in (*AGREEMENT_KEYS, "agreement_effective_from", "agreement_expires_on")
         ):
-            kind = _choice(by_key["agreement_kind"], v.get("agreement_kind") or "")
+            kind = choice(by_key["agreement_kind"], v.get("agreement_kind") or "")
             if kind is None:
                 problems.append(("agreement_kind", t("rpt_imp_bad_choice")))
             title = text("agreement_title")

@@ -88,6 +88,16 @@ class SubProcessorDecision(Base):
 # --- scopes ------------------------------------------------------------------------------
 
 
+UnlistedClients = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
+
+
+class UnlistedClientsUpdate(Base):
+    """The approximate count of clients not listed by name (``None`` clears it)."""
+
+    unlisted_clients_approx: UnlistedClients | None
+    version: Version
+
+
 class ScopeCreate(Base):
     category_id: UUID
     purpose: Text
@@ -100,6 +110,8 @@ class ScopeCreate(Base):
     cross_border: bool = False
     sub_processing_allowed: bool = False
     sub_processor_ids: list[UUID] = msgspec.field(default_factory=list)
+    # About how many clients' data the scope carries beyond those the register lists by name.
+    unlisted_clients_approx: UnlistedClients | None = None
 
 
 class SubProcessorRef(Base):
@@ -123,6 +135,7 @@ class Scope(Base):
     cross_border: bool
     sub_processing_allowed: bool
     sub_processors: list[SubProcessorRef]
+    unlisted_clients_approx: int | None
     status: ScopeStatus
     status_reason: str | None
     decided_by: UUID | None

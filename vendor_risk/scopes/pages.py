@@ -35,6 +35,7 @@ from vendor_risk.scopes.models import (
     SubProcessorCreate,
     SubProcessorDecision,
     TransferMethod,
+    UnlistedClientsUpdate,
 )
 from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import Form, choices, form_status, read_form
@@ -161,6 +162,7 @@ async def request_scope(
             "cross_border": form.checked("cross_border"),
             "sub_processing_allowed": form.checked("sub_processing_allowed"),
             "sub_processor_ids": form.getlist("sub_processor_ids"),
+            "unlisted_clients_approx": form.get("unlisted_clients_approx") or None,
         },
     )
     if data is not None and period_problem(data.starts_on, data.ends_on):
@@ -206,6 +208,35 @@ async def approve_scope(
         else:
             return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
     return await _again(request, db, settings, partner_id, f"approve:{scope_id}", form)
+
+
+@post(
+    "/partners/{partner_id:uuid}/scopes/{scope_id:uuid}/unlisted-clients",
+    guards=[requires_risk_owner],
+    name="ui:scope-unlisted-clients",
+    status_code=303,
+)
+async def set_unlisted_clients(
+    request: Request[Any, Any, Any], db: DbConnection, settings: Settings, partner_id: UUID, scope_id: UUID
+) -> Response[Any]:
+    """Set about how many clients' data the scope carries beyond those listed by name
+    (empty clears it); bad input or a stale version re-renders the partner page."""
+    form = await read_form(request)
+    data = form.decode(
+        UnlistedClientsUpdate,
+        {
+            "unlisted_clients_approx": form.get("unlisted_clients_approx") or None,
+            "version": form.get("version"),
+        },
+    )
+    if data is not None:
+        try:
+            await service.set_unlisted_clients(db, actor_of(request), partner_id, scope_id, data)
+        except Problem as exc:
+            _refused(form, exc)
+        else:
+            return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
+    return await _again(request, db, settings, partner_id, f"unlisted:{scope_id}", form)
 
 
 async def _withdraw(
@@ -445,6 +476,7 @@ PAGES = [
     approve_scope,
     suspend_scope,
     revoke_scope,
+    set_unlisted_clients,
     add_sub_processor,
     approve_sub_processor,
     reject_sub_processor,

@@ -68,6 +68,15 @@ async def scope_panel(
                 "approve": approve or Form(lang),
                 "withdraw": forms.get(f"withdraw:{s.id}") or Form(lang),
                 "refused": approve is not None,
+                "unlisted": forms.get(f"unlisted:{s.id}")
+                or Form(
+                    lang,
+                    {
+                        "unlisted_clients_approx": ""
+                        if s.unlisted_clients_approx is None
+                        else str(s.unlisted_clients_approx)
+                    },
+                ),
             }
         )
     pending_subs = [{"sp": sp, "form": forms.get(f"decide:{sp.id}") or Form(lang)} for sp in sub_processors]

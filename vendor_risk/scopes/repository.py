@@ -217,7 +217,7 @@ SCOPE_SELECT = """
 SELECT s.id, s.partner_id, s.purpose, s.processing_methods, s.transfer_method, s.starts_on,
        s.ends_on, s.retention_days, s.volume_band, s.cross_border, s.sub_processing_allowed,
        s.status, s.status_reason, s.decided_by, s.decided_at, s.created_at, s.updated_at,
-       s.version,
+       s.version, s.unlisted_clients_approx,
        jsonb_build_object(
            'id', c.id, 'code', c.code, 'sensitivity', c.sensitivity,
            'name', jsonb_build_object('zh-CN', c.name_zh, 'en', c.name_en)) AS category,
@@ -276,8 +276,8 @@ async def insert_scope(
         """
         INSERT INTO scopes (partner_id, category_id, purpose, processing_methods,
                             transfer_method, starts_on, ends_on, retention_days, volume_band,
-                            cross_border, sub_processing_allowed, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                            cross_border, sub_processing_allowed, created_by, unlisted_clients_approx)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
         RETURNING id
         """,
         partner_id,
@@ -292,8 +292,18 @@ async def insert_scope(
         fields["cross_border"],
         fields["sub_processing_allowed"],
         created_by,
+        fields["unlisted_clients_approx"],
     )
     return scope_id
+
+
+async def set_unlisted_clients(conn: asyncpg.Connection, scope_id: UUID, count: int | None) -> None:
+    await conn.execute(
+        "UPDATE scopes SET unlisted_clients_approx = $2, updated_at = now(), version = version + 1"
+        " WHERE id = $1",
+        scope_id,
+        count,
+    )
 
 
 async def add_scope_sub_processors(

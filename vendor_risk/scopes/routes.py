@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from vendor_risk.approvals.models import PendingDecision
@@ -34,6 +34,7 @@ from vendor_risk.scopes.models import (
     SubProcessor,
     SubProcessorCreate,
     SubProcessorDecision,
+    UnlistedClientsUpdate,
 )
 from vendor_risk.settings import Settings
 
@@ -164,6 +165,22 @@ class ScopeController(Controller):
         return await service.withdraw_scope(
             db, actor_of(request), partner_id, scope_id, data, "suspended", policy=settings.policy
         )
+
+    @put(
+        "/{scope_id:uuid}/unlisted-clients",
+        operation_id="SetScopeUnlistedClients",
+        guards=[requires_risk_owner],
+    )
+    async def set_unlisted_clients(
+        self,
+        request: Request[Any, Any, Any],
+        db: DbConnection,
+        partner_id: UUID,
+        scope_id: UUID,
+        data: UnlistedClientsUpdate,
+    ) -> Scope:
+        """About how many clients' data the scope carries beyond those listed by name."""
+        return await service.set_unlisted_clients(db, actor_of(request), partner_id, scope_id, data)
 
     @post(
         "/{scope_id:uuid}/revoke",

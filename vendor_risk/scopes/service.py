@@ -48,6 +48,7 @@ from vendor_risk.scopes.models import (
     SubProcessor,
     SubProcessorCreate,
     SubProcessorDecision,
+    UnlistedClientsUpdate,
 )
 from vendor_risk.settings import Settings
 from vendor_risk.structs import I18nText
@@ -408,6 +409,27 @@ async def withdraw_scope(
         after = await _change_status(conn, actor, partner_id, before, to, data.reason)
         await recompute_tier(
             conn, actor, partner_id, reason=f"scope {to} for {_label(after)}", policy=policy.tiers
+        )
+    return after
+
+
+async def set_unlisted_clients(
+    conn: asyncpg.Connection, actor: Actor, partner_id: UUID, scope_id: UUID, data: UnlistedClientsUpdate
+) -> Scope:
+    """Set about how many clients' data the scope carries beyond those listed by name (a
+    stale ``version`` is a 409); audited ``scope.unlisted_clients_set``."""
+    async with conn.transaction():
+        before = await _locked_scope(conn, partner_id, scope_id, data.version)
+        await repo.set_unlisted_clients(conn, scope_id, data.unlisted_clients_approx)
+        after = await load_scope(conn, partner_id, scope_id)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="scope.unlisted_clients_set",
+            entity_type="scope",
+            entity_id=scope_id,
+            before={"unlisted_clients_approx": before.unlisted_clients_approx},
+            after={"unlisted_clients_approx": after.unlisted_clients_approx},
         )
     return after
 

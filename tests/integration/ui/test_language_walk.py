@@ -12,7 +12,8 @@ In zh-CN a page fails on a raw code (a snake_case word, a questionnaire:question
 English word from the code lists) or an ASCII ``:`` ``(`` ``)`` ``,`` right after a
 Chinese character; in en on any Chinese text. What people typed (names, titles, notes,
 read from the database) is data, not the page's words, and is taken out first. A 403 is
-accepted (the role may not open the page: the API's guard decides); a 500 never is.
+accepted (the role may not open the page: the API's guard decides); a 500 never is. Each
+staff page also runs at most ``PAGE_QUERIES`` statements (counted with ``count_queries``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.helpers import new_credit_code, outbox_emails
 from tests.integration.assessments.conftest import PDF, Client, Partner, User, complete, csrf_of
 from tests.integration.selfservice.conftest import Contact, latest_link
 from tests.integration.ui.conftest import Browser
+from tests.integration.ui.querycount import count_queries
 from vendor_risk.demo import load_demo
 from vendor_risk.incidents.loader import library
 from vendor_risk.incidents.playbook import ACTION_NAMES
@@ -59,6 +61,7 @@ SKIPPED = {
     # An htmx fragment answering one typed code, not a page.
     "/ui/partners/check-credit-code",
 }
+PAGE_QUERIES = 25
 SIGNED_OUT = ("/ui/login", "/ui/password/forgot", "/p/sign-in", "/p/sign-in/sent")
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
@@ -511,7 +514,11 @@ async def test_every_staff_page_speaks_one_language(
     words = await typed(pool)
     found, walked = [], 0
     for path in pages:
-        page = await me.get(path)
+        with count_queries() as counted:
+            page = await me.get(path)
+        # A ceiling for every page, new ones included (the pages' own tests pin theirs
+        # against growing data): the partner page, the busiest, runs 20 today.
+        assert counted.queries <= PAGE_QUERIES, (path, counted.queries, counted.statements)
         assert page.status_code in (200, 403), (role, path, page.status_code, page.text[:1500])
         walked += page.status_code == 200
         found += check(page, path, lang, words)

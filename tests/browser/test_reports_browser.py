@@ -44,7 +44,7 @@ async def test_an_auditor_downloads_the_pdf_report_and_the_partner_register(
     assert width <= 390, f"the reports page is {width}px wide on a 390px screen"
 
     async with page.expect_download() as pdf_download:
-        await page.get_by_role("link", name="合作方风险总览报告 (PDF)").click()
+        await page.get_by_role("link", name="合作方风险总览报告（PDF）").click()
     pdf = await pdf_download.value
     assert pdf.suggested_filename.startswith("合作方风险总览报告-")
     assert pdf.suggested_filename.endswith(".pdf")

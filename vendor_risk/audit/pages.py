@@ -42,6 +42,21 @@ ENTITY_TYPES: Final = (
     "user",
     "api_key",
 )
+# Entity types added since, labelled under the walk's catalogue keys.
+_LATER_ENTITY_TYPES: Final = (
+    "certificate",
+    "chat_channel",
+    "client",
+    "notice_publication",
+    "notice_recipient",
+    "notice_version",
+    "policy",
+    "signin",
+)
+# Each entity type's catalogue key, in the filter's order.
+ENTITY_LABELS: Final = {e: "audit_entity_" + e for e in ENTITY_TYPES} | {
+    e: "wk_entity_" + e for e in _LATER_ENTITY_TYPES
+}
 
 
 def _local(text: str | None) -> datetime | None:
@@ -74,7 +89,7 @@ async def _log_page(
     except ValueError:
         actor = None
     filters = repo.ListFilters(
-        entity_type=params.get("entity_type") if params.get("entity_type") in ENTITY_TYPES else None,
+        entity_type=params.get("entity_type") if params.get("entity_type") in ENTITY_LABELS else None,
         entity_id=(params.get("entity_id") or "").strip() or None,
         actor_id=actor,
         action=(params.get("action") or "").strip() or None,
@@ -97,10 +112,10 @@ async def _log_page(
         items=items,
         more=more,
         form=form,
-        entity_choices=[(e, form.t("audit_entity_" + e)) for e in ENTITY_TYPES],
+        entity_choices=[(e, form.t(key)) for e, key in ENTITY_LABELS.items()],
         actor_choices=[(str(u.id), u.name) for u in users],
         action_label=lambda action: action_label(form.t, action),
-        entity_codes=ENTITY_TYPES,
+        entity_labels=ENTITY_LABELS,
         result=result,
     )
 

@@ -43,7 +43,10 @@ _REFUSED: Final = {"url": "wh_url_refused", "events": "form_choose"}
 
 
 def _event_choices(t: Any) -> list[tuple[str, str]]:
-    return [(ALL_EVENTS, t("wh_all_events")), *((e, e) for e in sorted(EVENT_TYPES))]
+    return [
+        (ALL_EVENTS, t("wh_all_events")),
+        *((e, t("wk_event_" + e.replace(".", "_"))) for e in sorted(EVENT_TYPES)),
+    ]
 
 
 async def _webhooks_page(

@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from tests.integration.assessments.conftest import Client, User
 from tests.integration.ui.conftest import Browser, OpenBrowser
-from tests.integration.ui.querycount_blocks import counting_queries
+from tests.integration.ui.querycount import count_queries
 from vendor_risk.app import create_app
 from vendor_risk.db import connect
 from vendor_risk.notify.repository import open_webhook_secret
@@ -181,6 +181,6 @@ async def test_the_audit_log_filters_and_verifies_the_chain_for_admins_and_audit
     assert (await owner.get("/ui/admin/webhooks")).status_code == 403
     assert (await me.get("/ui/admin/outbox")).status_code == 403
     assert "/ui/audit" not in (await owner.get("/ui")).text
-    with counting_queries() as queries:
+    with count_queries() as queries:
         assert (await me.get("/ui/audit")).status_code == 200
-    assert len(queries) <= 4
+    assert queries.queries <= 4

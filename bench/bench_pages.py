@@ -69,9 +69,12 @@ async def main(opts: Any) -> None:
         t0 = time.perf_counter()
         print(f"generating {opts.partners:,} partners and their history")
         data = await generate(conn, opts.partners)
-        token = await open_session(conn, data.keys["risk_owner"])
+        opened = await open_session(
+            conn, data.users["risk_owner"], method="bench", address="127.0.0.1", user_agent="bench_pages"
+        )
         await conn.close()
-        assert token is not None  # a generated key always opens a session
+        assert opened is not None  # a generated user always opens a session
+        token = opened[0]
         print(f"generated in {time.perf_counter() - t0:.0f}s")
         port = free_port()
         proc = serve_ours(url, redis_url, port)

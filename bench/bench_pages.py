@@ -70,7 +70,7 @@ async def main(opts: Any) -> None:
         print(f"generating {opts.partners:,} partners and their history")
         data = await generate(conn, opts.partners)
         opened = await open_session(
-            conn, data.users["risk_owner"], method="bench", address="127.0.0.1", user_agent="bench_pages"
+            conn, data.users["risk_owner"], method="password", address="127.0.0.1", user_agent="bench_pages"
         )
         await conn.close()
         assert opened is not None  # a generated user always opens a session

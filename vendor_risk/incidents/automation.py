@@ -53,6 +53,7 @@ from vendor_risk.partners.models import Transition
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.scopes import service as scopes_service
 from vendor_risk.scopes.models import ScopeWithdrawal
+from vendor_risk.selfservice import service as selfservice_service
 from vendor_risk.settings import Settings
 from vendor_risk.structs import I18nText
 
@@ -161,19 +162,21 @@ async def _suspend_partner(
 
 
 async def _revoke_portal_links(conn: asyncpg.Connection, incident: Incident, actor: Actor) -> Outcome:
-    revoked = await assessments_service.revoke_partner_links(
-        conn, actor, incident.partner_id, f"incident containment: {incident.title}"
-    )
-    if not revoked:
-        return Outcome(
-            status="succeeded",
-            summary=_text("该合作方没有未作废的问卷链接", "The partner had no live questionnaire link"),
-            data={"assessment_ids": []},
-        )
+    """Kill the partner's questionnaire links and end its contacts' self-service sessions:
+    whoever holds a leaked mailbox loses the partner's side of the portal at once (and
+    cannot sign in again until the incident ends: the containment predicate of
+    ``selfservice.repository.CONTAINED``)."""
+    reason = f"incident containment: {incident.title}"
+    revoked = await assessments_service.revoke_partner_links(conn, actor, incident.partner_id, reason)
+    sessions = await selfservice_service.revoke_sessions(conn, actor, incident.partner_id)
+    data: dict[str, Any] = {"assessment_ids": revoked, "sessions_ended": sessions}
     return Outcome(
         status="succeeded",
-        summary=_text(f"已作废 {len(revoked)} 个问卷链接", f"Killed {len(revoked)} questionnaire link(s)"),
-        data={"assessment_ids": revoked},
+        summary=_text(
+            f"已作废 {len(revoked)} 个问卷链接，结束 {sessions} 个自助服务会话",
+            f"Killed {len(revoked)} questionnaire link(s) and ended {sessions} self-service session(s)",
+        ),
+        data=data,
     )
 
 

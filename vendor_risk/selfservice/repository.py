@@ -12,13 +12,24 @@ import asyncpg
 
 from vendor_risk.selfservice.models import PartnerChoice, Viewer
 
-# The partners an address may act for: it is one of their contacts, and we still deal
-# with them (an offboarded partner has nothing left to do here).
-CHOICES = """
+# A partner an incident's containment has cut off: an unfinished incident whose playbook
+# killed (or is about to kill) its portal links. Its contacts get no self-service session
+# until the incident ends: a leaked mailbox must not act for the partner.
+CONTAINED = """
+EXISTS (SELECT 1 FROM incidents i
+        WHERE i.partner_id = p.id AND i.status IN ('suspected', 'open')
+          AND EXISTS (SELECT 1 FROM incident_action_runs r
+                      WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links'
+                        AND r.status <> 'skipped'))
+"""
+
+# The partners an address may act for: it is one of their contacts, we still deal with
+# them (an offboarded partner has nothing left to do here), and no containment stands.
+CHOICES = f"""
 SELECT p.id AS partner_id, p.name AS partner_name, c.id AS contact_id, c.name AS contact_name
 FROM partner_contacts c
 JOIN partners p ON p.id = c.partner_id
-WHERE lower(c.email) = $1 AND p.status <> 'offboarded'
+WHERE lower(c.email) = $1 AND p.status <> 'offboarded' AND NOT {CONTAINED}
 ORDER BY p.name, p.id, c.position
 """
 
@@ -150,11 +161,11 @@ async def choose(
 ) -> PartnerChoice | None:
     """Scope the session to ``partner_id`` when its address is a contact there."""
     row = await conn.fetchrow(
-        """
+        f"""
         WITH pick AS (
             SELECT p.id AS partner_id, p.name AS partner_name, c.id AS contact_id, c.name AS contact_name
             FROM partner_contacts c JOIN partners p ON p.id = c.partner_id
-            WHERE lower(c.email) = $2 AND p.id = $3 AND p.status <> 'offboarded'
+            WHERE lower(c.email) = $2 AND p.id = $3 AND p.status <> 'offboarded' AND NOT {CONTAINED}
             ORDER BY c.position LIMIT 1
         )
         UPDATE selfservice_sessions s SET partner_id = pick.partner_id, contact_id = pick.contact_id

@@ -105,7 +105,10 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
     detail = (await client.get(f"/api/v1/incidents/{iid}", headers=admin["headers"])).json()
     assert step(detail, "contain")["actions"][0]["status"] == "succeeded"
     lines = [e["summary"]["en"] for e in detail["timeline"] if e["kind"] == "action_succeeded"]
-    assert lines == ["Suspended 1 data-sharing scope(s): Invoices", "Killed 1 questionnaire link(s)"]
+    assert lines == [
+        "Suspended 1 data-sharing scope(s): Invoices",
+        "Killed 1 questionnaire link(s) and ended 0 self-service session(s)",
+    ]
 
     # Running again changes nothing: each action ran once.
     await run_due_actions(pool, settings)

@@ -65,7 +65,9 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
         if settings.data_keys:
             # Secrets written before they were sealed, or while no key was set, are sealed now.
             sealed = await seal_secrets(conn, settings.data_keys)
-            count = sealed.webhook_secrets + sealed.chat_channels + sealed.totp_secrets
+            count = (
+                sealed.webhook_secrets + sealed.chat_channels + sealed.totp_secrets + sealed.client_id_numbers
+            )
             if count and not quiet:
                 print(f"sealed {count} secret(s) under data key {settings.data_keys[0].key_id!r}")
     finally:
@@ -651,6 +653,7 @@ def cmd_keys_rotate(args: argparse.Namespace) -> None:
     print(f"  webhook secrets:              {report.webhook_secrets}")
     print(f"  chat robots:                  {report.chat_channels}")
     print(f"  second-factor (TOTP) secrets: {report.totp_secrets}")
+    print(f"  client ID numbers:            {report.client_id_numbers}")
     if report.remaining:
         left = ", ".join(f"{key}: {n}" for key, n in report.remaining.items())
         print(f"still under other keys (written meanwhile; run again): {left}")

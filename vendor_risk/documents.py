@@ -155,6 +155,7 @@ OUTBOX_PAYLOAD: Final = "outbox"
 WEBHOOK_SECRET: Final = "webhook-secret"  # noqa: S105 - a label, not a secret
 TOTP_SECRET: Final = "totp-secret"  # noqa: S105 - a label, not a secret
 CHAT_URL: Final = "chat-url"
+CLIENT_ID_NUMBER: Final = "client-id-number"
 
 
 def _aad(kind: str, row_id: UUID) -> bytes:

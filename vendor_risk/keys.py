@@ -1,5 +1,5 @@
 """Data key rotation: re-seal every document, outbox payload and secret (webhook signing
-secrets, chat robot addresses and secrets, TOTP secrets) under the current (first) data
+secrets, chat robot addresses and secrets, TOTP secrets, client ID numbers) under the current (first) data
 key, so that older keys can be removed from the settings.
 
 Each batch is its own short transaction that claims its rows with ``FOR UPDATE SKIP
@@ -16,8 +16,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from vendor_risk.clients.identity import seal_number
 from vendor_risk.documents import (
     CHAT_URL,
+    CLIENT_ID_NUMBER,
     DOCUMENT,
     OUTBOX_PAYLOAD,
     TOTP_SECRET,
@@ -46,6 +48,7 @@ class Rotation(msgspec.Struct, kw_only=True):
     webhook_secrets: int = 0
     chat_channels: int = 0
     totp_secrets: int = 0
+    client_id_numbers: int = 0
     remaining: dict[str, int] = msgspec.field(default_factory=dict)
 
 
@@ -142,8 +145,8 @@ async def seal_secrets(
     report: Rotation | None = None,
 ) -> Rotation:
     """Seal the secrets still in the clear (written before sealing existed, or while no data
-    key was set) and re-seal those under an older key: webhook secrets, chat robots and TOTP
-    secrets. Small tables: start-up runs it, so no secret waits for an operator."""
+    key was set) and re-seal those under an older key: webhook secrets, chat robots, TOTP
+    secrets and client ID numbers. Small tables: start-up runs it, so no secret waits for an operator."""
     current = keys[0]
     report = report or Rotation()
 
@@ -252,15 +255,47 @@ async def seal_secrets(
         )
         return len(updates)
 
+    async def client_numbers(c: asyncpg.Connection) -> int:
+        # In the clear (written before sealing existed), or under an older key: the digest
+        # is recomputed with the seal, under the same key.
+        rows = await c.fetch(
+            """
+            SELECT id, id_number, id_number_key_id, id_number_sealed FROM clients
+            WHERE id_number IS NOT NULL OR id_number_key_id <> $1
+            ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+            """,
+            current.key_id,
+            batch,
+        )
+        updates = []
+        for r in rows:
+            number = r["id_number"]
+            if r["id_number_sealed"] is not None:
+                number = _open_text(
+                    keys, r["id_number_key_id"], CLIENT_ID_NUMBER, r["id"], r["id_number_sealed"]
+                )
+            updates.append((r["id"], *seal_number((current,), r["id"], number)))
+        await c.executemany(
+            """
+            UPDATE clients SET id_number = NULL, id_number_key_id = $2, id_number_sealed = $3,
+                id_number_digest = $4
+            WHERE id = $1
+            """,
+            updates,
+        )
+        return len(updates)
+
     report.webhook_secrets += await _batches(conn, webhooks)
     report.chat_channels += await _batches(conn, chats)
     report.totp_secrets += await _batches(conn, totp)
+    report.client_id_numbers += await _batches(conn, client_numbers)
     return report
 
 
 async def keys_in_use(conn: asyncpg.Connection, exclude: str | None = None) -> dict[str, int]:
     """Key id -> how many stored values need it (documents, outbox payloads, webhook and
-    chat secrets, chat addresses, TOTP secrets); a key missing here can be removed from the settings."""
+    chat secrets, chat addresses, TOTP secrets, client ID numbers); a key missing here can
+    be removed from the settings."""
     rows = await conn.fetch(
         """
         SELECT key_id, count(*) AS n FROM (
@@ -271,6 +306,7 @@ async def keys_in_use(conn: asyncpg.Connection, exclude: str | None = None) -> d
             UNION ALL SELECT secret_key_id FROM chat_channels WHERE secret_key_id IS NOT NULL
             UNION ALL SELECT totp_key_id FROM users WHERE totp_key_id IS NOT NULL
             UNION ALL SELECT totp_pending_key_id FROM users WHERE totp_pending_key_id IS NOT NULL
+            UNION ALL SELECT id_number_key_id FROM clients WHERE id_number_key_id IS NOT NULL
         ) AS used
         WHERE $1::text IS NULL OR key_id <> $1
         GROUP BY key_id ORDER BY key_id

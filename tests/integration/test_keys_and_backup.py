@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pyotp
 import pytest
@@ -21,8 +21,9 @@ from tests.helpers import database_dump
 from vendor_risk import audit
 from vendor_risk.audit.models import SYSTEM, Actor
 from vendor_risk.auth import service as auth_service
+from vendor_risk.clients.identity import digest, seal_number
 from vendor_risk.db import connect, migrate
-from vendor_risk.documents import PDF, TOTP_SECRET, open_text, read_document, store_document
+from vendor_risk.documents import CLIENT_ID_NUMBER, PDF, TOTP_SECRET, open_text, read_document, store_document
 from vendor_risk.notify.models import ChatChannelCreate
 from vendor_risk.notify.outbox import Email, enqueue_email, open_email
 from vendor_risk.notify.repository import (
@@ -59,6 +60,7 @@ class World:
         self.webhooks: list[tuple[UUID, str]] = []
         self.chats: list[tuple[UUID, str, str | None]] = []
         self.totp: list[tuple[UUID, str]] = []
+        self.clients: list[tuple[UUID, str]] = []
 
 
 @pytest.fixture
@@ -151,6 +153,20 @@ async def world(servers: Servers) -> AsyncIterator[World]:
                 clear_user,
             )
             world.totp.append((clear_user, "JBSWY3DPEHPK3PXP"))
+            # Client ID numbers: one sealed as the import seals it, one from before sealing.
+            sealed_client = uuid4()
+            await conn.execute(
+                "INSERT INTO clients (id, name, kind, id_number_key_id, id_number_sealed, id_number_digest)"
+                " VALUES ($1, '张三', 'person', $2, $3, $4)",
+                sealed_client,
+                *seal_number(conn.data_keys, sealed_client, "110105194912310021"),
+            )
+            world.clients.append((sealed_client, "110105194912310021"))
+            clear_client = await conn.fetchval(
+                "INSERT INTO clients (name, kind, id_number) VALUES ('李四', 'person', '11010519491231002X')"
+                " RETURNING id"
+            )
+            world.clients.append((clear_client, "11010519491231002X"))
         finally:
             await conn.close()
         yield world
@@ -212,6 +228,21 @@ async def opens_with(url: str, keys: str, world: World, *, all_sealed: bool = Tr
                 )
             else:
                 assert row["totp_secret"] == totp_secret
+        for client_id, number in world.clients:
+            row = await conn.fetchrow("SELECT * FROM clients WHERE id = $1", client_id)
+            if all_sealed:
+                assert row["id_number"] is None
+            if row["id_number_sealed"] is not None:
+                key_id = row["id_number_key_id"]
+                assert (
+                    open_text(data_keys, key_id, CLIENT_ID_NUMBER, client_id, row["id_number_sealed"])
+                    == number
+                )
+                # Found by its digest under the key that sealed it.
+                key = next(k for k in data_keys if k.key_id == key_id)
+                assert row["id_number_digest"] == digest(key, number)
+            else:
+                assert row["id_number"] == number
     finally:
         await conn.close()
 
@@ -224,6 +255,7 @@ async def test_rotation_re_seals_everything_so_the_old_key_can_go(world: World) 
     assert "webhook secrets:              2" in rotated.stdout
     assert "chat robots:                  2" in rotated.stdout
     assert "second-factor (TOTP) secrets: 2" in rotated.stdout
+    assert "client ID numbers:            2" in rotated.stdout
     assert "they can be removed" in rotated.stdout
     # Nothing is left in the clear, and k2 alone opens everything.
     conn = await connect(world.url)
@@ -238,6 +270,8 @@ async def test_rotation_re_seals_everything_so_the_old_key_can_go(world: World) 
     dump = await database_dump(world.url)
     for clear in ("tok_sealed", "tok_old", "SECsealed", "JBSWY3DPEHPK3PXP", world.totp[0][1]):
         assert clear not in dump
+    for _, number in world.clients:
+        assert number not in dump
     await opens_with(world.url, K2, world)
     # Run again (as after an interruption): nothing more to do.
     again = await asyncio.to_thread(cli, world.url, f"{K2},{K1}", "keys", "rotate")
@@ -288,16 +322,18 @@ async def test_backup_drop_restore_verify_and_decrypt_every_document(
 
 
 async def test_start_up_seals_the_secrets_left_in_the_clear(world: World) -> None:
-    """Rows from before sealing (a webhook secret, a chat robot, a TOTP secret) are sealed
+    """Rows from before sealing (a webhook secret, a chat robot, a TOTP secret, a client's
+    ID number) are sealed
     by the next start (`migrate` here, as `serve` and `up` do), without an operator."""
     before = await database_dump(world.url)
     assert "tok_old" in before
+    assert "11010519491231002X" in before
     assert "JBSWY3DPEHPK3PXP" in before
     migrated = await asyncio.to_thread(cli, world.url, K1, "migrate")
     assert migrated.returncode == 0, migrated.stderr
-    assert "sealed 3 secret(s) under data key 'k1'" in migrated.stdout
+    assert "sealed 4 secret(s) under data key 'k1'" in migrated.stdout
     dump = await database_dump(world.url)
-    for clear in ("whsec_old", "tok_old", "JBSWY3DPEHPK3PXP"):
+    for clear in ("whsec_old", "tok_old", "JBSWY3DPEHPK3PXP", "11010519491231002X"):
         assert clear not in dump
     again = await asyncio.to_thread(cli, world.url, K1, "migrate")
     assert "sealed" not in again.stdout

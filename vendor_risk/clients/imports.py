@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any, Final
+from uuid import uuid4
 
 import asyncpg
 import msgspec
 
 from vendor_risk import audit
 from vendor_risk.audit.models import Actor
+from vendor_risk.clients import identity
 from vendor_risk.clients.models import ClientCreate
 from vendor_risk.i18n import translator
 from vendor_risk.reports.imports import (
@@ -157,29 +159,40 @@ def validate(parsed: Sequence[Parsed], lang: str) -> tuple[list[dict[str, Any]],
     return clean, errors
 
 
+_CLIENT = "c.id, c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone"
+
+
 async def _existing(conn: asyncpg.Connection, rows: Sequence[dict[str, Any]]) -> dict[int, asyncpg.Record]:
-    """Which rows name a client already in the register: row -> (id, fields); each branch
-    through its index."""
-    found = await conn.fetch(
-        """
-        SELECT u.row, c.id, c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone
-        FROM unnest($1::int[], $2::text[]) AS u(row, id_number)
-        JOIN clients c ON c.id_number = u.id_number
-        WHERE u.id_number IS NOT NULL
-        UNION ALL
-        SELECT u.row, c.id, c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone
-        FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS u(row, id_number, name, email)
+    """Which rows name a client already in the register: row -> (id, fields). A row with an
+    id number matches on its digest under any configured key (clients_id_number_digest_idx);
+    a row without one, or whose number no client has yet (so a client entered by hand gets
+    its number), on name and email among the clients without a number."""
+    keys = identity.keys_of(conn) if any(r["id_number"] for r in rows) else ()
+    pairs = [(r["row"], d) for r in rows if r["id_number"] for d in identity.digests(keys, r["id_number"])]
+    found: dict[int, asyncpg.Record] = {}
+    if pairs:
+        for record in await conn.fetch(
+            f"""
+            SELECT u.row, {_CLIENT} FROM unnest($1::int[], $2::bytea[]) AS u(row, digest)
+            JOIN clients c ON c.id_number_digest = u.digest
+            """,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        ):
+            found[record["row"]] = record
+    rest = [r for r in rows if r["row"] not in found]
+    for record in await conn.fetch(
+        f"""
+        SELECT u.row, {_CLIENT} FROM unnest($1::int[], $2::text[], $3::text[]) AS u(row, name, email)
         JOIN clients c ON lower(c.name) = lower(u.name) AND lower(c.contact_email) = u.email
-            AND c.id_number IS NULL
-        -- A row with an id number no client has yet may name one entered without it.
-        WHERE u.id_number IS NULL OR NOT EXISTS (SELECT 1 FROM clients k WHERE k.id_number = u.id_number)
+            AND c.id_number IS NULL AND c.id_number_digest IS NULL
         """,
-        [r["row"] for r in rows],
-        [r["id_number"] for r in rows],
-        [r["name"] for r in rows],
-        [r["contact_email"] for r in rows],
-    )
-    return {r["row"]: r for r in found}
+        [r["row"] for r in rest],
+        [r["name"] for r in rest],
+        [r["contact_email"] for r in rest],
+    ):
+        found[record["row"]] = record
+    return found
 
 
 async def _resolve_scopes(
@@ -255,46 +268,64 @@ async def run_import(
     )
     if dry_run or errors:
         return report
-    fields = ("name", "kind", "id_number", "contact_name", "contact_email", "contact_phone")
+    fields = ("name", "kind", "contact_name", "contact_email", "contact_phone")
     async with conn.transaction():
         # Serialise imports: two at once could both find a client new and both insert it.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('vendor_risk:client-import'))")
         existing = await _existing(conn, clean)
-        created = [r for r in clean if r["row"] not in existing]
-        updated = [r for r in clean if r["row"] in existing]
+        ids = {r["row"]: existing[r["row"]]["id"] if r["row"] in existing else uuid4() for r in clean}
+        keys = identity.keys_of(conn) if any(r["id_number"] for r in clean) else ()
+        # Each number sealed to its row, so the ids are chosen here rather than by the database.
+        sealed = [
+            identity.seal_number(keys, ids[r["row"]], r["id_number"])
+            if r["id_number"]
+            else (None, None, None)
+            for r in clean
+        ]
+        created = [(r, s) for r, s in zip(clean, sealed, strict=True) if r["row"] not in existing]
+        updated = [(r, s) for r, s in zip(clean, sealed, strict=True) if r["row"] in existing]
+
+        def columns(pairs: list[tuple[dict[str, Any], tuple[Any, ...]]]) -> list[list[Any]]:
+            return [
+                [ids[r["row"]] for r, _ in pairs],
+                *_columns([r for r, _ in pairs], *fields),
+                *([s[n] for _, s in pairs] for n in range(3)),
+            ]
+
         new_ids = await conn.fetch(
             """
-            INSERT INTO clients (name, kind, id_number, contact_name, contact_email, contact_phone,
-                                 created_by)
-            SELECT u.*, $7::uuid
-            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS u
-            RETURNING id, name, id_number, contact_email
+            INSERT INTO clients (id, name, kind, contact_name, contact_email, contact_phone,
+                                 id_number_key_id, id_number_sealed, id_number_digest, created_by)
+            SELECT u.*, $10::uuid
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::text[], $8::bytea[], $9::bytea[]) AS u
+            RETURNING id
             """,
-            *_columns(created, *fields),
+            *columns(created),
             actor.id,
         )
-        # A client the sheet changes nothing of is left alone (no new version).
+        # A client the sheet changes nothing of is left alone (no new version); one that has
+        # a number keeps it, one without gets the sheet's.
         changed = await conn.fetch(
             """
             UPDATE clients c
-            SET name = u.name, kind = u.kind, id_number = coalesce(c.id_number, u.id_number),
-                contact_name = u.contact_name, contact_email = u.contact_email,
-                contact_phone = u.contact_phone, updated_at = now(), version = c.version + 1
-            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-                AS u(id, name, kind, id_number, contact_name, contact_email, contact_phone)
+            SET name = u.name, kind = u.kind, contact_name = u.contact_name,
+                contact_email = u.contact_email, contact_phone = u.contact_phone,
+                id_number_key_id = coalesce(c.id_number_key_id, u.key_id),
+                id_number_sealed = coalesce(c.id_number_sealed, u.sealed),
+                id_number_digest = coalesce(c.id_number_digest, u.digest),
+                updated_at = now(), version = c.version + 1
+            FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                        $7::text[], $8::bytea[], $9::bytea[])
+                AS u(id, name, kind, contact_name, contact_email, contact_phone, key_id, sealed, digest)
             WHERE c.id = u.id
-              AND (c.name, c.kind, c.id_number, c.contact_name, c.contact_email, c.contact_phone)
-                  IS DISTINCT FROM (u.name, u.kind, coalesce(c.id_number, u.id_number), u.contact_name,
-                                    u.contact_email, u.contact_phone)
+              AND ((c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone)
+                   IS DISTINCT FROM (u.name, u.kind, u.contact_name, u.contact_email, u.contact_phone)
+                   OR (c.id_number_digest IS NULL AND u.digest IS NOT NULL))
             RETURNING c.id
             """,
-            [existing[r["row"]]["id"] for r in updated],
-            *_columns(updated, *fields),
+            *columns(updated),
         )
-        ids = {r["row"]: existing[r["row"]]["id"] for r in updated}
-        # Natural keys are unique within the file (validated), so they map rows back to ids.
-        by_key = {_key(dict(record)): record["id"] for record in new_ids}
-        ids.update({r["row"]: by_key[_key(r)] for r in created})
         # Scopes named are added to the client's (a re-import never removes one).
         await conn.execute(
             """

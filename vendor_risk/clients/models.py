@@ -22,8 +22,6 @@ class Client(Base):
     id: UUID
     name: str
     kind: ClientKind
-    # Credit code or ID number, when an import gave one (the import matches on it).
-    id_number: str | None
     contact_name: str
     contact_email: str
     contact_phone: str

@@ -12,7 +12,7 @@ import msgspec
 from vendor_risk.clients.models import AffectedClient, Client
 
 CLIENT_COLUMNS = """
-    c.id, c.name, c.kind, c.id_number, c.contact_name, c.contact_email, c.contact_phone,
+    c.id, c.name, c.kind, c.contact_name, c.contact_email, c.contact_phone,
     coalesce((SELECT array_agg(sc.scope_id ORDER BY sc.scope_id) FROM scope_clients sc
               WHERE sc.client_id = c.id), '{}') AS scope_ids,
     c.created_at, c.updated_at, c.version

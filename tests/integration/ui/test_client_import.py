@@ -1,11 +1,13 @@
 """The client register's import on /ui/clients/import: templates in both languages, a dry
 run writing nothing, bad rows each listed (row, column, message in the user's language)
 with nothing written, a clean import in one audited transaction, an idempotent re-import
-on the natural key (credit code / ID number, else name + contact email), a wrong template."""
+on the natural key (credit code / ID number, else name + contact email), a wrong template.
+The ID numbers are sealed with the data keys and matched by a keyed digest."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import secrets
@@ -17,8 +19,11 @@ import openpyxl
 
 from tests.integration.assessments.conftest import Client, NewPartner, User, csrf_of
 from tests.integration.ui.conftest import OpenBrowser
+from vendor_risk.clients.identity import digest
 from vendor_risk.clients.imports import COLUMNS
+from vendor_risk.documents import CLIENT_ID_NUMBER, open_text
 from vendor_risk.i18n import translator
+from vendor_risk.settings import DataKey, Settings
 
 
 def sheet(rows: list[dict[str, str]], lang: str = "zh-CN") -> bytes:
@@ -44,6 +49,13 @@ def xlsx(rows: list[dict[str, str]], lang: str = "en") -> bytes:
     return out.getvalue()
 
 
+def number_of(row: asyncpg.Record, keys: tuple[DataKey, ...]) -> str | None:
+    """A client's ID number, opened with the data keys (None when it has none)."""
+    if row["id_number_sealed"] is None:
+        return None
+    return open_text(keys, row["id_number_key_id"], CLIENT_ID_NUMBER, row["id"], row["id_number_sealed"])
+
+
 async def upload(me: Any, content: bytes, name: str, action: str, lang: str = "zh-CN") -> httpx.Response:
     form = await me.get("/ui/clients/import", lang=lang)
     assert form.status_code == 200
@@ -57,7 +69,7 @@ async def upload(me: Any, content: bytes, name: str, action: str, lang: str = "z
 
 
 async def test_the_client_register_imports_from_csv_and_xlsx_idempotently(
-    browser: OpenBrowser, risk_owner: User, procurement: User, pool: asyncpg.Pool
+    browser: OpenBrowser, risk_owner: User, procurement: User, pool: asyncpg.Pool, settings: Settings
 ) -> None:
     tag = secrets.token_hex(3)
     rows = [
@@ -86,12 +98,19 @@ async def test_the_client_register_imports_from_csv_and_xlsx_idempotently(
     done = await upload(me, sheet(rows), "clients.csv", "import")
     assert done.status_code == 200, done.text
     saved = await pool.fetch(
-        "SELECT name, kind, id_number, contact_email, version FROM clients WHERE name LIKE $1 ORDER BY name",
+        "SELECT id, name, kind, id_number, id_number_key_id, id_number_sealed, id_number_digest"
+        " FROM clients WHERE name LIKE $1 ORDER BY name",
         f"%{tag}",
     )
-    assert [(r["name"], r["kind"], r["id_number"]) for r in saved] == sorted(
+    assert [(r["name"], r["kind"], number_of(r, settings.data_keys)) for r in saved] == sorted(
         [(f"导入个人{tag}", "person", None), (f"导入企业{tag}", "company", "91110108MA01C2XJ5R")]
     )
+    # The number is sealed, never in the clear, and found by its keyed digest only.
+    company = next(r for r in saved if r["kind"] == "company")
+    assert company["id_number"] is None
+    assert b"91110108MA01C2XJ5R" not in company["id_number_sealed"]
+    assert company["id_number_digest"] == digest(settings.data_keys[0], "91110108MA01C2XJ5R")
+    assert company["id_number_digest"] != hashlib.sha256(b"91110108MA01C2XJ5R").digest()
     assert await pool.fetchval("SELECT count(*) FROM audit_events WHERE action = 'clients.imported'") == 1
 
     # Re-import (as XLSX, English headers, one field changed): updated, never added twice.
@@ -116,9 +135,8 @@ async def test_the_client_register_imports_from_csv_and_xlsx_idempotently(
     by_hand = {"name": f"手工客户{tag}", "kind": "个人", "id_number": "11010519491231002X"}
     by_hand["contact_email"] = f"Hand.{tag}@client.example.com"
     assert (await upload(me, sheet([by_hand]), "hand.csv", "import")).status_code == 200
-    assert await pool.fetchval(
-        "SELECT array_agg(id_number) FROM clients WHERE name = $1", f"手工客户{tag}"
-    ) == ["11010519491231002X"]
+    numbers = await pool.fetch("SELECT * FROM clients WHERE name = $1", f"手工客户{tag}")
+    assert [number_of(r, settings.data_keys) for r in numbers] == ["11010519491231002X"]
     await pool.execute("DELETE FROM clients WHERE name = $1", f"手工客户{tag}")
 
     # Bad rows: every error listed, nothing written (not even the good row).

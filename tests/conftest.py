@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pyotp
 import pytest
+from hypothesis import settings as hypothesis_settings
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -32,6 +33,11 @@ from vendor_risk.cli import prepare_database
 from vendor_risk.db import connect
 from vendor_risk.documents import TOTP_SECRET, seal_text
 from vendor_risk.settings import Settings, load_settings, parse_data_keys
+
+# Tests never time anything: Hypothesis' default 200 ms deadline per example is a wall-clock
+# assertion, and it failed property tests on a loaded machine.
+hypothesis_settings.register_profile("vendor-risk", deadline=None)
+hypothesis_settings.load_profile("vendor-risk")
 
 TEST_DATA_KEY = f"test:{base64.b64encode(b'k' * 32).decode()}"
 METRICS_TOKEN = "test-metrics-token-0123456789"

@@ -11,19 +11,21 @@ finds everything they typed still there. ``templates/ui/_forms.html`` renders a 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import UploadFile
 
+from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.errors import Problem
 from vendor_risk.i18n import translator
 from vendor_risk.structs import PATTERN_KEYS, PATTERN_MESSAGES
-from vendor_risk.ui.web import page, page_lang, problem_text
+from vendor_risk.ui.web import page, page_lang, problem_text, see_other
 
 T = TypeVar("T")
+R = TypeVar("R")
 FORM_ERROR: Final = "_form"
 # The form's own fields, never data.
 _META_FIELDS: Final = frozenset({"_csrf_token"})
@@ -228,6 +230,36 @@ def form_status(form: Form) -> int:
     return 409 if form.unmet and not form.errors else 400
 
 
+async def submit(
+    data: T | None,
+    act: Callable[[T], Awaitable[R]],
+    *,
+    done: Callable[[R], str],
+    again: Callable[[Problem | None], Awaitable[Response[str]]],
+    refused: Callable[[Problem], object] | None = None,
+) -> Response[Any]:
+    """The shape of every form post: ``data`` decoded from the form (None when a field is
+    bad) goes to the service (``act``); done, the browser is sent (303) to ``done(result)``;
+    otherwise the page is rendered again (``again``) with the form, its errors and what was
+    typed: ``again(None)`` for bad fields, ``again(problem)`` for a refusal of the service,
+    recorded on the form first by ``refused`` when given (``again`` may also re-raise what
+    is no refusal, a 404 say). A second approval awaited is no refusal: it propagates (202,
+    the error handler shows the pending decision)."""
+    if data is None:
+        return await again(None)
+    try:
+        result = await act(data)
+    except SecondApprovalRequired:
+        raise
+    except Problem as exc:
+        problem = exc
+    else:
+        return see_other(done(result))
+    if refused is not None:
+        refused(problem)
+    return await again(problem)
+
+
 def conflict_page(
     request: Request[Any, Any, Any],
     form: Form,
@@ -273,4 +305,13 @@ def conflict_page(
     )
 
 
-__all__ = ["FORM_ERROR", "Form", "choices", "conflict_page", "form_status", "page_lang", "read_form"]
+__all__ = [
+    "FORM_ERROR",
+    "Form",
+    "choices",
+    "conflict_page",
+    "form_status",
+    "page_lang",
+    "read_form",
+    "submit",
+]

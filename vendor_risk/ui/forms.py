@@ -11,8 +11,9 @@ finds everything they typed still there. ``templates/ui/_forms.html`` renders a 
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, get_args, overload
 
 import msgspec
 from litestar import Request, Response
@@ -106,8 +107,16 @@ class Form:
         """Record an error for ``name`` (the first one per field stays)."""
         self.errors.setdefault(name, message)
 
-    def decode(self, type_: type[T], data: Mapping[str, Any]) -> T | None:
-        """``data`` (built by the page from ``get``/``getlist``/``checked``) as ``type_``.
+    @overload
+    def decode(self, type_: type[T], data: Mapping[str, Any]) -> T | None: ...
+
+    @overload
+    def decode(self, type_: types.UnionType, data: Mapping[str, Any]) -> Any: ...
+
+    def decode(self, type_: Any, data: Mapping[str, Any]) -> Any:
+        """``data`` (built by the page from ``get``/``getlist``/``checked``) as ``type_``, a
+        Struct or a union of Structs tagged by one of their fields (the variant the tag
+        names is checked; no tag, or an unknown one, is an error on the tag's field).
 
         Empty strings count as not given, so a blank optional field takes its default and a
         blank required one is "required". Strings are converted as msgspec's lax mode does
@@ -116,7 +125,16 @@ class Form:
         failed (the page then re-renders the form).
         """
         given = {k: v for k, v in data.items() if v not in ("", None, [])}
-        for field in msgspec.structs.fields(type_):  # type: ignore[arg-type]
+        struct = type_
+        if isinstance(type_, types.UnionType):
+            variants = get_args(type_)
+            tag_field = variants[0].__struct_config__.tag_field
+            tag = given.get(tag_field)
+            struct = next((v for v in variants if v.__struct_config__.tag == tag), None)
+            if struct is None:
+                self.error(tag_field, self.t("form_choose" if tag else "form_required"))
+                return None
+        for field in msgspec.structs.fields(struct):
             name = field.encode_name
             if name not in given:
                 if field.required:

@@ -11,7 +11,7 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +60,8 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
         if await record_policy_in_use(conn, settings.policy) and not quiet:
             print(f"policy {settings.policy.sha256[:12]} from {settings.policy.source} recorded")
         # A refused file keeps its earlier versions in service: warn, do not stop.
-        _print_load_report(await load_library(conn), quiet=quiet)
-        _print_notice_outcomes(await load_notices(conn), quiet=quiet)
+        _print_loaded("questionnaire", (await load_library(conn)).outcomes, quiet=quiet)
+        _print_loaded("notice", await load_notices(conn), quiet=quiet)
         if settings.data_keys:
             # Secrets written before they were sealed, or while no key was set, are sealed now.
             sealed = await seal_secrets(conn, settings.data_keys)
@@ -74,24 +74,18 @@ async def prepare_database(settings: Settings, *, quiet: bool = False) -> None:
         await conn.close()
 
 
-def _print_load_report(report: Any, *, quiet: bool = False, unchanged: bool = False) -> None:
-    for outcome in report.outcomes:
-        if outcome.status == "stored" and not quiet:
-            print(f"loaded questionnaire {outcome.key} version {outcome.version} ({outcome.file})")
-        elif outcome.status == "unchanged" and unchanged and not quiet:
-            print(f"unchanged: {outcome.key} version {outcome.version} ({outcome.file})")
-    for error in report.errors:
-        print(f"questionnaire refused: {error}", file=sys.stderr)
-
-
-def _print_notice_outcomes(outcomes: Any, *, quiet: bool = False, unchanged: bool = False) -> None:
+def _print_loaded(
+    kind: str, outcomes: Iterable[Any], *, quiet: bool = False, unchanged: bool = False
+) -> None:
+    """What loading a library (``kind``: questionnaire or notice) did, file by file; a
+    refused file's errors go to stderr."""
     for outcome in outcomes:
         if outcome.status == "stored" and not quiet:
-            print(f"loaded notice {outcome.key} version {outcome.version} ({outcome.file})")
+            print(f"loaded {kind} {outcome.key} version {outcome.version} ({outcome.file})")
         elif outcome.status == "unchanged" and unchanged and not quiet:
             print(f"unchanged: {outcome.key} version {outcome.version} ({outcome.file})")
         for error in outcome.errors:
-            print(f"notice refused: {error}", file=sys.stderr)
+            print(f"{kind} refused: {error}", file=sys.stderr)
 
 
 async def _ensure_first_admin(settings: Settings) -> tuple[str, str] | None:
@@ -538,20 +532,29 @@ def cmd_questionnaires_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_questionnaires_load(args: argparse.Namespace) -> None:
-    import asyncpg
-
     from vendor_risk.questionnaires.service import LIBRARY_DIR, load_library
 
-    directory = Path(args.directory) if args.directory else LIBRARY_DIR
+    async def load(conn: Any, directory: Path) -> list[Any]:
+        return (await load_library(conn, directory)).outcomes
+
+    _load_command("questionnaire", Path(args.directory) if args.directory else LIBRARY_DIR, load)
+
+
+def _load_command(kind: str, directory: Path, load: Callable[[Any, Path], Awaitable[list[Any]]]) -> None:
+    """Load a library folder (``kind``: questionnaire or notice), report file by file, and
+    exit 1 when a file was refused."""
+    import asyncpg
+
     if not directory.is_dir():
         _fail(f"{directory} is not a directory")
     try:
-        report = asyncio.run(_with_conn(_db_settings(), lambda c: load_library(c, directory)))
+        outcomes = asyncio.run(_with_conn(_db_settings(), lambda c: load(c, directory)))
     except asyncpg.UndefinedTableError:
-        _fail("the database has no questionnaire tables yet: run `vendor-risk migrate`")
-    _print_load_report(report, unchanged=True)
-    if report.errors:
-        _fail(f"{len(report.errors)} file(s) refused", code=1)
+        _fail(f"the database has no {kind} tables yet: run `vendor-risk migrate`")
+    _print_loaded(kind, outcomes, unchanged=True)
+    refused = [o for o in outcomes if o.status == "refused"]
+    if refused:
+        _fail(f"{len(refused)} file(s) refused", code=1)
 
 
 # --- notices --------------------------------------------------------------------------
@@ -573,21 +576,9 @@ def cmd_notices_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_notices_load(args: argparse.Namespace) -> None:
-    import asyncpg
-
     from vendor_risk.notices.service import LIBRARY_DIR, load_library
 
-    directory = Path(args.directory) if args.directory else LIBRARY_DIR
-    if not directory.is_dir():
-        _fail(f"{directory} is not a directory")
-    try:
-        outcomes = asyncio.run(_with_conn(_db_settings(), lambda c: load_library(c, directory)))
-    except asyncpg.UndefinedTableError:
-        _fail("the database has no notice tables yet: run `vendor-risk migrate`")
-    _print_notice_outcomes(outcomes, unchanged=True)
-    refused = [o for o in outcomes if o.status == "refused"]
-    if refused:
-        _fail(f"{len(refused)} file(s) refused", code=1)
+    _load_command("notice", Path(args.directory) if args.directory else LIBRARY_DIR, load_library)
 
 
 # --- audit ----------------------------------------------------------------------------

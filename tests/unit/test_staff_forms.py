@@ -34,6 +34,28 @@ def test_every_bad_field_gets_its_own_message_and_nothing_decodes() -> None:
     assert form_status(form) == 400
 
 
+class Everyone(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="all"):
+    pass
+
+
+class Some(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="some"):
+    count: Annotated[int, msgspec.Meta(ge=1, le=10)]
+
+
+def test_a_tagged_union_decodes_the_variant_its_tag_names() -> None:
+    form = Form("en", {})
+    assert form.decode(Everyone | Some, {"kind": "all", "count": ""}) == Everyone()
+    assert form.decode(Everyone | Some, {"kind": "some", "count": "3"}) == Some(count=3)
+    assert form.errors == {}
+    assert form.decode(Everyone | Some, {"kind": "some", "count": "11"}) is None
+    assert form.errors == {"count": "At most 10."}
+    # No tag, or one no variant has: the error is on the tag's field.
+    for kind in ("", "many"):
+        form = Form("en", {})
+        assert form.decode(Everyone | Some, {"kind": kind}) is None
+        assert list(form.errors) == ["kind"]
+
+
 def test_blank_required_field_is_required_in_chinese_and_blank_optional_takes_its_default() -> None:
     form = Form("zh-CN", {"name": "  ", "count": ""})
     assert form.decode(Thing, {"name": form.get("name"), "count": form.get("count")}) is None

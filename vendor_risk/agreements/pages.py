@@ -28,8 +28,8 @@ from vendor_risk.partners.routes import requires_record_keeper
 from vendor_risk.partners.rules import ART21_CLAUSES, period_problem
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.settings import Settings
-from vendor_risk.ui.forms import Form, choices, form_status, read_form
-from vendor_risk.ui.web import page, page_lang, see_other
+from vendor_risk.ui.forms import Form, choices, form_status, read_form, submit
+from vendor_risk.ui.web import page, page_lang
 
 KINDS: Final = ("nda", "dpa", "msa", "sla")
 # Signatory rows on the form: one for each side, and a second for each.
@@ -149,24 +149,33 @@ async def create_agreement(
     document = await _checked_file(form)
     if data is not None and period_problem(data.effective_from or data.signed_on, data.expires_on):
         form.error("expires_on", form.t("period_end_before_start"))
-    if data is not None and not form.errors:
+
+    async def create(data: AgreementCreate) -> UUID:
         actor = actor_of(request)
-        try:
-            async with db.transaction():
-                created = await service.create_agreement(db, actor, partner_id, data, settings)
-                if document is not None:
-                    await service.upload_document(db, actor, partner_id, created.id, *document, settings)
-        except Problem as exc:
-            if exc.slug == "partner-closed":
-                form.error("_form", form.t("partner_closed"))
-            else:
-                for item in (exc.extra or {}).get("errors", []) if isinstance(exc.extra, dict) else []:
-                    form.error(str(item.get("field", "")) or "_form", form.t("form_invalid"))
-                if not form.errors:
-                    form.problem(exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#agreement-{created.id}")
-    return await _agreement_form(request, db, settings, partner_id, form, status_code=form_status(form))
+        async with db.transaction():
+            created = await service.create_agreement(db, actor, partner_id, data, settings)
+            if document is not None:
+                await service.upload_document(db, actor, partner_id, created.id, *document, settings)
+        return created.id
+
+    def refused(exc: Problem) -> None:
+        if exc.slug == "partner-closed":
+            form.error("_form", form.t("partner_closed"))
+            return
+        for item in (exc.extra or {}).get("errors", []) if isinstance(exc.extra, dict) else []:
+            form.error(str(item.get("field", "")) or "_form", form.t("form_invalid"))
+        if not form.errors:
+            form.problem(exc)
+
+    return await submit(
+        None if form.errors else data,
+        create,
+        done=lambda created: f"/ui/partners/{partner_id}#agreement-{created}",
+        refused=refused,
+        again=lambda _: _agreement_form(
+            request, db, settings, partner_id, form, status_code=form_status(form)
+        ),
+    )
 
 
 @post(
@@ -189,25 +198,28 @@ async def upload_document(
     document = await _checked_file(form)
     if document is None and not form.errors:
         form.error("file", form.t("form_required"))
-    if document is not None:
-        try:
-            await service.upload_document(
-                db, actor_of(request), partner_id, agreement_id, *document, settings
-            )
-        except Problem as exc:
-            if exc.slug == "partner-closed":
-                form.error("_form", form.t("partner_closed"))
-            else:
-                _file_error(form, exc)
+
+    def refused(exc: Problem) -> None:
+        if exc.slug == "partner-closed":
+            form.error("_form", form.t("partner_closed"))
         else:
-            return see_other(f"/ui/partners/{partner_id}#agreement-{agreement_id}")
-    return await partner_page_response(
-        request,
-        db,
-        settings,
-        partner_id,
-        status_code=form_status(form),
-        forms={f"upload:{agreement_id}": form},
+            _file_error(form, exc)
+
+    return await submit(
+        document,
+        lambda document: service.upload_document(
+            db, actor_of(request), partner_id, agreement_id, *document, settings
+        ),
+        done=lambda _: f"/ui/partners/{partner_id}#agreement-{agreement_id}",
+        refused=refused,
+        again=lambda _: partner_page_response(
+            request,
+            db,
+            settings,
+            partner_id,
+            status_code=form_status(form),
+            forms={f"upload:{agreement_id}": form},
+        ),
     )
 
 
@@ -227,25 +239,28 @@ async def terminate_agreement(
     """Terminate now with a reason; approved scopes it alone backed are suspended."""
     form = await read_form(request)
     data = form.decode(Termination, {"reason": form.get("reason"), "version": form.get("version")})
-    if data is not None:
-        try:
-            await service.terminate_agreement(db, actor_of(request), partner_id, agreement_id, data, settings)
-        except Problem as exc:
-            key = (
-                "agreement_terminated_already"
-                if exc.slug == "agreement-terminated"
-                else "partner_changed_reload"
-            )
-            form.error("_form", form.t(key))
-        else:
-            return see_other(f"/ui/partners/{partner_id}#agreement-{agreement_id}")
-    return await partner_page_response(
-        request,
-        db,
-        settings,
-        partner_id,
-        status_code=form_status(form),
-        forms={f"terminate:{agreement_id}": form},
+
+    def refused(exc: Problem) -> None:
+        terminated = exc.slug == "agreement-terminated"
+        form.error(
+            "_form", form.t("agreement_terminated_already" if terminated else "partner_changed_reload")
+        )
+
+    return await submit(
+        data,
+        lambda data: service.terminate_agreement(
+            db, actor_of(request), partner_id, agreement_id, data, settings
+        ),
+        done=lambda _: f"/ui/partners/{partner_id}#agreement-{agreement_id}",
+        refused=refused,
+        again=lambda _: partner_page_response(
+            request,
+            db,
+            settings,
+            partner_id,
+            status_code=form_status(form),
+            forms={f"terminate:{agreement_id}": form},
+        ),
     )
 
 

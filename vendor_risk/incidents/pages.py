@@ -10,9 +10,9 @@ type or condition code, beside the field it names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Final, get_args
+from typing import Any, Final, TypeVar, get_args
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -46,8 +46,10 @@ from vendor_risk.pagination import created_after, paged
 from vendor_risk.partners import service as partners
 from vendor_risk.scopes import repository as scopes_repo
 from vendor_risk.settings import Settings
-from vendor_risk.ui.forms import FORM_ERROR, Form, conflict_page, read_form
-from vendor_risk.ui.web import allows, page, page_lang, see_other, signed_in, with_query
+from vendor_risk.ui.forms import FORM_ERROR, Form, conflict_page, read_form, submit
+from vendor_risk.ui.web import allows, page, page_lang, signed_in, with_query
+
+T = TypeVar("T")
 
 PAGE_SIZE: Final = 25
 # The partner page shows its newest incidents; the list page has them all.
@@ -304,6 +306,53 @@ async def incident_page(
     return await _incident_page(request, db, incident_id)
 
 
+async def _decide(
+    request: Request[Any, Any, Any],
+    db: asyncpg.Connection,
+    incident_id: UUID,
+    form: Form,
+    data: T | None,
+    act: Callable[[T], Awaitable[object]],
+    *,
+    shown: dict[str, Any],
+    done: str,
+    kick: bool = False,
+    stale: Callable[[IncidentDetail], Awaitable[Response[str]]] | None = None,
+) -> Response[Any]:
+    """One of the incident page's forms posted: ``data`` (None when a field is bad) goes to
+    the service (``act``, then the incident's queued work is kicked when ``kick``) and the
+    browser to ``done``; a refusal re-renders the incident page with the form (``shown``,
+    the page's keyword for it) keeping what was typed and the refusal beside its field, in
+    the page language; a stale version gets ``stale``'s conflict page."""
+
+    async def run(value: T) -> None:
+        await act(value)
+        if kick:
+            await kick_incident_work(request)
+
+    async def again(exc: Problem | None) -> Response[str]:
+        if exc is None:
+            return await _incident_page(request, db, incident_id, status_code=400, **shown)
+        if exc.status_code == 404:
+            raise exc
+        detail = await service.load_detail(db, incident_id)
+        if stale is not None and exc.slug == "stale-version":
+            return await stale(detail)
+        _refusal(form, exc, detail)
+        return await _incident_page(
+            request,
+            db,
+            incident_id,
+            detail=detail,
+            status_code=exc.status_code,
+            # A close refused for the record marks each missing field of the record.
+            mark_record=exc.slug == "notification-record-incomplete",
+            **shown,
+        )
+
+    return await submit(data, run, done=lambda _: done, again=again)
+
+
 async def _finish(
     request: Request[Any, Any, Any], db: asyncpg.Connection, incident_id: UUID, step_id: str, *, skip: bool
 ) -> Response[Any]:
@@ -318,28 +367,25 @@ async def _finish(
             {"note": form.get(f"note:{step_id}"), "evidence": _lines(form.get(f"evidence:{step_id}"))},
         )
     form.errors = {(f"{k}:{step_id}" if k in STEP_FIELDS else k): v for k, v in form.errors.items()}
-    if data is not None:
-        try:
-            if isinstance(data, StepSkip):
-                await service.skip_step(db, signed_in(request), incident_id, step_id, data)
-            else:
-                await service.complete_step(db, signed_in(request), incident_id, step_id, data)
-        except Problem as exc:
-            if exc.status_code == 404:
-                raise
-            detail = await service.load_detail(db, incident_id)
-            _refusal(form, exc, detail)
-            return await _incident_page(
-                request,
-                db,
-                incident_id,
-                detail=detail,
-                status_code=exc.status_code,
-                step_form=(step_id, form),
-            )
-        await kick_incident_work(request)
-        return see_other(f"/ui/incidents/{incident_id}#step-{step_id}")
-    return await _incident_page(request, db, incident_id, status_code=400, step_form=(step_id, form))
+
+    # Any: typed as the union, mypy would solve _decide's type variable to their common base.
+    async def finish(data: Any) -> None:
+        if isinstance(data, StepSkip):
+            await service.skip_step(db, signed_in(request), incident_id, step_id, data)
+        else:
+            await service.complete_step(db, signed_in(request), incident_id, step_id, data)
+
+    return await _decide(
+        request,
+        db,
+        incident_id,
+        form,
+        data,
+        finish,
+        shown={"step_form": (step_id, form)},
+        done=f"/ui/incidents/{incident_id}#step-{step_id}",
+        kick=True,
+    )
 
 
 @post(
@@ -374,18 +420,17 @@ async def confirm_incident(
 ) -> Response[Any]:
     """A risk owner confirms a suspected incident: it opens and its containment runs."""
     form = await read_form(request)
-    try:
-        await service.confirm_incident(db, signed_in(request), incident_id)
-    except Problem as exc:
-        if exc.status_code == 404:
-            raise
-        detail = await service.load_detail(db, incident_id)
-        _refusal(form, exc, detail)
-        return await _incident_page(
-            request, db, incident_id, detail=detail, status_code=409, decide_form=form
-        )
-    await kick_incident_work(request)
-    return see_other(f"/ui/incidents/{incident_id}")
+    return await _decide(
+        request,
+        db,
+        incident_id,
+        form,
+        True,  # nothing to decode: confirming takes no fields
+        lambda _: service.confirm_incident(db, signed_in(request), incident_id),
+        shown={"decide_form": form},
+        done=f"/ui/incidents/{incident_id}",
+        kick=True,
+    )
 
 
 @post("/incidents/{incident_id:uuid}/dismiss", guards=[requires_risk_owner], name="ui:dismiss-incident")
@@ -394,20 +439,16 @@ async def dismiss_incident(
 ) -> Response[Any]:
     """A risk owner dismisses a suspected incident that was not one, saying why."""
     form = await read_form(request)
-    data = form.decode(IncidentDismiss, {"reason": form.get("reason")})
-    if data is None:
-        return await _incident_page(request, db, incident_id, status_code=400, decide_form=form)
-    try:
-        await service.dismiss_incident(db, signed_in(request), incident_id, data)
-    except Problem as exc:
-        if exc.status_code == 404:
-            raise
-        detail = await service.load_detail(db, incident_id)
-        _refusal(form, exc, detail)
-        return await _incident_page(
-            request, db, incident_id, detail=detail, status_code=409, decide_form=form
-        )
-    return see_other(f"/ui/incidents/{incident_id}")
+    return await _decide(
+        request,
+        db,
+        incident_id,
+        form,
+        form.decode(IncidentDismiss, {"reason": form.get("reason")}),
+        lambda data: service.dismiss_incident(db, signed_in(request), incident_id, data),
+        shown={"decide_form": form},
+        done=f"/ui/incidents/{incident_id}",
+    )
 
 
 def record_labels(t: Any) -> list[tuple[str, str]]:
@@ -434,31 +475,30 @@ async def save_notification_record(
     }
     # Blank texts are empty strings in the record, not "not given".
     data = form.decode(NotificationRecordUpdate, values)
-    if data is not None:
-        try:
-            await service.save_notification_record(db, signed_in(request), incident_id, data)
-        except Problem as exc:
-            if exc.slug == "stale-version":
-                detail = await service.load_detail(db, incident_id)
-                current = await service.notification_record(db, detail)
-                return conflict_page(
-                    request,
-                    form,
-                    record_values(current),
-                    record_labels(form.t),
-                    action=f"/ui/incidents/{incident_id}/notification-record",
-                    back=f"/ui/incidents/{incident_id}#record",
-                    version=current.version,
-                )
-            if exc.status_code == 404:
-                raise
-            detail = await service.load_detail(db, incident_id)
-            _refusal(form, exc, detail)
-            return await _incident_page(
-                request, db, incident_id, detail=detail, status_code=exc.status_code, record_form=form
-            )
-        return see_other(f"/ui/incidents/{incident_id}#record")
-    return await _incident_page(request, db, incident_id, status_code=400, record_form=form)
+
+    async def conflict(detail: IncidentDetail) -> Response[str]:
+        current = await service.notification_record(db, detail)
+        return conflict_page(
+            request,
+            form,
+            record_values(current),
+            record_labels(form.t),
+            action=f"/ui/incidents/{incident_id}/notification-record",
+            back=f"/ui/incidents/{incident_id}#record",
+            version=current.version,
+        )
+
+    return await _decide(
+        request,
+        db,
+        incident_id,
+        form,
+        data,
+        lambda data: service.save_notification_record(db, signed_in(request), incident_id, data),
+        shown={"record_form": form},
+        done=f"/ui/incidents/{incident_id}#record",
+        stale=conflict,
+    )
 
 
 @post("/incidents/{incident_id:uuid}/update", guards=[requires_risk_owner], name="ui:update-incident")
@@ -492,38 +532,38 @@ async def update_incident(
         }
         changed = {k: v for k, v in typed.items() if v != getattr(current, k)}
         data = msgspec.convert({"version": data.version, **changed}, IncidentUpdate)
-    if data is None:
-        return await _incident_page(request, db, incident_id, status_code=400, update_form=form)
-    try:
-        await service.update_incident(db, signed_in(request), incident_id, data)
-    except Problem as exc:
-        if exc.status_code == 404:
-            raise
-        detail = await service.load_detail(db, incident_id)
-        if exc.slug == "stale-version":
-            t = form.t
-            return conflict_page(
-                request,
-                form,
-                {
-                    "title": detail.title,
-                    "description": detail.description,
-                    "affected_categories": detail.affected_categories,
-                },
-                [
-                    ("title", t("inc_title")),
-                    ("description", t("inc_description")),
-                    ("affected_categories", t("inc_affected_categories")),
-                ],
-                action=f"/ui/incidents/{incident_id}/update",
-                back=f"/ui/incidents/{incident_id}",
-                version=detail.version,
-            )
-        _refusal(form, exc, detail)
-        return await _incident_page(
-            request, db, incident_id, detail=detail, status_code=exc.status_code, update_form=form
+
+    async def conflict(detail: IncidentDetail) -> Response[str]:
+        t = form.t
+        return conflict_page(
+            request,
+            form,
+            {
+                "title": detail.title,
+                "description": detail.description,
+                "affected_categories": detail.affected_categories,
+            },
+            [
+                ("title", t("inc_title")),
+                ("description", t("inc_description")),
+                ("affected_categories", t("inc_affected_categories")),
+            ],
+            action=f"/ui/incidents/{incident_id}/update",
+            back=f"/ui/incidents/{incident_id}",
+            version=detail.version,
         )
-    return see_other(f"/ui/incidents/{incident_id}#categories")
+
+    return await _decide(
+        request,
+        db,
+        incident_id,
+        form,
+        data,
+        lambda data: service.update_incident(db, signed_in(request), incident_id, data),
+        shown={"update_form": form},
+        done=f"/ui/incidents/{incident_id}#categories",
+        stale=conflict,
+    )
 
 
 @get("/incidents/{incident_id:uuid}/notification-record/export", name="ui:export-notification-record")
@@ -546,27 +586,17 @@ async def close_incident(
 ) -> Response[Any]:
     """Close the incident; refused, naming each open step and each missing art. 57 field."""
     form = await read_form(request)
-    data = form.decode(IncidentClose, {"note": form.get("note")})
-    if data is None:
-        return await _incident_page(request, db, incident_id, status_code=400, close_form=form)
-    try:
-        await service.close_incident(db, signed_in(request), incident_id, data)
-    except Problem as exc:
-        if exc.status_code == 404:
-            raise
-        detail = await service.load_detail(db, incident_id)
-        _refusal(form, exc, detail)
-        return await _incident_page(
-            request,
-            db,
-            incident_id,
-            detail=detail,
-            status_code=exc.status_code,
-            close_form=form,
-            mark_record=exc.slug == "notification-record-incomplete",
-        )
-    await kick_incident_work(request)
-    return see_other(f"/ui/incidents/{incident_id}")
+    return await _decide(
+        request,
+        db,
+        incident_id,
+        form,
+        form.decode(IncidentClose, {"note": form.get("note")}),
+        lambda data: service.close_incident(db, signed_in(request), incident_id, data),
+        shown={"close_form": form},
+        done=f"/ui/incidents/{incident_id}",
+        kick=True,
+    )
 
 
 # --- opening one from a partner page ------------------------------------------------------------
@@ -673,17 +703,21 @@ async def open_incident(
             "suspected": suspected,
         },
     )
-    if data is not None:
-        try:
-            opened = await service.open_incident(db, signed_in(request), partner_id, data, settings)
-        except Problem as exc:
+
+    async def again(exc: Problem | None) -> Response[str]:
+        if exc is not None:
             if exc.status_code in (403, 404) or not (isinstance(exc.extra, dict) and exc.extra.get("errors")):
-                raise
+                raise exc
             _field_refusals(form, exc)
-            return await _open_page(request, db, settings, partner_id, form, status_code=exc.status_code)
+        status_code = exc.status_code if exc is not None else 400
+        return await _open_page(request, db, settings, partner_id, form, status_code=status_code)
+
+    async def opening(data: IncidentCreate) -> UUID:
+        opened = await service.open_incident(db, signed_in(request), partner_id, data, settings)
         await kick_incident_work(request)
-        return see_other(f"/ui/incidents/{opened.id}")
-    return await _open_page(request, db, settings, partner_id, form, status_code=400)
+        return opened.id
+
+    return await submit(data, opening, done=lambda opened: f"/ui/incidents/{opened}", again=again)
 
 
 PAGES = [

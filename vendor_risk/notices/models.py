@@ -9,6 +9,8 @@ from uuid import UUID
 
 import msgspec
 
+from vendor_risk.partners.rules import Tier
+from vendor_risk.policy import ServiceType
 from vendor_risk.structs import NAME_PATTERN, TEXT_PATTERN, Base, I18nText
 
 NoticeKind = Literal["requirement", "guidance", "advisory", "policy_change"]
@@ -67,22 +69,114 @@ Key = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=NAME_PATT
 VersionNumber = Annotated[int, msgspec.Meta(ge=1, le=100_000)]
 
 
-class AudienceIn(Base):
-    """Whom a notice goes to: all active partners, or those of one tier, holding one data
-    category (through an approved scope), of one service type, or one partner."""
-
-    audience: Audience
-    audience_value: AudienceValue | None = None
+# Whom a notice goes to, one Struct per kind tagged by ``audience``: the OpenAPI document
+# says which value each kind takes (none for all, a tier, a service type of the policy, a
+# data category's code, a partner's id), so only what the schema cannot know (that the
+# category or the partner exists) is the service's to refuse.
 
 
-class PublicationCreate(Base):
+class _Audience(Base, tag_field="audience"):
+    pass
+
+
+class ToAll(_Audience, tag="all"):
+    """All active partners."""
+
+    @property
+    def audience(self) -> Audience:
+        return "all"
+
+    @property
+    def audience_value(self) -> None:
+        return None
+
+
+class ToTier(_Audience, tag="tier"):
+    """The active partners of one tier."""
+
+    audience_value: Tier
+
+    @property
+    def audience(self) -> Audience:
+        return "tier"
+
+
+class ToDataCategory(_Audience, tag="data_category"):
+    """The active partners holding one data category through an approved scope."""
+
+    audience_value: AudienceValue
+
+    @property
+    def audience(self) -> Audience:
+        return "data_category"
+
+
+class ToServiceType(_Audience, tag="service_type"):
+    """The active partners of one service type."""
+
+    audience_value: ServiceType
+
+    @property
+    def audience(self) -> Audience:
+        return "service_type"
+
+
+class ToPartner(_Audience, tag="partner"):
+    """One partner (any but an offboarded one)."""
+
+    audience_value: UUID
+
+    @property
+    def audience(self) -> Audience:
+        return "partner"
+
+
+AudienceIn = ToAll | ToTier | ToDataCategory | ToServiceType | ToPartner
+
+
+# A publication is an audience with the notice version, the due date and a message: the
+# same fields on each kind (Structs take one base with fields, so each kind repeats them).
+
+
+class PublishToAll(ToAll):
     notice_key: Key
     notice_version: VersionNumber
-    audience: Audience
-    audience_value: AudienceValue | None = None
     # Required when the notice asks for acknowledgement: reminders and escalation run to it.
     due_on: date | None = None
     message: Message = ""
+
+
+class PublishToTier(ToTier):
+    notice_key: Key
+    notice_version: VersionNumber
+    due_on: date | None = None
+    message: Message = ""
+
+
+class PublishToDataCategory(ToDataCategory):
+    notice_key: Key
+    notice_version: VersionNumber
+    due_on: date | None = None
+    message: Message = ""
+
+
+class PublishToServiceType(ToServiceType):
+    notice_key: Key
+    notice_version: VersionNumber
+    due_on: date | None = None
+    message: Message = ""
+
+
+class PublishToPartner(ToPartner):
+    notice_key: Key
+    notice_version: VersionNumber
+    due_on: date | None = None
+    message: Message = ""
+
+
+PublicationCreate = (
+    PublishToAll | PublishToTier | PublishToDataCategory | PublishToServiceType | PublishToPartner
+)
 
 
 class AudiencePreview(Base):

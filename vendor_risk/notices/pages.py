@@ -22,6 +22,7 @@ from vendor_risk.notices import service
 from vendor_risk.notices.evidence import export_evidence
 from vendor_risk.notices.models import AUDIENCES, AudienceIn, PublicationCreate
 from vendor_risk.partners.rules import TIERS
+from vendor_risk.policy import SERVICE_TYPES
 from vendor_risk.reports.routes import send
 from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import FORM_ERROR, Form, read_form
@@ -36,12 +37,10 @@ VALUE_FIELD: Final = {
     "partner": "partner_id",
 }
 _MESSAGES: Final = {
-    "required for this audience": "form_required",
     "must be after today": "nt_err_due_after_today",
     "must be within a year": "nt_err_due_within_year",
     "required: this notice asks for acknowledgement": "nt_err_due_required",
     "no partner (not offboarded) has this id": "nt_err_no_partner",
-    "must be a partner id": "nt_err_no_partner",
 }
 
 
@@ -127,7 +126,7 @@ async def _notice_page(
         can_publish=await allows(requires_risk_owner, request),
         audiences=[(a, t(f"nt_audience_{a}")) for a in AUDIENCES],
         tiers=[(x, t(f"tier_{x}")) for x in TIERS],
-        service_types=[(x, t(f"service_type_{x}")) for x in service.SERVICE_TYPES],
+        service_types=[(x, t(f"service_type_{x}")) for x in SERVICE_TYPES],
         categories=[(c["code"], c["name_zh"] if lang == "zh-CN" else c["name_en"]) for c in categories],
         today=datetime.now(UTC).date(),
     )
@@ -181,9 +180,15 @@ async def publish(
         "due_on": form.get("due_on"),
         "message": form.get("message").replace("\r\n", "\n"),
     }
-    checked = form.decode(AudienceIn, {"audience": raw["audience"], "audience_value": raw["audience_value"]})
+    checked: AudienceIn | None = form.decode(
+        AudienceIn, {"audience": raw["audience"], "audience_value": raw["audience_value"]}
+    )
     if "audience_value" in form.errors and value_field:
-        form.errors[value_field] = form.errors.pop("audience_value")
+        message = form.errors.pop("audience_value")
+        # A partner id that is not one names no partner, as the service says of an unknown id.
+        if audience == "partner" and form.get(value_field):
+            message = form.t("nt_err_no_partner")
+        form.errors[value_field] = message
     preview = None
     if checked is not None:
         try:
@@ -196,7 +201,9 @@ async def publish(
         return await _notice_page(
             request, db, key, version, form=form, preview=preview, status_code=400 if form.invalid else 200
         )
-    data = form.decode(PublicationCreate, {"notice_key": key, "notice_version": version, **raw})
+    data: PublicationCreate | None = form.decode(
+        PublicationCreate, {"notice_key": key, "notice_version": version, **raw}
+    )
     if data is not None:
         try:
             created = await service.publish(db, actor_of(request), data, settings)

@@ -36,9 +36,11 @@ from vendor_risk.notices.models import (
     NoticeVersion,
     PublicationCreate,
     PublicationSummary,
+    ToAll,
+    ToDataCategory,
+    ToPartner,
 )
 from vendor_risk.notify.outbox import Email, emit_event, enqueue_email
-from vendor_risk.partners.rules import TIERS
 from vendor_risk.paths import content_dir
 from vendor_risk.policy import DEFAULT_POLICY, Policy
 from vendor_risk.settings import Settings
@@ -46,15 +48,6 @@ from vendor_risk.structs import I18nText
 
 LIBRARY_DIR = content_dir("notices")
 LOAD_LOCK_ID = 0x6E6F74696365
-SERVICE_TYPES: tuple[str, ...] = (
-    "tax_agent",
-    "payroll_social_insurance",
-    "cloud_saas",
-    "it_outsourcing",
-    "printing",
-    "courier_archiving",
-    "other",
-)
 NOTICE_SWEEPER = Actor(id=None, label="system: notice sweep")
 
 
@@ -132,31 +125,20 @@ async def get_version(conn: asyncpg.Connection, key: str, version: int | None = 
 
 
 async def _check_audience(conn: asyncpg.Connection, data: AudienceIn | PublicationCreate) -> str | None:
-    """The audience value, checked against what it names; a 400 naming ``audience_value``."""
-    value = data.audience_value
-    if data.audience == "all":
+    """The audience value as stored. Decoding checked its form (a tier, a service type, a
+    partner id); a data category or a partner that does not exist is a 404 naming
+    ``audience_value``, as a notice version that does not exist is."""
+    if isinstance(data, ToAll):
         return None
-    if not value:
-        raise field_error("audience_value", "required for this audience")
-    if data.audience == "tier" and value not in TIERS:
-        raise field_error("audience_value", f"must be one of {', '.join(TIERS)}")
-    if data.audience == "service_type" and value not in SERVICE_TYPES:
-        raise field_error("audience_value", f"must be one of {', '.join(SERVICE_TYPES)}")
-    if data.audience == "data_category" and not await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM data_categories WHERE code = $1)", value
+    if isinstance(data, ToDataCategory) and not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM data_categories WHERE code = $1)", data.audience_value
     ):
-        raise field_error("audience_value", "no data category has this code")
-    if data.audience == "partner":
-        try:
-            partner_id = UUID(value)
-        except ValueError:
-            raise field_error("audience_value", "must be a partner id") from None
-        if not await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1 AND status <> 'offboarded')", partner_id
-        ):
-            raise field_error("audience_value", "no partner (not offboarded) has this id")
-        value = str(partner_id)
-    return value
+        raise field_error("audience_value", "no data category has this code", 404)
+    if isinstance(data, ToPartner) and not await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM partners WHERE id = $1 AND status <> 'offboarded')", data.audience_value
+    ):
+        raise field_error("audience_value", "no partner (not offboarded) has this id", 404)
+    return str(data.audience_value)
 
 
 async def preview_audience(conn: asyncpg.Connection, data: AudienceIn) -> AudiencePreview:

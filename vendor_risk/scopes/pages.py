@@ -14,7 +14,6 @@ from uuid import UUID
 import asyncpg
 from litestar import Request, Response, get, post
 
-from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.auth.guards import requires_risk_owner
 from vendor_risk.auth.routes import actor_of
 from vendor_risk.db import DbConnection
@@ -38,8 +37,8 @@ from vendor_risk.scopes.models import (
     UnlistedClientsUpdate,
 )
 from vendor_risk.settings import Settings
-from vendor_risk.ui.forms import Form, choices, form_status, read_form
-from vendor_risk.ui.web import page, page_lang, see_other
+from vendor_risk.ui.forms import Form, choices, form_status, read_form, submit
+from vendor_risk.ui.web import page, page_lang
 
 PROCESSING_METHODS: Final[tuple[ProcessingMethod, ...]] = ("store", "process", "access_remotely", "transmit")
 TRANSFER_METHODS: Final[tuple[TransferMethod, ...]] = (
@@ -167,16 +166,14 @@ async def request_scope(
     )
     if data is not None and period_problem(data.starts_on, data.ends_on):
         form.error("ends_on", form.t("period_end_before_start"))
-    elif data is not None:
-        try:
-            scope = await service.request_scope(db, actor_of(request), partner_id, data)
-        except SecondApprovalRequired:
-            raise  # 202: the ui error handler shows the pending decision
-        except Problem as exc:
-            _refused(form, exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#scope-{scope.id}")
-    return await _scope_form(request, db, settings, partner_id, form, status_code=form_status(form))
+        data = None
+    return await submit(
+        data,
+        lambda data: service.request_scope(db, actor_of(request), partner_id, data),
+        done=lambda scope: f"/ui/partners/{partner_id}#scope-{scope.id}",
+        refused=lambda exc: _refused(form, exc),
+        again=lambda _: _scope_form(request, db, settings, partner_id, form, status_code=form_status(form)),
+    )
 
 
 # --- decide on a scope -------------------------------------------------------------------
@@ -195,19 +192,20 @@ async def approve_scope(
     in the page language beside the scope."""
     form = await read_form(request)
     data = form.decode(ScopeApproval, {"note": form.get("note"), "version": form.get("version")})
-    if data is not None:
-        try:
-            await service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings)
-        except SecondApprovalRequired:
-            raise  # 202: the ui error handler shows the pending decision
-        except Problem as exc:
-            _refused(form, exc)
-            if form.unmet:
-                names = {str(c.id): c.name for c in await repo.list_categories(db)}
-                form.unmet = Labels(form.lang, names).unmet_items(form.unmet)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
-    return await _again(request, db, settings, partner_id, f"approve:{scope_id}", form)
+
+    async def again(_: Problem | None) -> Response[str]:
+        if form.unmet:
+            names = {str(c.id): c.name for c in await repo.list_categories(db)}
+            form.unmet = Labels(form.lang, names).unmet_items(form.unmet)
+        return await _again(request, db, settings, partner_id, f"approve:{scope_id}", form)
+
+    return await submit(
+        data,
+        lambda data: service.approve_scope(db, actor_of(request), partner_id, scope_id, data, settings),
+        done=lambda _: f"/ui/partners/{partner_id}#scope-{scope_id}",
+        refused=lambda exc: _refused(form, exc),
+        again=again,
+    )
 
 
 @post(
@@ -229,14 +227,13 @@ async def set_unlisted_clients(
             "version": form.get("version"),
         },
     )
-    if data is not None:
-        try:
-            await service.set_unlisted_clients(db, actor_of(request), partner_id, scope_id, data)
-        except Problem as exc:
-            _refused(form, exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
-    return await _again(request, db, settings, partner_id, f"unlisted:{scope_id}", form)
+    return await submit(
+        data,
+        lambda data: service.set_unlisted_clients(db, actor_of(request), partner_id, scope_id, data),
+        done=lambda _: f"/ui/partners/{partner_id}#scope-{scope_id}",
+        refused=lambda exc: _refused(form, exc),
+        again=lambda _: _again(request, db, settings, partner_id, f"unlisted:{scope_id}", form),
+    )
 
 
 async def _withdraw(
@@ -249,24 +246,17 @@ async def _withdraw(
 ) -> Response[Any]:
     form = await read_form(request)
     data = form.decode(ScopeWithdrawal, {"reason": form.get("reason"), "version": form.get("version")})
-    if data is not None:
-        try:
-            await service.withdraw_scope(
-                db,
-                actor_of(request),
-                partner_id,
-                scope_id,
-                data,
-                "suspended" if to == "suspend" else "revoked",
-            )
-        except SecondApprovalRequired:
-            raise  # 202: the ui error handler shows the pending decision
-        except Problem as exc:
-            _refused(form, exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#scope-{scope_id}")
+    # The partner page shows again the withdrawal form that was posted.
     form.values["action"] = to
-    return await _again(request, db, settings, partner_id, f"withdraw:{scope_id}", form)
+    return await submit(
+        data,
+        lambda data: service.withdraw_scope(
+            db, actor_of(request), partner_id, scope_id, data, "suspended" if to == "suspend" else "revoked"
+        ),
+        done=lambda _: f"/ui/partners/{partner_id}#scope-{scope_id}",
+        refused=lambda exc: _refused(form, exc),
+        again=lambda _: _again(request, db, settings, partner_id, f"withdraw:{scope_id}", form),
+    )
 
 
 @post(
@@ -310,16 +300,13 @@ async def add_sub_processor(
         SubProcessorCreate,
         {"name": form.get("name"), "country": form.get("country").upper(), "receives": form.get("receives")},
     )
-    if data is not None:
-        try:
-            created = await service.create_sub_processor(db, actor_of(request), partner_id, data)
-        except SecondApprovalRequired:
-            raise  # 202: the ui error handler shows the pending decision
-        except Problem as exc:
-            _refused(form, exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#sp-{created.id}")
-    return await _again(request, db, settings, partner_id, "sub_processor", form)
+    return await submit(
+        data,
+        lambda data: service.create_sub_processor(db, actor_of(request), partner_id, data),
+        done=lambda created: f"/ui/partners/{partner_id}#sp-{created.id}",
+        refused=lambda exc: _refused(form, exc),
+        again=lambda _: _again(request, db, settings, partner_id, "sub_processor", form),
+    )
 
 
 async def _decide(
@@ -333,18 +320,15 @@ async def _decide(
 ) -> Response[Any]:
     form = await read_form(request)
     data = form.decode(SubProcessorDecision, {"note": form.get("note"), "version": form.get("version")})
-    if data is not None:
-        try:
-            await service.decide_sub_processor(
-                db, actor_of(request), partner_id, sub_processor_id, data, approve=approve
-            )
-        except SecondApprovalRequired:
-            raise  # 202: the ui error handler shows the pending decision
-        except Problem as exc:
-            _refused(form, exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#sp-{sub_processor_id}")
-    return await _again(request, db, settings, partner_id, f"decide:{sub_processor_id}", form)
+    return await submit(
+        data,
+        lambda data: service.decide_sub_processor(
+            db, actor_of(request), partner_id, sub_processor_id, data, approve=approve
+        ),
+        done=lambda _: f"/ui/partners/{partner_id}#sp-{sub_processor_id}",
+        refused=lambda exc: _refused(form, exc),
+        again=lambda _: _again(request, db, settings, partner_id, f"decide:{sub_processor_id}", form),
+    )
 
 
 @post(
@@ -458,16 +442,14 @@ async def record_impact_assessment(
     )
     if data is not None and data.assessed_on > partners.today_utc():
         form.error("assessed_on", form.t("date_not_future"))
-    elif data is not None:
-        try:
-            await service.record_impact_assessment(db, actor_of(request), partner_id, data)
-        except SecondApprovalRequired:
-            raise  # 202: the ui error handler shows the pending decision
-        except Problem as exc:
-            _refused(form, exc)
-        else:
-            return see_other(f"/ui/partners/{partner_id}#impact-assessments")
-    return await _impact_form(request, db, settings, partner_id, form, status_code=form_status(form))
+        data = None
+    return await submit(
+        data,
+        lambda data: service.record_impact_assessment(db, actor_of(request), partner_id, data),
+        done=lambda _: f"/ui/partners/{partner_id}#impact-assessments",
+        refused=lambda exc: _refused(form, exc),
+        again=lambda _: _impact_form(request, db, settings, partner_id, form, status_code=form_status(form)),
+    )
 
 
 PAGES = [

@@ -25,7 +25,7 @@ from vendor_risk.selfservice.certificates import CERTIFICATE_KINDS, CertificateU
 from vendor_risk.selfservice.models import PERSONS_RANGES, IncidentReport, Viewer
 from vendor_risk.selfservice.web import scoped_partner, see_other, ss_form, ss_lang, ss_page
 from vendor_risk.settings import Settings
-from vendor_risk.ui.forms import Form
+from vendor_risk.ui.forms import Form, submit
 
 # The incident service's words for a refused field, in the catalogue.
 _REPORT_REFUSALS = {"occurred_at": "ss_report_future", "categories": "form_choose"}
@@ -81,18 +81,22 @@ async def report(
             "contact_email": form.get("contact_email"),
         },
     )
-    if data is not None:
-        try:
-            await service.report_incident(db, viewer, data, settings)
-        except Problem as exc:
+
+    async def again(exc: Problem | None) -> Response[str]:
+        if exc is not None:
             if not (isinstance(exc.extra, dict) and exc.extra.get("errors")):
-                raise
+                raise exc
             for item in exc.extra["errors"]:
                 name = str(item.get("field", ""))
                 form.error(name, form.t(_REPORT_REFUSALS.get(name, "form_invalid")))
-        else:
-            return see_other(f"/p?lang={form.lang}&done=incident_reported")
-    return await _report_page(request, db, viewer, form, status=400)
+        return await _report_page(request, db, viewer, form, status=400)
+
+    return await submit(
+        data,
+        lambda data: service.report_incident(db, viewer, data, settings),
+        done=lambda _: f"/p?lang={form.lang}&done=incident_reported",
+        again=again,
+    )
 
 
 ACTION_PAGES: list[Any] = [report_form, report]
@@ -143,33 +147,39 @@ async def upload_certificate(
     content = await upload.read() if upload is not None else b""
     if upload is None:
         form.error("file", form.t("form_required"))
-    if data is not None and upload is not None:
-        try:
-            await certificates.upload_certificate(
-                db,
-                service.contact_actor(viewer),
-                scoped_partner(viewer),
-                data,
-                (content, clean_filename(upload.filename)),
-                settings,
-                today=datetime.now(UTC).date(),
-            )
-        except Problem as exc:
-            errors = exc.extra.get("errors") if isinstance(exc.extra, dict) else None
-            if not errors:
-                raise
-            for item in errors:
-                name = str(item.get("field", ""))
-                if name == "file":
-                    key = {413: "file_too_large", 415: "file_type"}.get(exc.status_code, "file_empty")
-                else:
-                    key = {"expires_on": "ss_cert_expired", "issued_on": "ss_cert_issued_after"}.get(
-                        name, "form_invalid"
-                    )
-                form.error(name, form.t(key))
-            return _certificate_page(request, form, status=exc.status_code)
-        return see_other(f"/p?lang={form.lang}&done=certificate_uploaded#certificates")
-    return _certificate_page(request, form, status=400)
+    filename = clean_filename(upload.filename) if upload is not None else ""
+
+    async def again(exc: Problem | None) -> Response[str]:
+        if exc is None:
+            return _certificate_page(request, form, status=400)
+        errors = exc.extra.get("errors") if isinstance(exc.extra, dict) else None
+        if not errors:
+            raise exc
+        for item in errors:
+            name = str(item.get("field", ""))
+            if name == "file":
+                key = {413: "file_too_large", 415: "file_type"}.get(exc.status_code, "file_empty")
+            else:
+                key = {"expires_on": "ss_cert_expired", "issued_on": "ss_cert_issued_after"}.get(
+                    name, "form_invalid"
+                )
+            form.error(name, form.t(key))
+        return _certificate_page(request, form, status=exc.status_code)
+
+    return await submit(
+        data if upload is not None else None,
+        lambda data: certificates.upload_certificate(
+            db,
+            service.contact_actor(viewer),
+            scoped_partner(viewer),
+            data,
+            (content, filename),
+            settings,
+            today=datetime.now(UTC).date(),
+        ),
+        done=lambda _: f"/p?lang={form.lang}&done=certificate_uploaded#certificates",
+        again=again,
+    )
 
 
 @get("/certificates/{certificate_id:uuid}/file", name="ss:certificate-file")

@@ -11,19 +11,22 @@ finds everything they typed still there. ``templates/ui/_forms.html`` renders a 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, TypeVar
+import types
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Final, TypeVar, get_args, overload
 
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import UploadFile
 
+from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.errors import Problem
 from vendor_risk.i18n import translator
 from vendor_risk.structs import PATTERN_KEYS, PATTERN_MESSAGES
-from vendor_risk.ui.web import page, page_lang, problem_text
+from vendor_risk.ui.web import page, page_lang, problem_text, see_other
 
 T = TypeVar("T")
+R = TypeVar("R")
 FORM_ERROR: Final = "_form"
 # The form's own fields, never data.
 _META_FIELDS: Final = frozenset({"_csrf_token"})
@@ -104,8 +107,16 @@ class Form:
         """Record an error for ``name`` (the first one per field stays)."""
         self.errors.setdefault(name, message)
 
-    def decode(self, type_: type[T], data: Mapping[str, Any]) -> T | None:
-        """``data`` (built by the page from ``get``/``getlist``/``checked``) as ``type_``.
+    @overload
+    def decode(self, type_: type[T], data: Mapping[str, Any]) -> T | None: ...
+
+    @overload
+    def decode(self, type_: types.UnionType, data: Mapping[str, Any]) -> Any: ...
+
+    def decode(self, type_: Any, data: Mapping[str, Any]) -> Any:
+        """``data`` (built by the page from ``get``/``getlist``/``checked``) as ``type_``, a
+        Struct or a union of Structs tagged by one of their fields (the variant the tag
+        names is checked; no tag, or an unknown one, is an error on the tag's field).
 
         Empty strings count as not given, so a blank optional field takes its default and a
         blank required one is "required". Strings are converted as msgspec's lax mode does
@@ -114,7 +125,16 @@ class Form:
         failed (the page then re-renders the form).
         """
         given = {k: v for k, v in data.items() if v not in ("", None, [])}
-        for field in msgspec.structs.fields(type_):  # type: ignore[arg-type]
+        struct = type_
+        if isinstance(type_, types.UnionType):
+            variants = get_args(type_)
+            tag_field = variants[0].__struct_config__.tag_field
+            tag = given.get(tag_field)
+            struct = next((v for v in variants if v.__struct_config__.tag == tag), None)
+            if struct is None:
+                self.error(tag_field, self.t("form_choose" if tag else "form_required"))
+                return None
+        for field in msgspec.structs.fields(struct):
             name = field.encode_name
             if name not in given:
                 if field.required:
@@ -228,6 +248,36 @@ def form_status(form: Form) -> int:
     return 409 if form.unmet and not form.errors else 400
 
 
+async def submit(
+    data: T | None,
+    act: Callable[[T], Awaitable[R]],
+    *,
+    done: Callable[[R], str],
+    again: Callable[[Problem | None], Awaitable[Response[str]]],
+    refused: Callable[[Problem], object] | None = None,
+) -> Response[Any]:
+    """The shape of every form post: ``data`` decoded from the form (None when a field is
+    bad) goes to the service (``act``); done, the browser is sent (303) to ``done(result)``;
+    otherwise the page is rendered again (``again``) with the form, its errors and what was
+    typed: ``again(None)`` for bad fields, ``again(problem)`` for a refusal of the service,
+    recorded on the form first by ``refused`` when given (``again`` may also re-raise what
+    is no refusal, a 404 say). A second approval awaited is no refusal: it propagates (202,
+    the error handler shows the pending decision)."""
+    if data is None:
+        return await again(None)
+    try:
+        result = await act(data)
+    except SecondApprovalRequired:
+        raise
+    except Problem as exc:
+        problem = exc
+    else:
+        return see_other(done(result))
+    if refused is not None:
+        refused(problem)
+    return await again(problem)
+
+
 def conflict_page(
     request: Request[Any, Any, Any],
     form: Form,
@@ -273,4 +323,13 @@ def conflict_page(
     )
 
 
-__all__ = ["FORM_ERROR", "Form", "choices", "conflict_page", "form_status", "page_lang", "read_form"]
+__all__ = [
+    "FORM_ERROR",
+    "Form",
+    "choices",
+    "conflict_page",
+    "form_status",
+    "page_lang",
+    "read_form",
+    "submit",
+]

@@ -28,7 +28,7 @@ from vendor_risk.auth.models import Role, UserCreate
 from vendor_risk.auth.service import create_user
 from vendor_risk.notices import service
 from vendor_risk.notices.evidence import export_evidence
-from vendor_risk.notices.models import PublicationCreate
+from vendor_risk.notices.models import PublishToPartner, PublishToServiceType, PublishToTier
 from vendor_risk.partners.models import ContactIn, PartnerCreate
 from vendor_risk.partners.service import create_partner
 from vendor_risk.settings import Settings
@@ -129,10 +129,9 @@ async def test_publishing_to_tier_high_emails_exactly_those_partners_contacts(
         published = await service.publish(
             conn,
             actor,
-            PublicationCreate(
+            PublishToTier(
                 notice_key="incident-reporting",
                 notice_version=1,
-                audience="tier",
                 audience_value="high",
                 due_on=datetime.now(UTC).date() + timedelta(days=14),
                 message="请各合作方于两周内确认。",
@@ -204,10 +203,9 @@ async def test_acknowledgements_are_counted_and_reminders_go_once_each(
         published = await service.publish(
             conn,
             actor,
-            PublicationCreate(
+            PublishToServiceType(
                 notice_key="partner-security-baseline",
                 notice_version=1,
-                audience="service_type",
                 audience_value="courier_archiving",
                 due_on=due,
             ),
@@ -304,11 +302,10 @@ async def test_the_evidence_export_lists_who_acknowledged_which_version(
         published = await service.publish(
             conn,
             actor,
-            PublicationCreate(
+            PublishToPartner(
                 notice_key="entrusted-processing-pipl21",
                 notice_version=1,
-                audience="partner",
-                audience_value=str(p),
+                audience_value=p,
                 due_on=datetime.now(UTC).date() + timedelta(days=7),
             ),
             worker_settings,

@@ -37,7 +37,7 @@ from litestar.utils.scope.state import ScopeState
 from vendor_risk.assessments import service
 from vendor_risk.assessments import views as v
 from vendor_risk.assessments.emails import format_date, format_time
-from vendor_risk.assessments.forms import LINE_CONTROL, RawInput, parse_section_form
+from vendor_risk.assessments.forms import LINE_CONTROL, ParsedSection, RawInput, parse_section_form
 from vendor_risk.assessments.models import EDITABLE_STATUSES, SUBMITTED_STATUSES
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.repository import LinkRow
@@ -258,8 +258,7 @@ class _Urls:
 
 
 async def _open(db: DbConnection, token: str) -> tuple[LinkRow, service.PortalView]:
-    link = await service.open_link(db, token, datetime.now(UTC))
-    return link, await service.portal_view(db, link)
+    return await service.open_portal(db, token, datetime.now(UTC))
 
 
 def _sections(view: service.PortalView) -> list[tuple[int, str]]:
@@ -519,15 +518,10 @@ async def save_section(
     section_id: str,
 ) -> Response[str] | Redirect:
     """Save a section (and its evidence); then show it again, or the next one."""
-    link, view = await _open(db, token)
     lang = _lang(request)
     urls = _Urls(token, lang)
-    if view.state.status not in EDITABLE_STATUSES:
-        return _see_other(urls.overview())
-    template, _ = _locate(view, part, section_id)
     form = await request.form()
     fields = _form_lists(form)
-    parsed = parse_section_form(template, section_id, fields)
     uploads = []
     for key, value in form.multi_items():
         if key.startswith("f:") and isinstance(value, UploadFile) and value.filename:
@@ -540,29 +534,38 @@ async def save_section(
         remove_id = UUID(remove) if remove else None
     except ValueError:
         raise HTTPException(status_code=400, detail="malformed form") from None
+    parsed: list[ParsedSection] = []
+
+    def read(template: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        parsed.append(parse_section_form(template, section_id, fields))
+        return parsed[0].answers, dict(parsed[0].errors)
+
     result = await service.save_section(
         db,
-        link,
+        token,
         part_index=part,
         section_id=section_id,
-        answers=parsed.answers,
-        form_errors=dict(parsed.errors),
+        read=read,
         base_version=base_version,
         uploads=uploads,
         remove=remove_id,
         settings=settings,
+        now=datetime.now(UTC),
     )
+    view = result.view
+    if result.outcome == "closed":
+        return _see_other(urls.overview())
     if result.outcome == "invalid":
         return _page(
             request,
             "section",
             status=422,
             **_section_context(
-                view, token, part, section_id, lang, raw=parsed.raw, field_errors=result.errors
+                view, token, part, section_id, lang, raw=parsed[0].raw, field_errors=result.errors
             ),
         )
     if result.outcome == "conflict":
-        return _conflict(request, view, token, part, section_id, lang, parsed, result)
+        return _conflict(request, view, token, part, section_id, lang, parsed[0], result)
     extra: dict[str, Any] = {}
     if result.uploaded:
         extra["uploaded"] = [str(e.id) for e in result.uploaded]

@@ -435,6 +435,7 @@ def _section_context(
         errors=field_errors,
         evidence=evidence,
         comments=comments,
+        version=part_row.template_id,
     )
     answered, total = _totals(view)
     previous = order[position - 1] if position > 0 else None
@@ -462,7 +463,7 @@ def _section_context(
         "action_url": urls.section(part, section_id),
         "answers_version": view.state.answers_version,
         "known_answers": v.known_answers(template, section, part_row.answers),
-        "questions": questions,
+        "questions_html": v.questions_html(questions, lang, t),
         "previous_url": urls.section(*previous) if previous else None,
         "overview_url": urls.overview(),
         "submit_url": urls.submit(),

@@ -504,11 +504,18 @@ def _form_lists(form: Any) -> dict[str, list[str]]:
     return lists
 
 
+async def _queues_no_message(request: Request[Any, Any, Any]) -> None:
+    """``after_response`` of a write that never queues an outbox message: the app's hook
+    (``kick_outbox_after_write``) would ask Redis for a delivery run after every save."""
+    del request
+
+
 @post(
     "/{token:str}/s/{part:int}/{section_id:str}",
     name="portal:save",
     request_max_body_size=MAX_SAVE_BODY,
     status_code=303,
+    after_response=_queues_no_message,
 )
 async def save_section(
     request: Request[Any, Any, Any],

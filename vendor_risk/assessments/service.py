@@ -1085,7 +1085,7 @@ async def save_section(
             raise not_found("section", f"{part_index}/{section_id}") from None
         answers, form_errors = read(template)
         errors = dict(form_errors)
-        rules = {q.id: q.evidence for _, q in template.questions()}
+        rules = {q.id: q.evidence for _, q in template.questions()} if uploads else {}
         for upload in uploads:
             if upload.question_id not in question_ids:
                 raise not_found("question", upload.question_id)

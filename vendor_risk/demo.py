@@ -240,17 +240,24 @@ async def _answer(
     opened = await assessments.open_link(conn, token, now)
     for section, questions in SECTIONS.items():
         version = (await assessments.load(conn, opened.assessment_id, now.date())).answers_version
+        given: dict[str, Answer | None] = {q: Answer(value=answers[q]) for q in questions}
+
+        def read(
+            _: object, given: dict[str, Answer | None] = given
+        ) -> tuple[dict[str, Answer | None], dict[str, str]]:
+            return given, {}
+
         await assessments.save_section(
             conn,
-            opened,
+            token,
             part_index=0,
             section_id=section,
-            answers={q: Answer(value=answers[q]) for q in questions},
-            form_errors={},
+            read=read,
             base_version=version,
             uploads=[],
             remove=None,
             settings=settings,
+            now=now,
         )
     await assessments.submit(conn, opened, opened.contact_name, settings, now=now)
 

@@ -273,6 +273,7 @@ class PartRow(msgspec.Struct, kw_only=True):
 # partner's service types). A stored version is immutable (content is data, loaded once),
 # so decoding its jsonb into Structs once per process is enough: a 120-question section
 # costs more to decode than to render. Bounded, as a library holds few versions.
+_FULL_TEMPLATES: dict[UUID, Template] = {}
 _TEMPLATES: dict[tuple[UUID, tuple[str, ...] | None], Template] = {}
 _TEMPLATES_MAX = 256
 
@@ -284,55 +285,68 @@ class _PartFields(msgspec.Struct, kw_only=True):
     answers: dict[str, Answer]
     saved_sections: dict[str, int]
     prefilled_sections: list[str]
-    score: float | None
+    part_score: float | None
+
+
+_PART_FIELDS = tuple(_PartFields.__struct_fields__)
+
+
+def _template(template_id: UUID, content: Any, sections: Sequence[str] | None) -> Template:
+    """The version as the part shows it; ``content`` is None when this process holds it."""
+    key = (template_id, tuple(sections) if sections is not None else None)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        full = _FULL_TEMPLATES.get(template_id)
+        if full is None:
+            full = msgspec.convert(content, Template)
+            if len(_FULL_TEMPLATES) >= _TEMPLATES_MAX:
+                _FULL_TEMPLATES.clear()
+                _TEMPLATES.clear()
+            _FULL_TEMPLATES[template_id] = full
+        template = full.only_sections(sections)
+        if len(_TEMPLATES) >= _TEMPLATES_MAX:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    return template
+
+
+async def _part_row(conn: asyncpg.Connection, row: asyncpg.Record) -> PartRow:
+    f = msgspec.convert({k: row[k] for k in _PART_FIELDS}, _PartFields)
+    content = row["template"]
+    if content is None and f.template_id not in _FULL_TEMPLATES:
+        # Dropped from this process's cache by another request since the query was sent.
+        content = await conn.fetchval(
+            "SELECT content FROM questionnaire_templates WHERE id = $1", f.template_id
+        )
+    return PartRow(
+        position=f.position,
+        template_id=f.template_id,
+        template_key=f.template_key,
+        template=_template(f.template_id, content, row["sections"]),
+        answers=f.answers,
+        saved_sections=f.saved_sections,
+        prefilled_sections=f.prefilled_sections,
+        score=f.part_score,
+    )
 
 
 async def get_parts(conn: asyncpg.Connection, assessment_id: UUID) -> list[PartRow]:
     """The assessment's questionnaires, each as sent: only the sections that fit the
     partner's service types at sending (the portal, completeness and scoring see no other).
     A questionnaire version already decoded by this process is not read again."""
-    known = list({template_id for template_id, _ in _TEMPLATES})
     rows = await conn.fetch(
         """
         SELECT ap.position, ap.template_id, ap.template_key,
                CASE WHEN ap.template_id = ANY($2::uuid[]) THEN NULL ELSE t.content END AS template,
-               ap.answers, ap.saved_sections, ap.prefilled_sections, ap.score, ap.sections
+               ap.answers, ap.saved_sections, ap.prefilled_sections, ap.score AS part_score, ap.sections
         FROM assessment_parts ap JOIN questionnaire_templates t ON t.id = ap.template_id
         WHERE ap.assessment_id = $1
         ORDER BY ap.position
         """,
         assessment_id,
-        known,
+        list(_FULL_TEMPLATES),
     )
-    fields = msgspec.convert([dict(r) for r in rows], list[_PartFields])
-    parts = []
-    for r, f in zip(rows, fields, strict=True):
-        sections = r["sections"]
-        key = (f.template_id, tuple(sections) if sections is not None else None)
-        template = _TEMPLATES.get(key)
-        if template is None:
-            content = r["template"]
-            if content is None:  # decoded before for other sections: read it once more
-                content = await conn.fetchval(
-                    "SELECT content FROM questionnaire_templates WHERE id = $1", f.template_id
-                )
-            template = msgspec.convert(content, Template).only_sections(sections)
-            if len(_TEMPLATES) >= _TEMPLATES_MAX:
-                _TEMPLATES.clear()
-            _TEMPLATES[key] = template
-        parts.append(
-            PartRow(
-                position=f.position,
-                template_id=f.template_id,
-                template_key=f.template_key,
-                template=template,
-                answers=f.answers,
-                saved_sections=f.saved_sections,
-                prefilled_sections=f.prefilled_sections,
-                score=f.score,
-            )
-        )
-    return parts
+    return [await _part_row(conn, r) for r in rows]
 
 
 async def insert_part(
@@ -381,6 +395,44 @@ async def save_part(
         section_id,
         answers_version,
     )
+
+
+async def save_section_answers(
+    conn: asyncpg.Connection,
+    assessment_id: UUID,
+    position: int,
+    *,
+    status: AssessmentStatus,
+    section_id: str,
+    cleared: Sequence[str],
+    changed: Mapping[str, Answer],
+) -> int:
+    """A section's save in one statement: the assessment's answer version bumped (and its
+    status set), the part's answers ``cleared`` removed and ``changed`` written, and the
+    section marked saved at the new version, which is returned."""
+    version: int = await conn.fetchval(
+        """
+        WITH bumped AS (
+            UPDATE assessments
+            SET answers_version = answers_version + 1, status = $3, updated_at = now()
+            WHERE id = $1
+            RETURNING answers_version
+        )
+        UPDATE assessment_parts
+        SET answers = (answers - $5::text[]) || $6::jsonb,
+            saved_sections = saved_sections
+                || jsonb_build_object($4::text, (SELECT answers_version FROM bumped))
+        WHERE assessment_id = $1 AND position = $2
+        RETURNING (SELECT answers_version FROM bumped)
+        """,
+        assessment_id,
+        position,
+        status,
+        section_id,
+        list(cleared),
+        dict(changed),
+    )
+    return version
 
 
 async def set_part_scores(
@@ -529,6 +581,104 @@ async def revoke_partner_links(conn: asyncpg.Connection, partner_id: UUID) -> li
         partner_id,
     )
     return [r["assessment_id"] for r in rows]
+
+
+# --- the portal's one read ----------------------------------------------------------------------
+
+
+class PortalRows(msgspec.Struct, kw_only=True):
+    """Everything a portal page needs about the assessment a token opens, read at once."""
+
+    link: LinkRow
+    state: AssessmentState
+    parts: list[PartRow]
+    evidence: list[Evidence]
+    review_note: str | None
+    review_comments: list[ReviewComment]
+    previous_submitted_at: datetime | None
+
+
+class _PortalHead(msgspec.Struct, kw_only=True):
+    previous_submitted_at: datetime | None
+    review_note: str | None
+    review_comments: list[ReviewComment] | None
+    evidence: list[Evidence]
+
+
+_LINK_FIELDS = tuple(LinkRow.__struct_fields__)
+_STATE_FIELDS = tuple(AssessmentState.__struct_fields__)
+
+# One round trip for a portal page: the link (with whom to contact), the assessment, its
+# parts (a questionnaire version already decoded by this process is not sent again), its
+# evidence, the latest request for changes while the partner makes them, and when the
+# previous assessment was submitted. One row per part; the rest repeats on each.
+# ``FOR UPDATE OF a, ap`` (the save) locks the assessment and its parts: after waiting for
+# another save, PostgreSQL re-reads both locked rows, so the parts are the ones that save
+# wrote, never those of the statement's older snapshot. Evidence and reviews change only
+# under the same lock (evidence) or once the answers are locked (reviews).
+_PORTAL_SQL = """
+    SELECT l.id AS link_id, l.assessment_id, l.expires_at, l.revoked_at, l.revoked_reason,
+           l.last_used_at,
+           coalesce(su.name, o.name, a.sent_by_label) AS contact_name,
+           coalesce(su.email, o.email, '') AS contact_email,
+           a.id, a.partner_id, p.name AS partner_name, p.tier AS partner_tier,
+           p.owner_id AS partner_owner_id, a.kind, a.status, a.recipient_email,
+           a.recipient_name, a.locale, a.due_on, a.answers_version,
+           a.previous_assessment_id, a.sent_by, a.sent_by_label, a.sent_at,
+           a.submitted_at, a.submitted_by, a.receipt_hash, a.score, a.score_breakdown,
+           a.version,
+           prev.submitted_at AS previous_submitted_at,
+           r.note AS review_note, r.comments AS review_comments,
+           (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'id', e.id, 'questionnaire', e.template_key, 'question_id', e.question_id,
+                       'filename', d.filename, 'content_type', d.content_type,
+                       'size_bytes', d.size_bytes, 'sha256', d.sha256, 'uploaded_at', e.created_at)
+                       ORDER BY e.created_at, e.id), '[]')
+            FROM assessment_evidence e JOIN documents d ON d.id = e.document_id
+            WHERE e.assessment_id = a.id AND e.removed_at IS NULL) AS evidence,
+           ap.position, ap.template_id, ap.template_key,
+           CASE WHEN ap.template_id = ANY($2::uuid[]) THEN NULL ELSE t.content END AS template,
+           ap.answers, ap.saved_sections, ap.prefilled_sections, ap.score AS part_score, ap.sections
+    FROM portal_links l
+    JOIN assessments a ON a.id = l.assessment_id
+    JOIN partners p ON p.id = a.partner_id
+    JOIN assessment_parts ap ON ap.assessment_id = a.id
+    JOIN questionnaire_templates t ON t.id = ap.template_id
+    LEFT JOIN users su ON su.id = a.sent_by AND su.disabled_at IS NULL
+    LEFT JOIN users o ON o.id = p.owner_id AND o.disabled_at IS NULL
+    LEFT JOIN assessments prev ON prev.id = a.previous_assessment_id
+    LEFT JOIN LATERAL (
+        SELECT rv.note, rv.comments FROM assessment_reviews rv
+        WHERE rv.assessment_id = a.id AND a.status = 'changes_requested'
+        ORDER BY rv.created_at DESC, rv.id DESC LIMIT 1
+    ) r ON true
+    WHERE l.token_hash = $1
+    ORDER BY ap.position
+"""
+_PORTAL_SQL_LOCKED = _PORTAL_SQL + " FOR UPDATE OF a, ap"
+
+
+async def portal_rows(
+    conn: asyncpg.Connection, token_hash: bytes, *, lock: bool = False
+) -> PortalRows | None:
+    """What the link with this token hash opens, in one statement; ``lock`` (inside the
+    save's transaction) serialises saves of the assessment."""
+    rows = await conn.fetch(_PORTAL_SQL_LOCKED if lock else _PORTAL_SQL, token_hash, list(_FULL_TEMPLATES))
+    if not rows:
+        return None
+    first = dict(rows[0])
+    link = msgspec.convert({**{k: first[k] for k in _LINK_FIELDS}, "id": first["link_id"]}, LinkRow)
+    state = msgspec.convert({k: first[k] for k in _STATE_FIELDS}, AssessmentState)
+    head = msgspec.convert(first, _PortalHead)
+    return PortalRows(
+        link=link,
+        state=state,
+        parts=[await _part_row(conn, r) for r in rows],
+        evidence=head.evidence,
+        review_note=head.review_note,
+        review_comments=head.review_comments or [],
+        previous_submitted_at=head.previous_submitted_at,
+    )
 
 
 # --- evidence ------------------------------------------------------------------------------------

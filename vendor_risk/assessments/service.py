@@ -8,7 +8,7 @@ saves from several tabs are serialised and each sees the one before it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol
 from uuid import UUID
@@ -922,6 +922,21 @@ class LinkRefused(Problem):
         self.contact = contact
 
 
+def _check_link(link: repo.LinkRow, now: datetime) -> None:
+    contact = (link.contact_name, link.contact_email) if link.contact_email else None
+    if link.revoked_reason is not None:
+        raise LinkRefused(410, link.revoked_reason, contact)
+    if link.status in ("cancelled", "expired"):
+        raise LinkRefused(410, link.status, contact)
+    if link.expires_at < now:
+        raise LinkRefused(410, "expired", contact)
+
+
+async def _touch(conn: asyncpg.Connection, link: repo.LinkRow, now: datetime) -> None:
+    if link.last_used_at is None or now - link.last_used_at > LAST_USED_RESOLUTION:
+        await repo.touch_link(conn, link.id, now)
+
+
 async def open_link(conn: asyncpg.Connection, token: str, now: datetime) -> repo.LinkRow:
     """The link a token opens, or LinkRefused: unknown → 404; resent, cancelled, expired
     or revoked → 410 with whom to contact."""
@@ -930,20 +945,13 @@ async def open_link(conn: asyncpg.Connection, token: str, now: datetime) -> repo
     link = await repo.find_link(conn, hash_token(token))
     if link is None:
         raise LinkRefused(404, "unknown")
-    contact = (link.contact_name, link.contact_email) if link.contact_email else None
-    if link.revoked_reason is not None:
-        raise LinkRefused(410, link.revoked_reason, contact)
-    if link.status in ("cancelled", "expired"):
-        raise LinkRefused(410, link.status, contact)
-    if link.expires_at < now:
-        raise LinkRefused(410, "expired", contact)
-    if link.last_used_at is None or now - link.last_used_at > LAST_USED_RESOLUTION:
-        await repo.touch_link(conn, link.id, now)
+    _check_link(link, now)
+    await _touch(conn, link, now)
     return link
 
 
 class PortalView(msgspec.Struct, kw_only=True):
-    """What a portal page needs about its assessment (one round of queries)."""
+    """What a portal page needs about its assessment (one query)."""
 
     state: repo.AssessmentState
     parts: list[repo.PartRow]
@@ -955,24 +963,26 @@ class PortalView(msgspec.Struct, kw_only=True):
     contact: tuple[str, str] | None
 
 
-async def portal_view(conn: asyncpg.Connection, link: repo.LinkRow) -> PortalView:
-    state = await _state(conn, link.assessment_id, for_update=False)
-    reviews = await repo.list_reviews(conn, state.id)
-    latest = reviews[0] if reviews and state.status == "changes_requested" else None
-    previous_at = None
-    if state.previous_assessment_id is not None:
-        previous_at = await conn.fetchval(
-            "SELECT submitted_at FROM assessments WHERE id = $1", state.previous_assessment_id
-        )
-    return PortalView(
-        state=state,
-        parts=await repo.get_parts(conn, state.id),
-        evidence=await repo.list_evidence(conn, state.id),
-        review_note=latest.note if latest else None,
-        review_comments={(c.questionnaire, c.question_id): c.comment for c in latest.comments}
-        if latest
-        else {},
-        previous_submitted_at=previous_at,
+async def open_portal(
+    conn: asyncpg.Connection, token: str, now: datetime, *, lock: bool = False
+) -> tuple[repo.LinkRow, PortalView]:
+    """The link a token opens (refused as ``open_link`` refuses it) and what its pages show,
+    in one query; ``lock`` (inside a transaction) serialises the assessment's changes."""
+    if not looks_like_token(token):
+        raise LinkRefused(404, "unknown")
+    rows = await repo.portal_rows(conn, hash_token(token), lock=lock)
+    if rows is None:
+        raise LinkRefused(404, "unknown")
+    link = rows.link
+    _check_link(link, now)
+    await _touch(conn, link, now)
+    return link, PortalView(
+        state=rows.state,
+        parts=rows.parts,
+        evidence=rows.evidence,
+        review_note=rows.review_note if rows.state.status == "changes_requested" else None,
+        review_comments={(c.questionnaire, c.question_id): c.comment for c in rows.review_comments},
+        previous_submitted_at=rows.previous_submitted_at,
         contact=(link.contact_name, link.contact_email) if link.contact_email else None,
     )
 
@@ -1000,8 +1010,11 @@ class Upload(msgspec.Struct, kw_only=True):
 
 
 class SaveResult(msgspec.Struct, kw_only=True):
-    outcome: Literal["saved", "conflict", "invalid"]
+    # closed: the assessment no longer takes answers (submitted, reviewed): nothing saved.
+    outcome: Literal["saved", "conflict", "invalid", "closed"]
     answers_version: int
+    # The assessment as the save found it (read under its lock), for the page it shows.
+    view: PortalView
     # Question id -> error code (forms.FieldError or an upload problem).
     errors: dict[str, str] = msgspec.field(default_factory=dict)
     # On a conflict: the saved answers of the section's questions.
@@ -1010,6 +1023,11 @@ class SaveResult(msgspec.Struct, kw_only=True):
     removed: Evidence | None = None
     # Questions of the section that the save brought into view, unanswered.
     newly_shown: list[str] = msgspec.field(default_factory=list)
+
+
+# The answers a save gives (``None`` clears one) and the errors found reading them, from
+# the input read against the questionnaire version the part was sent with.
+ReadAnswers = Callable[[Template], tuple[dict[str, Answer | None], dict[str, str]]]
 
 
 def _refuse_locked(state: repo.AssessmentState) -> None:
@@ -1029,39 +1047,45 @@ def _upload_error(upload: Upload) -> str | None:
 
 async def save_section(
     conn: asyncpg.Connection,
-    link: repo.LinkRow,
+    token: str,
     *,
     part_index: int,
     section_id: str,
-    answers: dict[str, Answer | None],
-    form_errors: dict[str, str],
+    read: ReadAnswers,
     base_version: int,
     uploads: Sequence[Upload],
     remove: UUID | None,
     settings: Settings,
+    now: datetime,
 ) -> SaveResult:
-    """Save one section's answers from the portal, with its evidence changes.
+    """Save one section's answers from the portal link ``token``, with its evidence changes.
 
     Optimistic concurrency on the assessment's answer version: if the section was saved
     after ``base_version`` (the version the page showed) with different answers, nothing is
     overwritten and the result is a conflict carrying the saved answers. Saves of other
     sections merge. Files are additive, so they are stored even on a conflict. Invalid
     input saves nothing and comes back as errors per question.
+
+    A fixed number of statements whatever the section's size: the link, assessment and
+    parts read and locked at once, the answers written with the version bump in one
+    statement (only those the save changed), and the audit event.
     """
     async with conn.transaction():
-        state = await _state(conn, link.assessment_id, for_update=True)
-        _refuse_locked(state)
-        parts = await repo.get_parts(conn, state.id)
-        if not 0 <= part_index < len(parts):
+        _, view = await open_portal(conn, token, now, lock=True)
+        state = view.state
+        if state.status not in EDITABLE_STATUSES:
+            return SaveResult(outcome="closed", answers_version=state.answers_version, view=view)
+        if not 0 <= part_index < len(view.parts):
             raise not_found("section", f"{part_index}/{section_id}")
-        part = parts[part_index]
+        part = view.parts[part_index]
         template = part.template
         try:
             question_ids = section_question_ids(template, section_id)
         except KeyError:
             raise not_found("section", f"{part_index}/{section_id}") from None
+        answers, form_errors = read(template)
         errors = dict(form_errors)
-        rules = {q.id: q.evidence for _, q in template.questions()}
+        rules = {q.id: q.evidence for _, q in template.questions()} if uploads else {}
         for upload in uploads:
             if upload.question_id not in question_ids:
                 raise not_found("question", upload.question_id)
@@ -1080,7 +1104,9 @@ async def save_section(
         for error in validate_section(template, section_id, given):
             errors.setdefault(error.field.split(".")[1], "choice")
         if errors:
-            return SaveResult(outcome="invalid", answers_version=state.answers_version, errors=errors)
+            return SaveResult(
+                outcome="invalid", answers_version=state.answers_version, view=view, errors=errors
+            )
 
         actor = portal_actor(state)
         uploaded = [await _store_upload(conn, state, part, upload, actor, settings) for upload in uploads]
@@ -1093,23 +1119,29 @@ async def save_section(
             return SaveResult(
                 outcome="conflict",
                 answers_version=state.answers_version,
+                view=view,
                 theirs=current,
                 uploaded=uploaded,
                 removed=removed,
             )
-        version = await repo.bump_answers_version(
-            conn, state.id, "in_progress" if state.status == "sent" else state.status
+        # Only the answers this save changed, and a digest of the whole section as saved:
+        # a long section saved again with one answer changed is one answer written and one
+        # in the trail, not all of them twice (the chain hashes, and the lock holds, for less).
+        changed = [qid for qid in question_ids if current.get(qid) != proposed.get(qid)]
+        version = await repo.save_section_answers(
+            conn,
+            state.id,
+            part_index,
+            status="in_progress" if state.status == "sent" else state.status,
+            section_id=section_id,
+            cleared=[qid for qid in changed if qid not in proposed],
+            changed={qid: proposed[qid] for qid in changed if qid in proposed},
         )
-        await repo.save_part(conn, state.id, part_index, merged, section_id, version)
         shown_before = visibility(template, part.answers)
         shown_after = visibility(template, merged)
         newly_shown = [
             qid for qid in question_ids if shown_after[qid] and not shown_before[qid] and qid not in merged
         ]
-        # Only the answers this save changed, and a digest of the whole section as saved:
-        # a long section saved again with one answer changed is one answer in the trail,
-        # not all of them twice (the chain hashes, and the lock holds, for less).
-        changed = [qid for qid in question_ids if current.get(qid) != proposed.get(qid)]
         await audit.record(
             conn,
             actor=actor,
@@ -1130,7 +1162,12 @@ async def save_section(
             },
         )
     return SaveResult(
-        outcome="saved", answers_version=version, uploaded=uploaded, removed=removed, newly_shown=newly_shown
+        outcome="saved",
+        answers_version=version,
+        view=view,
+        uploaded=uploaded,
+        removed=removed,
+        newly_shown=newly_shown,
     )
 
 

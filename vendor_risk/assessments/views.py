@@ -6,9 +6,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
+from markupsafe import Markup
 
 from vendor_risk.assessments.forms import RawInput, raw_from_answer
 from vendor_risk.assessments.models import Evidence, MissingItem
+from vendor_risk.assessments.rendering import environment
 from vendor_risk.questionnaires.models import Answer, Condition, Question, Section, Template
 from vendor_risk.questionnaires.scoring import is_answered, visibility
 
@@ -91,6 +93,44 @@ def known_answers(template: Template, section: Section, answers: Mapping[str, An
     return known
 
 
+# Per questionnaire version, section and language: what each question shows that no answer
+# changes (numbers, texts, choice labels, its condition as the page's script reads it).
+_STATIC: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+# A question's HTML for one state (answer, error, files...): a section's questions take a
+# few states each (a choice question: each choice or none, N/A or not, shown or hidden), so
+# a section page is mostly joined from here. Keyed by everything the fragment shows.
+_RENDERED: dict[tuple[Any, ...], Markup] = {}
+_CACHE_MAX = 20_000
+
+
+def _static(template: Template, section: Section, lang: str, version: object) -> list[dict[str, Any]]:
+    key = (version, tuple(s.id for s in template.sections), section.id, lang)
+    found = _STATIC.get(key)
+    if found is not None:
+        return found
+    number = section_number(template, section.id)
+    found = [
+        {
+            "id": question.id,
+            "number": f"{number}.{position}",
+            "type": question.type,
+            "text": question.text.get(lang),
+            "help": question.help.get(lang) if question.help else None,
+            "required": question.required,
+            "na_allowed": question.na_allowed,
+            "evidence": question.evidence,
+            "unit": question.unit.get(lang) if question.unit else None,
+            "show_if": msgspec.json.encode(question.show_if).decode() if question.show_if else None,
+            "choices": [(c.value, c.label.get(lang)) for c in question.effective_choices()],
+        }
+        for position, question in enumerate(section.questions, start=1)
+    ]
+    if len(_STATIC) >= _CACHE_MAX:
+        _STATIC.clear()
+    _STATIC[key] = found
+    return found
+
+
 def question_views(
     template: Template,
     section: Section,
@@ -102,32 +142,26 @@ def question_views(
     errors: Mapping[str, str] | None = None,
     evidence: Sequence[Evidence] = (),
     comments: Mapping[str, str] | None = None,
+    version: object = None,
 ) -> list[dict[str, Any]]:
     """One dict per question of the section, in order, with what the form shows: the
-    stored answer, or what was just typed when the page is shown again with errors."""
+    stored answer, or what was just typed when the page is shown again with errors.
+    ``version`` names the questionnaire version (its id) for the texts kept per process;
+    without it they are built again."""
     shown = visibility(template, answers)
     views: list[dict[str, Any]] = []
-    for question in section.questions:
-        qid = question.id
+    for static in _static(template, section, lang, version if version is not None else object()):
+        qid = static["id"]
         given = (raw or {}).get(qid) or raw_from_answer(answers.get(qid))
         error = (errors or {}).get(qid)
         views.append(
             {
-                "id": qid,
-                "number": question_number(template, section, question),
-                "type": question.type,
-                "text": question.text.get(lang),
-                "help": question.help.get(lang) if question.help else None,
-                "required": question.required,
-                "na_allowed": question.na_allowed,
-                "evidence": question.evidence,
-                "unit": question.unit.get(lang) if question.unit else None,
+                **static,
                 # A question with an error stays visible whatever its condition says.
                 "visible": shown[qid] or error is not None,
-                "show_if": msgspec.json.encode(question.show_if).decode() if question.show_if else None,
                 "choices": [
-                    {"value": c.value, "label": c.label.get(lang), "checked": c.value in given.values}
-                    for c in question.effective_choices()
+                    {"value": value, "label": label, "checked": value in given.values}
+                    for value, label in static["choices"]
                 ],
                 "value": given.values[0] if given.values else "",
                 "na": given.na,
@@ -138,6 +172,47 @@ def question_views(
             }
         )
     return views
+
+
+def questions_html(questions: Sequence[Mapping[str, Any]], lang: str, t: Translate) -> Markup:
+    """The section form's questions (``question_views``) as HTML, each question rendered by
+    ``portal/_question.html`` once per state it is shown in and joined from then on."""
+    parts: list[str] = []
+    template = None
+    for q in questions:
+        key = (
+            lang,
+            q["id"],
+            q["number"],
+            q["text"],
+            q["help"],
+            q["required"],
+            q["na_allowed"],
+            q["evidence"],
+            q["unit"],
+            q["show_if"],
+            q["type"],
+            q["visible"],
+            tuple((c["value"], c["label"], c["checked"]) for c in q["choices"]),
+            q["value"],
+            q["na"],
+            q["comment"],
+            q["error"],
+            q["reviewer_comment"],
+            tuple((f.id, f.filename, f.size_bytes, f.sha256) for f in q["files"]),
+        )
+        html = _RENDERED.get(key)
+        if html is None:
+            if template is None:
+                template = environment().get_template("portal/_question.html")
+            html = Markup(template.render(q=q, t=t, lang=lang))  # noqa: S704 - autoescaped template
+            # Long typed texts are shown as they are but not kept: they rarely repeat.
+            if len(q["value"]) + len(q["comment"]) <= 500:
+                if len(_RENDERED) >= _CACHE_MAX:
+                    _RENDERED.clear()
+                _RENDERED[key] = html
+        parts.append(html)
+    return Markup("".join(parts))  # noqa: S704 - joined autoescaped fragments
 
 
 def missing_views(

@@ -29,11 +29,11 @@ PINNED = {
     "GET /api/v1/assessments?status=submitted": 1,
     "GET /api/v1/findings?limit=50": 1,
     "GET /api/v1/partners?q=金蝶": 1,
-    # The link, the assessment, its reviews, its parts, its evidence.
-    "GET /q/{token}/s/0/{section}": 5,
-    # The same five reads, then BEGIN, the assessment and its parts again under lock, two
-    # UPDATEs, the audit chain's lock, head and INSERT, COMMIT.
-    "POST /q/{token}/s/0/{section}": 14,
+    # The link with its assessment, parts, evidence and latest review, in one query.
+    "GET /q/{token}/s/0/{section}": 1,
+    # BEGIN, that one query locking the assessment and its parts, the answers written with
+    # the version bump in one statement, the audit chain's lock, head and INSERT, COMMIT.
+    "POST /q/{token}/s/0/{section}": 7,
     # The session (a read; it writes at most once a minute), the latest failed audit verify
     # (shown to admins and risk owners; one row of a table that grows by one a day) and the
     # page's one query.

@@ -1,11 +1,12 @@
 """Emails and portal fragments render in both languages, escaping only where it must."""
 
+import re
 from datetime import UTC, date, datetime
 
 import pytest
 
 from vendor_risk.assessments import emails
-from vendor_risk.assessments.views import describe, known_answers, question_views
+from vendor_risk.assessments.views import describe, known_answers, question_views, questions_html
 from vendor_risk.i18n import translator
 from vendor_risk.questionnaires.models import Answer, Template
 
@@ -108,6 +109,35 @@ def test_questions_show_stored_answers_and_conditions(example: Template) -> None
     # An error keeps a question in view whatever its condition says.
     errors = question_views(example, data, {}, lang="en", t=t, errors={"dh-2": "too_long"})
     assert next(v for v in errors if v["id"] == "dh-2")["error"] == "This is too long."
+
+
+def test_question_html_follows_each_state_it_is_shown_in(example: Template) -> None:
+    """The fragments kept per question state never show another state's answer."""
+    t = translator("en")
+    data = next(s for s in example.sections if s.id == "data")
+
+    def html(answers: dict[str, Answer], **extra: object) -> str:
+        views = question_views(example, data, answers, lang="en", t=t, version="v1", **extra)  # type: ignore[arg-type]
+        return str(questions_html(views, "en", t))
+
+    first = html({"dh-1": Answer(value="none"), "dh-2": Answer(value=SCRIPT)})
+    again = html({"dh-1": Answer(value="none"), "dh-2": Answer(value=SCRIPT)})
+    assert first == again
+    assert 'value="none" data-value-input checked' in first
+    assert SCRIPT not in first
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in first
+    assert not re.search(r'id="q-dh-2"[^>]* hidden>', first)
+    other = html({"dh-1": Answer(value="aes256")})
+    assert 'value="none" data-value-input checked' not in other
+    assert 'value="aes256" data-value-input checked' in other
+    assert SCRIPT not in other
+    assert "&lt;script&gt;" not in other
+    # dh-2 is hidden by its condition now, and shown again by an error beside it.
+    assert re.search(r'id="q-dh-2"[^>]* hidden>', other)
+    assert 'id="err-dh-2"' not in other
+    errors = html({"dh-1": Answer(value="aes256")}, errors={"dh-2": "too_long"})
+    assert '<p class="field-error" id="err-dh-2">This is too long.</p>' in errors
+    assert not re.search(r'id="q-dh-2"[^>]* hidden>', errors)
 
 
 def test_known_answers_give_the_script_only_what_conditions_read(example: Template) -> None:

@@ -16,6 +16,13 @@ findings, 1M audit events, 500k outbox messages by default), then prints
 ``--explain`` prints EXPLAIN (ANALYZE, BUFFERS) of every list query. Uses
 VENDOR_RISK_TEST_DATABASE_URL / VENDOR_RISK_TEST_REDIS_URL when set, else embedded
 servers in a temporary directory.
+
+    uv run python bench/bench_lists.py --scales 10000,100000 [--keep vr_lists] [--explain]
+
+instead times each list query alone at each of those volumes and prints its latency at
+each and the ratio of the largest to the smallest (issue #16's goal: a list at 100k within
+1.2x of 10k), with ``--explain`` the plans of those that grow past that. ``--keep PREFIX``
+keeps the generated databases as PREFIX_10k, PREFIX_100k … and reuses them on the next run.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_auth_read import cpu_seconds, load, scratch_database, serve_bare, serve_ours  # noqa: E402
 from bench.datagen import Dataset, generate, sample_ids  # noqa: E402
+from tests.conftest import create_database, drop_database  # noqa: E402
 from tests.helpers import free_port  # noqa: E402
 from vendor_risk import sweeps  # noqa: E402
 from vendor_risk.agreements import repository as agreements  # noqa: E402
@@ -405,6 +413,125 @@ async def time_sweeps(pool: asyncpg.Pool, runs: int) -> None:
         print(f"{name:<36} {statistics.median(timings):>7.2f}ms {max(timings):>7.2f}ms  {count}")
 
 
+# A list at the largest volume may take this much longer than at the smallest (issue #16).
+SCALE_BAR = 1.2
+
+
+def _scale_name(prefix: str, partners: int) -> str:
+    return f"{prefix}_{partners // 1000}k" if partners % 1000 == 0 else f"{prefix}_{partners}"
+
+
+async def _scale_database(admin_url: str, name: str, partners: int, keep: bool) -> str:
+    """The database ``name`` holding ``partners`` generated partners: reused when it is
+    kept from an earlier run, else created, migrated and filled."""
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+    finally:
+        await admin.close()
+    if exists and keep:
+        print(f"reusing {name}")
+        return url
+    if exists:
+        await drop_database(admin_url, name)
+    _, url = await create_database(admin_url, name)
+    conn = await connect(url)
+    try:
+        from vendor_risk.db import migrate
+
+        await migrate(conn)
+        t0 = time.perf_counter()
+        await generate(conn, partners, log=lambda *_: None)
+        print(f"generated {partners:,} partners into {name} in {time.perf_counter() - t0:.0f}s")
+    finally:
+        await conn.close()
+    return url
+
+
+Statements = dict[str, list[tuple[str, tuple[Any, ...]]]]
+
+
+async def _medians(url: str, runs: int) -> tuple[dict[str, float], Statements]:
+    """Each list query's median time alone (ms), and the statements it ran."""
+    conn = await connect(url)
+    try:
+        sample = await sample_ids(conn)
+        medians: dict[str, float] = {}
+        statements: Statements = {}
+        for case in cases(sample):
+            await case.query(conn)  # warm: plan cache, buffers
+            timings = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                await case.query(conn)
+                timings.append((time.perf_counter() - t0) * 1000)
+            recorder = _Recorder(conn)
+            await case.query(recorder)  # type: ignore[arg-type]
+            medians[case.name] = statistics.median(timings)
+            statements[case.name] = recorder.statements
+        return medians, statements
+    finally:
+        await conn.close()
+
+
+async def compare_scales(opts: Any) -> None:
+    """Each list's latency at every volume of ``--scales`` and the ratio of the largest to
+    the smallest; with ``--explain``, the plans of the lists that grow past SCALE_BAR."""
+    admin_url = os.environ.get("VENDOR_RISK_TEST_DATABASE_URL")
+    if not admin_url:
+        raise SystemExit("--scales needs VENDOR_RISK_TEST_DATABASE_URL (a server to keep databases on)")
+    scales = sorted(int(s) for s in opts.scales.split(","))
+    prefix = opts.keep or f"vr_scales_{os.getpid()}"
+    urls = {n: await _scale_database(admin_url, _scale_name(prefix, n), n, bool(opts.keep)) for n in scales}
+    try:
+        # Alternate the volumes a few times, so that background load hits each alike.
+        rounds: dict[int, list[dict[str, float]]] = {n: [] for n in scales}
+        statements: Statements = {}
+        for _ in range(3):
+            for n in scales:
+                medians, statements = await _medians(urls[n], opts.runs)
+                rounds[n].append(medians)
+        small, large = scales[0], scales[-1]
+        header = "".join(f" {f'{n // 1000}k' if n % 1000 == 0 else n:>9}" for n in scales)
+        print(f"\n{'list query alone (median ms)':<36}{header} {'ratio':>7}")
+        grown = []
+        for case in cases(await _sample(urls[large])):
+            at = {n: statistics.median(r[case.name] for r in rounds[n]) for n in scales}
+            ratio = at[large] / at[small]
+            flag = "" if ratio <= SCALE_BAR else "  > bar"
+            cells = "".join(f" {at[n]:>7.2f}ms" for n in scales)
+            print(f"{case.name:<36}{cells} {ratio:>6.2f}x{flag}")
+            if ratio > SCALE_BAR:
+                grown.append(case.name)
+        print(
+            f"{len(grown)} of {len(rounds[large][0])} lists grow more than {SCALE_BAR}x from "
+            f"{small:,} to {large:,} partners; load average {os.getloadavg()[0]:.2f}"
+        )
+        if opts.explain and grown:
+            conn = await connect(urls[large])
+            try:
+                for name in grown:
+                    print(f"\n{name} at {large:,}:")
+                    for sql, args in statements[name]:
+                        plan = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *args)
+                        print("\n".join(f"    {r[0]}" for r in plan))
+            finally:
+                await conn.close()
+    finally:
+        if not opts.keep:
+            for n in scales:
+                await drop_database(admin_url, _scale_name(prefix, n))
+
+
+async def _sample(url: str) -> dict[str, Any]:
+    conn = await connect(url)
+    try:
+        return await sample_ids(conn)
+    finally:
+        await conn.close()
+
+
 def create_bare() -> Litestar:
     """The yardstick: each case's query behind a bare Litestar + asyncpg handler."""
     queries: list[Query] = []
@@ -520,4 +647,7 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=15, help="calls per query when timed alone")
     parser.add_argument("--seconds", type=float, default=0.6, help="per server and request")
     parser.add_argument("--explain", action="store_true", help="print each list query's plan")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--scales", help="partner counts (10000,100000): each list's latency at each")
+    parser.add_argument("--keep", metavar="PREFIX", help="with --scales: keep (and reuse) the databases")
+    args = parser.parse_args()
+    asyncio.run(compare_scales(args) if args.scales else main(args))

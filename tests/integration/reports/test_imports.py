@@ -241,7 +241,9 @@ async def test_an_import_takes_a_fixed_number_of_locks_whatever_its_size(db: asy
     # attention row and its NDA group), so 10,000 rows ran it out of shared memory.
     rows = [row() for _ in range(40)]
     async with db.transaction():
-        report = await imports.run_import(db, SYSTEM, csv_file(rows, "zh-CN"), "bulk.csv", "zh-CN", dry_run=False)
+        report = await imports.run_import(
+            db, SYSTEM, csv_file(rows, "zh-CN"), "bulk.csv", "zh-CN", dry_run=False
+        )
         assert (report.errors, report.created) == ([], 40)
         held = await db.fetchval(
             "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"

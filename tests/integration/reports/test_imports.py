@@ -14,7 +14,9 @@ import openpyxl
 
 from tests.helpers import new_credit_code
 from tests.integration.assessments.conftest import Client, User
+from vendor_risk.audit.models import SYSTEM
 from vendor_risk.i18n import translator
+from vendor_risk.reports import imports
 from vendor_risk.reports.imports import COLUMNS
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -231,3 +233,27 @@ async def test_wrong_oversized_and_hostile_files_are_refused(
     assert garbage.status_code == 400
     assert garbage.json()["type"] == "urn:vendor-risk:problem:import-unreadable"
     assert await partner_count(db) == before
+
+
+async def test_an_import_takes_a_fixed_number_of_locks_whatever_its_size(db: asyncpg.Connection) -> None:
+    # The shared lock table holds 64 locks per connection on a default PostgreSQL; the
+    # dashboard counters' triggers once took two advisory locks per imported partner (its
+    # attention row and its NDA group), so 10,000 rows ran it out of shared memory.
+    rows = [row() for _ in range(40)]
+    async with db.transaction():
+        report = await imports.run_import(
+            db, SYSTEM, csv_file(rows, "zh-CN"), "bulk.csv", "zh-CN", dry_run=False
+        )
+        assert (report.errors, report.created) == ([], 40)
+        held = await db.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+        )
+        # The import's own lock and the audit chain's.
+        assert held <= 2, held
+        attention, groups = await db.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM dashboard_partner_attention WHERE horizon = 'infinity'),
+                   (SELECT count(*) FROM dashboard_agreement_groups WHERE horizon = 'infinity')
+            """
+        )
+        assert (attention, groups) == (0, 0), "no placeholder outlives its refresh"

@@ -670,16 +670,36 @@ async def send_due_assessments(
             prefilled_from[assessment_id] = latest.submitted_at if latest and any_prefilled else None
             tokens[assessment_id] = generate_token()
             links.append((assessment_id, hash_token(tokens[assessment_id]), expires_at))
-        await conn.executemany(
+        # One statement each, not one per row (executemany): per row, PostgreSQL's executor
+        # start cost ~0.6 ms on a busy machine. The json and text[] columns travel as one
+        # jsonb array of [answers, prefilled, sections], matched by position (an array of
+        # jsonb or of arrays does not go through unnest intact).
+        if not parts:
+            return result
+        await conn.execute(
             """
             INSERT INTO assessment_parts (assessment_id, position, template_id, template_key, answers,
                                           prefilled_sections, sections)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            SELECT p.assessment_id, p.position, p.template_id, p.template_key, j.value -> 0,
+                   ARRAY(SELECT jsonb_array_elements_text(j.value -> 1)),
+                   CASE WHEN jsonb_typeof(j.value -> 2) = 'array'
+                        THEN ARRAY(SELECT jsonb_array_elements_text(j.value -> 2)) END
+            FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[]) WITH ORDINALITY
+                     AS p(assessment_id, position, template_id, template_key, ord)
+            JOIN jsonb_array_elements($5::jsonb) WITH ORDINALITY AS j(value, ord) USING (ord)
             """,
-            parts,
+            [part[0] for part in parts],
+            [part[1] for part in parts],
+            [part[2] for part in parts],
+            [part[3] for part in parts],
+            [[part[4], part[5], part[6]] for part in parts],
         )
-        await conn.executemany(
-            "INSERT INTO portal_links (assessment_id, token_hash, expires_at) VALUES ($1, $2, $3)", links
+        await conn.execute(
+            """
+            INSERT INTO portal_links (assessment_id, token_hash, expires_at)
+            SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::timestamptz[])
+            """,
+            *(list(column) for column in zip(*links, strict=True)),
         )
         loaded = await repo.get_assessments(conn, list(tokens), today)
         invitations = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+from collections import Counter, deque
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -39,12 +39,13 @@ from vendor_risk.settings import Settings
 log = structlog.get_logger("vendor_risk.delivery")
 
 MAX_ATTEMPTS = 8
-BATCH_SIZE = 100
+BATCH_SIZE = 200
 # Webhooks and chat robots of one batch are sent this many at a time.
 HTTP_CONCURRENCY = 10
 # Emails go over this many SMTP connections kept for the run, one after another on each:
-# an email costs four round trips, so one connection mostly waits for the server.
-SMTP_CONNECTIONS = 4
+# an email costs four round trips, so one connection mostly waits for the server, and
+# several let it work on one while the next is on its way.
+SMTP_CONNECTIONS = 8
 # A run drains while messages are due, until this budget (below the job's 300 s timeout)
 # is spent; the minute sweep starts the next run.
 RUN_BUDGET = 240.0
@@ -253,20 +254,24 @@ async def _send_emails(
     now: datetime | None,
     outcomes: dict[UUID, str],
 ) -> None:
-    """Over the run's SMTP connections, one after another on each (a batch holds at most
-    one message per recipient, so their order is kept); those not started within
-    ``BATCH_SEND_LIMIT`` are handed back unsent."""
+    """Over the run's SMTP connections, each taking the batch's next email when it is
+    free (a batch holds at most one message per recipient, so their order is kept); those
+    not started within ``BATCH_SEND_LIMIT`` are handed back unsent."""
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + BATCH_SEND_LIMIT
+    waiting = deque(claims)
 
-    async def lane(smtp: SmtpConnection, mine: list[Claimed]) -> None:
-        for index, claim in enumerate(mine):
+    async def lane(smtp: SmtpConnection) -> None:
+        while waiting:
             if loop.time() > stop_at:
-                await repo.release(pool, mine[index:])
+                unsent = list(waiting)
+                waiting.clear()
+                await repo.release(pool, unsent)
                 return
+            claim = waiting.popleft()
             outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
 
-    await asyncio.gather(*(lane(smtp, claims[i :: len(lanes)]) for i, smtp in enumerate(lanes)))
+    await asyncio.gather(*(lane(smtp) for smtp in lanes[: len(claims)]))
 
 
 async def _send_others(

@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
-import xlsxwriter
 
 from vendor_risk.i18n import translator
 from vendor_risk.partners.rules import agreement_status
@@ -233,6 +232,8 @@ class _Sheet:
     """One XlsxWriter worksheet in constant-memory mode: frozen header, column widths."""
 
     def __init__(self, path: str, title: str, columns: Sequence[Column], cells: Cells) -> None:
+        import xlsxwriter  # spreadsheets are rare: `serve` starts without it
+
         self.book = xlsxwriter.Workbook(
             path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import secrets
 import socket
 import subprocess
@@ -13,8 +15,10 @@ from email.message import EmailMessage
 from typing import Any
 
 import msgspec
+import structlog
 from aiosmtpd.controller import Controller
 
+from vendor_risk.logging import access_log
 from vendor_risk.partners.rules import CREDIT_CODE_ALPHABET, credit_code_check_char, org_code_check_char
 
 
@@ -23,6 +27,25 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+@contextmanager
+def captured_app_log(level: int = logging.INFO) -> Iterator[io.StringIO]:
+    """The structlog lines and the access lines (which bypass structlog's chain) the
+    app writes while inside, in one buffer."""
+    buffer = io.StringIO()
+    previous = structlog.get_config()
+    saved = access_log.stream, access_log.enabled
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(buffer),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    )
+    access_log.stream, access_log.enabled = buffer, True
+    try:
+        yield buffer
+    finally:
+        structlog.configure(**previous)
+        access_log.stream, access_log.enabled = saved
 
 
 def new_credit_code() -> str:

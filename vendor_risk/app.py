@@ -13,7 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 from litestar.static_files import create_static_files_router
 
 from vendor_risk.agreements.routes import AgreementController
@@ -28,11 +28,12 @@ from vendor_risk.auth.routes import ApiKeyController, MeController, UserControll
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
 from vendor_risk.findings.routes import FindingController
-from vendor_risk.hardening import SCHEMA_ASSETS_PATH, BoundedRequest, requires_metrics_token, security_headers
+from vendor_risk.hardening import SCHEMA_ASSETS_PATH, BoundedRequest, requires_metrics_token
 from vendor_risk.health import healthz, readyz
 from vendor_risk.incidents.routes import IncidentController, PartnerIncidentController, PlaybookController
-from vendor_risk.logging import configure_logging, request_log_middleware
+from vendor_risk.logging import configure_logging
 from vendor_risk.metrics import refresh_before_scrape
+from vendor_risk.middleware import request_middleware
 from vendor_risk.notices.portal import notice_router
 from vendor_risk.notices.routes import NoticeController, NoticePublicationController, PartnerNoticeController
 from vendor_risk.notify.delivery import kick_outbox_after_write
@@ -129,8 +130,6 @@ def create_app(settings: Settings) -> Litestar:
         guards = [requires_metrics_token(settings.metrics_token or "")]
         include_in_schema = False
 
-    prometheus = PrometheusConfig(app_name="vendor_risk", group_path=True, exclude=["/metrics"])
-
     app = Litestar(
         route_handlers=[
             healthz,
@@ -159,11 +158,8 @@ def create_app(settings: Settings) -> Litestar:
             "db": Provide(provide_db_connection),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
-        middleware=[
-            security_headers(settings.public_url),
-            request_log_middleware,
-            prometheus.middleware,
-        ],
+        # Request id, security headers, access log and request metrics in one layer.
+        middleware=[request_middleware(settings.public_url)],
         exception_handlers=exception_handlers,
         request_class=BoundedRequest,
         after_response=kick_outbox_after_write,

@@ -10,7 +10,6 @@ import asyncio
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from secrets import compare_digest
 from typing import Any, Final
@@ -31,7 +30,7 @@ from litestar.middleware.csrf import (
 )
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
-from litestar.types import ASGIApp, Guard, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Guard, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 from redis.exceptions import RedisError
 
@@ -179,43 +178,32 @@ CACHEABLE_PREFIXES: Final = ("/static/", SCHEMA_ASSETS_PATH + "/")
 HSTS: Final = b"max-age=31536000; includeSubDomains"
 
 
-def security_headers(public_url: str) -> Callable[[ASGIApp], ASGIApp]:
-    """Middleware adding to every response what a layer inside did not set itself:
+class SecurityHeaders:
+    """What every response gets unless a layer inside set it itself:
     ``X-Content-Type-Options: nosniff``, ``Cache-Control: no-store`` (API answers and
     problems carry records and links that no shared cache may keep; static assets are
     left cacheable), ``Retry-After`` on 429 and 503 and, behind an https public URL,
-    ``Strict-Transport-Security``."""
-    https = public_url.startswith("https://")
+    ``Strict-Transport-Security``. Applied by the app's request middleware."""
 
-    def middleware(app: ASGIApp) -> ASGIApp:
-        async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            cacheable = str(scope.get("path", "")).startswith(CACHEABLE_PREFIXES)
+    def __init__(self, public_url: str) -> None:
+        self.https = public_url.startswith("https://")
 
-            async def send_wrapper(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    headers = list(message.get("headers", []))
-                    present = {name.lower() for name, _ in headers}
-                    if b"x-content-type-options" not in present:
-                        headers.append((b"x-content-type-options", b"nosniff"))
-                    if not cacheable and b"cache-control" not in present:
-                        headers.append((b"cache-control", b"no-store"))
-                    if https and b"strict-transport-security" not in present:
-                        headers.append((b"strict-transport-security", HSTS))
-                    if message["status"] in (429, 503) and b"retry-after" not in present:
-                        # A rate limit says when its window resets; an outage, soon.
-                        reset = next((v for k, v in headers if k.lower() == b"ratelimit-reset"), b"5")
-                        headers.append((b"retry-after", reset))
-                    message["headers"] = headers
-                await send(message)
+    @staticmethod
+    def cacheable(path: str) -> bool:
+        return path.startswith(CACHEABLE_PREFIXES)
 
-            await app(scope, receive, send_wrapper)
-
-        return wrapped
-
-    return middleware
+    def add(self, headers: list[tuple[bytes, bytes]], status: int, cacheable: bool) -> None:
+        present = {name.lower() for name, _ in headers}
+        if b"x-content-type-options" not in present:
+            headers.append((b"x-content-type-options", b"nosniff"))
+        if not cacheable and b"cache-control" not in present:
+            headers.append((b"cache-control", b"no-store"))
+        if self.https and b"strict-transport-security" not in present:
+            headers.append((b"strict-transport-security", HSTS))
+        if status in (429, 503) and b"retry-after" not in present:
+            # A rate limit says when its window resets; an outage, soon.
+            reset = next((v for k, v in headers if k.lower() == b"ratelimit-reset"), b"5")
+            headers.append((b"retry-after", reset))
 
 
 def requires_metrics_token(token: str) -> Guard:

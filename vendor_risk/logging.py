@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import random
 import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from json.encoder import encode_basestring_ascii as _json_str
+from typing import Any, TextIO
 
 import structlog
-from litestar.exceptions import HTTPException
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -19,16 +18,71 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# Portal links carry their secret in the path: /q/<token>/... is logged as /q/[redacted]/...
-_TOKEN_IN_PATH = re.compile(r"^/q/[^/]+")
+# Links whose path carries their secret (the partner portal /q/<token>/…, a security
+# notice /n/<token>, self-service sign-in /p/link/<token>, a password link
+# /ui/password/<token>) are logged with the secret replaced by [redacted].
+_TOKEN_IN_PATH = re.compile(r"^(/q|/n|/p/link|/ui/password)/[^/]+")
 
 
 def redact_path(path: str) -> str:
-    return _TOKEN_IN_PATH.sub("/q/[redacted]", path)
+    return _TOKEN_IN_PATH.sub(r"\1/[redacted]", path)
 
 
-def configure_logging(level: str = "INFO", json: bool = True) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+class AccessLog:
+    """The one line logged per request, written without structlog's processor chain.
+
+    The access record is the only line every request writes, so it is rendered straight
+    into the JSON line the chain would give (same keys, same order, same separators:
+    ``method, path, status, ms, event, request_id, level, timestamp``) and written to the
+    stream the other lines go to. Other lines of the request still go through structlog
+    and carry the same ``request_id``. With the console renderer (development) the record
+    goes through structlog like any other line.
+    """
+
+    def __init__(self) -> None:
+        self.stream: TextIO = sys.stderr
+        self.direct = True
+        self.enabled = True
+        self._second = -1
+        self._prefix = ""
+
+    def _timestamp(self, now: float) -> str:
+        # As TimeStamper(fmt="iso", utc=True) writes it; the seconds part is formatted once a second.
+        second = int(now)
+        if second != self._second:
+            self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+
+    def write(self, method: str, path: str, status: int, ms: float, request_id: str) -> None:
+        if not self.enabled:
+            return
+        if not self.direct:
+            _structlog_access.info("request", method=method, path=path, status=status, ms=ms)
+            return
+        self.stream.write(
+            f'{{"method": {_json_str(method)}, "path": {_json_str(path)}, "status": {status}, "ms": {ms}, '
+            f'"event": "request", "request_id": "{request_id}", "level": "info", '
+            f'"timestamp": "{self._timestamp(time.time())}"}}\n'
+        )
+        self.stream.flush()
+
+
+access_log = AccessLog()
+_structlog_access = structlog.get_logger("vendor_risk.access")
+
+
+def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
+    """JSON lines (or, for development, structlog's console renderer) on ``stream``
+    (standard error unless given), from structlog, the standard library and the access log."""
+    stream = stream or sys.stderr
+    if json:
+        renderer: Any = structlog.processors.JSONRenderer()
+    else:
+        # rich and its tracebacks are imported only for a console, never by `serve` in production.
+        from structlog.dev import ConsoleRenderer
+
+        renderer = ConsoleRenderer()
+    numeric_level = logging.getLevelName(level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -37,13 +91,15 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+    access_log.stream, access_log.direct = stream, json
+    access_log.enabled = numeric_level <= logging.INFO
     # Libraries (arq, uvicorn, asyncpg) log through the standard library: render their lines
     # the same way, so one parser reads every line the process writes.
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processor=renderer,
@@ -57,47 +113,3 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     logging.basicConfig(handlers=[handler], level=level, force=True)
     # uvicorn's own access log prints raw paths (portal tokens); ours replaces it.
     logging.getLogger("uvicorn.access").disabled = True
-
-
-access_log = structlog.get_logger("vendor_risk.access")
-
-
-def request_log_middleware(app: ASGIApp) -> Any:
-    """Give each request an id (echoed in ``X-Request-ID``) and log one line for it."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        # Correlation, not security: a PRNG id avoids a getrandom syscall per request.
-        request_id = f"{random.getrandbits(64):016x}"
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await app(scope, receive, send_wrapper)
-        except HTTPException as exc:
-            # Refused before a response started: the app's outer handler will answer.
-            status = exc.status_code
-            raise
-        finally:
-            access_log.info(
-                "request",
-                method=scope["method"],
-                path=redact_path(scope["path"]),
-                status=status,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            structlog.contextvars.unbind_contextvars("request_id")
-
-    return middleware

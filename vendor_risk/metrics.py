@@ -1,4 +1,10 @@
-"""Prometheus metrics of the worker and the outbox.
+"""Prometheus metrics of the HTTP requests, the worker and the outbox.
+
+The request metrics keep the names and labels Litestar's PrometheusMiddleware gave them
+(``litestar_requests_total``, ``litestar_request_duration_seconds``,
+``litestar_requests_in_progress``, ``litestar_requests_error_total``; labels ``method``,
+``path`` (the route template), ``status_code``, ``app_name``), recorded by the app's one
+request middleware with each label set's children looked up once, not per request.
 
 Job and delivery counters count in the process that runs the jobs: they are on the API's
 ``/metrics`` with ``vendor-risk up`` (one process), and on the worker's own port
@@ -15,13 +21,58 @@ from typing import Any
 import asyncpg
 import structlog
 from litestar import Request
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from vendor_risk.notify.models import Channel, OutboxStatus
 
 log = structlog.get_logger("vendor_risk.metrics")
 
 SCRAPE_QUERY_TIMEOUT = 2.0
+
+APP_NAME = "vendor_risk"
+_HTTP_LABELS = ["method", "path", "status_code", "app_name"]
+HTTP_REQUESTS = Counter("litestar_requests_total", "Total requests", _HTTP_LABELS)
+HTTP_DURATION = Histogram("litestar_request_duration_seconds", "Request duration, in seconds", _HTTP_LABELS)
+HTTP_IN_PROGRESS = Gauge(
+    "litestar_requests_in_progress",
+    "Total requests currently in progress",
+    _HTTP_LABELS,
+    multiprocess_mode="livesum",
+)
+HTTP_ERRORS = Counter("litestar_requests_error_total", "Total errors in requests", _HTTP_LABELS)
+
+_running: dict[tuple[str, str], Any] = {}
+_done: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+
+
+def request_started(method: str, path_template: str) -> Any:
+    """Count a request in progress; returns the gauge child ``request_finished`` takes."""
+    child = _running.get((method, path_template))
+    if child is None:
+        # In progress has no status yet: labelled 200, as Litestar's middleware labels it.
+        child = _running[method, path_template] = HTTP_IN_PROGRESS.labels(
+            method, path_template, "200", APP_NAME
+        )
+    child.inc()
+    return child
+
+
+def request_finished(running: Any, method: str, path_template: str, status: int, seconds: float) -> None:
+    running.dec()
+    children = _done.get((method, path_template, status))
+    if children is None:
+        labels = (method, path_template, str(status), APP_NAME)
+        children = _done[method, path_template, status] = (
+            HTTP_REQUESTS.labels(*labels),
+            HTTP_DURATION.labels(*labels),
+            HTTP_ERRORS.labels(*labels) if status >= 500 else None,
+        )
+    count, duration, errors = children
+    count.inc()
+    duration.observe(seconds)
+    if errors is not None:
+        errors.inc()
+
 
 JOBS_STARTED = Counter("vendor_risk_jobs_started", "arq jobs started", ["job"])
 JOBS_FAILED = Counter("vendor_risk_jobs_failed", "arq jobs that ended in an error", ["job"])

@@ -1,16 +1,15 @@
-import io
 import json
-import logging
 import re
 from typing import Any
 
 import msgspec
-import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import METRICS_HEADERS
+from tests.helpers import captured_app_log
 from vendor_risk.app import create_app
+from vendor_risk.logging import redact_path
 from vendor_risk.queue import create_arq_pool
 from vendor_risk.settings import Settings
 
@@ -27,12 +26,44 @@ async def test_health_and_readiness(client: Client) -> None:
 
 async def test_metrics_are_prometheus_text(client: Client, admin: dict[str, Any]) -> None:
     await client.get("/api/v1/me", headers=admin["headers"])
+    await client.get("/api/v1/me")  # a 401, counted with its status
     assert (await client.get("/metrics")).status_code == 401
     assert (await client.get("/metrics", headers={"Authorization": "Bearer wrong"})).status_code == 401
     metrics = await client.get("/metrics", headers=METRICS_HEADERS)
     assert metrics.status_code == 200
     assert "requests_total{" in metrics.text
     assert 'app_name="vendor_risk"' in metrics.text
+    # The names and labels Litestar's PrometheusMiddleware gave, the path as its route template.
+    me = 'app_name="vendor_risk",method="GET",path="/api/v1/me",status_code="200"'
+    for sample in (
+        f"litestar_requests_total{{{me}}}",
+        f"litestar_requests_created{{{me}}}",
+        f"litestar_request_duration_seconds_count{{{me}}}",
+        f"litestar_request_duration_seconds_sum{{{me}}}",
+        f"litestar_requests_in_progress{{{me}}}",
+    ):
+        assert sample in metrics.text, sample
+    buckets = [
+        line
+        for line in metrics.text.splitlines()
+        if line.startswith("litestar_request_duration_seconds_bucket{")
+    ]
+    assert any('path="/api/v1/me"' in line and 'le="+Inf"' in line for line in buckets), buckets
+    unauthenticated = 'app_name="vendor_risk",method="GET",path="/api/v1/me",status_code="401"'
+    assert f"litestar_requests_total{{{unauthenticated}}}" in metrics.text
+    assert 'path="/metrics"' not in metrics.text  # scrapes are not counted
+
+
+def test_every_path_carrying_a_token_is_logged_redacted(app: Litestar) -> None:
+    samples = {"uuid": "0b7c7e4e-4a4b-4f7e-9a1c-2f1e0d6f3a11", "int": "1", "str": "x"}
+
+    def example(template: str) -> str:
+        return re.sub(r"\{(\w+):(\w+)\}", lambda m: "SECRET" if m[1] == "token" else samples[m[2]], template)
+
+    with_token = [route.path for route in app.routes if "{token" in route.path]
+    assert len(with_token) >= 5, with_token  # /q/…, /n/…, /p/link/…, /ui/password/…
+    for template in with_token:
+        assert "SECRET" not in redact_path(example(template)), template
 
 
 async def test_openapi_has_bearer_scheme(client: Client) -> None:
@@ -50,16 +81,8 @@ async def test_unknown_route_is_a_problem(client: Client, admin: dict[str, Any])
 
 
 async def test_refusals_are_logged_with_their_status(client: Client) -> None:
-    buffer = io.StringIO()
-    previous = structlog.get_config()
-    structlog.configure(
-        logger_factory=structlog.PrintLoggerFactory(buffer),
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-    )
-    try:
+    with captured_app_log() as buffer:
         response = await client.get("/api/v1/me")
-    finally:
-        structlog.configure(**previous)
     assert response.status_code == 401
     assert "x-request-id" in response.headers
     line = next(json.loads(raw) for raw in buffer.getvalue().splitlines() if '"path": "/api/v1/me"' in raw)

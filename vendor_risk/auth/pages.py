@@ -16,8 +16,8 @@ from litestar import Request, Response, get, post
 from litestar.params import Parameter
 from litestar.response import Redirect
 
-from vendor_risk.auth import oidc, service
 from vendor_risk.auth import repository as repo
+from vendor_risk.auth import service
 from vendor_risk.auth.guards import requires_admin
 from vendor_risk.auth.models import Role, UserCreate, UserUpdate
 from vendor_risk.auth.routes import actor_of
@@ -346,6 +346,8 @@ async def sso_start(
 ) -> Response[Any]:
     if not settings.oidc_issuer:
         return _sso_refused(request, "off")
+    from vendor_risk.auth import oidc  # its JOSE libraries load on first sign-on, not at start
+
     try:
         async with httpx.AsyncClient() as http:
             token, url = await oidc.start(db, http, settings, _safe_next(next))
@@ -370,6 +372,8 @@ async def sso_callback(
     if not settings.oidc_issuer:
         return _sso_refused(request, "off")
     params = {k: v[:2000] for k, v in request.query_params.items() if k in ("code", "state", "error")}
+    from vendor_risk.auth import oidc  # its JOSE libraries load on first sign-on, not at start
+
     try:
         async with httpx.AsyncClient() as http:
             done = await oidc.finish(

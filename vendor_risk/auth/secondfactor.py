@@ -10,7 +10,6 @@ import time
 from typing import Final
 
 import pyotp
-import segno
 
 ISSUER: Final = "vendor-risk"
 RECOVERY_CODES: Final = 10
@@ -28,6 +27,8 @@ def provisioning_uri(secret: str, email: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The otpauth URI as an inline SVG (no request leaves the page)."""
+    import segno  # only when a second factor is set up: `serve` starts without it
+
     out = io.BytesIO()
     segno.make(uri, error="m").save(out, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
     return out.getvalue().decode()

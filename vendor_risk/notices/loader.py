@@ -32,13 +32,16 @@ import re
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
-from markdown_it import MarkdownIt
 
 from vendor_risk import content
 from vendor_risk.notices.models import Notice, NoticeFront
 from vendor_risk.structs import I18nText
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n(.*)\Z", re.DOTALL)
 _MARKER = re.compile(r"^=== (zh-CN|en) ===[ \t]*$", re.MULTILINE)
@@ -52,6 +55,8 @@ class NoticeError(content.ContentError):
 
 @cache
 def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # loaded with the first notice rendered, not at start
+
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable("table")
     md.validateLink = lambda url: bool(_SAFE_LINK.match(url.strip()))  # type: ignore[method-assign]

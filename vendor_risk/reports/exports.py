@@ -31,8 +31,6 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
-import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
 
 from vendor_risk.i18n import translator
 from vendor_risk.partners.rules import agreement_status
@@ -277,6 +275,9 @@ class _Sheet:
     (``dim_*``, the sheet's dimension) and a format's style index (``_get_xf_index``)."""
 
     def __init__(self, path: str, title: str, columns: Sequence[Column], cells: Cells) -> None:
+        import xlsxwriter  # spreadsheets are rare: `serve` starts without it
+        from xlsxwriter.utility import xl_col_to_name
+
         self.book = xlsxwriter.Workbook(
             path, {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
         )

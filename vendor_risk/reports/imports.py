@@ -26,8 +26,6 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-import openpyxl
-import xlsxwriter
 
 from vendor_risk import audit
 from vendor_risk.audit.models import Actor
@@ -152,6 +150,8 @@ def sheet_template(
     catalogue's ``help_prefix + key``). Every cell is written as a string: a value that
     looks like a formula stays text."""
     t = translator(lang)
+    import xlsxwriter  # spreadsheets are rare: `serve` starts without it
+
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "strings_to_formulas": False})
     sheet = book.add_worksheet(t("rpt_imp_sheet"))
@@ -222,6 +222,8 @@ def _cell_text(value: object) -> str:
 
 
 def _rows_xlsx(content: bytes) -> Iterator[list[str]]:
+    import openpyxl  # spreadsheets are rare: `serve` starts without it
+
     book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
         sheet = book.worksheets[0]

@@ -27,8 +27,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
-import openpyxl
-import xlsxwriter
 
 from vendor_risk import audit
 from vendor_risk.assessments import repository as assessments_repo
@@ -96,6 +94,8 @@ async def export_workbook(
         )
     parts = await assessments_repo.get_parts(conn, assessment_id)
     t = translator(lang)
+    import xlsxwriter  # spreadsheets are rare: `serve` starts without it
+
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     title = book.add_format({"bold": True, "font_size": 13})
@@ -283,6 +283,8 @@ async def upload_workbook(
     if len(content) > MAX_IMPORT_BYTES:
         raise _refuse(t, "workbook-too-large", "rpt_wb_unreadable", 413)
     _check_zip(content, t)
+    import openpyxl  # spreadsheets are rare: `serve` starts without it
+
     try:
         book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (KeyError, ValueError, OSError):

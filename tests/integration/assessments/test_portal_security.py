@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-import structlog
 
+from tests.helpers import captured_app_log
 from tests.integration.assessments.conftest import (
     PDF,
     Client,
@@ -252,25 +252,20 @@ async def test_the_token_never_reaches_the_logs(
     handler.addFilter(lambda record: not record.name.startswith("httpx"))
     root = logging.getLogger()
     previous_level = root.level
-    previous = structlog.get_config()
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-        logger_factory=structlog.PrintLoggerFactory(buffer),
-    )
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        await me.get()
-        await me.get("/s/0/missing-section")
-        await me.save(0, "access", {"ac-1": "yes"})
-        await me.save(0, "access", {"ac-2": "not a number"})
-        await me.submit()
-        await client.post(f"{me.base}/submit", data={}, follow_redirects=False)  # CSRF refusal
+        with captured_app_log(logging.DEBUG) as app_log:
+            await me.get()
+            await me.get("/s/0/missing-section")
+            await me.save(0, "access", {"ac-1": "yes"})
+            await me.save(0, "access", {"ac-2": "not a number"})
+            await me.submit()
+            await client.post(f"{me.base}/submit", data={}, follow_redirects=False)  # CSRF refusal
     finally:
         root.removeHandler(handler)
         root.setLevel(previous_level)
-        structlog.configure(**previous)
-    logged = buffer.getvalue()
+    logged = buffer.getvalue() + app_log.getvalue()
     assert '"path": "/q/[redacted]/submit", "status": 403' in logged
     assert token not in logged
     audit = await db.fetchval("SELECT string_agg(before::text || after::text, '') FROM audit_events")

@@ -1,0 +1,57 @@
+import io
+import json
+import re
+
+import pytest
+
+from vendor_risk.logging import AccessLog, redact_path
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/q/SECRET", "/q/[redacted]"),
+        ("/q/SECRET/s/0/access", "/q/[redacted]/s/0/access"),
+        ("/n/SECRET", "/n/[redacted]"),
+        ("/p/link/SECRET", "/p/link/[redacted]"),
+        ("/ui/password/SECRET", "/ui/password/[redacted]"),
+        ("/api/v1/partners/0b7c", "/api/v1/partners/0b7c"),
+        ("/p/sign-in", "/p/sign-in"),
+        ("/ui/partners", "/ui/partners"),
+        ("/qr/x", "/qr/x"),
+    ],
+)
+def test_paths_carrying_a_secret_are_redacted(path: str, logged: str) -> None:
+    assert redact_path(path) == logged
+
+
+def test_the_access_line_is_what_structlog_rendered() -> None:
+    # The keys, their order and the separators of structlog's JSONRenderer, so that what
+    # parses the lines (and greps them) sees no change.
+    log = AccessLog()
+    log.stream = io.StringIO()
+    log.write("GET", '/api/v1/"partners"/合作', 200, 1.25, "00ff00ff00ff00ff")
+    line = log.stream.getvalue()
+    assert line.endswith("}\n")
+    escaped = '"path": "/api/v1/\\"partners\\"/\\u5408\\u4f5c"'
+    assert line.startswith(f'{{"method": "GET", {escaped}, "status": 200, ')
+    record = json.loads(line)
+    assert list(record) == ["method", "path", "status", "ms", "event", "request_id", "level", "timestamp"]
+    assert record | {"timestamp": None} == {
+        "method": "GET",
+        "path": '/api/v1/"partners"/合作',
+        "status": 200,
+        "ms": 1.25,
+        "event": "request",
+        "request_id": "00ff00ff00ff00ff",
+        "level": "info",
+        "timestamp": None,
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", record["timestamp"])
+
+
+def test_no_access_line_above_info() -> None:
+    log = AccessLog()
+    log.stream, log.enabled = io.StringIO(), False
+    log.write("GET", "/healthz", 200, 0.1, "0")
+    assert log.stream.getvalue() == ""

@@ -113,3 +113,6 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | N
     logging.basicConfig(handlers=[handler], level=level, force=True)
     # uvicorn's own access log prints raw paths (portal tokens); ours replaces it.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs each request's URL at INFO, and a chat robot's URL carries its access token
+    # (sealed at rest for that reason): only its warnings and errors reach the log.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -1,10 +1,11 @@
 import io
 import json
+import logging
 import re
 
 import pytest
 
-from vendor_risk.logging import AccessLog, redact_path
+from vendor_risk.logging import AccessLog, configure_logging, redact_path
 
 
 @pytest.mark.parametrize(
@@ -55,3 +56,12 @@ def test_no_access_line_above_info() -> None:
     log.stream, log.enabled = io.StringIO(), False
     log.write("GET", "/healthz", 200, 0.1, "0")
     assert log.stream.getvalue() == ""
+
+
+def test_httpx_never_logs_the_urls_it_calls() -> None:
+    """A chat robot's URL carries its access token: httpx's INFO line per request would
+    write it to the log, whatever level the service logs at."""
+    for level in ("DEBUG", "INFO"):
+        configure_logging(level, json=True)
+        assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
+        assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)

@@ -22,12 +22,11 @@ from asyncpg.transaction import Transaction
 
 from vendor_risk.audit.chain import (
     CURRENT_SCHEME,
-    GENESIS,
     ChainBreak,
     ChainedEvent,
     ChainVerifier,
     Checkpoint,
-    link,
+    canonical_pieces,
 )
 from vendor_risk.audit.models import Actor
 
@@ -184,31 +183,17 @@ async def record_many(
 
 
 async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
-    """Link ``queued`` to the chain's head and insert them, under the chain's lock (held
-    until the transaction ends), in three round trips whatever their number.
-
-    The head is read after the lock is taken, in a statement of its own: in READ COMMITTED
-    that statement sees every event committed by the writer that held the lock before.
-    The jsonb text is PostgreSQL's, read back in the same statement: exactly what is stored
-    and what verify reads.
+    """Link ``queued`` to the chain's head and insert them, in one statement whatever their
+    number: ``audit_append`` (migration 0185) takes the chain's lock (held until the
+    transaction ends), reads the head in a statement of its own (so, in READ COMMITTED, it
+    sees what the previous holder committed), makes the jsonb texts and hashes each event
+    from the pieces of its canonical JSON (``chain.canonical_pieces``): exactly the bytes
+    verify recomputes from what is stored.
     """
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_ID)
-    rows = await conn.fetch(
-        """
-        SELECT last.seq, last.hash, e.before::jsonb::text AS before, e.after::jsonb::text AS after
-        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(before, after, ord)
-        LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last ON true
-        ORDER BY e.ord
-        """,
-        [q.before for q in queued],
-        [q.after for q in queued],
-    )
-    head_seq = rows[0]["seq"] or 0
-    prev_hash = GENESIS if rows[0]["hash"] is None else rows[0]["hash"]
-    inserts = []
-    for offset, (q, row) in enumerate(zip(queued, rows, strict=True), start=1):
+    pieces = []
+    for q in queued:
         event = ChainedEvent(
-            seq=head_seq + offset,
+            seq=0,
             id=str(q.id),
             occurred_at=q.occurred_at,
             actor_id=str(q.actor.id) if q.actor.id else None,
@@ -216,35 +201,30 @@ async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
             action=q.action,
             entity_type=q.entity_type,
             entity_id=q.entity_id,
-            before=row["before"],
-            after=row["after"],
+            before=None,
+            after=None,
         )
-        hash_ = link(prev_hash, event)
-        inserts.append(
-            (
-                event.seq,
-                q.id,
-                event.occurred_at,
-                q.actor.id,
-                event.actor_label,
-                q.action,
-                q.entity_type,
-                event.entity_id,
-                event.before,
-                event.after,
-                prev_hash,
-                hash_,
-                CURRENT_SCHEME,
-            )
-        )
-        prev_hash = hash_
-    await conn.executemany(
+        pieces.append([piece.decode() for piece in canonical_pieces(event)])
+    await conn.fetchval(
         """
-        INSERT INTO audit_events (seq, id, occurred_at, actor_id, actor_label, action, entity_type,
-                                  entity_id, before, after, prev_hash, hash, hash_scheme)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11, $12, $13)
+        SELECT audit_append($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
+                            $8::timestamptz[], $9::uuid[], $10::text[], $11::text[], $12::text[],
+                            $13::text[], $14::smallint)
         """,
-        inserts,
+        AUDIT_LOCK_ID,
+        [head for head, _, _ in pieces],
+        [middle for _, middle, _ in pieces],
+        [tail for _, _, tail in pieces],
+        [q.before for q in queued],
+        [q.after for q in queued],
+        [q.id for q in queued],
+        [q.occurred_at for q in queued],
+        [q.actor.id for q in queued],
+        [q.actor.label for q in queued],
+        [q.action for q in queued],
+        [q.entity_type for q in queued],
+        [q.entity_id for q in queued],
+        CURRENT_SCHEME,
     )
 
 

@@ -13,6 +13,7 @@ import asyncpg
 import msgspec
 from litestar.di import NamedDependency
 
+from vendor_risk.audit.service import AppendAtCommit
 from vendor_risk.errors import DatabaseUnavailable
 from vendor_risk.paths import content_dir
 
@@ -42,13 +43,23 @@ def _encode_json(value: Any) -> str:
 class Connection(asyncpg.Connection):  # type: ignore[misc]
     """asyncpg's connection, carrying the data keys that seal outbox payloads and secrets
     (see ``vendor_risk.documents.seal``), so that services deep in a domain seal what they
-    write without every caller passing the keys along."""
+    write without every caller passing the keys along.
+
+    Its transactions append the audit events recorded in them when they commit
+    (``vendor_risk.audit.service.AppendAtCommit``), so the audit chain's lock is held for
+    the append and the commit only."""
 
     __slots__ = ("data_keys",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data_keys: tuple[DataKey, ...] = ()
+
+    def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False, deferrable: bool = False
+    ) -> AppendAtCommit:
+        self._check_open()
+        return AppendAtCommit(self, isolation, readonly, deferrable)
 
 
 def data_keys_of(conn: asyncpg.Connection) -> tuple[DataKey, ...]:

@@ -123,6 +123,138 @@ async def test_concurrent_writers_do_not_fork_the_chain(scratch_db: str) -> None
     assert broken is None
 
 
+ACTOR = Actor(id=None, label="test")
+
+
+async def record_thing(conn: asyncpg.Connection, name: str, after: Any = None) -> None:
+    await audit.record(
+        conn, actor=ACTOR, action="thing.changed", entity_type="thing", entity_id=name, after=after
+    )
+
+
+async def stored(url: str) -> list[tuple[int, str, Any]]:
+    conn = await connect(url)
+    try:
+        rows = await conn.fetch("SELECT seq, entity_id, after FROM audit_events ORDER BY seq")
+        checked, broken = await verify(conn)
+    finally:
+        await conn.close()
+    assert broken is None
+    assert checked == len(rows)
+    return [(r["seq"], r["entity_id"], r["after"]) for r in rows]
+
+
+async def test_events_are_appended_at_commit_in_the_order_recorded(scratch_db: str) -> None:
+    conn = await connect(scratch_db)
+    other = await connect(scratch_db)
+    try:
+        async with conn.transaction():
+            payload: dict[str, Any] = {"n": 1}
+            await record_thing(conn, "a", payload)
+            # Later changes to the caller's object are not what was recorded.
+            payload["n"] = 2
+            await audit.record_many(
+                conn,
+                actor=ACTOR,
+                action="thing.swept",
+                entity_type="thing",
+                events=[("b", None, {"n": 3}), ("c", None, None)],
+            )
+            # Until the change commits nothing is appended and the chain's lock is free:
+            # another writer's whole transaction goes through meanwhile.
+            assert await conn.fetchval("SELECT count(*) FROM audit_events") == 0
+            async with other.transaction():
+                await record_thing(other, "meanwhile")
+            await record_thing(conn, "d")
+        assert await stored(scratch_db) == [
+            (1, "meanwhile", None),
+            (2, "a", {"n": 1}),
+            (3, "b", {"n": 3}),
+            (4, "c", None),
+            (5, "d", None),
+        ]
+    finally:
+        await conn.close()
+        await other.close()
+
+
+async def record_then_fail(conn: asyncpg.Connection, name: str, after: Any = None) -> None:
+    async with conn.transaction():
+        await conn.execute("INSERT INTO things VALUES ($1)", name)
+        await record_thing(conn, name, after)
+        if after is None:
+            raise ZeroDivisionError
+
+
+async def test_rolled_back_blocks_drop_their_events(scratch_db: str) -> None:
+    conn = await connect(scratch_db)
+    try:
+        await conn.execute("CREATE TABLE things (name text)")
+        with pytest.raises(ZeroDivisionError):
+            await record_then_fail(conn, "lost")
+        async with conn.transaction():
+            await record_thing(conn, "kept-1")
+            with pytest.raises(ZeroDivisionError):
+                await record_then_fail(conn, "savepoint-lost")
+            async with conn.transaction():
+                await record_thing(conn, "savepoint-kept")
+            savepoint = conn.transaction()
+            await savepoint.start()
+            await record_thing(conn, "rolled-back-by-hand")
+            await savepoint.rollback()
+            await record_thing(conn, "kept-2")
+        # A transaction begun and committed by hand appends at its commit too.
+        by_hand = conn.transaction()
+        await by_hand.start()
+        await record_thing(conn, "by-hand")
+        await by_hand.commit()
+        # One begun outside asyncpg's blocks appends at once, holding the lock to its end.
+        await conn.execute("BEGIN")
+        await record_thing(conn, "begun-with-sql")
+        assert (
+            await conn.fetchval("SELECT count(*) FROM audit_events WHERE entity_id = 'begun-with-sql'") == 1
+        )
+        await conn.execute("COMMIT")
+        assert [entity for _, entity, _ in await stored(scratch_db)] == [
+            "kept-1",
+            "savepoint-kept",
+            "kept-2",
+            "by-hand",
+            "begun-with-sql",
+        ]
+        with pytest.raises(RuntimeError, match="inside the change's transaction"):
+            await record_thing(conn, "outside")
+    finally:
+        await conn.close()
+
+
+async def test_a_failed_append_rolls_the_change_back(scratch_db: str) -> None:
+    conn = await connect(scratch_db)
+    try:
+        await conn.execute("CREATE TABLE things (name text)")
+        # jsonb refuses a NUL character: the append fails at commit.
+        with pytest.raises(asyncpg.UntranslatableCharacterError):
+            await record_then_fail(conn, "bad", {"text": "a\u0000b"})
+        assert await conn.fetchval("SELECT count(*) FROM things") == 0
+        assert not conn.is_in_transaction()
+        async with conn.transaction():
+            await record_thing(conn, "good")
+        assert [entity for _, entity, _ in await stored(scratch_db)] == ["good"]
+    finally:
+        await conn.close()
+
+
+async def test_pooled_connections_append_at_commit(scratch_db: str) -> None:
+    pool = await create_pool(scratch_db, min_size=1, max_size=2)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await record_thing(conn, "pooled")
+            assert await conn.fetchval("SELECT count(*) FROM audit_events") == 0
+    finally:
+        await pool.close()
+    assert [entity for _, entity, _ in await stored(scratch_db)] == ["pooled"]
+
+
 SIGNING_SEED = b"\x07" * 32
 SIGNING_KEY = f"t1:{base64.b64encode(SIGNING_SEED).decode()}"
 

@@ -5,7 +5,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vendor_risk.audit.chain import GENESIS, ChainedEvent, Checkpoint, link, verify_chain
+from vendor_risk.audit.chain import (
+    GENESIS,
+    ChainedEvent,
+    Checkpoint,
+    canonical,
+    canonical_pieces,
+    link,
+    verify_chain,
+)
 from vendor_risk.audit.checkpoints import screen, sign
 from vendor_risk.settings import SigningKey
 
@@ -159,3 +167,26 @@ def test_chain_checked_from_a_later_start(count: int) -> None:
     start_seq = 5 - count
     start_hash = rows[start_seq - 1][2] if start_seq else GENESIS
     assert verify_chain(rows[start_seq:], start_hash=start_hash, start_seq=start_seq) == []
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=10**12),
+    label=st.text(),
+    entity_id=st.text(),
+    actor_id=st.none() | st.uuids().map(str),
+    before=st.none() | st.sampled_from(['{"n": 1}', '"名\\"值"', "[]", "null"]),
+    after=st.none() | st.sampled_from(['{"a": {"b": [1, 2.5]}}', "10000000000000000", '"\\u00e9"']),
+)
+def test_the_pieces_the_database_hashes_are_the_canonical_json(
+    seq: int, label: str, entity_id: str, actor_id: str | None, before: str | None, after: str | None
+) -> None:
+    # audit_append (migration 0185) hashes head || after || middle || before || tail || seq || '}'.
+    e = event(seq, actor_label=label, entity_id=entity_id, actor_id=actor_id, before=before, after=after)
+    head, middle, tail = canonical_pieces(e)
+
+    def text(value: str | None) -> bytes:
+        return b"null" if value is None else value.encode()
+
+    assert head + text(after) + middle + text(before) + tail + str(seq).encode() + b"}" == canonical(e)
+    with pytest.raises(ValueError, match="current scheme"):
+        canonical_pieces(msgspec.structs.replace(e, scheme=1))

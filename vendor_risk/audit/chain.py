@@ -78,6 +78,32 @@ def canonical(event: ChainedEvent) -> bytes:
     )
 
 
+def canonical_pieces(event: ChainedEvent) -> tuple[bytes, bytes, bytes]:
+    """``canonical(event)`` of a current-scheme event, but for what only the database knows
+    at append time, as ``head + after + middle + before + tail + seq + b"}"``.
+
+    ``audit_append`` (migration 0185) assembles and hashes it once PostgreSQL has made the
+    jsonb texts (``null`` for SQL NULL) and the seq is known under the chain's lock. Sorted
+    keys put ``after`` and ``before`` between the actor's fields and the entity's, and
+    ``seq`` last; ``event.seq``, ``before`` and ``after`` are not read.
+    """
+    if event.scheme != CURRENT_SCHEME:
+        raise ValueError("only events of the current scheme are appended")
+    actor = _encoder.encode(
+        {"action": event.action, "actor_id": event.actor_id, "actor_label": event.actor_label}
+    )
+    entity = _encoder.encode(
+        {
+            "entity_id": event.entity_id,
+            "entity_type": event.entity_type,
+            "id": event.id,
+            "occurred_at": event.occurred_at,
+            "scheme": event.scheme,
+        }
+    )
+    return actor[:-1] + b',"after":', b',"before":', b"," + entity[1:-1] + b',"seq":'
+
+
 def link(prev_hash: str, event: ChainedEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
 

@@ -1,23 +1,32 @@
-"""Writing and verifying the audit trail."""
+"""Writing and verifying the audit trail.
+
+Events are appended when the change's transaction commits, not when ``record`` is called:
+``record`` queues the event on the transaction (see ``AppendAtCommit``) and the outermost
+transaction, about to commit, takes the chain's lock, links the queued events to the
+head, inserts them and commits. The lock that keeps the chain gap-free in commit order is
+so held for the append and the commit only, not for everything the change runs after its
+audit call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
 import asyncpg
 import msgspec
+from asyncpg.transaction import Transaction
 
 from vendor_risk.audit.chain import (
     CURRENT_SCHEME,
-    GENESIS,
     ChainBreak,
     ChainedEvent,
     ChainVerifier,
     Checkpoint,
-    link,
+    canonical_pieces,
 )
 from vendor_risk.audit.models import Actor
 
@@ -27,11 +36,100 @@ AUDIT_LOCK_ID = 0x617564697400
 VERIFY_BATCH = 2000
 
 
-def _plain(value: Any) -> Any:
-    """Structs, UUIDs, dates and enums as the JSON that jsonb stores."""
-    if value is None:
-        return None
-    return msgspec.json.decode(msgspec.json.encode(value))
+class _Queued(NamedTuple):
+    """An event waiting for its transaction's commit: everything but its place in the chain.
+
+    ``before`` and ``after`` are JSON text, encoded when the event was recorded so that the
+    caller changing its objects afterwards cannot change what is stored.
+    """
+
+    id: UUID
+    occurred_at: datetime
+    actor: Actor
+    action: str
+    entity_type: str
+    entity_id: str
+    before: str | None
+    after: str | None
+
+
+class AppendAtCommit(Transaction):  # type: ignore[misc]
+    """asyncpg's transaction (or savepoint) block, appending the audit events recorded in
+    it when the outermost block commits, just before its COMMIT.
+
+    A block that rolls back (an exception, or ``rollback()``) drops the events recorded
+    inside it; a savepoint that is released keeps them for the outer block. The project's
+    ``Connection`` (``vendor_risk.db``) hands these out from ``transaction()``.
+    """
+
+    __slots__ = ("_mark", "_queue")
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._queue: list[_Queued] = []
+        self._mark = 0
+
+    def _outermost(self) -> AppendAtCommit:
+        top = self._connection._top_xact
+        assert isinstance(top, AppendAtCommit)  # noqa: S101 - start() made this block or its parent the top
+        return top
+
+    async def start(self) -> None:
+        await super().start()
+        self._mark = len(self._outermost()._queue) if self._nested else 0
+
+    def _drop_own(self) -> None:
+        top = self._connection._top_xact
+        if isinstance(top, AppendAtCommit):
+            del top._queue[self._mark :]
+
+    async def _append_queued(self) -> None:
+        if not self._nested and self._queue:
+            queued, self._queue = self._queue, []
+            await _append(self._connection, queued)
+
+    async def __aexit__(
+        self, extype: type[BaseException] | None, ex: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if extype is not None:
+            self._drop_own()
+        elif self._managed and self._connection._top_xact is self:
+            try:
+                await self._append_queued()
+            except BaseException as error:
+                await super().__aexit__(type(error), error, error.__traceback__)
+                raise
+        await super().__aexit__(extype, ex, tb)
+
+    async def commit(self) -> None:
+        if not self._managed and self._connection._top_xact is self:
+            await self._append_queued()
+        await super().commit()
+
+    async def rollback(self) -> None:
+        if not self._managed:
+            self._drop_own()
+        await super().rollback()
+
+
+def _json_text(value: Any) -> str | None:
+    """Structs, UUIDs, dates and enums as JSON text (PostgreSQL makes it canonical jsonb)."""
+    return None if value is None else msgspec.json.encode(value).decode()
+
+
+def _queued(
+    actor: Actor, action: str, entity_type: str, entity_id: UUID | str, before: Any, after: Any, now: datetime
+) -> _Queued:
+    before_text, after_text = _json_text(before), _json_text(after)
+    return _Queued(uuid4(), now, actor, action, entity_type, str(entity_id), before_text, after_text)
+
+
+def _queue_of(conn: asyncpg.Connection) -> list[_Queued] | None:
+    """The outermost ``AppendAtCommit`` block's queue, or None when the transaction was begun
+    otherwise (a plain asyncpg connection, ``BEGIN`` run by hand): then events are appended
+    at once, holding the lock until that transaction ends."""
+    top = getattr(conn, "_top_xact", None)
+    return top._queue if isinstance(top, AppendAtCommit) else None
 
 
 async def record(
@@ -43,61 +141,21 @@ async def record(
     entity_id: UUID | str,
     before: Any = None,
     after: Any = None,
-) -> int:
-    """Append one event; call it inside the transaction that makes the change.
+) -> None:
+    """Record one event; call it inside the transaction that makes the change.
 
-    The lock is transaction-scoped, so it is held until the change commits: the next
-    writer always sees this event as its predecessor. ``before`` and ``after`` are turned
-    into jsonb text by PostgreSQL first, in the same round trip as reading the head, and
-    the hash covers that text: exactly what is stored and read back by verify.
+    The event is appended to the chain when that transaction commits (in the order the
+    change recorded its events), or dropped if it rolls back. ``before`` and ``after`` are
+    encoded now; PostgreSQL turns them into the jsonb text that the hash covers.
     """
     if not conn.is_in_transaction():
         raise RuntimeError("audit.record must run inside the change's transaction")
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_ID)
-    head = await conn.fetchrow(
-        """
-        SELECT last.seq, last.hash, $1::jsonb::text AS before, $2::jsonb::text AS after
-        FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last ON true
-        """,
-        _plain(before),
-        _plain(after),
-    )
-    seq = 1 if head["seq"] is None else head["seq"] + 1
-    prev_hash = GENESIS if head["hash"] is None else head["hash"]
-    event = ChainedEvent(
-        seq=seq,
-        id=str(uuid4()),
-        occurred_at=datetime.now(UTC),
-        actor_id=str(actor.id) if actor.id else None,
-        actor_label=actor.label,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        before=head["before"],
-        after=head["after"],
-    )
-    await conn.execute(
-        """
-        INSERT INTO audit_events (seq, id, occurred_at, actor_id, actor_label, action, entity_type,
-                                  entity_id, before, after, prev_hash, hash, hash_scheme)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11, $12, $13)
-        """,
-        seq,
-        UUID(event.id),
-        event.occurred_at,
-        actor.id,
-        event.actor_label,
-        action,
-        entity_type,
-        event.entity_id,
-        event.before,
-        event.after,
-        prev_hash,
-        link(prev_hash, event),
-        CURRENT_SCHEME,
-    )
-    return seq
+    event = _queued(actor, action, entity_type, entity_id, before, after, datetime.now(UTC))
+    queue = _queue_of(conn)
+    if queue is None:
+        await _append(conn, [event])
+    else:
+        queue.append(event)
 
 
 async def record_many(
@@ -107,75 +165,67 @@ async def record_many(
     action: str,
     entity_type: str,
     events: Sequence[tuple[UUID | str, Any, Any]],
-) -> list[int]:
-    """Append one event per ``(entity_id, before, after)``, in order, as ``record`` would
-    one by one, in two round trips whatever their number: for a sweep's batch.
-
-    Same lock, same canonical jsonb text, same hash: verify cannot tell them apart.
+) -> None:
+    """Record one event per ``(entity_id, before, after)``, in order, as ``record`` would
+    one by one: for a sweep's batch. They are appended with the transaction's other events.
     """
     if not events:
-        return []
+        return
     if not conn.is_in_transaction():
         raise RuntimeError("audit.record_many must run inside the change's transaction")
+    now = datetime.now(UTC)
+    queued = [_queued(actor, action, entity_type, id_, before, after, now) for id_, before, after in events]
+    queue = _queue_of(conn)
+    if queue is None:
+        await _append(conn, queued)
+    else:
+        queue.extend(queued)
 
-    def text(value: Any) -> str | None:
-        return None if value is None else msgspec.json.encode(value).decode()
 
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", AUDIT_LOCK_ID)
-    rows = await conn.fetch(
-        """
-        SELECT last.seq, last.hash, e.before::jsonb::text AS before, e.after::jsonb::text AS after
-        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS e(before, after, ord)
-        LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1) AS last ON true
-        ORDER BY e.ord
-        """,
-        [text(before) for _, before, _ in events],
-        [text(after) for _, _, after in events],
-    )
-    head_seq = rows[0]["seq"] or 0
-    prev_hash = GENESIS if rows[0]["hash"] is None else rows[0]["hash"]
-    inserts = []
-    for offset, ((entity_id, _, _), row) in enumerate(zip(events, rows, strict=True), start=1):
+async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
+    """Link ``queued`` to the chain's head and insert them, in one statement whatever their
+    number: ``audit_append`` (migration 0185) takes the chain's lock (held until the
+    transaction ends), reads the head in a statement of its own (so, in READ COMMITTED, it
+    sees what the previous holder committed), makes the jsonb texts and hashes each event
+    from the pieces of its canonical JSON (``chain.canonical_pieces``): exactly the bytes
+    verify recomputes from what is stored.
+    """
+    pieces = []
+    for q in queued:
         event = ChainedEvent(
-            seq=head_seq + offset,
-            id=str(uuid4()),
-            occurred_at=datetime.now(UTC),
-            actor_id=str(actor.id) if actor.id else None,
-            actor_label=actor.label,
-            action=action,
-            entity_type=entity_type,
-            entity_id=str(entity_id),
-            before=row["before"],
-            after=row["after"],
+            seq=0,
+            id=str(q.id),
+            occurred_at=q.occurred_at,
+            actor_id=str(q.actor.id) if q.actor.id else None,
+            actor_label=q.actor.label,
+            action=q.action,
+            entity_type=q.entity_type,
+            entity_id=q.entity_id,
+            before=None,
+            after=None,
         )
-        hash_ = link(prev_hash, event)
-        inserts.append(
-            (
-                event.seq,
-                UUID(event.id),
-                event.occurred_at,
-                actor.id,
-                event.actor_label,
-                action,
-                entity_type,
-                event.entity_id,
-                event.before,
-                event.after,
-                prev_hash,
-                hash_,
-                CURRENT_SCHEME,
-            )
-        )
-        prev_hash = hash_
-    await conn.executemany(
+        pieces.append([piece.decode() for piece in canonical_pieces(event)])
+    await conn.fetchval(
         """
-        INSERT INTO audit_events (seq, id, occurred_at, actor_id, actor_label, action, entity_type,
-                                  entity_id, before, after, prev_hash, hash, hash_scheme)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11, $12, $13)
+        SELECT audit_append($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
+                            $8::timestamptz[], $9::uuid[], $10::text[], $11::text[], $12::text[],
+                            $13::text[], $14::smallint)
         """,
-        inserts,
+        AUDIT_LOCK_ID,
+        [head for head, _, _ in pieces],
+        [middle for _, middle, _ in pieces],
+        [tail for _, _, tail in pieces],
+        [q.before for q in queued],
+        [q.after for q in queued],
+        [q.id for q in queued],
+        [q.occurred_at for q in queued],
+        [q.actor.id for q in queued],
+        [q.actor.label for q in queued],
+        [q.action for q in queued],
+        [q.entity_type for q in queued],
+        [q.entity_id for q in queued],
+        CURRENT_SCHEME,
     )
-    return [row[0] for row in inserts]
 
 
 async def _chained_rows(

@@ -384,17 +384,43 @@ async def upload_workbook(
             await assessments_repo.save_part(
                 conn, assessment_id, part_index, merged[part_index], section_id, version
             )
+        # As the portal's save: only the answers the upload changed, and a digest of each
+        # questionnaire's answers as saved, not every answer of the assessment twice.
+        changed = {
+            i: sorted(
+                q
+                for q in parts[i].answers.keys() | merged[i].keys()
+                if parts[i].answers.get(q) != merged[i].get(q)
+            )
+            for i in merged
+        }
         await audit.record(
             conn,
             actor=actor,
             action="assessment.workbook_uploaded",
             entity_type="assessment",
             entity_id=assessment_id,
-            before={"answers": {p.template_key: p.answers for p in parts}},
+            before={
+                "answers": {
+                    parts[i].template_key: {
+                        q: parts[i].answers[q] for q in changed[i] if q in parts[i].answers
+                    }
+                    for i in merged
+                }
+            },
             after={
                 "uploaded_by": actor.label,
                 "on_behalf_of": state.recipient_email,
-                "answers": {parts[i].template_key: merged[i] for i in merged},
+                "answers": {
+                    parts[i].template_key: {q: merged[i][q] for q in changed[i] if q in merged[i]}
+                    for i in merged
+                },
+                "answers_sha256": {
+                    parts[i].template_key: hashlib.sha256(
+                        msgspec.json.encode(merged[i], order="sorted")
+                    ).hexdigest()
+                    for i in merged
+                },
                 "answers_version": version,
             },
         )

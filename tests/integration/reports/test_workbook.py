@@ -103,6 +103,9 @@ async def test_the_round_trip_scores_as_the_portal(
     )
     assert str(event["actor_id"]) == str(procurement["id"])
     assert event["after"]["answers"]["valid-example"]["dh-3"]["value"] == ["encrypted", "tested"]
+    # Only what the upload changed, and a digest of the answers as saved (issue #16).
+    assert event["after"]["answers"]["valid-example"].keys() == ANSWERS.keys()
+    assert len(event["after"]["answers_sha256"]["valid-example"]) == 64
     # Submitted: the workbook cannot change it any more.
     again = await upload(client, aid, fill(book, ANSWERS), procurement)
     assert again.status_code == 409

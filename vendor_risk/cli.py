@@ -193,34 +193,46 @@ def _embedded_if_needed(settings: Settings) -> Iterator[Settings]:
         servers.stop()
 
 
-def _check_port(host: str, port: int) -> None:
-    """Fail with one line, before anything is created or started, when the address is
-    taken (uvicorn would find out only after the databases started and a key was shown)."""
+def _listen(host: str, port: int) -> socket.socket:
+    """Take the address before anything is created or started, and keep it for uvicorn.
+
+    A port taken fails with one line at once (uvicorn would find out only after the
+    databases started and a key was shown). Held from the first moment, it cannot be
+    taken during the start either: a port merely checked free was bound a minute later,
+    and meanwhile any outgoing connection on the machine may get it as its local port,
+    which it then holds for a minute more in TIME_WAIT after closing.
+    """
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
         raise  # unreachable
-    with socket.socket(family, kind, proto) as probe:
-        # As uvicorn binds: a port in TIME_WAIT is free, one with a listener is not.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            _fail(f"cannot listen on {host}:{port}: {exc.strerror}; stop what uses it or choose --port")
+    sock = socket.socket(family, kind, proto)
+    # As uvicorn binds: a port in TIME_WAIT after our own server's connections is free.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        # Connections made while the databases start wait in the backlog for the server.
+        sock.listen(socket.SOMAXCONN)
+    except OSError as exc:
+        sock.close()
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}; stop what uses it or choose --port")
+    return sock
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    _check_port(args.host, args.port)
+    listener = _listen(args.host, args.port)
     try:
-        _up(args)
+        _up(args, listener)
     except KeyboardInterrupt:
         # Ctrl-C before serving began (migrations, the first admin) or while stopping:
         # the embedded servers were stopped on the way out; nothing to report but that.
         print("stopped")
+    finally:
+        listener.close()
 
 
-def _up(args: argparse.Namespace) -> None:
+def _up(args: argparse.Namespace, listener: socket.socket) -> None:
     settings = _settings()
     if not settings.data_keys:
         dev_key = _dev_data_key(Path(settings.data_dir))
@@ -253,7 +265,7 @@ def _up(args: argparse.Namespace) -> None:
             )
         if args.demo:
             _print_demo(asyncio.run(_load_demo(settings)))
-        _run_fast(_serve_with_worker(settings, args.host, args.port))
+        _run_fast(_serve_with_worker(settings, args.host, args.port, listener))
 
 
 async def _load_demo(settings: Settings) -> Any:
@@ -283,7 +295,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         _print_demo(asyncio.run(_load_demo(settings)))
 
 
-async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
+async def _serve_with_worker(settings: Settings, host: str, port: int, listener: socket.socket) -> None:
     from vendor_risk.worker import run_worker
 
     server = _uvicorn_server(settings, host, port)
@@ -291,7 +303,7 @@ async def _serve_with_worker(settings: Settings, host: str, port: int) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     # run_worker outlives Redis outages: up keeps serving while Redis is away.
     working = asyncio.create_task(run_worker(settings))
     print(f"serving on http://{host}:{port} with the worker in this process; Ctrl-C stops")

@@ -3,10 +3,12 @@
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,8 +118,24 @@ def stop_like_a_terminal(proc: subprocess.Popen[str], log: Path) -> None:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    return tmp_path
+def workdir() -> Iterator[Path]:
+    """A directory of the test's own, outside pytest's base temporary directory.
+
+    Run as root, pgserver runs PostgreSQL as its own unprivileged user and opens the data
+    directory's parents to it. Every pytest session that starts on the machine resets
+    /tmp/pytest-of-<user> to 0700, so under ``tmp_path`` a running embedded PostgreSQL lost
+    its own files halfway through a test (its checkpoint PANICked on global/pg_control,
+    pg_ctl could not access the data directory): a failure only a shared machine showed.
+    """
+    path = Path(tempfile.mkdtemp(prefix="vendor-risk-up-"))
+    try:
+        yield path
+    finally:
+        # A failed test may have left its servers behind: stop them, then remove their data.
+        for line in leftovers(path):
+            with contextlib.suppress(OSError):
+                os.kill(int(line.split(":", 1)[0]), signal.SIGKILL)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_up_serves_embedded_and_keeps_data(workdir: Path) -> None:

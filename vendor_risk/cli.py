@@ -175,10 +175,21 @@ def _embedded_if_needed(settings: Settings) -> Iterator[Settings]:
 
     data_dir = Path(settings.data_dir).resolve()
     servers = EmbeddedServers(data_dir)
+    # A Ctrl-C while the servers start would leave the half that had started running (the
+    # interrupt can land inside pgserver's start, before this process knows of PostgreSQL):
+    # it is noted instead, and honoured once both are up and can be stopped.
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: interrupted.append(signum))
     try:
         servers.start()
     except (AlreadyRunning, EmbeddedUnavailable) as exc:
         _fail(str(exc))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        servers.stop()
+        raise KeyboardInterrupt
     print(f"embedded PostgreSQL and Redis running with their data in {data_dir}")
     try:
         yield msgspec.structs.replace(
@@ -298,11 +309,13 @@ def cmd_demo(args: argparse.Namespace) -> None:
 async def _serve_with_worker(settings: Settings, host: str, port: int, listener: socket.socket) -> None:
     from vendor_risk.worker import run_worker
 
-    server = _uvicorn_server(settings, host, port)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    # Before the app is built (seconds on a busy machine): a Ctrl-C meanwhile stops `up`
+    # as soon as the loop runs, rather than vanishing into the start.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    server = _uvicorn_server(settings, host, port)
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     # run_worker outlives Redis outages: up keeps serving while Redis is away.
     working = asyncio.create_task(run_worker(settings))

@@ -281,3 +281,26 @@ def test_ctrl_c_leaves_no_process(workdir: Path) -> None:
     assert proc.returncode == 0, log.read_text()
     assert "Traceback" not in log.read_text()
     assert wait_no_leftovers(workdir) == []
+
+
+def test_ctrl_c_while_the_databases_start_leaves_nothing_running(workdir: Path) -> None:
+    """The interrupt lands while the embedded servers are being started: PostgreSQL runs
+    (its postmaster.pid is there), Redis may not yet, `up` is not serving. `up` stops what
+    had started and exits cleanly, whatever moment of the start it hit."""
+    port = free_port()
+    log = workdir / "up.log"
+    proc = start(workdir, port, log)
+    deadline = time.monotonic() + NEVER_MORE_THAN
+    while not (workdir / ".vendor-risk" / "redis").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=STOP_WITHIN)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"up did not stop within {STOP_WITHIN:.0f} s of Ctrl-C:\n{log.read_text()}")
+    assert proc.returncode == 0, log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert "serving on" not in log.read_text()
+    assert wait_no_leftovers(workdir) == []

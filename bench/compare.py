@@ -127,6 +127,10 @@ async def database(opts: Any) -> AsyncIterator[tuple[str, str]]:
         if exists:
             url = admin_url.rsplit("/", 1)[0] + f"/{name}"
             print(f"reusing database {name}")
+            # Kept from an earlier run: bring it to this tree's migrations first.
+            conn = await connect(url)
+            await migrate(conn)
+            await conn.close()
         else:
             _, url = await create_database(admin_url, name)
             conn = await connect(url)

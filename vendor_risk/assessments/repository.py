@@ -203,19 +203,25 @@ async def open_assessment_of(conn: asyncpg.Connection, partner_id: UUID, offboar
     return found
 
 
+# An incident ``i`` whose containment stands: unfinished, and its playbook killed (or is
+# about to kill) the partner's portal links. Resends, the reassessment sweep and
+# self-service sign-in all refuse a partner with one.
+CONTAINING = """
+i.status IN ('suspected', 'open')
+AND EXISTS (SELECT 1 FROM incident_action_runs r
+            WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links' AND r.status <> 'skipped')
+"""
+
+
 async def containing_incident(
     conn: asyncpg.Connection, partner_id: UUID, exempt: UUID | None = None
 ) -> tuple[UUID, str] | None:
     """The oldest unfinished incident of the partner whose playbook killed (or is about to
     kill) its portal links, other than ``exempt``: (id, title), or None."""
     row = await conn.fetchrow(
-        """
+        f"""
         SELECT i.id, i.title FROM incidents i
-        WHERE i.partner_id = $1 AND i.status IN ('suspected', 'open')
-          AND i.id IS DISTINCT FROM $2
-          AND EXISTS (SELECT 1 FROM incident_action_runs r
-                      WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links'
-                        AND r.status <> 'skipped')
+        WHERE i.partner_id = $1 AND i.id IS DISTINCT FROM $2 AND {CONTAINING}
         ORDER BY i.created_at, i.id
         LIMIT 1
         """,

@@ -544,15 +544,12 @@ async def send_due_assessments(
     result = DueBatch()
     async with conn.transaction():
         rows = await conn.fetch(
-            """
+            f"""
             SELECT p.id, p.name, p.status, p.tier, p.service_types, p.owner_id,
                    c.id AS contact_id, c.email, c.name AS contact_name, c.locale,
                    u.name AS owner_name, u.email AS owner_email,
                    EXISTS (SELECT 1 FROM incidents i
-                           WHERE i.partner_id = p.id AND i.status IN ('suspected', 'open')
-                             AND EXISTS (SELECT 1 FROM incident_action_runs r
-                                         WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links'
-                                           AND r.status <> 'skipped')) AS contained
+                           WHERE i.partner_id = p.id AND {repo.CONTAINING}) AS contained
             FROM partners p
             LEFT JOIN LATERAL (SELECT id, email, name, locale FROM partner_contacts
                                WHERE partner_id = p.id AND is_primary

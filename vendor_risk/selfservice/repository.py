@@ -10,18 +10,12 @@ from uuid import UUID
 
 import asyncpg
 
+from vendor_risk.assessments.repository import CONTAINING
 from vendor_risk.selfservice.models import PartnerChoice, Viewer
 
-# A partner an incident's containment has cut off: an unfinished incident whose playbook
-# killed (or is about to kill) its portal links. Its contacts get no self-service session
-# until the incident ends: a leaked mailbox must not act for the partner.
-CONTAINED = """
-EXISTS (SELECT 1 FROM incidents i
-        WHERE i.partner_id = p.id AND i.status IN ('suspected', 'open')
-          AND EXISTS (SELECT 1 FROM incident_action_runs r
-                      WHERE r.incident_id = i.id AND r.action = 'revoke_portal_links'
-                        AND r.status <> 'skipped'))
-"""
+# A partner an incident's containment has cut off gets no self-service session until the
+# incident ends: a leaked mailbox must not act for the partner.
+CONTAINED = f"EXISTS (SELECT 1 FROM incidents i WHERE i.partner_id = p.id AND {CONTAINING})"
 
 # The partners an address may act for: it is one of their contacts, we still deal with
 # them (an offboarded partner has nothing left to do here), and no containment stands.

@@ -506,10 +506,14 @@ async def whole_life(install: Install, person: Any) -> None:
     await expect(
         o.locator("#record").get_by_role("link", name="个人信息安全事件通知记录（PDF）")
     ).to_be_visible()
+    before_close = await mail_texts(admin, CONTACT)
     await o.locator("#close textarea[name='note']").fill("处置完毕，合作方整改到位")
     await o.locator("#close").get_by_role("button", name="关闭事件").click()
     await expect(o.locator("dl.facts").first).to_contain_text("已关闭")
     await owner.shot("incident-closed")
+    # Closing sends the triggered reassessment (the review step's action, run by the worker).
+    # Wait for its email, so that it cannot pass for the offboarding attestation's below.
+    await open_mail(admin, "问卷", CONTACT, seen=before_close)
 
     # --- offboarding: the attestation goes out by itself, answered in the portal --------------
     await owner.go(partner_path)

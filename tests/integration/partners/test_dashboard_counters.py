@@ -138,6 +138,37 @@ async def test_counters_follow_every_change_and_the_repair_restores_them(
     await db.execute("DELETE FROM agreements WHERE partner_id = $1 AND kind = 'dpa'", a)
     await assert_counters_fresh(db)
 
+    # Many rows in one statement, as an import writes them: the set refreshes (0200), over
+    # new partners and groups and over groups that already hold an agreement.
+    many = [
+        r["id"]
+        for r in await db.fetch(
+            """
+            INSERT INTO partners (name, legal_name, credit_code, country, business_criticality,
+                                  reassessment_due_at)
+            SELECT 'Bulk ' || i, 'Bulk Ltd ' || i, 'BULK' || i, 'CN', 'medium',
+                   CASE WHEN i % 3 = 0 THEN now() END
+            FROM generate_series(1, 8) i RETURNING id
+            """
+        )
+    ]
+    await db.execute(
+        """
+        INSERT INTO agreements (partner_id, kind, title, signed_on, effective_from, expires_on)
+        SELECT p, k, 'bulk', $2::date - 400, $2::date - 400, $2::date + (n * 17 - 60)::int
+        FROM unnest($1::uuid[]) WITH ORDINALITY AS x (p, n), unnest(ARRAY['nda', 'dpa']) AS k
+        """,
+        [*many, a, b],
+        datetime.now(UTC).date(),
+    )
+    await assert_counters_fresh(db)
+    await db.execute("DELETE FROM agreements WHERE partner_id = ANY($1::uuid[]) AND kind = 'nda'", [*many, a])
+    await assert_counters_fresh(db)
+    await db.execute("DELETE FROM agreements WHERE partner_id = ANY($1::uuid[])", many)
+    await assert_counters_fresh(db)
+    await db.execute("DELETE FROM partners WHERE id = ANY($1::uuid[]) AND reassessment_due_at IS NULL", many)
+    await assert_counters_fresh(db)
+
     # Counters gone wrong (a bulk load without triggers, say): the repair rebuilds them.
     assert await repair_counters(db) == 0
     await db.execute("UPDATE dashboard_counts SET n = n + 7")

@@ -100,6 +100,7 @@ class IncidentStep(Base):
 class TimelineEntry(Base):
     seq: int
     occurred_at: datetime
+    actor_id: UUID | None
     actor_label: str
     kind: str
     step_id: str | None

@@ -244,7 +244,7 @@ async def append_timeline(
 async def get_timeline(conn: asyncpg.Connection, incident_id: UUID) -> list[TimelineEntry]:
     rows = await conn.fetch(
         """
-        SELECT seq, occurred_at, actor_label, kind, step_id, summary, data
+        SELECT seq, occurred_at, actor_id, actor_label, kind, step_id, summary, data
         FROM incident_timeline WHERE incident_id = $1 ORDER BY seq
         """,
         incident_id,

@@ -21,6 +21,7 @@ from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.assessments.emails import format_date, format_time
 from vendor_risk.assessments.portal import guard_pages
 from vendor_risk.assessments.rendering import render
+from vendor_risk.audit import actors
 from vendor_risk.auth.guards import current_user
 from vendor_risk.auth.models import CurrentUser
 from vendor_risk.auth.sessions import resolve_session
@@ -111,9 +112,11 @@ def page(
     lang = page_lang(request)
     token = ScopeState.from_scope(request.scope).csrf_token
     user = request.scope.get("user")
+    t = translator(lang)
     values = {
         "lang": lang,
-        "t": translator(lang),
+        "t": t,
+        "actor": lambda label, actor_id=None: actors.read(label, actor_id, t),
         "date": lambda d: format_date(d, lang) if d else "",
         "time": lambda d: format_time(d, lang) if d else "",
         "i18n": lambda text: text.get(lang) if text else "",

@@ -116,7 +116,16 @@ BEGIN
     INSERT INTO dashboard_partner_counts (status, tier, n)
     SELECT status, tier, count(*) FROM new_rows GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (status, tier) DO UPDATE SET n = dashboard_partner_counts.n + excluded.n;
-    PERFORM dashboard_refresh_partner_attentions(array(SELECT id FROM new_rows));
+    -- New partners have no counter rows, and nobody else can see them to refresh them
+    -- before this transaction commits: their rows are written once, with no placeholder.
+    WITH added AS (
+        INSERT INTO dashboard_partner_attention (partner_id, horizon)
+        SELECT partner_id, horizon FROM dashboard_attention_horizons(array(SELECT id FROM new_rows))
+        RETURNING horizon
+    )
+    INSERT INTO dashboard_attention_days (horizon, n)
+    SELECT horizon, count(*) FROM added GROUP BY horizon ORDER BY horizon
+    ON CONFLICT (horizon) DO UPDATE SET n = dashboard_attention_days.n + excluded.n;
     RETURN NULL;
 END $$;
 CREATE FUNCTION dashboard_partners_deleted() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -38,7 +38,7 @@ from vendor_risk.notices.portal import notice_router
 from vendor_risk.notices.routes import NoticeController, NoticePublicationController, PartnerNoticeController
 from vendor_risk.notify.delivery import kick_outbox_after_write
 from vendor_risk.notify.routes import ChatChannelController, OutboxController, WebhookController
-from vendor_risk.openapi import document_truth
+from vendor_risk.openapi import document_on_first_read
 from vendor_risk.partners.routes import DashboardController, PartnerController
 from vendor_risk.policy import record_policy_in_use
 from vendor_risk.questionnaires.routes import QuestionnaireController
@@ -168,6 +168,13 @@ def create_app(settings: Settings) -> Litestar:
             title="vendor-risk",
             version="1",
             path="/schema",
+            # Built on its first read rather than at start-up (see vendor_risk.openapi).
+            openapi_router=Router(
+                "/schema",
+                route_handlers=[],
+                before_request=document_on_first_read,
+                include_in_schema=False,
+            ),
             render_plugins=[
                 SwaggerRenderPlugin(
                     path="/",
@@ -189,7 +196,6 @@ def create_app(settings: Settings) -> Litestar:
         debug=False,
     )
     fuse_guards(app)
-    document_truth(app.openapi_schema)
     return app
 
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.config.compression import CompressionConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -50,6 +50,7 @@ from vendor_risk.reports.routes import (
     ImportController,
     WorkbookController,
 )
+from vendor_risk.routers import MountedOnce
 from vendor_risk.scopes.routes import (
     DataCategoryController,
     ImpactAssessmentController,
@@ -136,7 +137,7 @@ def create_app(settings: Settings) -> Litestar:
             readyz,
             *([MetricsController] if settings.metrics_token else []),
             # Every API route needs a key; the portal, health and docs live outside this router.
-            Router(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
+            MountedOnce(path="/", route_handlers=API_CONTROLLERS, guards=[authenticate]),
             # The partner portal: a link's token is the credential, never an API key.
             portal_router(settings),
             # A contact's security notice link: the token is the credential, as for /q.
@@ -169,7 +170,7 @@ def create_app(settings: Settings) -> Litestar:
             version="1",
             path="/schema",
             # Built on its first read rather than at start-up (see vendor_risk.openapi).
-            openapi_router=Router(
+            openapi_router=MountedOnce(
                 "/schema",
                 route_handlers=[],
                 before_request=document_on_first_read,

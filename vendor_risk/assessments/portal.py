@@ -50,6 +50,7 @@ from vendor_risk.hardening import FallbackStore
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
 from vendor_risk.questionnaires.scoring import visibility
+from vendor_risk.routers import MountedOnce
 from vendor_risk.settings import Settings
 
 log = structlog.get_logger("vendor_risk.portal")
@@ -166,7 +167,7 @@ def portal_router(settings: Settings) -> Router:
             store=RATE_LIMIT_STORE,
         ),
     ]
-    return Router(
+    return MountedOnce(
         path="/q",
         route_handlers=[
             overview,

@@ -34,6 +34,7 @@ from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp
 from vendor_risk.notices import service
 from vendor_risk.notices.models import AcknowledgementIn
+from vendor_risk.routers import MountedOnce
 from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import Form, read_form
 
@@ -164,7 +165,7 @@ def notice_router(settings: Settings) -> Router:
             store=RATE_LIMIT_STORE,
         ),
     ]
-    return Router(
+    return MountedOnce(
         path="/n",
         route_handlers=[notice_page, acknowledge],
         middleware=[

@@ -22,6 +22,7 @@ from vendor_risk.assessments.portal import csrf_secret
 from vendor_risk.findings.selfservice import SELFSERVICE_PAGES as FINDING_PAGES
 from vendor_risk.hardening import SessionBoundCSRFMiddleware
 from vendor_risk.notices import selfservice as notice_pages
+from vendor_risk.routers import MountedOnce
 from vendor_risk.selfservice import actions, pages
 from vendor_risk.selfservice.web import (
     COOKIE_PATH,
@@ -53,7 +54,7 @@ def selfservice_router(settings: Settings) -> Router:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_samesite="lax",
     )
-    return Router(
+    return MountedOnce(
         path=COOKIE_PATH,
         route_handlers=ROUTES,
         guards=[require_viewer],

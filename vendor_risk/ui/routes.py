@@ -33,6 +33,7 @@ from vendor_risk.notify import pages as notify_pages
 from vendor_risk.partners import pages as partner_pages
 from vendor_risk.policy_pages import POLICY_PAGES
 from vendor_risk.reports import pages as reports_pages
+from vendor_risk.routers import MountedOnce
 from vendor_risk.scopes import pages as scope_pages
 from vendor_risk.selfservice.staff import STAFF_PAGES as SELFSERVICE_STAFF_PAGES
 from vendor_risk.settings import Settings
@@ -56,7 +57,7 @@ def ui_router(settings: Settings) -> Router:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_samesite="lax",
     )
-    return Router(
+    return MountedOnce(
         path="/ui",
         route_handlers=[
             # Sign-in, account and user administration pages.

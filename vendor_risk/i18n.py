@@ -15,8 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Final
 
-from babel.messages.pofile import read_po
-
 LANGUAGES: Final = ("zh-CN", "en")
 DEFAULT_LANGUAGE: Final = "zh-CN"
 LOCALE_DIR: Final = Path(__file__).resolve().parent / "locale"
@@ -32,6 +30,9 @@ def catalogue_file(lang: str) -> Path:
 def messages() -> Mapping[str, Mapping[str, str]]:
     """Language -> key -> text, read once; an entry without a translation is left out, so
     the unit test that compares the two languages names it."""
+    # Imported here, its one user: Babel is a few percent of a process's start otherwise.
+    from babel.messages.pofile import read_po
+
     loaded: dict[str, dict[str, str]] = {}
     for lang in LANGUAGES:
         with catalogue_file(lang).open("rb") as handle:

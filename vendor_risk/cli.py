@@ -395,6 +395,8 @@ def _uvicorn_server(settings: Settings, host: str, port: int) -> Any:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
         server_header=False,
+        # No route is a WebSocket: loading an implementation was ~2% of the start's CPU.
+        ws="none",
     )
     return Server(config)
 
@@ -427,6 +429,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
             server_header=False,
+            ws="none",
         )
         return
 

@@ -392,9 +392,10 @@ async def announce_overdue_findings(conn: asyncpg.Connection, today: date) -> in
 # --- reassessments and reminders ---------------------------------------------------------
 
 
-# Due partners sent per transaction: large enough that a statement's cost is spread over
-# many, small enough that the audit chain's lock is held only briefly.
-REASSESSMENT_BATCH = 200
+# Due partners sent per transaction: large enough that a statement's and a commit's cost
+# are spread over many, small enough that the partners' row locks and the audit chain's
+# lock are held only briefly.
+REASSESSMENT_BATCH = 500
 
 
 async def reassessments_due(

@@ -416,13 +416,14 @@ async def reassessments_due(
     the mark is cleared (migration 0130).
 
     The partners' own columns (``last_approved_at`` is kept by a trigger) pick the
-    candidates; only for those are the agreements and the last send looked up, so an idle
-    sweep reads the partners once and no assessment at all.
+    candidates, read by an index-only scan of the active partners (migration 0210) rather
+    than from the wide partner rows; only for the candidates are the last send and the
+    reason looked up, so an idle sweep reads no assessment of a partner not due.
     """
     rows = await conn.fetch(
         """
         WITH active AS (
-            SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at, p.reassessment_due_reason,
+            SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at,
                    coalesce(p.last_approved_at, p.created_at) + make_interval(months =>
                        ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
             FROM partners p
@@ -448,8 +449,9 @@ async def reassessments_due(
             WHERE active.reassessment_due_at IS NOT NULL OR renewals.renewed_at IS NOT NULL
                OR active.cadence_due_at <= $1
         )
-        SELECT id AS partner_id, tier, last_approved_at AS reviewed_at, reassessment_due_reason,
-               renewed_title,
+        SELECT id AS partner_id, tier, last_approved_at AS reviewed_at, renewed_title,
+               (SELECT p.reassessment_due_reason FROM partners p WHERE p.id = candidates.id)
+                   AS reassessment_due_reason,
                (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
                    AS tier_rose,
                (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed

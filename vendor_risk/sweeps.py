@@ -412,6 +412,9 @@ async def reassessments_due(
     (the policy's ``cadence_months``; never assessed: counted from its creation). Each of
     these counts only if nothing was sent to the partner since it became due, so an
     assessment that expired unanswered or was rejected is followed up by people, not re-sent every hour.
+    A partner with an open assessment (sent before it became due, still unanswered or in
+    review) is not due either: sending would only meet the unique index of open ones, every
+    hour, for as long as it stays open.
     A partner marked as not sendable under the policy ``policy_sha256`` is left out until
     the mark is cleared (migration 0130).
 
@@ -453,18 +456,27 @@ async def reassessments_due(
                 ) sent ON true
                 WHERE active.reassessment_due_at IS NOT NULL OR renewals.renewed_at IS NOT NULL
                    OR active.cadence_due_at <= $1
+            ), due AS MATERIALIZED (
+                -- Materialised, so that the open-assessment check below runs for the due
+                -- partners only, not as an anti-join over every open assessment.
+                SELECT id, tier, last_approved_at, renewed_title,
+                       (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
+                           AS tier_rose,
+                       (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
+                FROM candidates
+                WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
+                   OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
+                   OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
             )
-            SELECT id AS partner_id, tier, last_approved_at AS reviewed_at, renewed_title,
-                   (SELECT p.reassessment_due_reason FROM partners p WHERE p.id = candidates.id)
-                       AS reassessment_due_reason,
-                   (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
-                       AS tier_rose,
-                   (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
-            FROM candidates
-            WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
-               OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
-               OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
-            ORDER BY id
+            SELECT due.id AS partner_id, due.tier, due.last_approved_at AS reviewed_at, due.renewed_title,
+                   due.tier_rose, due.renewed, p.reassessment_due_reason
+            FROM due JOIN partners p ON p.id = due.id
+            -- The open statuses of the unique index assessments_one_open_key (0004).
+            WHERE NOT EXISTS (
+                SELECT 1 FROM assessments o
+                WHERE o.partner_id = due.id AND o.kind <> 'offboarding'
+                  AND o.status IN ('sent', 'in_progress', 'submitted', 'changes_requested'))
+            ORDER BY due.id
             """,
             now,
             [cadence[t] for t in TIERS],

@@ -203,3 +203,33 @@ async def test_a_change_of_tier_or_a_new_questionnaire_clears_the_mark(
         stored.id,
     )
     assert await pool.fetchval(blocked, partner) is None
+
+
+async def test_a_partner_with_an_open_assessment_is_not_due_until_it_closes(
+    worker_settings: Settings, pool: asyncpg.Pool
+) -> None:
+    # Past its cadence, but the assessment sent before it became due is still unanswered:
+    # sending would only meet the unique index of open assessments, every hour.
+    partner = await active_partner(pool, worker_settings, approved_months_ago=37)
+    open_id = await pool.fetchval(
+        """
+        INSERT INTO assessments (partner_id, kind, recipient_email, recipient_name, locale, due_on,
+                                 sent_by_label, sent_at)
+        VALUES ($1, 'triggered', 'ann@example.com', 'Ann', 'en', current_date + 7, 'test',
+                now() - interval '40 months')
+        RETURNING id
+        """,
+        partner,
+    )
+    policy = worker_settings.policy
+
+    async def due() -> set[UUID]:
+        async with pool.acquire() as conn:
+            found = await sweeps.reassessments_due(
+                conn, datetime.now(UTC), policy.cadence_months, policy.sha256
+            )
+        return {d.partner_id for d in found}
+
+    assert partner not in await due()
+    await pool.execute("UPDATE assessments SET status = 'expired' WHERE id = $1", open_id)
+    assert partner in await due()

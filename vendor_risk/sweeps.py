@@ -423,66 +423,61 @@ async def reassessments_due(
     than from the wide partner rows; only for the candidates are the last send and the
     reason looked up, so an idle sweep reads no assessment of a partner not due.
     """
-    async with conn.transaction():
-        # The statement's estimated cost (every active partner) passes the JIT thresholds:
-        # at 100k partners compiling it took 0.15 s, and 1.3 s once the plan's cost
-        # reached the optimising one, against ~0.3 s to run it.
-        await conn.execute("SET LOCAL jit = off")
-        rows = await conn.fetch(
-            """
-            WITH active AS (
-                SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at,
-                       coalesce(p.last_approved_at, p.created_at) + make_interval(months =>
-                           ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
-                FROM partners p
-                WHERE p.status = 'active'
-                  AND (p.reassessment_blocked IS NULL OR p.reassessment_blocked_policy IS DISTINCT FROM $4)
-            ), renewals AS (
-                SELECT DISTINCT ON (r.partner_id) r.partner_id, r.created_at AS renewed_at, r.title
-                FROM agreements r JOIN active ON active.id = r.partner_id
-                WHERE r.terminated_at IS NULL
-                  AND r.created_at > coalesce(active.last_approved_at, '-infinity')
-                  AND EXISTS (
-                    SELECT 1 FROM agreements o
-                    WHERE o.partner_id = r.partner_id AND o.kind = r.kind AND o.created_at < r.created_at)
-                ORDER BY r.partner_id, r.created_at DESC
-            ), candidates AS (
-                SELECT active.*, renewals.renewed_at, renewals.title AS renewed_title, sent.sent_at
-                FROM active
-                LEFT JOIN renewals ON renewals.partner_id = active.id
-                LEFT JOIN LATERAL (
-                    SELECT max(a.sent_at) AS sent_at FROM assessments a
-                    WHERE a.partner_id = active.id AND a.kind <> 'offboarding'
-                ) sent ON true
-                WHERE active.reassessment_due_at IS NOT NULL OR renewals.renewed_at IS NOT NULL
-                   OR active.cadence_due_at <= $1
-            ), due AS MATERIALIZED (
-                -- Materialised, so that the open-assessment check below runs for the due
-                -- partners only, not as an anti-join over every open assessment.
-                SELECT id, tier, last_approved_at, renewed_title,
-                       (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
-                           AS tier_rose,
-                       (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
-                FROM candidates
-                WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
-                   OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
-                   OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
-            )
-            SELECT due.id AS partner_id, due.tier, due.last_approved_at AS reviewed_at, due.renewed_title,
-                   due.tier_rose, due.renewed, p.reassessment_due_reason
-            FROM due JOIN partners p ON p.id = due.id
-            -- The open statuses of the unique index assessments_one_open_key (0004).
-            WHERE NOT EXISTS (
-                SELECT 1 FROM assessments o
-                WHERE o.partner_id = due.id AND o.kind <> 'offboarding'
-                  AND o.status IN ('sent', 'in_progress', 'submitted', 'changes_requested'))
-            ORDER BY due.id
-            """,
-            now,
-            [cadence[t] for t in TIERS],
-            list(TIERS),
-            policy_sha256,
+    rows = await conn.fetch(
+        """
+        WITH active AS (
+            SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at,
+                   coalesce(p.last_approved_at, p.created_at) + make_interval(months =>
+                       ($2::int[])[array_position($3::text[], p.tier)]) AS cadence_due_at
+            FROM partners p
+            WHERE p.status = 'active'
+              AND (p.reassessment_blocked IS NULL OR p.reassessment_blocked_policy IS DISTINCT FROM $4)
+        ), renewals AS (
+            SELECT DISTINCT ON (r.partner_id) r.partner_id, r.created_at AS renewed_at, r.title
+            FROM agreements r JOIN active ON active.id = r.partner_id
+            WHERE r.terminated_at IS NULL
+              AND r.created_at > coalesce(active.last_approved_at, '-infinity')
+              AND EXISTS (
+                SELECT 1 FROM agreements o
+                WHERE o.partner_id = r.partner_id AND o.kind = r.kind AND o.created_at < r.created_at)
+            ORDER BY r.partner_id, r.created_at DESC
+        ), candidates AS (
+            SELECT active.*, renewals.renewed_at, renewals.title AS renewed_title, sent.sent_at
+            FROM active
+            LEFT JOIN renewals ON renewals.partner_id = active.id
+            LEFT JOIN LATERAL (
+                SELECT max(a.sent_at) AS sent_at FROM assessments a
+                WHERE a.partner_id = active.id AND a.kind <> 'offboarding'
+            ) sent ON true
+            WHERE active.reassessment_due_at IS NOT NULL OR renewals.renewed_at IS NOT NULL
+               OR active.cadence_due_at <= $1
+        ), due AS MATERIALIZED (
+            -- Materialised, so that the open-assessment check below runs for the due
+            -- partners only, not as an anti-join over every open assessment.
+            SELECT id, tier, last_approved_at, renewed_title,
+                   (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
+                       AS tier_rose,
+                   (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true)) AS renewed
+            FROM candidates
+            WHERE (reassessment_due_at IS NOT NULL AND coalesce(sent_at < reassessment_due_at, true))
+               OR (renewed_at IS NOT NULL AND coalesce(sent_at < renewed_at, true))
+               OR (cadence_due_at <= $1 AND coalesce(sent_at < cadence_due_at, true))
         )
+        SELECT due.id AS partner_id, due.tier, due.last_approved_at AS reviewed_at, due.renewed_title,
+               due.tier_rose, due.renewed, p.reassessment_due_reason
+        FROM due JOIN partners p ON p.id = due.id
+        -- The open statuses of the unique index assessments_one_open_key (0004).
+        WHERE NOT EXISTS (
+            SELECT 1 FROM assessments o
+            WHERE o.partner_id = due.id AND o.kind <> 'offboarding'
+              AND o.status IN ('sent', 'in_progress', 'submitted', 'changes_requested'))
+        ORDER BY due.id
+        """,
+        now,
+        [cadence[t] for t in TIERS],
+        list(TIERS),
+        policy_sha256,
+    )
     due: list[ReassessmentDue] = []
     for r in rows:
         if r["tier_rose"]:

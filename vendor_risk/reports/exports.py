@@ -201,11 +201,8 @@ async def _rows(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """The export's rows in batches, read through a cursor in one snapshot.
 
-    The records are used as they come (a hook gets each as a dict). JIT is off: it spends
-    a third of a second compiling a statement whose cost is reading rows, not evaluating
-    expressions."""
+    The records are used as they come (a hook gets each as a dict)."""
     async with conn.transaction(readonly=True, isolation="repeatable_read"):
-        await conn.execute("SET LOCAL jit = off")
         cursor = await conn.cursor(query[0], *query[1])
         # The next batch is asked for before this one is handed on, so the database reads
         # it while the caller converts and writes.

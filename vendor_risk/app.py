@@ -23,7 +23,7 @@ from vendor_risk.assessments.routes import AssessmentController, PartnerAssessme
 from vendor_risk.audit.routes import AuditController
 from vendor_risk.auth.authentication import authenticate
 from vendor_risk.auth.cache import KeyCache
-from vendor_risk.auth.guards import fuse_guards
+from vendor_risk.auth.guards import guard_in_place
 from vendor_risk.auth.routes import ApiKeyController, MeController, UserController
 from vendor_risk.db import create_pool, database_url, provide_db_connection
 from vendor_risk.errors import exception_handlers
@@ -196,7 +196,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
         debug=False,
     )
-    fuse_guards(app)
+    guard_in_place(app)
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 import msgspec
 from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 
 from vendor_risk.audit.service import AppendAtCommit
 from vendor_risk.errors import DatabaseUnavailable
@@ -30,8 +32,10 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same for every process of the service.
 MIGRATION_LOCK_ID = 0x76656E646F72
 
-# Handlers declare `db: DbConnection` to receive the request's pooled connection.
-DbConnection = NamedDependency[asyncpg.Connection]
+# Handlers declare `db: DbConnection` to receive the request's pooled connection. The
+# signature model does not check it: provide_db_connection only ever yields one, and
+# asyncpg's isinstance check (a Python metaclass hook, for pool proxies) ran per request.
+DbConnection = NamedDependency[SkipValidation[asyncpg.Connection]]
 
 _json_encoder = msgspec.json.Encoder()
 
@@ -139,7 +143,10 @@ async def provide_db_connection(state: State, settings: Settings) -> AsyncIterat
     del settings
     pool: asyncpg.Pool = state.db_pool
     try:
-        conn = await pool.acquire(timeout=ACQUIRE_TIMEOUT)
+        # Not acquire(timeout=...): asyncpg wraps that in wait_for and applies it to the
+        # release too, two timers per request where one bounds the wait.
+        async with asyncio.timeout(ACQUIRE_TIMEOUT):
+            conn = await pool.acquire()
     except TimeoutError:
         raise DatabaseUnavailable("no connection within the acquire timeout") from None
     try:

@@ -11,6 +11,7 @@ import binascii
 import contextlib
 import random
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr, getaddresses, parseaddr
@@ -95,6 +96,13 @@ def _header(name: str, value: str) -> bytes:
     return f"{name}: ".encode() + "\r\n ".join(words).encode() + _CRLF
 
 
+@lru_cache(maxsize=1)
+def _date_header(second: int) -> bytes:
+    """The ``Date`` header of the emails built within one second: formatting it was a
+    tenth of building an email."""
+    return _header("Date", format_datetime(datetime.fromtimestamp(second, UTC)))
+
+
 def _encoded_word(data: bytes) -> str:
     return f"=?utf-8?b?{binascii.b2a_base64(data, newline=False).decode()}?="
 
@@ -165,7 +173,7 @@ def message_bytes(outbox_id: UUID, email: Email, mail_from: str, *, eight_bit: b
             _address("From", mail_from),
             _address("To", email.to),
             _header("Subject", email.subject),
-            _header("Date", format_datetime(datetime.now(UTC))),
+            _date_header(int(time.time())),
             _header("Message-ID", message_id_for(outbox_id, mail_from)),
             _address("Reply-To", email.reply_to) if email.reply_to else b"",
             _header("Content-Language", email.lang),

@@ -39,7 +39,7 @@ log = structlog.get_logger("vendor_risk.delivery")
 
 MAX_ATTEMPTS = 8
 BATCH_SIZE = 200
-# Webhooks and chat robots of one batch are sent this many at a time.
+# Webhooks and chat robots are sent this many at a time, each lane one after another.
 HTTP_CONCURRENCY = 10
 # Emails go over this many SMTP connections kept for the run, one after another on each:
 # an email costs four round trips, so one connection mostly waits for the server, and
@@ -317,7 +317,7 @@ async def deliver_due(
                 settled = True
                 continue
             settled = False
-            # Emails not started this long after the claim are handed back unsent, so a
+            # Messages not started this long after the claim are handed back unsent, so a
             # slow server cannot keep them past their lease.
             start_by = loop.time() + BATCH_SEND_LIMIT
             for claim in claims:

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter, deque
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import aiosmtplib
 import asyncpg
@@ -40,7 +39,7 @@ log = structlog.get_logger("vendor_risk.delivery")
 
 MAX_ATTEMPTS = 8
 BATCH_SIZE = 200
-# Webhooks and chat robots of one batch are sent this many at a time.
+# Webhooks and chat robots are sent this many at a time, each lane one after another.
 HTTP_CONCURRENCY = 10
 # Emails go over this many SMTP connections kept for the run, one after another on each:
 # an email costs four round trips, so one connection mostly waits for the server, and
@@ -52,9 +51,11 @@ RUN_BUDGET = 240.0
 # Longer than any one send can take (SEND_TIMEOUT), so a live worker never loses its claim.
 LEASE = timedelta(minutes=5)
 SEND_TIMEOUT = 90.0
-# Emails of a batch not started this long after the claim are handed back unsent, so a
-# slow server cannot keep a sequential batch past its lease.
+# Messages not started this long after their claim are handed back unsent, so a slow
+# server cannot keep the queue past its lease.
 BATCH_SEND_LIMIT = LEASE.total_seconds() / 2
+# The next batch is claimed once no more than this many of the last wait for a lane.
+REFILL_AT = BATCH_SIZE // 2
 RETRY_BASE = timedelta(minutes=1)
 RETRY_CAP = timedelta(hours=1)
 
@@ -245,54 +246,6 @@ async def _attempt(
     return outcome
 
 
-async def _send_emails(
-    pool: asyncpg.Pool,
-    http: httpx.AsyncClient,
-    settings: Settings,
-    lanes: list[SmtpConnection],
-    claims: list[Claimed],
-    now: datetime | None,
-    outcomes: dict[UUID, str],
-) -> None:
-    """Over the run's SMTP connections, each taking the batch's next email when it is
-    free (a batch holds at most one message per recipient, so their order is kept); those
-    not started within ``BATCH_SEND_LIMIT`` are handed back unsent."""
-    loop = asyncio.get_running_loop()
-    stop_at = loop.time() + BATCH_SEND_LIMIT
-    waiting = deque(claims)
-
-    async def lane(smtp: SmtpConnection) -> None:
-        while waiting:
-            if loop.time() > stop_at:
-                unsent = list(waiting)
-                waiting.clear()
-                await repo.release(pool, unsent)
-                return
-            claim = waiting.popleft()
-            outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
-
-    await asyncio.gather(*(lane(smtp) for smtp in lanes[: len(claims)]))
-
-
-async def _send_others(
-    pool: asyncpg.Pool,
-    http: httpx.AsyncClient,
-    settings: Settings,
-    smtp: SmtpConnection,
-    claims: list[Claimed],
-    now: datetime | None,
-    outcomes: dict[UUID, str],
-) -> None:
-    """Webhooks and chat robots, ``HTTP_CONCURRENCY`` at a time."""
-    gate = asyncio.Semaphore(HTTP_CONCURRENCY)
-
-    async def attempt(claim: Claimed) -> None:
-        async with gate:
-            outcomes[claim.id] = await _attempt(pool, http, settings, smtp, claim, now)
-
-    await asyncio.gather(*(attempt(c) for c in claims))
-
-
 async def deliver_due(
     pool: asyncpg.Pool,
     http: httpx.AsyncClient,
@@ -306,48 +259,95 @@ async def deliver_due(
     batch after batch while any is due, until ``budget`` seconds are spent; returns how
     many were delivered, are retrying and went dead.
 
-    The emails of a run share ``smtp_connections`` SMTP connections (``SmtpConnection``),
-    opened as needed and kept for the run; each message's
-    failure is its own, retried with backoff or dead, as ever. A batch's deliveries are
-    recorded together when it ends, even when the run is cancelled midway.
+    Claimed messages wait in two queues: emails for ``smtp_connections`` lanes, each an
+    SMTP connection kept for the run (``SmtpConnection``), webhooks and chat robots for
+    ``HTTP_CONCURRENCY`` lanes. Each lane takes the next message when it is free, so the
+    database work (the next claim, recording the deliveries so far) overlaps the sending
+    instead of pausing every lane between batches. Each message's failure is its own,
+    retried with backoff or dead, as ever. Deliveries are recorded before each claim and
+    when the run ends, even when it is cancelled midway.
     """
-    counts: Counter[str] = Counter()
     loop = asyncio.get_running_loop()
     stop_at = loop.time() + budget
-    lanes = [SmtpConnection(settings.smtp_url, settings.mail_from) for _ in range(smtp_connections)]
-    try:
-        # A delivered message may have made the next one of its recipient claimable, so
-        # the run goes on until a claim finds nothing.
+    counts: Counter[str] = Counter()
+    # Sent but not yet recorded, and claimed but not started in time (handed back).
+    delivered: list[Claimed] = []
+    unsent: list[Claimed] = []
+    emails: asyncio.Queue[tuple[float, Claimed] | None] = asyncio.Queue()
+    others: asyncio.Queue[tuple[float, Claimed] | None] = asyncio.Queue()
+    taken = asyncio.Event()
+    smtps = [SmtpConnection(settings.smtp_url, settings.mail_from) for _ in range(smtp_connections)]
+
+    async def lane(queue: asyncio.Queue[tuple[float, Claimed] | None], smtp: SmtpConnection) -> None:
+        while (item := await queue.get()) is not None:
+            taken.set()
+            start_by, claim = item
+            try:
+                if loop.time() > start_by:
+                    unsent.append(claim)
+                    continue
+                outcome = await _attempt(pool, http, settings, smtp, claim, now)
+                counts[outcome] += 1
+                if outcome == "delivered":
+                    delivered.append(claim)
+            finally:
+                queue.task_done()
+
+    async def record() -> None:
+        done, unsent_now = delivered[:], unsent[:]
+        delivered.clear()
+        unsent.clear()
+        await repo.mark_delivered(pool, done, now)
+        await repo.release(pool, unsent_now)
+
+    async def feed() -> None:
+        # Whether every message claimed so far has been tried: only then does a claim
+        # that finds nothing mean that nothing is due.
+        settled = True
         while loop.time() < stop_at:
+            # Recorded first: a delivered message may have made the next one of its
+            # recipient claimable.
+            await record()
             claims = await repo.claim_due(pool, now=now, lease=LEASE, limit=BATCH_SIZE)
             if not claims:
-                break
-            outcomes: dict[UUID, str] = {}
-            try:
-                await asyncio.gather(
-                    _send_emails(
-                        pool,
-                        http,
-                        settings,
-                        lanes,
-                        [c for c in claims if c.channel == "email"],
-                        now,
-                        outcomes,
-                    ),
-                    _send_others(
-                        pool,
-                        http,
-                        settings,
-                        lanes[0],
-                        [c for c in claims if c.channel != "email"],
-                        now,
-                        outcomes,
-                    ),
-                )
-            finally:
-                delivered = [c for c in claims if outcomes.get(c.id) == "delivered"]
-                await repo.mark_delivered(pool, delivered, now)
-            counts.update(outcomes.values())
+                if settled:
+                    break
+                await emails.join()
+                await others.join()
+                settled = True
+                continue
+            settled = False
+            # Messages not started this long after the claim are handed back unsent, so a
+            # slow server cannot keep them past their lease.
+            start_by = loop.time() + BATCH_SEND_LIMIT
+            for claim in claims:
+                (emails if claim.channel == "email" else others).put_nowait((start_by, claim))
+            # The next claim is made while the lanes send what remains of this one.
+            while emails.qsize() > REFILL_AT or others.qsize() > REFILL_AT:
+                taken.clear()
+                await taken.wait()
+        await emails.join()
+        await others.join()
+        for _ in smtps:
+            emails.put_nowait(None)
+        for _ in range(HTTP_CONCURRENCY):
+            others.put_nowait(None)
+
+    tasks = [
+        asyncio.create_task(feed()),
+        *(asyncio.create_task(lane(emails, smtp)) for smtp in smtps),
+        # The SMTP connection is not used for webhooks and chat robots.
+        *(asyncio.create_task(lane(others, smtps[0])) for _ in range(HTTP_CONCURRENCY)),
+    ]
+    try:
+        await asyncio.gather(*tasks)
     finally:
-        await asyncio.gather(*(smtp.close() for smtp in lanes))
+        # A failed lane or feed (the database gone) or a cancelled run stops them all.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            await record()
+        finally:
+            await asyncio.gather(*(smtp.close() for smtp in smtps))
     return {outcome: counts[outcome] for outcome in ("delivered", "retrying", "dead")}

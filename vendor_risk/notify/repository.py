@@ -327,6 +327,8 @@ async def mark_delivered(
 
 async def release(conn: asyncpg.Pool | asyncpg.Connection, claims: list[Claimed]) -> None:
     """Hand back claims that were never tried: due again at once, the attempt not counted."""
+    if not claims:
+        return
     await conn.execute(
         """
         UPDATE outbox o SET attempts = o.attempts - 1, next_attempt_at = now()

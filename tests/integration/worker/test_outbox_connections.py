@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import Mailbox
 from tests.integration.worker.conftest import ctx_for
+from vendor_risk.notify import delivery
 from vendor_risk.notify.delivery import BATCH_SIZE, SMTP_CONNECTIONS, deliver_due
 from vendor_risk.notify.email import message_id_for
 from vendor_risk.notify.outbox import Email, enqueue_email
@@ -128,3 +129,23 @@ async def test_one_run_drains_a_backlog_of_several_batches(
     assert report == {"delivered": count, "retrying": 0, "dead": 0}
     assert len(box.messages) == count
     assert await statuses(pool, ids) == {("delivered", 1): count}
+
+
+async def test_emails_not_started_in_time_are_handed_back_unsent(
+    worker_settings: Settings,
+    pool: asyncpg.Pool,
+    http: httpx.AsyncClient,
+    mailbox: tuple[Mailbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    box, port = mailbox
+    ids = await queue_emails(pool, 3)
+    # As if the server were so slow that none could start before its lease runs short.
+    monkeypatch.setattr(delivery, "BATCH_SEND_LIMIT", -1.0)
+
+    report = await deliver_due(pool, http, smtp(worker_settings, port), budget=0.5)
+
+    assert report == {"delivered": 0, "retrying": 0, "dead": 0}
+    assert box.messages == []
+    # Due again at once, the attempt that never was not counted.
+    assert await statuses(pool, ids) == {("pending", 0): 3}

@@ -7,6 +7,8 @@ from email.message import EmailMessage
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from vendor_risk.notify.email import envelope_addresses, message_bytes, message_id_for
 from vendor_risk.notify.outbox import Email
@@ -74,3 +76,36 @@ def test_an_address_not_in_ascii_is_written_in_utf8_and_a_line_break_is_refused(
     assert envelope_addresses(MAIL_FROM) == ["noreply@firm.example"]
     with pytest.raises(ValueError, match="line break"):
         message_bytes(uuid4(), Email(to="a@b.example", subject="x\r\nBcc: c@d.example", text="x"), MAIL_FROM)
+
+
+def test_long_mostly_ascii_lines_go_quoted_printable_and_read_back() -> None:
+    text = "Answer through your personal link, 合作方 (no account or password needed): " * 3 + "\n= end \n"
+    email = Email(to="a@partner.example", subject="Questionnaire 问卷 ✅ " * 4, text=text, lang="en")
+
+    data = message_bytes(uuid4(), email, MAIL_FROM, eight_bit=True)
+    message = parsed(data)
+
+    assert encodings(message) == ["quoted-printable"]
+    assert message.get_content().replace("\r\n", "\n") == text
+    assert message["Subject"] == email.subject
+    assert all(len(line) <= 78 for line in data.split(b"\r\n"))
+
+
+HEADER_TEXT = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Zs")) | st.just(" ")
+
+
+@given(
+    subject=st.text(HEADER_TEXT, max_size=120),
+    text=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=600),
+    eight_bit=st.booleans(),
+)
+def test_any_subject_and_text_read_back_as_written(subject: str, text: str, eight_bit: bool) -> None:
+    email = Email(to="a@partner.example", subject=subject, text=text)
+
+    message = parsed(message_bytes(uuid4(), email, MAIL_FROM, eight_bit=eight_bit))
+
+    # A header's outer spaces are folding whitespace, which a reader may drop or keep.
+    assert message["Subject"].strip() == subject.strip()
+    content = message.get_content().replace("\r\n", "\n")
+    # A part always ends with a line break.
+    assert content == (text if text.endswith("\n") else text + "\n")

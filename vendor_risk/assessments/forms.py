@@ -82,7 +82,7 @@ def _number(text: str) -> int | float | None:
 def _parse_value(
     question: Question, values: Sequence[str]
 ) -> tuple[str | int | float | list[str] | None, FieldError | None]:
-    filled = [v.strip() for v in values if v.strip()]
+    filled = [v for v in map(str.strip, values) if v]
     if not filled:
         return None, None
     kind = question.type
@@ -92,8 +92,7 @@ def _parse_value(
         return chosen, None if all(v in allowed for v in chosen) else "choice"
     first = filled[0]
     if kind in ("yes_no", "single_choice"):
-        allowed = {c.value for c in question.effective_choices()}
-        return first, None if first in allowed else "choice"
+        return first, None if any(c.value == first for c in question.effective_choices()) else "choice"
     if kind == "number":
         number = _number(first)
         if number is None:
@@ -136,7 +135,7 @@ def parse_section_form(
         if len(comment) > MAX_COMMENT:
             errors[qid] = "too_long"
             continue
-        if CONTROL.search(comment) or any(CONTROL.search(value) for value in values):
+        if CONTROL.search(comment) or any(map(CONTROL.search, values)):
             errors[qid] = "control"
             continue
         if na:

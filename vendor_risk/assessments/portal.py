@@ -29,9 +29,7 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.response import Redirect
-from litestar.stores.redis import RedisStore
 from litestar.utils.scope.state import ScopeState
 
 from vendor_risk.assessments import service
@@ -46,7 +44,7 @@ from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
 from vendor_risk.documents import MAX_DOCUMENT_BYTES
 from vendor_risk.findings import partner as partner_side
-from vendor_risk.hardening import FallbackStore
+from vendor_risk.hardening import FallbackStore, rate_limits
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send
 from vendor_risk.questionnaires.scoring import visibility
@@ -142,7 +140,7 @@ def register_rate_limit_store(app: Any) -> None:
     """Back the portal's rate limits with the app's Redis (call in the lifespan, once the
     pool is open), so every API process counts against the same limits."""
     # While Redis is away the limits fall back to this process (see FallbackStore).
-    store = FallbackStore(RedisStore(app.state.redis, namespace="vendor_risk:ratelimit"))
+    store = FallbackStore(app.state.redis, namespace="vendor_risk:ratelimit")
     app.stores.register(RATE_LIMIT_STORE, store, allow_override=True)
 
 
@@ -155,18 +153,13 @@ def portal_router(settings: Settings) -> Router:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_samesite="lax",
     )
-    limits = [
-        RateLimitConfig(
-            rate_limit=("minute", settings.portal_requests_per_minute * 5 // 2),
-            identifier_for_request=_address_key,
-            store=RATE_LIMIT_STORE,
-        ),
-        RateLimitConfig(
-            rate_limit=("minute", settings.portal_requests_per_minute),
-            identifier_for_request=_token_key,
-            store=RATE_LIMIT_STORE,
-        ),
-    ]
+    limits = rate_limits(
+        RATE_LIMIT_STORE,
+        [
+            (_address_key, settings.portal_requests_per_minute * 5 // 2),
+            (_token_key, settings.portal_requests_per_minute),
+        ],
+    )
     return MountedOnce(
         path="/q",
         route_handlers=[
@@ -181,7 +174,7 @@ def portal_router(settings: Settings) -> Router:
         ],
         middleware=[
             portal_guard_middleware,
-            *(limit.middleware for limit in limits),
+            limits,
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={HTTPException: portal_error, Exception: portal_internal_error},

@@ -1154,11 +1154,18 @@ async def save_section(
             cleared=[qid for qid in changed if qid not in proposed],
             changed={qid: proposed[qid] for qid in changed if qid in proposed},
         )
-        shown_before = visibility(template, part.answers)
-        shown_after = visibility(template, merged)
-        newly_shown = [
-            qid for qid in question_ids if shown_after[qid] and not shown_before[qid] and qid not in merged
-        ]
+        newly_shown: list[str] = []
+        # Only a question with a condition can come into view (visibility walks the whole
+        # questionnaire, twice): a section without one shows nothing new.
+        section = next(s for s in template.sections if s.id == section_id)
+        if any(q.show_if is not None for q in section.questions):
+            shown_before = visibility(template, part.answers)
+            shown_after = visibility(template, merged)
+            newly_shown = [
+                qid
+                for qid in question_ids
+                if shown_after[qid] and not shown_before[qid] and qid not in merged
+            ]
         await audit.record(
             conn,
             actor=actor,

@@ -15,7 +15,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 
@@ -30,6 +29,7 @@ from vendor_risk.assessments.portal import (
 from vendor_risk.assessments.rendering import render
 from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
+from vendor_risk.hardening import rate_limits
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp
 from vendor_risk.notices import service
@@ -153,24 +153,19 @@ def notice_router(settings: Settings) -> Router:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_samesite="lax",
     )
-    limits = [
-        RateLimitConfig(
-            rate_limit=("minute", settings.portal_requests_per_minute * 5 // 2),
-            identifier_for_request=_address_key,
-            store=RATE_LIMIT_STORE,
-        ),
-        RateLimitConfig(
-            rate_limit=("minute", settings.portal_requests_per_minute),
-            identifier_for_request=_token_key,
-            store=RATE_LIMIT_STORE,
-        ),
-    ]
+    limits = rate_limits(
+        RATE_LIMIT_STORE,
+        [
+            (_address_key, settings.portal_requests_per_minute * 5 // 2),
+            (_token_key, settings.portal_requests_per_minute),
+        ],
+    )
     return MountedOnce(
         path="/n",
         route_handlers=[notice_page, acknowledge],
         middleware=[
             _guard,
-            *(limit.middleware for limit in limits),
+            limits,
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={HTTPException: notice_error, Exception: portal_internal_error},

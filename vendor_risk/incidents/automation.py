@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from vendor_risk.assessments import service as assessments_service
 from vendor_risk.assessments.models import EDITABLE_STATUSES, Cancel
 from vendor_risk.audit.models import Actor
 from vendor_risk.errors import Problem
+from vendor_risk.i18n import has_label, translator
 from vendor_risk.incidents import messages
 from vendor_risk.incidents import repository as repo
 from vendor_risk.incidents.models import Incident
@@ -273,13 +275,19 @@ async def _notify(
             },
             dedupe_key=f"incident-action:{run_id}",
         )
-    roles = ", ".join(action.roles) or "-"
-    event = action.event or "-"
+    zh, en = translator("zh-CN"), translator("en")
+
+    def event_label(t: Callable[..., str]) -> str:
+        key = f"wk_event_{(action.event or '').replace('.', '_')}"
+        return t(key) if has_label(key) else action.event or "-"
+
     return Outcome(
         status="succeeded",
         summary=_text(
-            f"已通知 {emailed} 人（角色：{roles}），事件：{event}",
-            f"Emailed {emailed} user(s) (roles: {roles}); event: {event}",
+            f"已通知 {emailed} 人（角色：{'、'.join(zh(f'role_{r}') for r in action.roles) or '-'}），"
+            f"事件：{event_label(zh)}",
+            f"Emailed {emailed} user(s) (roles: {', '.join(en(f'role_{r}') for r in action.roles) or '-'});"
+            f" event: {event_label(en)}",
         ),
         data={"emailed": emailed, "roles": action.roles, "event": action.event, "webhooks": hooks},
     )

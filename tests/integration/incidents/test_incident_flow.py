@@ -288,6 +288,12 @@ async def test_data_leak_is_contained_escalated_recorded_and_closed(
         == f"Sent a triggered reassessment to {triggered['recipient_email']}"
     )
     assert step(detail, "review")["actions"][0]["status"] == "succeeded"
+    # The notify action's summary names roles and the event by their labels, not their codes.
+    notified = next(e["summary"] for e in detail["timeline"] if e["summary"]["zh-CN"].startswith("已通知"))
+    assert notified == {
+        "zh-CN": "已通知 1 人（角色：管理员），事件：事件已控制",
+        "en": "Emailed 1 user(s) (roles: Admin); event: Incident contained",
+    }
 
     audited = await db.fetch(
         "SELECT action FROM audit_events WHERE entity_type = 'incident' AND entity_id = $1 ORDER BY seq", iid

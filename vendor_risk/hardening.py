@@ -70,14 +70,19 @@ def parse_url_encoded(body: bytes) -> dict[str, str | list[str]]:
             value = unquote_plus(value)
         # A long name is not kept: the cache holds only what forms really post.
         name = _field_name(raw_name) if len(raw_name) <= _CACHED_NAME_LENGTH else unquote_plus(raw_name)
-        current = fields.get(name)
-        if current is None:
-            fields[name] = value
-        elif isinstance(current, list):
-            current.append(value)
-        else:
-            fields[name] = [current, value]
+        add_field(fields, name, value)
     return fields
+
+
+def add_field(fields: dict[str, str | list[str]], name: str, value: str) -> None:
+    """Add a posted field: the first value of a name as it is, the next ones as a list."""
+    current = fields.get(name)
+    if current is None:
+        fields[name] = value
+    elif isinstance(current, list):
+        current.append(value)
+    else:
+        fields[name] = [current, value]
 
 
 class BoundedRequest(Request[Any, Any, Any]):

@@ -21,6 +21,7 @@ from litestar.datastructures import UploadFile
 
 from vendor_risk.approvals.service import SecondApprovalRequired
 from vendor_risk.errors import Problem
+from vendor_risk.hardening import add_field
 from vendor_risk.i18n import translator
 from vendor_risk.structs import PATTERN_KEYS, PATTERN_MESSAGES
 from vendor_risk.ui.web import page, page_lang, problem_text, see_other
@@ -227,14 +228,7 @@ async def read_form(request: Request[Any, Any, Any]) -> Form:
         if isinstance(value, UploadFile):
             files.setdefault(name, []).append(value)
             continue
-        text = str(value)
-        current = values.get(name)
-        if current is None:
-            values[name] = text
-        elif isinstance(current, list):
-            current.append(text)
-        else:
-            values[name] = [current, text]
+        add_field(values, name, str(value))
     return Form(page_lang(request), values, files)
 
 

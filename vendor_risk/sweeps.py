@@ -18,6 +18,7 @@ import msgspec
 import structlog
 
 from vendor_risk import audit
+from vendor_risk.assessments.repository import OPEN as OPEN_ASSESSMENT
 from vendor_risk.assessments.service import (
     ReassessmentDue,
     TemplateCache,
@@ -424,7 +425,7 @@ async def reassessments_due(
     reason looked up, so an idle sweep reads no assessment of a partner not due.
     """
     rows = await conn.fetch(
-        """
+        f"""
         WITH active AS (
             SELECT p.id, p.tier, p.last_approved_at, p.reassessment_due_at,
                    coalesce(p.last_approved_at, p.created_at) + make_interval(months =>
@@ -466,11 +467,9 @@ async def reassessments_due(
         SELECT due.id AS partner_id, due.tier, due.last_approved_at AS reviewed_at, due.renewed_title,
                due.tier_rose, due.renewed, p.reassessment_due_reason
         FROM due JOIN partners p ON p.id = due.id
-        -- The open statuses of the unique index assessments_one_open_key (0004).
         WHERE NOT EXISTS (
             SELECT 1 FROM assessments o
-            WHERE o.partner_id = due.id AND o.kind <> 'offboarding'
-              AND o.status IN ('sent', 'in_progress', 'submitted', 'changes_requested'))
+            WHERE o.partner_id = due.id AND o.kind <> 'offboarding' AND o.{OPEN_ASSESSMENT})
         ORDER BY due.id
         """,
         now,

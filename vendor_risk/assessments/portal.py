@@ -116,14 +116,24 @@ def portal_guard_middleware(app: ASGIApp) -> Any:
     return guard_pages(app, portal_error)
 
 
-def _address_key(request: Request[Any, Any, Any]) -> str:
-    # The ASGI server sets the client from X-Forwarded-For only for configured proxies.
-    return f"portal-address:{request.client.host if request.client else 'unknown'}"
+def link_rate_limits(settings: Settings, kind: str) -> Any:
+    """The rate limits of the pages a link opens (``kind``: portal, notice), per address
+    and, tighter, per link: one middleware counting both in one round trip."""
 
+    def address_key(request: Request[Any, Any, Any]) -> str:
+        # The ASGI server sets the client from X-Forwarded-For only for configured proxies.
+        return f"{kind}-address:{request.client.host if request.client else 'unknown'}"
 
-def _token_key(request: Request[Any, Any, Any]) -> str:
-    token = str(request.path_params.get("token", ""))
-    return f"portal-token:{token_fingerprint(token)}"
+    def token_key(request: Request[Any, Any, Any]) -> str:
+        return f"{kind}-token:{token_fingerprint(str(request.path_params.get('token', '')))}"
+
+    return rate_limits(
+        RATE_LIMIT_STORE,
+        [
+            (address_key, settings.portal_requests_per_minute * 5 // 2),
+            (token_key, settings.portal_requests_per_minute),
+        ],
+    )
 
 
 def csrf_secret(settings: Settings, pages: str = "portal") -> str:
@@ -153,13 +163,6 @@ def portal_router(settings: Settings) -> Router:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_samesite="lax",
     )
-    limits = rate_limits(
-        RATE_LIMIT_STORE,
-        [
-            (_address_key, settings.portal_requests_per_minute * 5 // 2),
-            (_token_key, settings.portal_requests_per_minute),
-        ],
-    )
     return MountedOnce(
         path="/q",
         route_handlers=[
@@ -174,7 +177,7 @@ def portal_router(settings: Settings) -> Router:
         ],
         middleware=[
             portal_guard_middleware,
-            limits,
+            link_rate_limits(settings, "portal"),
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={HTTPException: portal_error, Exception: portal_internal_error},

@@ -173,6 +173,11 @@ async def list_assessments(
     return [to_assessment(r) for r in rows]
 
 
+# An open assessment: the predicate of the unique index that allows one per partner and
+# purpose (assessments_one_open_key, 0004), which an ON CONFLICT must repeat to use it.
+OPEN = "status IN ('sent', 'in_progress', 'submitted', 'changes_requested')"
+
+
 async def insert_assessment(conn: asyncpg.Connection, fields: Mapping[str, Any]) -> UUID | None:
     """Insert an assessment; None when the partner already has an open one of this purpose."""
     columns = list(fields)
@@ -180,8 +185,7 @@ async def insert_assessment(conn: asyncpg.Connection, fields: Mapping[str, Any])
     assessment_id: UUID | None = await conn.fetchval(
         f"""
         INSERT INTO assessments ({", ".join(columns)}) VALUES ({placeholders})
-        ON CONFLICT (partner_id, (kind = 'offboarding'))
-            WHERE status IN ('sent', 'in_progress', 'submitted', 'changes_requested')
+        ON CONFLICT (partner_id, (kind = 'offboarding')) WHERE {OPEN}
         DO NOTHING
         RETURNING id
         """,
@@ -192,10 +196,8 @@ async def insert_assessment(conn: asyncpg.Connection, fields: Mapping[str, Any])
 
 async def open_assessment_of(conn: asyncpg.Connection, partner_id: UUID, offboarding: bool) -> UUID | None:
     found: UUID | None = await conn.fetchval(
-        """
-        SELECT id FROM assessments
-        WHERE partner_id = $1 AND (kind = 'offboarding') = $2
-          AND status IN ('sent', 'in_progress', 'submitted', 'changes_requested')
+        f"""
+        SELECT id FROM assessments WHERE partner_id = $1 AND (kind = 'offboarding') = $2 AND {OPEN}
         """,
         partner_id,
         offboarding,

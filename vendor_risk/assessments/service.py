@@ -629,15 +629,14 @@ async def send_due_assessments(
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
         inserted = await conn.fetch(
-            """
+            f"""
             INSERT INTO assessments (partner_id, kind, recipient_contact_id, recipient_email, recipient_name,
                                      locale, message, reason, due_on, previous_assessment_id, sent_by,
                                      sent_by_label, sent_at)
             SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],
                                  $7::text[], $8::text[], $9::date[], $10::uuid[], $11::uuid[], $12::text[],
                                  $13::timestamptz[])
-            ON CONFLICT (partner_id, (kind = 'offboarding'))
-                WHERE status IN ('sent', 'in_progress', 'submitted', 'changes_requested')
+            ON CONFLICT (partner_id, (kind = 'offboarding')) WHERE {repo.OPEN}
             DO NOTHING
             RETURNING id, partner_id
             """,

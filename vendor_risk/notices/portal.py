@@ -21,15 +21,13 @@ from litestar.utils.scope.state import ScopeState
 from vendor_risk.assessments.emails import format_date, format_time
 from vendor_risk.assessments.portal import (
     LANGUAGE_NAMES,
-    RATE_LIMIT_STORE,
     csrf_secret,
     guard_pages,
+    link_rate_limits,
     portal_internal_error,
 )
 from vendor_risk.assessments.rendering import render
-from vendor_risk.assessments.tokens import token_fingerprint
 from vendor_risk.db import DbConnection
-from vendor_risk.hardening import rate_limits
 from vendor_risk.i18n import LANGUAGES, negotiate, translator
 from vendor_risk.logging import ASGIApp
 from vendor_risk.notices import service
@@ -39,14 +37,6 @@ from vendor_risk.settings import Settings
 from vendor_risk.ui.forms import Form, read_form
 
 COOKIE: Final = "vr_notice_csrf"
-
-
-def _address_key(request: Request[Any, Any, Any]) -> str:
-    return f"notice-address:{request.client.host if request.client else 'unknown'}"
-
-
-def _token_key(request: Request[Any, Any, Any]) -> str:
-    return f"notice-token:{token_fingerprint(str(request.path_params.get('token', '')))}"
 
 
 def _lang(request: Request[Any, Any, Any], default: str | None = None) -> str:
@@ -153,19 +143,12 @@ def notice_router(settings: Settings) -> Router:
         cookie_secure=settings.public_url.startswith("https://"),
         cookie_samesite="lax",
     )
-    limits = rate_limits(
-        RATE_LIMIT_STORE,
-        [
-            (_address_key, settings.portal_requests_per_minute * 5 // 2),
-            (_token_key, settings.portal_requests_per_minute),
-        ],
-    )
     return MountedOnce(
         path="/n",
         route_handlers=[notice_page, acknowledge],
         middleware=[
             _guard,
-            limits,
+            link_rate_limits(settings, "notice"),
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={HTTPException: notice_error, Exception: portal_internal_error},

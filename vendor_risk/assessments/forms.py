@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import msgspec
 
@@ -79,20 +79,52 @@ def _number(text: str) -> int | float | None:
     )
 
 
+class _Field(NamedTuple):
+    """One question of a section as its form sends it: the field names and the choices."""
+
+    question: Question
+    value_key: str
+    na_key: str
+    comment_key: str
+    choices: frozenset[str]
+
+
+# Each template section's fields, built once per template object: the repository caches
+# templates by id, so a long section's save does not rebuild 120 field names and choice
+# sets. The entry holds the template, so its id cannot be reused while cached.
+_FIELDS: dict[tuple[int, str], tuple[Template, list[_Field]]] = {}
+_FIELDS_MAX: Final = 512
+
+
+def _fields(template: Template, section_id: str) -> list[_Field]:
+    key = (id(template), section_id)
+    cached = _FIELDS.get(key)
+    if cached is not None and cached[0] is template:
+        return cached[1]
+    section = next(s for s in template.sections if s.id == section_id)
+    fields = [
+        _Field(q, f"a:{q.id}", f"na:{q.id}", f"c:{q.id}", frozenset(c.value for c in q.effective_choices()))
+        for q in section.questions
+    ]
+    if len(_FIELDS) >= _FIELDS_MAX:
+        _FIELDS.clear()
+    _FIELDS[key] = (template, fields)
+    return fields
+
+
 def _parse_value(
-    question: Question, values: Sequence[str]
+    field: _Field, values: Sequence[str]
 ) -> tuple[str | int | float | list[str] | None, FieldError | None]:
     filled = [v for v in map(str.strip, values) if v]
     if not filled:
         return None, None
-    kind = question.type
+    kind = field.question.type
     if kind == "multi_choice":
-        allowed = {c.value for c in question.effective_choices()}
         chosen = list(dict.fromkeys(filled))
-        return chosen, None if all(v in allowed for v in chosen) else "choice"
+        return chosen, None if field.choices.issuperset(chosen) else "choice"
     first = filled[0]
     if kind in ("yes_no", "single_choice"):
-        return first, None if any(c.value == first for c in question.effective_choices()) else "choice"
+        return first, None if first in field.choices else "choice"
     if kind == "number":
         number = _number(first)
         if number is None:
@@ -119,18 +151,18 @@ def parse_section_form(
     touch another section. N/A wins over a value (the page disables the value inputs when
     N/A is ticked; without JavaScript both may arrive).
     """
-    section = next(s for s in template.sections if s.id == section_id)
     rendered = set(form.get("present", ()))
     answers: dict[str, Answer | None] = {}
     raw: dict[str, RawInput] = {}
     errors: dict[str, FieldError] = {}
-    for question in section.questions:
+    for field in _fields(template, section_id):
+        question = field.question
         qid = question.id
         if qid not in rendered:
             continue
-        values = list(form.get(f"a:{qid}", ()))
-        na = bool(form.get(f"na:{qid}"))
-        comment = (form.get(f"c:{qid}") or [""])[0].strip()
+        values = list(form.get(field.value_key, ()))
+        na = bool(form.get(field.na_key))
+        comment = (form.get(field.comment_key) or [""])[0].strip()
         raw[qid] = RawInput(values=values, na=na, comment=comment)
         if len(comment) > MAX_COMMENT:
             errors[qid] = "too_long"
@@ -144,7 +176,7 @@ def parse_section_form(
                 continue
             answers[qid] = Answer(na=True, comment=comment or None)
             continue
-        value, error = _parse_value(question, values)
+        value, error = _parse_value(field, values)
         if error is not None:
             errors[qid] = error
             continue

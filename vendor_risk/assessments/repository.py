@@ -405,41 +405,46 @@ async def save_part(
     )
 
 
+_SAVE_SECTION = """
+    WITH bumped AS (
+        UPDATE assessments
+        SET answers_version = answers_version + 1, updated_at = now(){status}
+        WHERE id = $1
+        RETURNING answers_version
+    )
+    UPDATE assessment_parts
+    SET answers = (answers - $4::text[]) || $5::jsonb,
+        saved_sections = saved_sections
+            || jsonb_build_object($3::text, (SELECT answers_version FROM bumped))
+    WHERE assessment_id = $1 AND position = $2
+    RETURNING (SELECT answers_version FROM bumped)
+"""
+_SAVE_SECTION_SQL = _SAVE_SECTION.format(status="")
+_SAVE_SECTION_AND_STATUS_SQL = _SAVE_SECTION.format(status=", status = $6")
+
+
 async def save_section_answers(
     conn: asyncpg.Connection,
     assessment_id: UUID,
     position: int,
     *,
-    status: AssessmentStatus,
+    status: AssessmentStatus | None,
     section_id: str,
     cleared: Sequence[str],
     changed: Mapping[str, Answer],
 ) -> int:
     """A section's save in one statement: the assessment's answer version bumped (and its
-    status set), the part's answers ``cleared`` removed and ``changed`` written, and the
-    section marked saved at the new version, which is returned."""
-    version: int = await conn.fetchval(
-        """
-        WITH bumped AS (
-            UPDATE assessments
-            SET answers_version = answers_version + 1, status = $3, updated_at = now()
-            WHERE id = $1
-            RETURNING answers_version
-        )
-        UPDATE assessment_parts
-        SET answers = (answers - $5::text[]) || $6::jsonb,
-            saved_sections = saved_sections
-                || jsonb_build_object($4::text, (SELECT answers_version FROM bumped))
-        WHERE assessment_id = $1 AND position = $2
-        RETURNING (SELECT answers_version FROM bumped)
-        """,
-        assessment_id,
-        position,
-        status,
-        section_id,
-        list(cleared),
-        dict(changed),
-    )
+    ``status`` set, when one is given), the part's answers ``cleared`` removed and
+    ``changed`` written, and the section marked saved at the new version, which is returned.
+
+    The status is written only when it changes: naming it in the SET list fires the
+    status triggers (dashboard counters, last approval) on every save of a long section.
+    """
+    args = [assessment_id, position, section_id, list(cleared), dict(changed)]
+    if status is None:
+        version: int = await conn.fetchval(_SAVE_SECTION_SQL, *args)
+    else:
+        version = await conn.fetchval(_SAVE_SECTION_AND_STATUS_SQL, *args, status)
     return version
 
 

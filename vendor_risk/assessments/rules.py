@@ -44,6 +44,7 @@ from vendor_risk.questionnaires.scoring import (
     check_completeness,
     is_answered,
     to_fraction,
+    validate_against,
     validate_answers,
     visibility,
 )
@@ -95,13 +96,16 @@ def section_question_ids(template: Template, section_id: str) -> list[str]:
 
 def validate_section(template: Template, section_id: str, answers: Mapping[str, Answer]) -> list[AnswerError]:
     """Errors in the answers given for one section; answers to other questions are refused."""
-    allowed = set(section_question_ids(template, section_id))
+    section = next((s for s in template.sections if s.id == section_id), None)
+    if section is None:
+        raise KeyError(section_id)
+    index = {q.id: q for q in section.questions}
     errors = [
         AnswerError(field=f"answers.{qid}", message="not a question of this section")
         for qid in answers
-        if qid not in allowed
+        if qid not in index
     ]
-    return errors + validate_answers(template, {k: v for k, v in answers.items() if k in allowed})
+    return errors + validate_against(index, {k: v for k, v in answers.items() if k in index})
 
 
 def merge_section(
@@ -110,6 +114,7 @@ def merge_section(
     """The answer set after saving one section: the given questions are replaced (``None`` or
     a blank answer removes one), every other answer is kept untouched."""
     merged = dict(answers)
+    section_ids = section_ids if isinstance(section_ids, set | frozenset) else frozenset(section_ids)
     for qid, answer in given.items():
         if qid not in section_ids:
             raise KeyError(qid)

@@ -1148,7 +1148,7 @@ async def save_section(
             conn,
             state.id,
             part_index,
-            status="in_progress" if state.status == "sent" else state.status,
+            status="in_progress" if state.status == "sent" else None,
             section_id=section_id,
             cleared=[qid for qid in changed if qid not in proposed],
             changed={qid: proposed[qid] for qid in changed if qid in proposed},

@@ -63,7 +63,11 @@ def validate_answers(template: Template, answers: Mapping[str, Answer]) -> list[
     Answers to questions currently hidden by `show_if` are accepted (and ignored by the
     score), so that a partner flipping a condition back and forth loses nothing.
     """
-    index = {q.id: q for _, q in template.questions()}
+    return validate_against({q.id: q for _, q in template.questions()}, answers)
+
+
+def validate_against(index: Mapping[str, Question], answers: Mapping[str, Answer]) -> list[AnswerError]:
+    """``validate_answers`` against the questions in ``index`` (by id) only."""
     errors: list[AnswerError] = []
     for question_id, answer in answers.items():
         field = f"answers.{question_id}"

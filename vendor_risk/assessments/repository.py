@@ -19,6 +19,7 @@ from vendor_risk.assessments.models import (
     ReviewComment,
     RiskLevel,
 )
+from vendor_risk.audit.service import append_call
 from vendor_risk.questionnaires.models import Answer, Template
 
 # `$1` is today (UTC) wherever OVERDUE_SQL appears.
@@ -405,22 +406,27 @@ async def save_part(
     )
 
 
+# A section's save: the assessment's answer version bumped if nothing changed it since it
+# was read ($6 answers version, $7 row version), the part's answers written, the section
+# marked saved at the new version and the save's audit event appended, all at once.
 _SAVE_SECTION = """
     WITH bumped AS (
         UPDATE assessments
         SET answers_version = answers_version + 1, updated_at = now(){status}
-        WHERE id = $1
+        WHERE id = $1 AND answers_version = $6 AND version = $7
         RETURNING answers_version
+    ), saved AS (
+        UPDATE assessment_parts
+        SET answers = (answers - $4::text[]) || $5::jsonb,
+            saved_sections = saved_sections
+                || jsonb_build_object($3::text, (SELECT answers_version FROM bumped))
+        WHERE assessment_id = $1 AND position = $2 AND EXISTS (SELECT FROM bumped)
+        RETURNING position
     )
-    UPDATE assessment_parts
-    SET answers = (answers - $4::text[]) || $5::jsonb,
-        saved_sections = saved_sections
-            || jsonb_build_object($3::text, (SELECT answers_version FROM bumped))
-    WHERE assessment_id = $1 AND position = $2
-    RETURNING (SELECT answers_version FROM bumped)
+    SELECT answers_version, {append} FROM bumped WHERE EXISTS (SELECT FROM saved)
 """
-_SAVE_SECTION_SQL = _SAVE_SECTION.format(status="")
-_SAVE_SECTION_AND_STATUS_SQL = _SAVE_SECTION.format(status=", status = $6")
+_SAVE_SECTION_SQL = _SAVE_SECTION.format(status="", append=append_call(8))
+_SAVE_SECTION_AND_STATUS_SQL = _SAVE_SECTION.format(status=", status = $8", append=append_call(9))
 
 
 async def save_section_answers(
@@ -428,24 +434,31 @@ async def save_section_answers(
     assessment_id: UUID,
     position: int,
     *,
+    seen: tuple[int, int],
     status: AssessmentStatus | None,
     section_id: str,
     cleared: Sequence[str],
     changed: Mapping[str, Answer],
-) -> int:
-    """A section's save in one statement: the assessment's answer version bumped (and its
-    ``status`` set, when one is given), the part's answers ``cleared`` removed and
-    ``changed`` written, and the section marked saved at the new version, which is returned.
+    event: Sequence[Any],
+) -> int | None:
+    """A section's save in one statement, if the assessment's (answers version, version)
+    are still ``seen``: the answer version bumped (and ``status`` set, when one is given),
+    the part's answers ``cleared`` removed and ``changed`` written, the section marked
+    saved at the new version, which is returned, and the audit ``event`` appended
+    (``audit.service.append_args``). None, with nothing written, when another change came
+    first.
 
     The status is written only when it changes: naming it in the SET list fires the
     status triggers (dashboard counters, last approval) on every save of a long section.
+    Outside a transaction block the statement is its own transaction, so the chain's lock
+    is held only while it runs.
     """
-    args = [assessment_id, position, section_id, list(cleared), dict(changed)]
+    args = [assessment_id, position, section_id, list(cleared), dict(changed), *seen]
     if status is None:
-        version: int = await conn.fetchval(_SAVE_SECTION_SQL, *args)
+        row = await conn.fetchrow(_SAVE_SECTION_SQL, *args, *event)
     else:
-        version = await conn.fetchval(_SAVE_SECTION_AND_STATUS_SQL, *args, status)
-    return version
+        row = await conn.fetchrow(_SAVE_SECTION_AND_STATUS_SQL, *args, status, *event)
+    return None if row is None else int(row["answers_version"])
 
 
 async def set_part_scores(

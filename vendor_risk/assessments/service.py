@@ -62,6 +62,7 @@ from vendor_risk.assessments.rules import (
 )
 from vendor_risk.assessments.tokens import generate_token, hash_token, looks_like_token
 from vendor_risk.audit.models import SYSTEM, Actor
+from vendor_risk.audit.service import append_args
 from vendor_risk.errors import Problem, field_error, not_found, stale_version
 from vendor_risk.findings import repository as findings_repo
 from vendor_risk.findings import service as findings_service
@@ -1029,7 +1030,7 @@ class SaveResult(msgspec.Struct, kw_only=True):
     # closed: the assessment no longer takes answers (submitted, reviewed): nothing saved.
     outcome: Literal["saved", "conflict", "invalid", "closed"]
     answers_version: int
-    # The assessment as the save found it (read under its lock), for the page it shows.
+    # The assessment as the save read it, for the page it shows.
     view: PortalView
     # Question id -> error code (forms.FieldError or an upload problem).
     errors: dict[str, str] = msgspec.field(default_factory=dict)
@@ -1082,91 +1083,116 @@ async def save_section(
     sections merge. Files are additive, so they are stored even on a conflict. Invalid
     input saves nothing and comes back as errors per question.
 
-    A fixed number of statements whatever the section's size: the link, assessment and
-    parts read and locked at once, the answers written with the version bump in one
-    statement (only those the save changed), and the audit event.
+    A save of answers alone (the usual one) is two statements: the page's read, without a
+    lock or a transaction block, and one statement writing the answers and the audit event
+    if nothing changed the assessment since that read. If something did, or files change,
+    the save runs again in a transaction holding the assessment's lock.
     """
+    if not uploads and remove is None:
+        _, view = await open_portal(conn, token, now)
+        result = await _save_answers(conn, view, part_index, section_id, read, base_version)
+        if result is not None:
+            return result
     async with conn.transaction():
         _, view = await open_portal(conn, token, now, lock=True)
-        state = view.state
-        if state.status not in EDITABLE_STATUSES:
-            return SaveResult(outcome="closed", answers_version=state.answers_version, view=view)
-        if not 0 <= part_index < len(view.parts):
-            raise not_found("section", f"{part_index}/{section_id}")
-        part = view.parts[part_index]
-        template = part.template
-        try:
-            question_ids = section_question_ids(template, section_id)
-        except KeyError:
-            raise not_found("section", f"{part_index}/{section_id}") from None
-        answers, form_errors = read(template)
-        errors = dict(form_errors)
-        rules = {q.id: q.evidence for _, q in template.questions()} if uploads else {}
-        for upload in uploads:
-            if upload.question_id not in question_ids:
-                raise not_found("question", upload.question_id)
-            problem = "no_evidence" if rules[upload.question_id] == "none" else _upload_error(upload)
-            if problem is not None:
-                errors[upload.question_id] = problem
-        if uploads and not errors:
-            files, size = await repo.evidence_totals(conn, state.id)
-            if (
-                files + len(uploads) > settings.evidence_max_files
-                or size + sum(len(u.data) for u in uploads) > settings.evidence_max_mb * 2**20
-            ):
-                for upload in uploads:
-                    errors[upload.question_id] = "quota"
-        given = {k: v for k, v in answers.items() if v is not None}
-        for error in validate_section(template, section_id, given):
-            errors.setdefault(error.field.split(".")[1], "choice")
-        if errors:
-            return SaveResult(
-                outcome="invalid", answers_version=state.answers_version, view=view, errors=errors
-            )
-
-        actor = portal_actor(state)
-        uploaded = [await _store_upload(conn, state, part, upload, actor, settings) for upload in uploads]
-        removed = await _remove_upload(conn, state, part, remove, question_ids) if remove else None
-
-        current = {qid: part.answers[qid] for qid in question_ids if qid in part.answers}
-        merged = merge_section(part.answers, question_ids, answers)
-        proposed = {qid: merged[qid] for qid in question_ids if qid in merged}
-        if part.saved_sections.get(section_id, 0) > base_version and proposed != current:
-            return SaveResult(
-                outcome="conflict",
-                answers_version=state.answers_version,
-                view=view,
-                theirs=current,
-                uploaded=uploaded,
-                removed=removed,
-            )
-        # Only the answers this save changed, and a digest of the whole section as saved:
-        # a long section saved again with one answer changed is one answer written and one
-        # in the trail, not all of them twice (the chain hashes, and the lock holds, for less).
-        changed = [qid for qid in question_ids if current.get(qid) != proposed.get(qid)]
-        version = await repo.save_section_answers(
-            conn,
-            state.id,
-            part_index,
-            status="in_progress" if state.status == "sent" else None,
-            section_id=section_id,
-            cleared=[qid for qid in changed if qid not in proposed],
-            changed={qid: proposed[qid] for qid in changed if qid in proposed},
+        result = await _save_answers(
+            conn, view, part_index, section_id, read, base_version, uploads, remove, settings
         )
-        newly_shown: list[str] = []
-        # Only a question with a condition can come into view (visibility walks the whole
-        # questionnaire, twice): a section without one shows nothing new.
-        section = next(s for s in template.sections if s.id == section_id)
-        if any(q.show_if is not None for q in section.questions):
-            shown_before = visibility(template, part.answers)
-            shown_after = visibility(template, merged)
-            newly_shown = [
-                qid
-                for qid in question_ids
-                if shown_after[qid] and not shown_before[qid] and qid not in merged
-            ]
-        await audit.record(
-            conn,
+        assert result is not None  # noqa: S101 - under the lock nothing changes the assessment
+        return result
+
+
+async def _save_answers(
+    conn: asyncpg.Connection,
+    view: PortalView,
+    part_index: int,
+    section_id: str,
+    read: ReadAnswers,
+    base_version: int,
+    uploads: Sequence[Upload] = (),
+    remove: UUID | None = None,
+    settings: Settings | None = None,
+) -> SaveResult | None:
+    """``save_section`` on the assessment as ``view`` read it; None when another change
+    came after that read (nothing is then written)."""
+    state = view.state
+    if state.status not in EDITABLE_STATUSES:
+        return SaveResult(outcome="closed", answers_version=state.answers_version, view=view)
+    if not 0 <= part_index < len(view.parts):
+        raise not_found("section", f"{part_index}/{section_id}")
+    part = view.parts[part_index]
+    template = part.template
+    try:
+        question_ids = section_question_ids(template, section_id)
+    except KeyError:
+        raise not_found("section", f"{part_index}/{section_id}") from None
+    answers, form_errors = read(template)
+    errors = dict(form_errors)
+    rules = {q.id: q.evidence for _, q in template.questions()} if uploads else {}
+    for upload in uploads:
+        if upload.question_id not in question_ids:
+            raise not_found("question", upload.question_id)
+        problem = "no_evidence" if rules[upload.question_id] == "none" else _upload_error(upload)
+        if problem is not None:
+            errors[upload.question_id] = problem
+    if uploads and not errors:
+        assert settings is not None  # noqa: S101 - files come with the settings that bound them
+        files, size = await repo.evidence_totals(conn, state.id)
+        if (
+            files + len(uploads) > settings.evidence_max_files
+            or size + sum(len(u.data) for u in uploads) > settings.evidence_max_mb * 2**20
+        ):
+            for upload in uploads:
+                errors[upload.question_id] = "quota"
+    given = {k: v for k, v in answers.items() if v is not None}
+    for error in validate_section(template, section_id, given):
+        errors.setdefault(error.field.split(".")[1], "choice")
+    if errors:
+        return SaveResult(outcome="invalid", answers_version=state.answers_version, view=view, errors=errors)
+
+    actor = portal_actor(state)
+    uploaded = []
+    for upload in uploads:
+        assert settings is not None  # noqa: S101 - as above
+        uploaded.append(await _store_upload(conn, state, part, upload, actor, settings))
+    removed = await _remove_upload(conn, state, part, remove, question_ids) if remove else None
+
+    current = {qid: part.answers[qid] for qid in question_ids if qid in part.answers}
+    merged = merge_section(part.answers, question_ids, answers)
+    proposed = {qid: merged[qid] for qid in question_ids if qid in merged}
+    if part.saved_sections.get(section_id, 0) > base_version and proposed != current:
+        return SaveResult(
+            outcome="conflict",
+            answers_version=state.answers_version,
+            view=view,
+            theirs=current,
+            uploaded=uploaded,
+            removed=removed,
+        )
+    newly_shown: list[str] = []
+    # Only a question with a condition can come into view (visibility walks the whole
+    # questionnaire, twice): a section without one shows nothing new.
+    section = next(s for s in template.sections if s.id == section_id)
+    if any(q.show_if is not None for q in section.questions):
+        shown_before = visibility(template, part.answers)
+        shown_after = visibility(template, merged)
+        newly_shown = [
+            qid for qid in question_ids if shown_after[qid] and not shown_before[qid] and qid not in merged
+        ]
+    # Only the answers this save changed, and a digest of the whole section as saved:
+    # a long section saved again with one answer changed is one answer written and one
+    # in the trail, not all of them twice (the chain hashes, and the lock holds, for less).
+    changed = [qid for qid in question_ids if current.get(qid) != proposed.get(qid)]
+    version = await repo.save_section_answers(
+        conn,
+        state.id,
+        part_index,
+        seen=(state.answers_version, state.version),
+        status="in_progress" if state.status == "sent" else None,
+        section_id=section_id,
+        cleared=[qid for qid in changed if qid not in proposed],
+        changed={qid: proposed[qid] for qid in changed if qid in proposed},
+        event=append_args(
             actor=actor,
             action="assessment.section_saved",
             entity_type="assessment",
@@ -1180,10 +1206,13 @@ async def save_section(
                 "questionnaire": template.key,
                 "section": section_id,
                 "answers": {qid: proposed[qid] for qid in changed if qid in proposed},
-                "answers_version": version,
+                "answers_version": state.answers_version + 1,
                 "section_sha256": hashlib.sha256(msgspec.json.encode(proposed, order="sorted")).hexdigest(),
             },
-        )
+        ),
+    )
+    if version is None:
+        return None
     return SaveResult(
         outcome="saved",
         answers_version=version,

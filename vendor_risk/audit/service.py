@@ -190,6 +190,44 @@ async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
     from the pieces of its canonical JSON (``chain.canonical_pieces``): exactly the bytes
     verify recomputes from what is stored.
     """
+    await conn.fetchval(_APPEND_SQL, *_append_args(queued))
+
+
+def append_call(first: int) -> str:
+    """The ``audit_append`` call with its parameters numbered from ``$first``, for a change
+    made and recorded in one statement outside a transaction block (``append_args`` gives
+    the parameters): the statement's own transaction holds the chain's lock from the
+    append to its commit, as a block's commit does."""
+    return "audit_append(" + ", ".join(f"${first + i}{cast}" for i, cast in enumerate(_APPEND_CASTS)) + ")"
+
+
+def append_args(
+    *, actor: Actor, action: str, entity_type: str, entity_id: UUID | str, before: Any, after: Any
+) -> list[Any]:
+    """The parameters of ``append_call`` recording one event, as ``record`` would."""
+    return _append_args([_queued(actor, action, entity_type, entity_id, before, after, datetime.now(UTC))])
+
+
+_APPEND_CASTS = (
+    "",
+    "::text[]",
+    "::text[]",
+    "::text[]",
+    "::text[]",
+    "::text[]",
+    "::uuid[]",
+    "::timestamptz[]",
+    "::uuid[]",
+    "::text[]",
+    "::text[]",
+    "::text[]",
+    "::text[]",
+    "::smallint",
+)
+_APPEND_SQL = f"SELECT {append_call(1)}"
+
+
+def _append_args(queued: Sequence[_Queued]) -> list[Any]:
     pieces = []
     for q in queued:
         event = ChainedEvent(
@@ -205,12 +243,7 @@ async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
             after=None,
         )
         pieces.append([piece.decode() for piece in canonical_pieces(event)])
-    await conn.fetchval(
-        """
-        SELECT audit_append($1, $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[],
-                            $8::timestamptz[], $9::uuid[], $10::text[], $11::text[], $12::text[],
-                            $13::text[], $14::smallint)
-        """,
+    return [
         AUDIT_LOCK_ID,
         [head for head, _, _ in pieces],
         [middle for _, middle, _ in pieces],
@@ -225,7 +258,7 @@ async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
         [q.entity_type for q in queued],
         [q.entity_id for q in queued],
         CURRENT_SCHEME,
-    )
+    ]
 
 
 async def _chained_rows(

@@ -7,13 +7,25 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from tests.integration.assessments.conftest import PNG, Client, NewPartner, Partner, Send, csrf_of
+from tests.integration.assessments.conftest import (
+    PNG,
+    Client,
+    NewPartner,
+    Partner,
+    Send,
+    csrf_of,
+    portal_path,
+)
 from tests.unit.assessments.conftest import LIBRARY
+from vendor_risk.assessments import service
 from vendor_risk.questionnaires.loader import load_file
+from vendor_risk.questionnaires.models import Answer
+from vendor_risk.settings import Settings
 
 
 async def test_a_stale_tab_gets_a_conflict_showing_both_and_can_keep_its_answers(
@@ -199,3 +211,58 @@ async def test_the_page_speaks_the_browsers_language_until_told_otherwise(
     chosen = await client.get(path, params={"lang": "zh-CN"}, headers={"Accept-Language": "en-GB"})
     assert '<html lang="zh-CN">' in chosen.text
     assert f'href="{path}?lang=en"' in chosen.text  # the switch, on every page
+
+
+async def test_a_save_overtaken_between_its_read_and_its_write_writes_nothing_and_is_redone(
+    new_partner: NewPartner, send: Send, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """A save of answers alone reads without a lock and writes only if nothing changed the
+    assessment since: overtaken, it writes nothing (no answer, no version, no audit event),
+    and ``save_section`` redoes it under the lock, where saves of other sections merge."""
+    sent = await send((await new_partner())["id"])
+    token = portal_path(sent["link"]).rsplit("/", 1)[1]
+    assessment_id = sent["assessment"]["id"]
+
+    def answering(question_id: str, value: str) -> service.ReadAnswers:
+        return lambda _: ({question_id: Answer(value=value)}, {})
+
+    async def save(conn: asyncpg.Connection, section: str, read: service.ReadAnswers) -> service.SaveResult:
+        return await service.save_section(
+            conn,
+            token,
+            part_index=0,
+            section_id=section,
+            read=read,
+            base_version=0,
+            uploads=[],
+            remove=None,
+            settings=settings,
+            now=datetime.now(UTC),
+        )
+
+    async with pool.acquire() as conn:
+        _, stale = await service.open_portal(conn, token, datetime.now(UTC))
+        assert (await save(conn, "data", answering("dh-1", "aes256"))).outcome == "saved"
+        events = (
+            "SELECT count(*) FROM audit_events WHERE entity_id = $1 AND action = 'assessment.section_saved'"
+        )
+        assert await conn.fetchval(events, assessment_id) == 1
+
+        overtaken = await service._save_answers(conn, stale, 0, "access", answering("ac-1", "yes"), 0)
+        assert overtaken is None
+        answers = await conn.fetchval(
+            "SELECT answers FROM assessment_parts WHERE assessment_id = $1", assessment_id
+        )
+        assert "ac-1" not in answers
+        assert (
+            await conn.fetchval("SELECT answers_version FROM assessments WHERE id = $1", assessment_id) == 1
+        )
+        assert await conn.fetchval(events, assessment_id) == 1
+
+        redone = await save(conn, "access", answering("ac-1", "yes"))
+        assert (redone.outcome, redone.answers_version) == ("saved", 2)
+        answers = await conn.fetchval(
+            "SELECT answers FROM assessment_parts WHERE assessment_id = $1", assessment_id
+        )
+        assert (answers["dh-1"]["value"], answers["ac-1"]["value"]) == ("aes256", "yes")
+        assert await conn.fetchval(events, assessment_id) == 2

@@ -31,10 +31,9 @@ PINNED = {
     "GET /api/v1/partners?q=金蝶": 1,
     # The link with its assessment, parts, evidence and latest review, in one query.
     "GET /q/{token}/s/0/{section}": 1,
-    # BEGIN, that one query locking the assessment and its parts, the answers written with
-    # the version bump in one statement, the audit event appended at commit (audit_append:
-    # lock, head and INSERT in one statement), COMMIT.
-    "POST /q/{token}/s/0/{section}": 5,
+    # That one query, then one statement (its own transaction) bumping the answer version
+    # if nothing changed it since, writing the answers and appending the audit event.
+    "POST /q/{token}/s/0/{section}": 2,
     # The session (a read; it writes at most once a minute), the latest failed audit verify
     # (shown to admins and risk owners; one row of a table that grows by one a day) and the
     # page's one query.

@@ -1090,7 +1090,9 @@ async def save_section(
     """
     if not uploads and remove is None:
         _, view = await open_portal(conn, token, now)
-        result = await _save_answers(conn, view, part_index, section_id, read, base_version)
+        result = await _save_answers(
+            conn, view, part_index, section_id, read, base_version, (), None, settings
+        )
         if result is not None:
             return result
     async with conn.transaction():
@@ -1109,9 +1111,9 @@ async def _save_answers(
     section_id: str,
     read: ReadAnswers,
     base_version: int,
-    uploads: Sequence[Upload] = (),
-    remove: UUID | None = None,
-    settings: Settings | None = None,
+    uploads: Sequence[Upload],
+    remove: UUID | None,
+    settings: Settings,
 ) -> SaveResult | None:
     """``save_section`` on the assessment as ``view`` read it; None when another change
     came after that read (nothing is then written)."""
@@ -1136,7 +1138,6 @@ async def _save_answers(
         if problem is not None:
             errors[upload.question_id] = problem
     if uploads and not errors:
-        assert settings is not None  # noqa: S101 - files come with the settings that bound them
         files, size = await repo.evidence_totals(conn, state.id)
         if (
             files + len(uploads) > settings.evidence_max_files
@@ -1151,10 +1152,7 @@ async def _save_answers(
         return SaveResult(outcome="invalid", answers_version=state.answers_version, view=view, errors=errors)
 
     actor = portal_actor(state)
-    uploaded = []
-    for upload in uploads:
-        assert settings is not None  # noqa: S101 - as above
-        uploaded.append(await _store_upload(conn, state, part, upload, actor, settings))
+    uploaded = [await _store_upload(conn, state, part, upload, actor, settings) for upload in uploads]
     removed = await _remove_upload(conn, state, part, remove, question_ids) if remove else None
 
     current = {qid: part.answers[qid] for qid in question_ids if qid in part.answers}

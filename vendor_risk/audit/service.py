@@ -5,7 +5,8 @@ Events are appended when the change's transaction commits, not when ``record`` i
 transaction, about to commit, takes the chain's lock, links the queued events to the
 head, inserts them and commits. The lock that keeps the chain gap-free in commit order is
 so held for the append and the commit only, not for everything the change runs after its
-audit call.
+audit call. A change that is one statement can append its event in that statement
+(``append_call``), without a transaction block around it.
 """
 
 from __future__ import annotations
@@ -195,9 +196,10 @@ async def _append(conn: asyncpg.Connection, queued: Sequence[_Queued]) -> None:
 
 def append_call(first: int) -> str:
     """The ``audit_append`` call with its parameters numbered from ``$first``, for a change
-    made and recorded in one statement outside a transaction block (``append_args`` gives
-    the parameters): the statement's own transaction holds the chain's lock from the
-    append to its commit, as a block's commit does."""
+    made and recorded in one statement (``append_args`` gives the parameters). Outside a
+    transaction block that statement is its own transaction and holds the chain's lock
+    only while it runs; inside one, the lock is held to the block's commit, so the
+    statement should be the block's last."""
     return "audit_append(" + ", ".join(f"${first + i}{cast}" for i, cast in enumerate(_APPEND_CASTS)) + ")"
 
 

@@ -248,7 +248,9 @@ async def test_a_save_overtaken_between_its_read_and_its_write_writes_nothing_an
         )
         assert await conn.fetchval(events, assessment_id) == 1
 
-        overtaken = await service._save_answers(conn, stale, 0, "access", answering("ac-1", "yes"), 0)
+        overtaken = await service._save_answers(
+            conn, stale, 0, "access", answering("ac-1", "yes"), 0, (), None, settings
+        )
         assert overtaken is None
         answers = await conn.fetchval(
             "SELECT answers FROM assessment_parts WHERE assessment_id = $1", assessment_id

@@ -87,6 +87,8 @@ class _Field(NamedTuple):
     na_key: str
     comment_key: str
     choices: frozenset[str]
+    # One value from ``choices`` (yes/no, single choice): a ticked radio is that value.
+    single: bool
 
 
 # Each template section's fields, built once per template object: the repository caches
@@ -103,7 +105,14 @@ def _fields(template: Template, section_id: str) -> list[_Field]:
         return cached[1]
     section = next(s for s in template.sections if s.id == section_id)
     fields = [
-        _Field(q, f"a:{q.id}", f"na:{q.id}", f"c:{q.id}", frozenset(c.value for c in q.effective_choices()))
+        _Field(
+            q,
+            f"a:{q.id}",
+            f"na:{q.id}",
+            f"c:{q.id}",
+            frozenset(c.value for c in q.effective_choices()),
+            q.type in ("yes_no", "single_choice"),
+        )
         for q in section.questions
     ]
     if len(_FIELDS) >= _FIELDS_MAX:
@@ -164,6 +173,10 @@ def parse_section_form(
         na = bool(form.get(field.na_key))
         comment = (form.get(field.comment_key) or [""])[0].strip()
         raw[qid] = RawInput(values=values, na=na, comment=comment)
+        if field.single and not na and not comment and len(values) == 1 and values[0] in field.choices:
+            # The usual answer, a ticked radio and nothing else: nothing to clean or check.
+            answers[qid] = Answer(value=values[0])
+            continue
         if len(comment) > MAX_COMMENT:
             errors[qid] = "too_long"
             continue

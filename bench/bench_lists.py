@@ -443,7 +443,7 @@ async def _scale_database(admin_url: str, name: str, partners: int, keep: bool) 
         try:
             applied = await migrate(conn)
             if applied:
-                await conn.execute("ANALYZE")
+                await conn.execute("VACUUM ANALYZE")
         finally:
             await conn.close()
         print(f"reusing {name}" + (f", applied {', '.join(applied)}" if applied else ""))

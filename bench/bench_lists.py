@@ -61,6 +61,7 @@ from vendor_risk import sweeps  # noqa: E402
 from vendor_risk.agreements import repository as agreements  # noqa: E402
 from vendor_risk.assessments import repository as assessments  # noqa: E402
 from vendor_risk.assessments import service as assessments_service  # noqa: E402
+from vendor_risk.audit import repository as audit_events  # noqa: E402
 from vendor_risk.auth import repository as users  # noqa: E402
 from vendor_risk.db import connect, init_connection, migrate  # noqa: E402
 from vendor_risk.findings import repository as findings  # noqa: E402
@@ -93,33 +94,8 @@ class Case:
 
 
 def _audit_query(page: int = PAGE, **filters: Any) -> Query:
-    """The audit list's statement (it lives in its route), with the same parameters."""
-
-    async def run(conn: asyncpg.Connection) -> Any:
-        return await conn.fetch(
-            """
-            SELECT * FROM audit_events
-            WHERE ($1::text IS NULL OR entity_type = $1)
-              AND ($2::text IS NULL OR entity_id = $2)
-              AND ($3::uuid IS NULL OR actor_id = $3)
-              AND ($4::text IS NULL OR action = $4)
-              AND ($5::timestamptz IS NULL OR occurred_at >= $5)
-              AND ($6::timestamptz IS NULL OR occurred_at < $6)
-              AND ($7::bigint IS NULL OR seq < $7)
-            ORDER BY seq DESC
-            LIMIT $8
-            """,
-            filters.get("entity_type"),
-            filters.get("entity_id"),
-            filters.get("actor_id"),
-            filters.get("action"),
-            filters.get("since"),
-            filters.get("until"),
-            None,
-            page,
-        )
-
-    return run
+    """The audit list's statement, as its route and page run it."""
+    return lambda c: audit_events.list_events(c, audit_events.ListFilters(**filters), None, page)
 
 
 def cases(sample: dict[str, Any], page: int = PAGE) -> list[Case]:

@@ -447,10 +447,12 @@ def _rows(result: Any) -> int | None:
 
 
 async def _medians(
-    url: str, runs: int, pages: dict[str, int] | None = None
+    url: str, runs: int, pages: dict[str, int] | None = None, plans: dict[str, str] | None = None
 ) -> tuple[dict[str, float], Statements, dict[str, int | None]]:
     """Each list query's median time alone (ms), the statements it ran and the rows it
-    returned; with ``pages``, only those lists, each asking for that many rows."""
+    returned; with ``pages``, only those lists, each asking for that many rows. ``plans``
+    receives each list's plan modes (_plan_modes)."""
+    plans = {} if plans is None else plans
     conn = await connect(url)
     try:
         sample = await sample_ids(conn)
@@ -477,9 +479,30 @@ async def _medians(
             await case.query(recorder)  # type: ignore[arg-type]
             medians[case.name] = statistics.median(timings)
             statements[case.name] = recorder.statements
+        plans.update(await _plan_modes(conn, statements))
         return medians, statements, rows
     finally:
         await conn.close()
+
+
+async def _plan_modes(conn: asyncpg.Connection, statements: Statements) -> dict[str, str]:
+    """Per list, how PostgreSQL ran its statements once their plans were cached: "g" a
+    cached generic plan, "c" planned anew for each call's values (as it does when the
+    generic plan looks dearer; the planning is then part of every call's time), "3g2c"
+    for a mix, "-" for none prepared."""
+    cached = {
+        r["statement"]: "g" if r["generic_plans"] > r["custom_plans"] else "c"
+        for r in await conn.fetch("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+    }
+    modes = {}
+    for name, ran in statements.items():
+        found = [cached[sql] for sql, _ in ran if sql in cached]
+        kinds = sorted(set(found))
+        if len(kinds) > 1:
+            modes[name] = "".join(f"{found.count(k)}{k}" for k in kinds)
+        else:
+            modes[name] = kinds[0] if kinds else "-"
+    return modes
 
 
 def _scale_label(n: int) -> str:
@@ -512,9 +535,10 @@ async def compare_scales(opts: Any) -> None:
         equal_statements: Statements = {}
         rows: dict[int, dict[str, int | None]] = {}
         equal: dict[str, int] = {}
+        plans: dict[int, dict[str, str]] = {n: {} for n in scales}
         for round_ in range(3):
             for n in scales:
-                medians, at_n, rows[n] = await _medians(urls[n], opts.runs)
+                medians, at_n, rows[n] = await _medians(urls[n], opts.runs, plans=plans[n])
                 rounds[n].append(medians)
                 if n == large:
                     statements = at_n
@@ -533,12 +557,14 @@ async def compare_scales(opts: Any) -> None:
             f"\nEach list query alone (median ms of {opts.runs} calls, median of 3 rounds), the rows it"
             f" returned at each volume, and the ratio {hi}/{lo}. Where {lo} returned fewer rows"
             f" than {hi}, '{hi} at {lo} rows' is the same query at {hi} asking for {lo}'s rows"
-            f" (LIMIT n); that equal-rows ratio is the verdict. Bar: {SCALE_BAR}x.\n"
+            f" (LIMIT n); that equal-rows ratio is the verdict. Bar: {SCALE_BAR}x. 'plans' says how"
+            f" PostgreSQL ran each list's cached statement at each volume: g a generic plan, c planned"
+            f" for every call (its planning then part of the time).\n"
         )
         rows_head = "/".join(_scale_label(n) for n in scales)
         print(
             f"{'list query':<34} {'rows ' + rows_head:>14}{header} {'ratio':>7}"
-            f" {hi + ' at ' + lo + ' rows':>15} {'ratio':>7}"
+            f" {hi + ' at ' + lo + ' rows':>15} {'ratio':>7}  {'plans':<9}"
         )
         grown = []
         for case in cases(await _sample(urls[large])):
@@ -554,6 +580,7 @@ async def compare_scales(opts: Any) -> None:
                 line += f" {fair:>13.2f}ms {verdict:>6.2f}x"
             else:
                 line += f" {'':>15} {'':>7}"
+            line += "  " + f"{'/'.join(plans[n].get(case.name, '-') for n in scales):<9}"
             if verdict > SCALE_BAR:
                 grown.append(case.name)
                 line += "  > bar"

@@ -95,6 +95,9 @@ async def test_overdue_findings_whichever_index_holds_them(
             lambda row: (row.created_at, row.id),
         )
         assert paged == expected
+        # The board's order (most severe first; all of these are high) reads the same way.
+        board = await findings.list_findings(db, overdue(True), TODAY, None, 50, severity_first=True)
+        assert [r.id for r in board] == expected
         rest = await findings.list_findings(db, overdue(False), TODAY, None, 50)
         assert {r.id for r in rest} == {noted_early, not_due, resolved, postponed}
         # With the other filters too, and for a caller whose today is earlier.

@@ -471,7 +471,7 @@ END;
 """
 
 # The state the daily sweeps leave: ended scopes expired, lapsed assessments expired, every
-# agreement expiry and alert window that has come noticed.
+# agreement expiry and alert window that has come noticed, overdue items noted past due.
 _SWEPT = """
 UPDATE scopes SET status = 'expired', status_reason = 'ended', updated_at = ends_on
 WHERE status IN ('approved', 'suspended') AND ends_on < current_date;
@@ -494,6 +494,10 @@ WHERE a.status IN ('sent', 'in_progress', 'changes_requested')
 INSERT INTO assessment_reminders (assessment_id, due_on, reminder)
 SELECT a.id, a.due_on, 'overdue' FROM assessments a
 WHERE a.status IN ('sent', 'in_progress', 'changes_requested') AND a.due_on < current_date;
+UPDATE findings SET due_passed = true
+WHERE status IN ('open', 'remediating') AND due_on < current_date;
+UPDATE assessments SET due_passed = true
+WHERE status IN ('sent', 'in_progress', 'changes_requested') AND due_on < current_date;
 """
 
 

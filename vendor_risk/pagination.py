@@ -105,3 +105,35 @@ def paged(rows: list[CreatedT], limit: int) -> Page[CreatedT]:
     page = rows[:limit]
     more = len(rows) > limit
     return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
+
+
+def overdue_union(table: str, open_statuses: str, conditions: str, order: str, limit: str) -> str:
+    """SQL for the first ``limit`` overdue rows of ``table`` ("findings f", "assessments
+    a") meeting ``conditions`` (the list's other filters), in ``order``, with ``$1`` today
+    and ``open_statuses`` the table's open ones. Overdue rows come from two places
+    (migration 0220): those noted past due (``due_passed``), walked in list order, and the
+    others (fallen due since the sweep, or given a past due date), found by their due date
+    and sorted. Both halves test the due date, so the union is exact however late the
+    notes are.
+
+    The second half states "open, not noted and due before today" only as the expression
+    its index and statistics are on, so that no other index offers a range on the due
+    date, and ``OFFSET 0`` keeps it from being read in list order: a cached generic plan
+    (with no today to estimate by) would otherwise walk every open item newest first, or
+    every open item's due date, to find the few fallen due since the sweep."""
+    a = table.split()[1]
+    open_ = f"{a}.status IN ({open_statuses})"
+    pending = f"(CASE WHEN {open_} AND NOT {a}.due_passed THEN {a}.due_on END) < $1::date"
+    return f"""
+        SELECT * FROM (
+            (SELECT {a}.* FROM {table}
+             WHERE {conditions} AND {open_} AND {a}.due_passed AND {a}.due_on < $1::date
+             ORDER BY {order} LIMIT {limit})
+            UNION ALL
+            (SELECT * FROM (SELECT {a}.* FROM {table}
+                            WHERE {conditions} AND {open_} AND NOT {a}.due_passed AND {pending}
+                            OFFSET 0) {a}
+             ORDER BY {order} LIMIT {limit})
+        ) {a}
+        ORDER BY {order} LIMIT {limit}
+    """

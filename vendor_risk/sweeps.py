@@ -553,6 +553,7 @@ async def send_reminders(
     policy = settings.policy.assessments
     report = ReminderSweep()
     async with pool.acquire() as conn:
+        await note_due_passed(conn, day)
         for due in await reminders_due(conn, day, policy.reminder_days):
             report.reminders += await send_reminder(
                 conn, due.assessment_id, due.reminder, today=day, settings=settings
@@ -563,6 +564,30 @@ async def send_reminders(
         )
         report.finding_escalations = await finding_reminders.escalate_overdue(conn, day, settings)
     return report
+
+
+async def note_due_passed(conn: asyncpg.Connection, today: date) -> int:
+    """Note the open findings and assessments fallen due since the last sweep, so that the
+    overdue lists find them by walking newest first (migration 0220); returns how many.
+
+    Only a hint for the planner: the lists still test the due date, so a note that lags
+    changes how fast they are, never what they show. ``updated_at`` and ``version`` stay:
+    nothing a user sees has changed."""
+    findings = await conn.execute(
+        """
+        UPDATE findings SET due_passed = true
+        WHERE status IN ('open', 'remediating') AND NOT due_passed AND due_on < $1
+        """,
+        today,
+    )
+    assessments = await conn.execute(
+        """
+        UPDATE assessments SET due_passed = true
+        WHERE status IN ('sent', 'in_progress', 'changes_requested') AND NOT due_passed AND due_on < $1
+        """,
+        today,
+    )
+    return int(findings.split()[-1]) + int(assessments.split()[-1])
 
 
 # --- emails ------------------------------------------------------------------------------

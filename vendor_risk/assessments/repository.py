@@ -20,10 +20,12 @@ from vendor_risk.assessments.models import (
     RiskLevel,
 )
 from vendor_risk.audit.service import append_call
+from vendor_risk.pagination import overdue_union
 from vendor_risk.questionnaires.models import Answer, Template
 
 # `$1` is today (UTC) wherever OVERDUE_SQL appears.
-OVERDUE_SQL = "(a.status IN ('sent', 'in_progress', 'changes_requested') AND a.due_on < $1::date)"
+DUE_STATUSES_SQL = "'sent', 'in_progress', 'changes_requested'"
+OVERDUE_SQL = f"(a.status IN ({DUE_STATUSES_SQL}) AND a.due_on < $1::date)"
 
 ASSESSMENT_COLUMNS = f"""
     a.id, a.partner_id, p.name AS partner_name, a.kind, a.status,
@@ -157,17 +159,23 @@ async def list_assessments(
         where.append(f"a.partner_id = {param(filters.partner_id)}")
     if filters.kind is not None:
         where.append(f"a.kind = {param(filters.kind)}")
-    if filters.overdue is not None:
-        where.append(OVERDUE_SQL if filters.overdue else f"NOT {OVERDUE_SQL}")
+    if filters.overdue is False:
+        where.append(f"NOT {OVERDUE_SQL}")
     if after is not None:
         where.append(f"(a.sent_at, a.id) < ({param(after[0])}, {param(after[1])}::uuid)")
+    conditions, count, order = " AND ".join(where) or "true", param(limit), "a.sent_at DESC, a.id DESC"
+    source = "assessments a"
+    if filters.overdue:
+        # OVERDUE_SQL, read from the two indexes of migration 0220 (overdue_union).
+        source = f"({overdue_union('assessments a', DUE_STATUSES_SQL, conditions, order, count)}) a"
+        conditions = "true"
     rows = await conn.fetch(
         f"""
         SELECT {ASSESSMENT_COLUMNS}
-        FROM assessments a JOIN partners p ON p.id = a.partner_id
-        WHERE {" AND ".join(where) or "true"}
-        ORDER BY a.sent_at DESC, a.id DESC
-        LIMIT {param(limit)}
+        FROM {source} JOIN partners p ON p.id = a.partner_id
+        WHERE {conditions}
+        ORDER BY {order}
+        LIMIT {count}
         """,
         *params,
     )

@@ -11,6 +11,7 @@ import asyncpg
 import msgspec
 
 from vendor_risk.findings.models import Finding, FindingDetail, RiskAcceptance
+from vendor_risk.pagination import overdue_union
 
 # `$1` is today (UTC) wherever these appear.
 ACCEPTANCE_COLUMNS = """
@@ -19,8 +20,10 @@ ACCEPTANCE_COLUMNS = """
 """
 # A live acceptance: not stale and not past its date.
 LIVE_ACCEPTANCE_SQL = "(r.stale_at IS NULL AND r.until >= $1::date)"
-# Open or remediating past its due date (NULL without a due date); findings_overdue_idx.
-OVERDUE_SQL = "(f.status IN ('open', 'remediating') AND f.due_on < $1::date)"
+# Open or remediating past its due date (NULL without a due date); the list reads it from
+# findings_due_passed_idx and findings_due_pending_idx (migration 0220).
+DUE_STATUSES_SQL = "'open', 'remediating'"
+OVERDUE_SQL = f"(f.status IN ({DUE_STATUSES_SQL}) AND f.due_on < $1::date)"
 
 FINDING_COLUMNS = f"""
     f.id, f.partner_id, p.name AS partner_name, f.assessment_id, f.source,
@@ -124,8 +127,8 @@ async def list_findings(
         where.append(f"f.severity = {param(filters.severity)}")
     if filters.owner_id is not None:
         where.append(f"f.owner_id = {param(filters.owner_id)}")
-    if filters.overdue is not None:
-        where.append(OVERDUE_SQL if filters.overdue else f"NOT coalesce({OVERDUE_SQL}, false)")
+    if filters.overdue is False:
+        where.append(f"NOT coalesce({OVERDUE_SQL}, false)")
     order = "f.created_at DESC, f.id DESC"
     if severity_first:
         order = f"{SEVERITY_WEIGHT_SQL} DESC, {order}"
@@ -136,13 +139,19 @@ async def list_findings(
             )
     elif after is not None:
         where.append(f"(f.created_at, f.id) < ({param(after[0])}, {param(after[1])}::uuid)")
+    conditions, count = " AND ".join(where) or "true", param(limit)
+    source = "findings f"
+    if filters.overdue:
+        # OVERDUE_SQL, read from the two indexes of migration 0220 (overdue_union).
+        source = f"({overdue_union('findings f', DUE_STATUSES_SQL, conditions, order, count)}) f"
+        conditions = "true"
     rows = await conn.fetch(
         f"""
         SELECT {FINDING_COLUMNS}
-        FROM findings f JOIN partners p ON p.id = f.partner_id
-        WHERE {" AND ".join(where) or "true"}
+        FROM {source} JOIN partners p ON p.id = f.partner_id
+        WHERE {conditions}
         ORDER BY {order}
-        LIMIT {param(limit)}
+        LIMIT {count}
         """,
         *params,
     )

@@ -105,27 +105,41 @@ async def list_incidents(
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[Incident]:
-    """Newest first; every filter is backed by an index on incidents."""
+    """Newest first; every filter is backed by an index on incidents.
+
+    The WHERE clause is assembled from fixed fragments (never from input), as the findings
+    list does: with one catch-all statement (`$2 IS NULL OR ...`) for every combination,
+    the cached generic plan guessed one matching row and read and sorted every incident,
+    their playbooks with them (2.7 ms for the unfiltered list at 200 incidents, against
+    0.9 ms walking the newest first).
+    """
+    params: list[Any] = [now]
+    where: list[str] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if filters.statuses:
+        where.append(f"i.status = ANY({param(list(filters.statuses))}::text[])")
+    if filters.severities:
+        where.append(f"i.severity = ANY({param(list(filters.severities))}::text[])")
+    if filters.partner_id is not None:
+        where.append(f"i.partner_id = {param(filters.partner_id)}")
+    if filters.overdue is not None:
+        # No pending deadline (NULL) is not overdue; as a plain predicate, incidents_overdue_idx.
+        overdue = "(i.status IN ('suspected', 'open') AND i.next_due_at <= $1)"
+        where.append(overdue if filters.overdue else f"NOT coalesce({overdue}, false)")
+    if after is not None:
+        where.append(f"(i.created_at, i.id) < ({param(after[0])}, {param(after[1])}::uuid)")
     rows = await conn.fetch(
         INCIDENT_SELECT
-        + """
-        WHERE ($2::text[] IS NULL OR i.status = ANY($2))
-          AND ($3::text[] IS NULL OR i.severity = ANY($3))
-          AND ($4::uuid IS NULL OR i.partner_id = $4)
-          AND ($5::boolean IS NULL
-               OR $5 = coalesce(i.status IN ('suspected', 'open') AND i.next_due_at <= $1, false))
-          AND ($6::timestamptz IS NULL OR (i.created_at, i.id) < ($6, $7::uuid))
+        + f"""
+        WHERE {" AND ".join(where) or "true"}
         ORDER BY i.created_at DESC, i.id DESC
-        LIMIT $8
+        LIMIT {param(limit)}
         """,
-        now,
-        list(filters.statuses) if filters.statuses else None,
-        list(filters.severities) if filters.severities else None,
-        filters.partner_id,
-        filters.overdue,
-        after[0] if after else None,
-        after[1] if after else None,
-        limit,
+        *params,
     )
     return [to_incident(r) for r in rows]
 

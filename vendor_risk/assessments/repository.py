@@ -20,7 +20,7 @@ from vendor_risk.assessments.models import (
     RiskLevel,
 )
 from vendor_risk.audit.service import append_call
-from vendor_risk.pagination import overdue_union
+from vendor_risk.pagination import overdue_union, sql_limit
 from vendor_risk.questionnaires.models import Answer, Template
 
 # `$1` is today (UTC) wherever OVERDUE_SQL appears.
@@ -163,7 +163,7 @@ async def list_assessments(
         where.append(f"NOT {OVERDUE_SQL}")
     if after is not None:
         where.append(f"(a.sent_at, a.id) < ({param(after[0])}, {param(after[1])}::uuid)")
-    conditions, count, order = " AND ".join(where) or "true", param(limit), "a.sent_at DESC, a.id DESC"
+    conditions, count, order = " AND ".join(where) or "true", sql_limit(limit), "a.sent_at DESC, a.id DESC"
     source = "assessments a"
     if filters.overdue:
         # OVERDUE_SQL, read from the two indexes of migration 0220 (overdue_union).

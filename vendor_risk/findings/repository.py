@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from vendor_risk.findings.models import Finding, FindingDetail, RiskAcceptance
-from vendor_risk.pagination import overdue_union
+from vendor_risk.pagination import overdue_union, sql_limit
 
 # `$1` is today (UTC) wherever these appear.
 ACCEPTANCE_COLUMNS = """
@@ -139,7 +139,7 @@ async def list_findings(
             )
     elif after is not None:
         where.append(f"(f.created_at, f.id) < ({param(after[0])}, {param(after[1])}::uuid)")
-    conditions, count = " AND ".join(where) or "true", param(limit)
+    conditions, count = " AND ".join(where) or "true", sql_limit(limit)
     source = "findings f"
     if filters.overdue:
         # OVERDUE_SQL, read from the two indexes of migration 0220 (overdue_union).

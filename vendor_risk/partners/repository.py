@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from vendor_risk.pagination import sql_limit
 from vendor_risk.partners.models import ContactIn, Partner, PartnerSummary
 from vendor_risk.partners.rules import TIERS, FindingFact, TierResult
 
@@ -283,7 +284,7 @@ async def list_partners(
             SELECT {SUMMARY_COLUMNS}, p.reassessment_due_at FROM partners p
             WHERE {" AND ".join(where) or "true"}
             ORDER BY {spec.order}
-            LIMIT {param(limit)}
+            LIMIT {sql_limit(limit)}
         ) p {STATS_LATERAL}
         ORDER BY {spec.order}
     """

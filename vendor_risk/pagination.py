@@ -107,6 +107,20 @@ def paged(rows: list[CreatedT], limit: int) -> Page[CreatedT]:
     return Page(items=page, next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if more else None)
 
 
+class Params:
+    """The parameters of a statement assembled from fixed fragments: ``param(value)``
+    adds a value and gives the ``$n`` that names it in the SQL; ``values`` go to fetch."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, *values: Any) -> None:
+        self.values = list(values)
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
 def sql_limit(limit: int) -> str:
     """A list's LIMIT written into its statement, not passed as a parameter. PostgreSQL
     costs a cached generic plan's ``LIMIT $n`` as a tenth of the rows, so at 100k partners

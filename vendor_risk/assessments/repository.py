@@ -20,7 +20,7 @@ from vendor_risk.assessments.models import (
     RiskLevel,
 )
 from vendor_risk.audit.service import append_call
-from vendor_risk.pagination import overdue_union, sql_limit
+from vendor_risk.pagination import Params, overdue_union, sql_limit
 from vendor_risk.questionnaires.models import Answer, Template
 
 # `$1` is today (UTC) wherever OVERDUE_SQL appears.
@@ -146,12 +146,8 @@ async def list_assessments(
     after five runs when it looks no dearer) could serve no filter's index, and made the
     list ten times slower on a small install.
     """
-    params: list[Any] = [today]
+    param = Params(today)
     where: list[str] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
 
     if filters.status is not None:
         where.append(f"a.status = {param(filters.status)}")
@@ -177,7 +173,7 @@ async def list_assessments(
         ORDER BY {order}
         LIMIT {count}
         """,
-        *params,
+        *param.values,
     )
     return [to_assessment(r) for r in rows]
 

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from vendor_risk.findings.models import Finding, FindingDetail, RiskAcceptance
-from vendor_risk.pagination import overdue_union, sql_limit
+from vendor_risk.pagination import Params, overdue_union, sql_limit
 
 # `$1` is today (UTC) wherever these appear.
 ACCEPTANCE_COLUMNS = """
@@ -109,12 +109,8 @@ async def list_findings(
     The WHERE clause is assembled from fixed fragments (never from input) so each filter
     reaches the planner as a plain predicate its index can serve.
     """
-    params: list[Any] = [today]
+    param = Params(today)
     where: list[str] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
 
     if filters.partner_id is not None:
         where.append(f"f.partner_id = {param(filters.partner_id)}")
@@ -153,7 +149,7 @@ async def list_findings(
         ORDER BY {order}
         LIMIT {count}
         """,
-        *params,
+        *param.values,
     )
     return [to_finding(r) for r in rows]
 

@@ -13,7 +13,7 @@ import msgspec
 from vendor_risk.audit.models import Actor
 from vendor_risk.incidents.models import Incident, NotificationRecord, NotificationRecordUpdate, TimelineEntry
 from vendor_risk.incidents.rules import PlannedStep, StepState
-from vendor_risk.pagination import sql_limit
+from vendor_risk.pagination import Params, sql_limit
 from vendor_risk.structs import I18nText
 
 INCIDENT_COLUMNS = """
@@ -114,12 +114,8 @@ async def list_incidents(
     their playbooks with them (2.7 ms for the unfiltered list at 200 incidents, against
     0.9 ms walking the newest first).
     """
-    params: list[Any] = [now]
+    param = Params(now)
     where: list[str] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
 
     if filters.statuses:
         where.append(f"i.status = ANY({param(list(filters.statuses))}::text[])")
@@ -148,7 +144,7 @@ async def list_incidents(
         JOIN incidents i ON i.id = page.id JOIN partners p ON p.id = i.partner_id
         ORDER BY i.created_at DESC, i.id DESC
         """,
-        *params,
+        *param.values,
     )
     return [to_incident(r) for r in rows]
 

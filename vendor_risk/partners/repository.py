@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from vendor_risk.pagination import sql_limit
+from vendor_risk.pagination import Params, sql_limit
 from vendor_risk.partners.models import ContactIn, Partner, PartnerSummary
 from vendor_risk.partners.rules import TIERS, FindingFact, TierResult
 
@@ -243,12 +243,8 @@ async def list_partners(
     reaches the planner as a plain predicate its index can serve.
     """
     spec = SORTS[sort]
-    params: list[Any] = [today, expiring_within_days]
+    param = Params(today, expiring_within_days)
     where: list[str] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
 
     if filters.statuses:
         where.append(f"p.status = ANY({param(list(filters.statuses))}::text[])")
@@ -288,7 +284,7 @@ async def list_partners(
         ) p {STATS_LATERAL}
         ORDER BY {spec.order}
     """
-    rows = await conn.fetch(sql, *params)
+    rows = await conn.fetch(sql, *param.values)
     result = []
     for row in rows:
         values = dict(row)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import msgspec
-from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
@@ -23,6 +23,8 @@ from vendor_risk.paths import content_dir
 from vendor_risk.settings import Settings
 
 if TYPE_CHECKING:
+    from litestar.datastructures import State
+
     from vendor_risk.settings import DataKey
 
 MIGRATIONS_DIR = content_dir("migrations")
@@ -31,7 +33,7 @@ MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 MIGRATION_LOCK_ID = 0x76656E646F72
 
 # Handlers declare `db: DbConnection` to receive the request's pooled connection. The
-# signature model does not check it: provide_db_connection only ever returns one, and
+# signature model does not check it: provide_db_connection only ever yields one, and
 # asyncpg's isinstance check (a Python metaclass hook, for pool proxies) ran per request.
 DbConnection = NamedDependency[SkipValidation[asyncpg.Connection]]
 
@@ -131,22 +133,15 @@ async def connect(dsn: str, *, data_keys: tuple[DataKey, ...] = ()) -> asyncpg.C
 ACQUIRE_TIMEOUT = 10.0
 
 
-# Where a request's pooled connection waits for the end of the request (request_middleware).
-SCOPE_CONNECTION = "vendor_risk.connection"
+async def provide_db_connection(state: State, settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """Lend a pooled connection to one request; services open transactions on it.
 
-
-async def provide_db_connection(request: Request[Any, Any, Any], settings: Settings) -> asyncpg.Connection:
-    """Lend a pooled connection to one request; services open transactions on it. The
-    request's middleware (``vendor_risk.middleware``) gives it back when the request ends.
-
-    Not a generator dependency: Litestar runs each in a cleanup group, an exit stack and
-    an extra coroutine, a tenth of a short read's cost. ``settings`` is unused here, but
-    depending on it puts the two app dependencies in successive batches: Litestar resolves
-    a batch of several at once with an anyio task group, which a handler taking both
-    ``db`` and ``settings`` would pay on every request.
+    ``settings`` is unused here, but depending on it puts the two app dependencies in
+    successive batches: Litestar resolves a batch of several at once with an anyio task
+    group, which a handler taking both ``db`` and ``settings`` would pay on every request.
     """
     del settings
-    pool: asyncpg.Pool = request.app.state.db_pool
+    pool: asyncpg.Pool = state.db_pool
     try:
         # Not acquire(timeout=...): asyncpg wraps that in wait_for and applies it to the
         # release too, two timers per request where one bounds the wait.
@@ -154,15 +149,9 @@ async def provide_db_connection(request: Request[Any, Any, Any], settings: Setti
             conn = await pool.acquire()
     except TimeoutError:
         raise DatabaseUnavailable("no connection within the acquire timeout") from None
-    request.scope[SCOPE_CONNECTION] = (pool, conn)  # type: ignore[literal-required]
-    return conn
-
-
-async def release_request_connection(scope: Any) -> None:
-    """Give back the connection ``provide_db_connection`` lent to the request, if any."""
-    lent = scope.pop(SCOPE_CONNECTION, None)
-    if lent is not None:
-        pool, conn = lent
+    try:
+        yield conn
+    finally:
         await pool.release(conn)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 import structlog
 from litestar.exceptions import HTTPException
 
-from vendor_risk.db import release_request_connection
 from vendor_risk.hardening import SecurityHeaders
 from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send, access_log, redact_path
 from vendor_risk.metrics import request_finished, request_started
@@ -73,7 +72,6 @@ def request_middleware(public_url: str) -> Callable[[ASGIApp], Any]:
                 status = exc.status_code
                 raise
             finally:
-                await release_request_connection(scope)
                 ended = time.perf_counter()
                 access_log.write(
                     method, redact_path(path), status, round((ended - started) * 1000, 2), request_id

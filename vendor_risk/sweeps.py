@@ -18,6 +18,7 @@ import msgspec
 import structlog
 
 from vendor_risk import audit
+from vendor_risk.assessments.repository import DUE_STATUSES_SQL as ASSESSMENT_DUE_STATUSES
 from vendor_risk.assessments.repository import OPEN as OPEN_ASSESSMENT
 from vendor_risk.assessments.service import (
     ReassessmentDue,
@@ -31,6 +32,7 @@ from vendor_risk.audit.models import Actor
 from vendor_risk.dashboard.repository import repair_counters
 from vendor_risk.errors import Problem
 from vendor_risk.findings import reminders as finding_reminders
+from vendor_risk.findings.repository import DUE_STATUSES_SQL as FINDING_DUE_STATUSES
 from vendor_risk.findings.service import lapse_expired_acceptances
 from vendor_risk.notify.outbox import Email, emit_event, emit_events, enqueue_email
 from vendor_risk.notify.outbox import format_day as _date
@@ -574,16 +576,16 @@ async def note_due_passed(conn: asyncpg.Connection, today: date) -> int:
     changes how fast they are, never what they show. ``updated_at`` and ``version`` stay:
     nothing a user sees has changed."""
     findings = await conn.execute(
-        """
+        f"""
         UPDATE findings SET due_passed = true
-        WHERE status IN ('open', 'remediating') AND NOT due_passed AND due_on < $1
+        WHERE status IN ({FINDING_DUE_STATUSES}) AND NOT due_passed AND due_on < $1
         """,
         today,
     )
     assessments = await conn.execute(
-        """
+        f"""
         UPDATE assessments SET due_passed = true
-        WHERE status IN ('sent', 'in_progress', 'changes_requested') AND NOT due_passed AND due_on < $1
+        WHERE status IN ({ASSESSMENT_DUE_STATUSES}) AND NOT due_passed AND due_on < $1
         """,
         today,
     )

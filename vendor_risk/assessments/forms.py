@@ -103,7 +103,7 @@ def _fields(template: Template, section_id: str) -> list[_Field]:
     cached = _FIELDS.get(key)
     if cached is not None and cached[0] is template:
         return cached[1]
-    section = next(s for s in template.sections if s.id == section_id)
+    section = template.section(section_id)
     fields = [
         _Field(
             q,

@@ -397,10 +397,10 @@ def _locate(view: service.PortalView, part: int, section_id: str) -> tuple[Any, 
     if not 0 <= part < len(view.parts):
         raise HTTPException(status_code=404, detail="no such section")
     template = view.parts[part].template
-    section = next((s for s in template.sections if s.id == section_id), None)
-    if section is None:
-        raise HTTPException(status_code=404, detail="no such section")
-    return template, section
+    try:
+        return template, template.section(section_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail="no such section") from None
 
 
 def _section_context(

@@ -87,19 +87,9 @@ def link_expiry(
 # --- answers per section --------------------------------------------------------------------
 
 
-def section_question_ids(template: Template, section_id: str) -> list[str]:
-    for section in template.sections:
-        if section.id == section_id:
-            return [q.id for q in section.questions]
-    raise KeyError(section_id)
-
-
 def validate_section(template: Template, section_id: str, answers: Mapping[str, Answer]) -> list[AnswerError]:
     """Errors in the answers given for one section; answers to other questions are refused."""
-    section = next((s for s in template.sections if s.id == section_id), None)
-    if section is None:
-        raise KeyError(section_id)
-    index = {q.id: q for q in section.questions}
+    index = {q.id: q for q in template.section(section_id).questions}
     errors = [
         AnswerError(field=f"answers.{qid}", message="not a question of this section")
         for qid in answers

@@ -57,7 +57,6 @@ from vendor_risk.assessments.rules import (
     receipt_hash,
     reminder_due,
     score_changes,
-    section_question_ids,
     validate_section,
 )
 from vendor_risk.assessments.tokens import generate_token, hash_token, looks_like_token
@@ -1125,9 +1124,10 @@ async def _save_answers(
     part = view.parts[part_index]
     template = part.template
     try:
-        question_ids = section_question_ids(template, section_id)
+        section = template.section(section_id)
     except KeyError:
         raise not_found("section", f"{part_index}/{section_id}") from None
+    question_ids = [q.id for q in section.questions]
     answers, form_errors = read(template)
     errors = dict(form_errors)
     rules = {q.id: q.evidence for _, q in template.questions()} if uploads else {}
@@ -1170,7 +1170,6 @@ async def _save_answers(
     newly_shown: list[str] = []
     # Only a question with a condition can come into view (visibility walks the whole
     # questionnaire, twice): a section without one shows nothing new.
-    section = next(s for s in template.sections if s.id == section_id)
     if any(q.show_if is not None for q in section.questions):
         shown_before = visibility(template, part.answers)
         shown_after = visibility(template, merged)

@@ -16,14 +16,18 @@ from vendor_risk.incidents.rules import PlannedStep, StepState
 from vendor_risk.pagination import Params, sql_limit
 from vendor_risk.structs import I18nText
 
-INCIDENT_COLUMNS = """
+# A suspected or open incident past its earliest pending deadline; `$1` is now.
+# incidents_overdue_idx serves it as a filter.
+OVERDUE_SQL = "(i.status IN ('suspected', 'open') AND i.next_due_at <= $1)"
+
+INCIDENT_COLUMNS = f"""
        i.id, i.partner_id, p.name AS partner_name, i.title, i.severity, i.status, i.detected_at,
        i.playbook_key, i.playbook_version, i.playbook_title,
        i.affected_categories, i.description, i.created_at, i.created_by_label, i.closed_at,
        (SELECT count(*) FROM incident_steps s WHERE s.incident_id = i.id) AS steps_total,
        (SELECT count(*) FROM incident_steps s WHERE s.incident_id = i.id AND s.status = 'pending')
            AS steps_open,
-       coalesce(i.status IN ('suspected', 'open') AND i.next_due_at <= $1, false) AS overdue,
+       coalesce({OVERDUE_SQL}, false) AS overdue,
        i.version
 """
 INCIDENT_SELECT = f"SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN partners p ON p.id = i.partner_id\n"
@@ -124,9 +128,8 @@ async def list_incidents(
     if filters.partner_id is not None:
         where.append(f"i.partner_id = {param(filters.partner_id)}")
     if filters.overdue is not None:
-        # No pending deadline (NULL) is not overdue; as a plain predicate, incidents_overdue_idx.
-        overdue = "(i.status IN ('suspected', 'open') AND i.next_due_at <= $1)"
-        where.append(overdue if filters.overdue else f"NOT coalesce({overdue}, false)")
+        # No pending deadline (NULL) is not overdue.
+        where.append(OVERDUE_SQL if filters.overdue else f"NOT coalesce({OVERDUE_SQL}, false)")
     if after is not None:
         where.append(f"(i.created_at, i.id) < ({param(after[0])}, {param(after[1])}::uuid)")
     # The page is chosen first: the playbook's title (a path into each incident's whole

@@ -125,6 +125,13 @@ class Template(Base):
         """Every question with its section, in file order (the order `show_if` relies on)."""
         return [(section, q) for section in self.sections for q in section.questions]
 
+    def section(self, section_id: str) -> Section:
+        """The section ``section_id``; KeyError when the template has none of that id."""
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise KeyError(section_id)
+
     def sections_for(self, service_types: Collection[str]) -> list[str]:
         """The ids of the sections a partner providing ``service_types`` is asked."""
         return [s.id for s in self.sections if s.fits(service_types)]

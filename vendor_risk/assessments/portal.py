@@ -542,7 +542,10 @@ async def save_section(
     parsed: list[ParsedSection] = []
 
     def read(template: Any) -> tuple[dict[str, Any], dict[str, str]]:
-        parsed.append(parse_section_form(template, section_id, fields))
+        # An overtaken save is redone under the lock, against the same questionnaire
+        # version (a part's never changes): the form is parsed once.
+        if not parsed:
+            parsed.append(parse_section_form(template, section_id, fields))
         return parsed[0].answers, dict(parsed[0].errors)
 
     result = await service.save_section(

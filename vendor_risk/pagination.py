@@ -131,6 +131,20 @@ def sql_limit(limit: int) -> str:
     return str(int(limit))
 
 
+def page_first(table: str, conditions: str, order: str, limit: str, *, overdue_of: str | None = None) -> str:
+    """SQL for one page of ``table`` ("findings f") meeting ``conditions``, in ``order``,
+    to be joined to what its rows show (their partner) only then; with ``overdue_of`` (the
+    table's open statuses) the page of overdue rows (``overdue_union``).
+
+    Joined before the LIMIT, a cached generic plan expects the whole table and sizes its
+    cache of partners (Memoize) for every partner: at 100k partners setting up and freeing
+    that cache cost more than the page's probes themselves (0.35 of 0.65 ms)."""
+    if overdue_of is not None:
+        return overdue_union(table, overdue_of, conditions, order, limit)
+    a = table.split()[1]
+    return f"SELECT {a}.* FROM {table} WHERE {conditions} ORDER BY {order} LIMIT {limit}"
+
+
 def overdue_union(table: str, open_statuses: str, conditions: str, order: str, limit: str) -> str:
     """SQL for the first ``limit`` overdue rows of ``table`` ("findings f", "assessments
     a") meeting ``conditions`` (the list's other filters), in ``order``, with ``$1`` today

@@ -20,7 +20,7 @@ from vendor_risk.assessments.models import (
     RiskLevel,
 )
 from vendor_risk.audit.service import append_call
-from vendor_risk.pagination import Params, overdue_union, sql_limit
+from vendor_risk.pagination import Params, page_first, sql_limit
 from vendor_risk.questionnaires.models import Answer, Template
 
 # `$1` is today (UTC) wherever OVERDUE_SQL appears.
@@ -160,18 +160,14 @@ async def list_assessments(
     if after is not None:
         where.append(f"(a.sent_at, a.id) < ({param(after[0])}, {param(after[1])}::uuid)")
     conditions, count, order = " AND ".join(where) or "true", sql_limit(limit), "a.sent_at DESC, a.id DESC"
-    source = "assessments a"
-    if filters.overdue:
-        # OVERDUE_SQL, read from the two indexes of migration 0220 (overdue_union).
-        source = f"({overdue_union('assessments a', DUE_STATUSES_SQL, conditions, order, count)}) a"
-        conditions = "true"
+    # The overdue ones (OVERDUE_SQL) from the two indexes of migration 0220.
+    overdue_of = DUE_STATUSES_SQL if filters.overdue else None
+    page = page_first("assessments a", conditions, order, count, overdue_of=overdue_of)
     rows = await conn.fetch(
         f"""
         SELECT {ASSESSMENT_COLUMNS}
-        FROM {source} JOIN partners p ON p.id = a.partner_id
-        WHERE {conditions}
+        FROM ({page}) a JOIN partners p ON p.id = a.partner_id
         ORDER BY {order}
-        LIMIT {count}
         """,
         *param.values,
     )

@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from vendor_risk.findings.models import Finding, FindingDetail, RiskAcceptance
-from vendor_risk.pagination import Params, overdue_union, sql_limit
+from vendor_risk.pagination import Params, page_first, sql_limit
 
 # `$1` is today (UTC) wherever these appear.
 ACCEPTANCE_COLUMNS = """
@@ -136,18 +136,14 @@ async def list_findings(
     elif after is not None:
         where.append(f"(f.created_at, f.id) < ({param(after[0])}, {param(after[1])}::uuid)")
     conditions, count = " AND ".join(where) or "true", sql_limit(limit)
-    source = "findings f"
-    if filters.overdue:
-        # OVERDUE_SQL, read from the two indexes of migration 0220 (overdue_union).
-        source = f"({overdue_union('findings f', DUE_STATUSES_SQL, conditions, order, count)}) f"
-        conditions = "true"
+    # The overdue ones (OVERDUE_SQL) from the two indexes of migration 0220.
+    overdue_of = DUE_STATUSES_SQL if filters.overdue else None
+    page = page_first("findings f", conditions, order, count, overdue_of=overdue_of)
     rows = await conn.fetch(
         f"""
         SELECT {FINDING_COLUMNS}
-        FROM {source} JOIN partners p ON p.id = f.partner_id
-        WHERE {conditions}
+        FROM ({page}) f JOIN partners p ON p.id = f.partner_id
         ORDER BY {order}
-        LIMIT {count}
         """,
         *param.values,
     )

@@ -81,6 +81,46 @@ async def test_audit_list_pages_newest_first(client: Client, admin: dict[str, An
     assert len(set(seqs)) == len(seqs)
 
 
+async def test_audit_list_by_time_window_pages_newest_first(client: Client, admin: dict[str, Any]) -> None:
+    """A window is ordered from the time index and its page fetched by seq: every event of
+    the window, once, newest first, and none outside it, page after page."""
+
+    async def invite(n: int) -> None:
+        for i in range(n):
+            created = await client.post(
+                "/api/v1/users",
+                json={"email": f"window-{uuid4().hex[:8]}-{i}@example.com", "name": "W", "role": "auditor"},
+                headers=admin["headers"],
+            )
+            assert created.status_code == 201, created.text
+
+    await invite(1)
+    start = datetime.now(UTC)
+    await invite(3)
+    end = datetime.now(UTC)
+    await invite(1)
+    window = {"from": start.isoformat(), "to": end.isoformat(), "limit": 2}
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {**window, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/api/v1/audit-events", params=params, headers=admin["headers"])).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    seqs = [e["seq"] for e in seen]
+    assert seqs == sorted(set(seqs), reverse=True)
+    assert all(start <= datetime.fromisoformat(e["occurred_at"]) < end for e in seen)
+    assert [e["action"] for e in seen].count("user.created") == 3
+    invited = await client.get(
+        "/api/v1/audit-events",
+        params={"from": start.isoformat(), "to": end.isoformat(), "action": "user.invited"},
+        headers=admin["headers"],
+    )
+    assert [e["action"] for e in invited.json()["items"]] == ["user.invited"] * 3
+
+
 @pytest.fixture
 async def scratch_db(servers: Servers) -> AsyncIterator[str]:
     async with fresh_database(servers.admin_database_url) as url:

@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any, TextIO
 
@@ -53,16 +53,22 @@ class AccessLog:
             self._second, self._prefix = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
 
-    def write(self, method: str, path: str, status: int, ms: float, request_id: str) -> None:
+    def write(self, requests: Iterable[tuple[str, str, int, float, str, float]]) -> None:
+        """A line for each (method, path, status, ms, request_id, time.time() at its end),
+        the lines written and flushed together."""
         if not self.enabled:
             return
         if not self.direct:
-            _structlog_access.info("request", method=method, path=path, status=status, ms=ms)
+            for method, path, status, ms, _id, _at in requests:
+                _structlog_access.info("request", method=method, path=path, status=status, ms=ms)
             return
         self.stream.write(
-            f'{{"method": {_json_str(method)}, "path": {_json_str(path)}, "status": {status}, "ms": {ms}, '
-            f'"event": "request", "request_id": "{request_id}", "level": "info", '
-            f'"timestamp": "{self._timestamp(time.time())}"}}\n'
+            "".join(
+                f'{{"method": {_json_str(method)}, "path": {_json_str(path)}, "status": {status}, '
+                f'"ms": {ms}, "event": "request", "request_id": "{request_id}", "level": "info", '
+                f'"timestamp": "{self._timestamp(at)}"}}\n'
+                for method, path, status, ms, request_id, at in requests
+            )
         )
         self.stream.flush()
 

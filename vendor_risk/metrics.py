@@ -41,24 +41,31 @@ HTTP_IN_PROGRESS = Gauge(
 )
 HTTP_ERRORS = Counter("litestar_requests_error_total", "Total errors in requests", _HTTP_LABELS)
 
-_running: dict[tuple[str, str], Any] = {}
+# Requests in progress per (method, route template), read when /metrics is scraped: a
+# plain count per request instead of the gauge's locked increment and decrement.
+_running: dict[tuple[str, str], int] = {}
 _done: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
 
 
-def request_started(method: str, path_template: str) -> Any:
-    """Count a request in progress; returns the gauge child ``request_finished`` takes."""
-    child = _running.get((method, path_template))
-    if child is None:
+def request_started(method: str, path_template: str) -> tuple[str, str]:
+    """Count a request in progress; returns the key ``request_ended`` takes."""
+    key = (method, path_template)
+    running = _running.get(key)
+    if running is None:
         # In progress has no status yet: labelled 200, as Litestar's middleware labels it.
-        child = _running[method, path_template] = HTTP_IN_PROGRESS.labels(
-            method, path_template, "200", APP_NAME
-        )
-    child.inc()
-    return child
+        gauge = HTTP_IN_PROGRESS.labels(method, path_template, "200", APP_NAME)
+        gauge.set_function(lambda: _running[key])
+        running = 0
+    _running[key] = running + 1
+    return key
 
 
-def request_finished(running: Any, method: str, path_template: str, status: int, seconds: float) -> None:
-    running.dec()
+def request_ended(key: tuple[str, str]) -> None:
+    _running[key] -= 1
+
+
+def request_finished(method: str, path_template: str, status: int, seconds: float) -> None:
+    """Count a request answered and its duration."""
     children = _done.get((method, path_template, status))
     if children is None:
         labels = (method, path_template, str(status), APP_NAME)

@@ -1,3 +1,4 @@
+import asyncio
 import json
 import re
 from typing import Any
@@ -78,6 +79,30 @@ async def test_unknown_route_is_a_problem(client: Client, admin: dict[str, Any])
     response = await client.get("/api/v1/nothing-here", headers=admin["headers"])
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def _sample(text: str, name: str) -> float:
+    return float(next(line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name)))
+
+
+async def test_requests_answered_together_are_each_logged_and_counted(
+    client: Client, admin: dict[str, Any]
+) -> None:
+    """Requests answered while others are in flight are logged and counted together a
+    moment later; the last one in flight settles them all."""
+    me = 'litestar_requests_total{app_name="vendor_risk",method="GET",path="/api/v1/me",status_code="200"}'
+    running = 'litestar_requests_in_progress{app_name="vendor_risk",method="GET",path="/api/v1/me",'
+    await client.get("/api/v1/me", headers=admin["headers"])
+    before = _sample((await client.get("/metrics", headers=METRICS_HEADERS)).text, me)
+    with captured_app_log() as buffer:
+        requests = (client.get("/api/v1/me", headers=admin["headers"]) for _ in range(8))
+        answered = await asyncio.gather(*requests)
+        logged = [json.loads(raw) for raw in buffer.getvalue().splitlines() if '"path": "/api/v1/me"' in raw]
+    ids = sorted(r.headers["x-request-id"] for r in answered)
+    assert sorted(line["request_id"] for line in logged) == ids
+    metrics = (await client.get("/metrics", headers=METRICS_HEADERS)).text
+    assert _sample(metrics, me) == before + 8
+    assert _sample(metrics, running) == 0
 
 
 async def test_refusals_are_logged_with_their_status(client: Client) -> None:

@@ -2,6 +2,8 @@ import io
 import json
 import logging
 import re
+import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -31,7 +33,7 @@ def test_the_access_line_is_what_structlog_rendered() -> None:
     # parses the lines (and greps them) sees no change.
     log = AccessLog()
     log.stream = io.StringIO()
-    log.write("GET", '/api/v1/"partners"/合作', 200, 1.25, "00ff00ff00ff00ff")
+    log.write([("GET", '/api/v1/"partners"/合作', 200, 1.25, "00ff00ff00ff00ff", time.time())])
     line = log.stream.getvalue()
     assert line.endswith("}\n")
     escaped = '"path": "/api/v1/\\"partners\\"/\\u5408\\u4f5c"'
@@ -54,8 +56,26 @@ def test_the_access_line_is_what_structlog_rendered() -> None:
 def test_no_access_line_above_info() -> None:
     log = AccessLog()
     log.stream, log.enabled = io.StringIO(), False
-    log.write("GET", "/healthz", 200, 0.1, "0")
+    log.write([("GET", "/healthz", 200, 0.1, "0", time.time())])
     assert log.stream.getvalue() == ""
+
+
+def test_requests_settled_together_are_one_write_each_at_its_own_time() -> None:
+    class Stream(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+
+    log = AccessLog()
+    log.stream = stream = Stream()
+    ended = datetime(2026, 12, 2, 8, 30, 15, 250000, tzinfo=UTC).timestamp()
+    log.write([("GET", "/a", 200, 1.0, "01", ended), ("POST", "/b", 303, 2.5, "02", ended + 61.5)])
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (first["path"], first["timestamp"]) == ("/a", "2026-12-02T08:30:15.250000Z")
+    assert (second["path"], second["status"]) == ("/b", 303)
+    assert second["timestamp"] == "2026-12-02T08:31:16.750000Z"
+    assert stream.flushes == 1
 
 
 def test_httpx_never_logs_the_urls_it_calls() -> None:

@@ -47,6 +47,13 @@ async def test_search_by_name_or_legal_name_in_any_script(
     assert (await listing(client, auditor, q=f"{tag}不存在"))["items"] == []
     single = await listing(client, auditor, q=tag[1], limit=200)
     assert {by_name["id"], by_legal["id"]} <= {p["id"] for p in single["items"]}
+    # A full legal name: its 有限公司 is not looked up in the index (every legal name has
+    # it), but the whole name is still what must match.
+    assert [p["id"] for p in (await listing(client, auditor, q=f"上海{tag}信息技术有限公司"))["items"]] == [
+        by_legal["id"]
+    ]
+    assert (await listing(client, auditor, q=f"上海{tag}信息技术股份有限公司"))["items"] == []
+    assert (await listing(client, auditor, q=f"{tag}税务代理有限公司"))["items"] == []
 
 
 async def test_rows_carry_tier_status_score_and_findings(

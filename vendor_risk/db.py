@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import msgspec
+from litestar import Request
 from litestar.di import NamedDependency
 from litestar.params import SkipValidation
 
@@ -23,8 +24,6 @@ from vendor_risk.paths import content_dir
 from vendor_risk.settings import Settings
 
 if TYPE_CHECKING:
-    from litestar.datastructures import State
-
     from vendor_risk.settings import DataKey
 
 MIGRATIONS_DIR = content_dir("migrations")
@@ -133,15 +132,19 @@ async def connect(dsn: str, *, data_keys: tuple[DataKey, ...] = ()) -> asyncpg.C
 ACQUIRE_TIMEOUT = 10.0
 
 
-async def provide_db_connection(state: State, settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+async def provide_db_connection(
+    request: Request[Any, Any, Any], settings: Settings
+) -> AsyncIterator[asyncpg.Connection]:
     """Lend a pooled connection to one request; services open transactions on it.
 
     ``settings`` is unused here, but depending on it puts the two app dependencies in
     successive batches: Litestar resolves a batch of several at once with an anyio task
     group, which a handler taking both ``db`` and ``settings`` would pay on every request.
+    The pool is read from the request's app, not from a ``State`` argument, which Litestar
+    would build afresh for every request.
     """
     del settings
-    pool: asyncpg.Pool = state.db_pool
+    pool: asyncpg.Pool = request.app.state.db_pool
     try:
         # Not acquire(timeout=...): asyncpg wraps that in wait_for and applies it to the
         # release too, two timers per request where one bounds the wait.

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from contextvars import ContextVar
 from json.encoder import encode_basestring_ascii as _json_str
 from typing import Any, TextIO
 
@@ -76,6 +77,16 @@ class AccessLog:
 access_log = AccessLog()
 _structlog_access = structlog.get_logger("vendor_risk.access")
 
+# The id of the request being served (set by the request middleware), on every structlog
+# line written while it is.
+REQUEST_ID: ContextVar[str | None] = ContextVar("vendor_risk_request_id", default=None)
+
+
+def add_request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Put the request's id first in the line, where structlog's contextvars put it."""
+    request_id = REQUEST_ID.get()
+    return event if request_id is None else {"request_id": request_id, **event}
+
 
 def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
     """JSON lines (or, for development, structlog's console renderer) on ``stream``
@@ -91,7 +102,7 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: TextIO | N
     numeric_level = logging.getLevelName(level)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            add_request_id,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

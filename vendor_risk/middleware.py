@@ -15,18 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
 from litestar.exceptions import HTTPException
 
 from vendor_risk.hardening import SecurityHeaders
-from vendor_risk.logging import ASGIApp, Message, Receive, Scope, Send, access_log, redact_path
+from vendor_risk.logging import REQUEST_ID, ASGIApp, Message, Receive, Scope, Send, access_log, redact_path
 from vendor_risk.metrics import request_ended, request_finished, request_started
 
 # Scraping is not counted in the request metrics, as Litestar's middleware excluded it.
 UNCOUNTED = frozenset({"/metrics"})
-
-_bind = structlog.contextvars.bind_contextvars
-_reset = structlog.contextvars.reset_contextvars
 
 # Requests answered and not yet logged or counted (see _settle): their access lines
 # (method, path, status, ms, request id, time.time() at the end) and their metrics
@@ -77,7 +73,7 @@ def request_middleware(public_url: str) -> Callable[[ASGIApp], Any]:
             template: str = scope.get("path_template", path)
             # Correlation, not security: a PRNG id avoids a getrandom syscall per request.
             request_id = f"{random.getrandbits(64):016x}"
-            bound = _bind(request_id=request_id)
+            request_id_set = REQUEST_ID.set(request_id)
             running = None if template in UNCOUNTED else request_started(method, template)
             cacheable = security.cacheable(path)
             _in_flight += 1
@@ -117,7 +113,7 @@ def request_middleware(public_url: str) -> Callable[[ASGIApp], Any]:
                     _settle()
                 elif len(_lines) == 1:
                     asyncio.get_running_loop().call_later(SETTLE_AFTER, _settle)
-                _reset(**bound)
+                REQUEST_ID.reset(request_id_set)
 
         return wrapped
 

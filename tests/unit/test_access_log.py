@@ -6,8 +6,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import structlog
 
-from vendor_risk.logging import AccessLog, configure_logging, redact_path
+from vendor_risk.logging import REQUEST_ID, AccessLog, configure_logging, redact_path
 
 
 @pytest.mark.parametrize(
@@ -85,3 +86,19 @@ def test_httpx_never_logs_the_urls_it_calls() -> None:
         configure_logging(level, json=True)
         assert not logging.getLogger("httpx").isEnabledFor(logging.INFO)
         assert logging.getLogger("httpx").isEnabledFor(logging.WARNING)
+
+
+def test_a_line_written_while_serving_a_request_names_it_first() -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)
+    log = structlog.get_logger("vendor_risk.test")
+    log.info("outside")
+    token = REQUEST_ID.set("00ff00ff00ff00ff")
+    try:
+        log.info("inside", partner="p")
+    finally:
+        REQUEST_ID.reset(token)
+    outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert "request_id" not in outside
+    assert list(inside)[0] == "request_id"
+    assert inside["request_id"] == "00ff00ff00ff00ff"

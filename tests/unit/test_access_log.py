@@ -100,5 +100,5 @@ def test_a_line_written_while_serving_a_request_names_it_first() -> None:
         REQUEST_ID.reset(token)
     outside, inside = (json.loads(line) for line in stream.getvalue().splitlines())
     assert "request_id" not in outside
-    assert list(inside)[0] == "request_id"
+    assert next(iter(inside)) == "request_id"
     assert inside["request_id"] == "00ff00ff00ff00ff"

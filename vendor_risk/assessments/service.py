@@ -1130,7 +1130,7 @@ async def _save_answers(
     question_ids = [q.id for q in section.questions]
     answers, form_errors = read(template)
     errors = dict(form_errors)
-    rules = {q.id: q.evidence for _, q in template.questions()} if uploads else {}
+    rules = {q.id: q.evidence for q in section.questions} if uploads else {}
     for upload in uploads:
         if upload.question_id not in question_ids:
             raise not_found("question", upload.question_id)
